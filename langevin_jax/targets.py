@@ -1,0 +1,274 @@
+"""Target distributions with closed-form log-densities, scores and moments.
+
+Each target is an immutable pytree (so it can be passed through ``jit``/``vmap``)
+with
+
+* ``log_prob(x)``: log-density at one point ``x`` of shape ``[d]`` (normalised);
+* ``score(x)``: ``grad log pi(x)``, shape ``[d]``, in closed form;
+* ``sample(key, num)``: ``[num, d]`` exact samples;
+* ``mean`` (``[d]``) and ``covariance`` (``[d, d]``): exact moments.
+
+Batching over points is ``jax.vmap(target.score)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from langevin_jax import _checks
+
+__all__ = ["Gaussian", "IsotropicGaussian", "GaussianMixture"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _pytree_dataclass(cls):
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
+
+
+def _check_point(x: jax.Array, d: int) -> None:
+    if x.shape != (d,):
+        raise ValueError(
+            f"x must be one point of shape ({d},); got shape {x.shape} "
+            "(use jax.vmap over a batch of points)"
+        )
+
+
+@_pytree_dataclass
+class Gaussian:
+    """Gaussian ``N(mean, covariance)`` on R^d with a full covariance.
+
+    Build it from ``(mean, covariance)`` with :meth:`create`, or from a spectrum
+    in a given orthonormal basis with :meth:`from_spectrum`
+    (``covariance = basis @ diag(eigenvalues) @ basis.T``).
+
+    Attributes:
+      mean: ``[d]``.
+      covariance: ``[d, d]``, symmetric positive definite.
+      scale_tril: ``[d, d]`` lower Cholesky factor of the covariance.
+      precision: ``[d, d]`` inverse covariance.
+    """
+
+    mean: jax.Array
+    covariance: jax.Array
+    scale_tril: jax.Array
+    precision: jax.Array
+
+    @classmethod
+    def create(cls, mean: Any, covariance: Any) -> "Gaussian":
+        """Gaussian from its mean ``[d]`` and covariance ``[d, d]``."""
+        mean = _checks.check_rank("mean", mean, 1, "[d]")
+        covariance = _checks.check_rank("covariance", covariance, 2, "[d, d]")
+        d = mean.shape[0]
+        if covariance.shape != (d, d):
+            raise ValueError(
+                f"covariance must have shape ({d}, {d}) to match mean, got {covariance.shape}"
+            )
+        dtype = jnp.result_type(mean, covariance, jnp.float32)
+        mean, covariance = mean.astype(dtype), covariance.astype(dtype)
+        covariance = 0.5 * (covariance + covariance.T)
+        scale_tril = jnp.linalg.cholesky(covariance)
+        if _checks._is_concrete(scale_tril) and not bool(jnp.all(jnp.isfinite(scale_tril))):
+            raise ValueError("covariance must be symmetric positive definite")
+        eye = jnp.eye(d, dtype=dtype)
+        inv_l = jax.scipy.linalg.solve_triangular(scale_tril, eye, lower=True)
+        precision = inv_l.T @ inv_l
+        return cls(mean, covariance, scale_tril, precision)
+
+    @classmethod
+    def from_spectrum(cls, mean: Any, eigenvalues: Any, basis: Any | None = None) -> "Gaussian":
+        """Gaussian with covariance ``basis @ diag(eigenvalues) @ basis.T``.
+
+        Args:
+          mean: ``[d]``.
+          eigenvalues: ``[d]``, all > 0 (the power spectrum).
+          basis: ``[d, d]`` orthonormal matrix whose columns are the eigenvectors;
+            identity when omitted.
+        """
+        eigenvalues = _checks.check_rank("eigenvalues", eigenvalues, 1, "[d]")
+        _checks.check_positive_finite("eigenvalues", eigenvalues)
+        if basis is None:
+            cov = jnp.diag(eigenvalues)
+        else:
+            basis = _checks.check_rank("basis", basis, 2, "[d, d]")
+            if basis.shape != (eigenvalues.shape[0],) * 2:
+                raise ValueError(
+                    f"basis must have shape {(eigenvalues.shape[0],) * 2}, got {basis.shape}"
+                )
+            cov = (basis * eigenvalues) @ basis.T
+        return cls.create(mean, cov)
+
+    @property
+    def dim(self) -> int:
+        return self.mean.shape[-1]
+
+    def log_prob(self, x: jax.Array) -> jax.Array:
+        _check_point(x, self.dim)
+        diff = x - self.mean
+        z = jax.scipy.linalg.solve_triangular(self.scale_tril, diff, lower=True)
+        logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(self.scale_tril)))
+        return -0.5 * (jnp.dot(z, z) + logdet + self.dim * _LOG_2PI)
+
+    def score(self, x: jax.Array) -> jax.Array:
+        _check_point(x, self.dim)
+        return -self.precision @ (x - self.mean)
+
+    def sample(self, key: jax.Array, num: int) -> jax.Array:
+        _checks.check_int_at_least("num", num, 1)
+        z = jax.random.normal(key, (num, self.dim), self.mean.dtype)
+        return self.mean + z @ self.scale_tril.T
+
+
+@_pytree_dataclass
+class IsotropicGaussian:
+    """Isotropic Gaussian ``N(mean, variance * I_d)``.
+
+    Attributes:
+      mean: ``[d]``.
+      variance: scalar > 0.
+    """
+
+    mean: jax.Array
+    variance: jax.Array
+
+    @classmethod
+    def create(cls, mean: Any, variance: Any = 1.0) -> "IsotropicGaussian":
+        mean = _checks.check_rank("mean", mean, 1, "[d]")
+        _checks.check_positive_finite("variance", variance)
+        dtype = jnp.result_type(mean, jnp.float32)
+        return cls(mean.astype(dtype), jnp.asarray(variance, dtype))
+
+    @property
+    def dim(self) -> int:
+        return self.mean.shape[-1]
+
+    @property
+    def covariance(self) -> jax.Array:
+        return self.variance * jnp.eye(self.dim, dtype=self.mean.dtype)
+
+    def log_prob(self, x: jax.Array) -> jax.Array:
+        _check_point(x, self.dim)
+        diff = x - self.mean
+        return -0.5 * (
+            jnp.dot(diff, diff) / self.variance + self.dim * (jnp.log(self.variance) + _LOG_2PI)
+        )
+
+    def score(self, x: jax.Array) -> jax.Array:
+        _check_point(x, self.dim)
+        return -(x - self.mean) / self.variance
+
+    def sample(self, key: jax.Array, num: int) -> jax.Array:
+        _checks.check_int_at_least("num", num, 1)
+        z = jax.random.normal(key, (num, self.dim), self.mean.dtype)
+        return self.mean + jnp.sqrt(self.variance) * z
+
+
+@_pytree_dataclass
+class GaussianMixture:
+    """Mixture ``sum_k w_k N(m_k, C_k)`` of full-covariance Gaussians.
+
+    Attributes:
+      weights: ``[K]``, positive, summing to one.
+      means: ``[K, d]``.
+      covariances: ``[K, d, d]``.
+      scale_trils: ``[K, d, d]`` Cholesky factors.
+      precisions: ``[K, d, d]``.
+    """
+
+    weights: jax.Array
+    means: jax.Array
+    covariances: jax.Array
+    scale_trils: jax.Array
+    precisions: jax.Array
+
+    @classmethod
+    def create(cls, weights: Any, means: Any, covariances: Any) -> "GaussianMixture":
+        """Mixture from weights ``[K]``, means ``[K, d]`` and covariances.
+
+        ``covariances`` may be ``[K, d, d]`` (full), ``[K, d]`` (diagonal) or
+        ``[K]`` (isotropic variances).
+        """
+        weights = _checks.check_rank("weights", weights, 1, "[K]")
+        means = _checks.check_rank("means", means, 2, "[K, d]")
+        num, d = means.shape
+        if weights.shape != (num,):
+            raise ValueError(f"weights must have shape ({num},) to match means, got {weights.shape}")
+        _checks.check_positive_finite("weights", weights)
+        covariances = jnp.asarray(covariances)
+        if covariances.shape == (num,):
+            _checks.check_positive_finite("covariances", covariances)
+            covariances = covariances[:, None, None] * jnp.eye(d)
+        elif covariances.shape == (num, d):
+            _checks.check_positive_finite("covariances", covariances)
+            covariances = jax.vmap(jnp.diag)(covariances)
+        elif covariances.shape != (num, d, d):
+            raise ValueError(
+                f"covariances must have shape ({num}, {d}, {d}), ({num}, {d}) or ({num},), "
+                f"got {covariances.shape}"
+            )
+        dtype = jnp.result_type(means, covariances, jnp.float32)
+        weights = (weights / jnp.sum(weights)).astype(dtype)
+        comps = jax.vmap(lambda m, c: Gaussian.create(m, c))(means.astype(dtype),
+                                                            covariances.astype(dtype))
+        if _checks._is_concrete(comps.scale_tril) and not bool(
+            jnp.all(jnp.isfinite(comps.scale_tril))
+        ):
+            raise ValueError("covariances must all be symmetric positive definite")
+        return cls(weights, comps.mean, comps.covariance, comps.scale_tril, comps.precision)
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[-1]
+
+    @property
+    def num_components(self) -> int:
+        return self.means.shape[0]
+
+    def _component_log_probs(self, x: jax.Array) -> jax.Array:
+        def one(m, l):
+            z = jax.scipy.linalg.solve_triangular(l, x - m, lower=True)
+            logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(l)))
+            return -0.5 * (jnp.dot(z, z) + logdet + self.dim * _LOG_2PI)
+
+        return jnp.log(self.weights) + jax.vmap(one)(self.means, self.scale_trils)
+
+    def log_prob(self, x: jax.Array) -> jax.Array:
+        _check_point(x, self.dim)
+        return jax.nn.logsumexp(self._component_log_probs(x))
+
+    def responsibilities(self, x: jax.Array) -> jax.Array:
+        """Posterior component probabilities ``[K]`` at one point ``x``."""
+        _check_point(x, self.dim)
+        return jax.nn.softmax(self._component_log_probs(x))
+
+    def score(self, x: jax.Array) -> jax.Array:
+        """``sum_k r_k(x) (-C_k^{-1} (x - m_k))`` with responsibilities ``r_k``."""
+        r = self.responsibilities(x)
+        comp_scores = -jnp.einsum("kij,kj->ki", self.precisions, x - self.means)
+        return r @ comp_scores
+
+    def sample(self, key: jax.Array, num: int) -> jax.Array:
+        _checks.check_int_at_least("num", num, 1)
+        key_c, key_z = jax.random.split(key)
+        comp = jax.random.categorical(key_c, jnp.log(self.weights), shape=(num,))
+        z = jax.random.normal(key_z, (num, self.dim), self.means.dtype)
+        return self.means[comp] + jnp.einsum("nij,nj->ni", self.scale_trils[comp], z)
+
+    @property
+    def mean(self) -> jax.Array:
+        return self.weights @ self.means
+
+    @property
+    def covariance(self) -> jax.Array:
+        m = self.mean
+        second = jnp.einsum("k,kij->ij", self.weights, self.covariances) + jnp.einsum(
+            "k,ki,kj->ij", self.weights, self.means, self.means
+        )
+        return second - jnp.outer(m, m)

@@ -1,0 +1,70 @@
+"""Closed forms: divergences between Gaussians and exact ULA laws.
+
+All functions are pure JAX and differentiable in their continuous arguments.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "gaussian_kl",
+    "gaussian_w2",
+    "sqrtm_psd",
+    "ula_gaussian_stationary_variance",
+    "ula_gaussian_mean_contraction",
+]
+
+
+def sqrtm_psd(a: jax.Array) -> jax.Array:
+    """Symmetric square root of a symmetric PSD matrix ``[d, d]`` (eigendecomposition)."""
+    a = 0.5 * (a + a.T)
+    w, v = jnp.linalg.eigh(a)
+    return (v * jnp.sqrt(jnp.clip(w, 0.0))) @ v.T
+
+
+def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
+    """``KL(N(mean0, cov0) || N(mean1, cov1))``.
+
+    ``0.5 * [tr(S1^-1 S0) + (m1-m0)^T S1^-1 (m1-m0) - d + log det S1 - log det S0]``.
+
+    Args:
+      mean0, mean1: ``[d]``.
+      cov0, cov1: ``[d, d]`` symmetric positive definite.
+    """
+    d = mean0.shape[-1]
+    l1 = jnp.linalg.cholesky(cov1)
+    l0 = jnp.linalg.cholesky(cov0)
+    m = jax.scipy.linalg.solve_triangular(l1, l0, lower=True)
+    diff = jax.scipy.linalg.solve_triangular(l1, mean1 - mean0, lower=True)
+    logdet1 = 2.0 * jnp.sum(jnp.log(jnp.diag(l1)))
+    logdet0 = 2.0 * jnp.sum(jnp.log(jnp.diag(l0)))
+    return 0.5 * (jnp.sum(m * m) + jnp.dot(diff, diff) - d + logdet1 - logdet0)
+
+
+def gaussian_w2(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
+    """Wasserstein-2 distance between Gaussians (Bures-Wasserstein formula).
+
+    ``W2^2 = |m0 - m1|^2 + tr(S0) + tr(S1) - 2 tr((S1^1/2 S0 S1^1/2)^1/2)``.
+    Returns ``W2`` (not squared); use ``gaussian_w2(...)**2`` for the squared distance.
+    """
+    r1 = sqrtm_psd(cov1)
+    cross = sqrtm_psd(r1 @ cov0 @ r1)
+    w2sq = jnp.sum((mean0 - mean1) ** 2) + jnp.trace(cov0) + jnp.trace(cov1) - 2 * jnp.trace(cross)
+    return jnp.sqrt(jnp.clip(w2sq, 0.0))
+
+
+def ula_gaussian_stationary_variance(variance: jax.Array, h: jax.Array) -> jax.Array:
+    """Stationary variance of ULA on ``N(m, lambda)`` per eigen-direction.
+
+    The chain ``x' = x - (h/lambda)(x - m) + sqrt(2h) xi`` is an AR(1) process with
+    stationary variance ``2h / (1 - (1 - h/lambda)^2) = lambda / (1 - h / (2 lambda))``,
+    which exists iff ``0 < h < 2 lambda``.
+    """
+    return variance / (1.0 - h / (2.0 * variance))
+
+
+def ula_gaussian_mean_contraction(variance: jax.Array, h: jax.Array) -> jax.Array:
+    """Per-step contraction ``1 - h / lambda`` of ULA's mean error on ``N(m, lambda)``."""
+    return 1.0 - h / variance
