@@ -64,7 +64,7 @@ class _Progress:
 
     def __init__(self, num_steps: int, stream=None):
         self.num_steps = num_steps
-        self.stream = stream or sys.stderr
+        self.stream = stream
         self.start = None
 
     def __call__(self, step) -> None:
@@ -76,12 +76,12 @@ class _Progress:
         elapsed = now - self.start
         eta = f"{elapsed / frac * (1 - frac):6.1f}s" if frac > 0 else "    ?"
         bar = "#" * int(30 * frac)
-        self.stream.write(
+        (self.stream or sys.stderr).write(
             f"\r[{bar:<30}] {k}/{self.num_steps} steps, {elapsed:6.1f}s elapsed, eta {eta}"
         )
         if k >= self.num_steps:
-            self.stream.write("\n")
-        self.stream.flush()
+            (self.stream or sys.stderr).write("\n")
+        (self.stream or sys.stderr).flush()
 
 
 def chain_keys(key: jax.Array, step: jax.Array, num_chains: int) -> jax.Array:

@@ -1,0 +1,249 @@
+"""ULA throughput: ``langevin_jax.run`` vs BlackJAX in the same process (issue 2).
+
+Target: ``N(0, diag(lambda))`` in ``d = 100`` with ``lambda = linspace(0.5, 2, d)``;
+score ``x -> -x / lambda``; constant step ``h = 0.1``; all chains start at 0.
+
+Rows (all float32, all one ``jit`` of a ``lax.scan`` over a ``vmap`` over chains):
+
+* ``langevin_jax.run`` with a threefry key (the default), an ``rbg`` key and an
+  ``unsafe_rbg`` key, through the public API (``run`` also does its eager input
+  checks, the per-chain info sums and the non-finite bookkeeping).
+* ``blackjax.sgld`` with the exact gradient: ``grad_estimator(logprior, 0, data_size=1)``.
+  Its update (``blackjax.sgmcmc.diffusions.overdamped_langevin``) is
+  ``x + h * grad + sqrt(2 * temperature * h) * N(0, I)`` with ``temperature = 1``:
+  exactly ULA. Loop: the BlackJAX multi-chain idiom, ``split(key, num_steps)`` scanned,
+  ``split(k, num_chains)`` per step, ``vmap(step)``.
+* ``blackjax.mala``: *not* ULA (one more uniform draw, a log-density and an
+  accept/reject per step), a second peer only.
+* ``lj step, bare loop``: ``langevin_jax.ula(...).step`` in the BlackJAX loop above,
+  without ``run``'s bookkeeping (a diagnostic of ``run``'s overhead).
+* ``noise only``: just the Gaussian draws of the run, ``[chains, d]`` per step,
+  added into a carry so they are not dead code: one key per step, or per-chain keys
+  ``split(fold_in(key, k), chains)`` + ``vmap(normal)`` as ``run`` does.
+
+``compile s`` = first call - best later call (tracing + lowering + XLA compile, and
+for ``run`` its eager checks); ``run s`` = best of ``--repeats`` calls, each ended by
+``block_until_ready``. ``run / lj`` = ``run s`` over the ``langevin_jax.run
+(threefry)`` row's (so for the noise-only rows it is the noise share of ``run``).
+
+Usage::
+
+    python -m benchmarks.ula                # d=100, 1,000 chains, 1,000 steps
+    python -m benchmarks.ula --full         # also d=100, 10,000 chains, 1,000 steps
+    python -m benchmarks.ula --sizes full --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from typing import Callable, Dict, List, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import blackjax
+import langevin_jax as lj
+
+SIZES: Dict[str, tuple] = {
+    "cpu": (100, 1_000, 1_000),  # (d, chains, steps): CPU-friendly default
+    "full": (100, 10_000, 1_000),
+}
+STEP_SIZE = 0.1
+LJ_ROW = "langevin_jax.run ULA (threefry)"
+
+
+class Row(NamedTuple):
+    name: str
+    compile_s: float
+    run_s: float
+    positions: Optional[np.ndarray]  # final positions, for the variance check
+
+
+def _block(x):
+    return jax.block_until_ready(x)
+
+
+def _time(call: Callable[[], jax.Array], repeats: int):
+    t0 = time.perf_counter()
+    out = _block(call())
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = _block(call())
+        best = min(best, time.perf_counter() - t0)
+    return max(first - best, 0.0), best, out
+
+
+def _lam(d: int) -> jax.Array:
+    return jnp.linspace(0.5, 2.0, d, dtype=jnp.float32)
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def _blackjax_loop(step_one: Callable, num_chains: int, num_steps: int):
+    """BlackJAX multi-chain idiom: scan over ``split(key, steps)``, vmap over chains."""
+
+    def loop(key, states):
+        def body(states, k):
+            keys = jax.random.split(k, num_chains)
+            return jax.vmap(step_one)(keys, states), None
+
+        states, _ = jax.lax.scan(body, states, jax.random.split(key, num_steps))
+        return states
+
+    return jax.jit(loop)
+
+
+def _sgld(lam, h, num_chains, num_steps):
+    def logprior(x):
+        return -0.5 * jnp.sum(x * x / lam)
+
+    def loglik(x, datum):  # trivial: the gradient estimate is the exact gradient
+        return jnp.zeros((), x.dtype)
+
+    grad = blackjax.sgmcmc.gradients.grad_estimator(logprior, loglik, data_size=1)
+    sgld = blackjax.sgld(grad)
+    minibatch = jnp.zeros((1,), jnp.float32)
+    step = lambda k, x: sgld.step(k, x, minibatch, h)  # noqa: E731
+    loop = _blackjax_loop(step, num_chains, num_steps)
+    return lambda key, x0: loop(key, jax.vmap(sgld.init)(x0))
+
+
+def _mala(lam, h, num_chains, num_steps):
+    mala = blackjax.mala(lambda x: -0.5 * jnp.sum(x * x / lam), h)
+    step = lambda k, s: mala.step(k, s)[0]  # noqa: E731
+    loop = _blackjax_loop(step, num_chains, num_steps)
+    return lambda key, x0: loop(key, jax.vmap(mala.init)(x0)).position
+
+
+def _lj_bare(lam, h, num_chains, num_steps):
+    alg = lj.ula(lambda x: -x / lam, h)
+    step = lambda k, s: alg.step(k, s)[0]  # noqa: E731
+    loop = _blackjax_loop(step, num_chains, num_steps)
+    return lambda key, x0: loop(key, jax.vmap(alg.init)(x0)).position
+
+
+def _noise(num_chains, d, num_steps, per_chain: bool):
+    def loop(key, x0):
+        def body(x, k):
+            kk = jax.random.fold_in(key, k)
+            if per_chain:
+                keys = jax.random.split(kk, num_chains)
+                z = jax.vmap(lambda q: jax.random.normal(q, (d,), x.dtype))(keys)
+            else:
+                z = jax.random.normal(kk, (num_chains, d), x.dtype)
+            return x + z, None
+
+        return jax.lax.scan(body, x0, jnp.arange(num_steps))[0]
+
+    return jax.jit(loop)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def bench_size(d: int, num_chains: int, num_steps: int, repeats: int) -> List[Row]:
+    lam = _lam(d)
+    h = STEP_SIZE
+    x0 = jnp.zeros((num_chains, d), jnp.float32)
+    threefry = jax.random.key(0)
+    rbg = jax.random.key(0, impl="rbg")
+    urbg = jax.random.key(0, impl="unsafe_rbg")
+
+    def lj_run(key):
+        alg = lj.ula(lambda x: -x / lam, h)  # a fresh algorithm: a fresh compile per row
+        return lambda: lj.run(key, alg, x0, num_steps).positions
+
+    sgld = _sgld(lam, h, num_chains, num_steps)
+    mala = _mala(lam, h, num_chains, num_steps)
+    bare = _lj_bare(lam, h, num_chains, num_steps)
+    noise1 = _noise(num_chains, d, num_steps, per_chain=False)
+    noisec = _noise(num_chains, d, num_steps, per_chain=True)
+    noisec_rbg = _noise(num_chains, d, num_steps, per_chain=True)
+
+    cases = [
+        (LJ_ROW, lj_run(threefry), True),
+        ("langevin_jax.run ULA (rbg)", lj_run(rbg), True),
+        ("langevin_jax.run ULA (unsafe_rbg)", lj_run(urbg), True),
+        ("blackjax.sgld exact grad (threefry)", lambda: sgld(threefry, x0), True),
+        ("blackjax.sgld exact grad (rbg)", lambda: sgld(rbg, x0), True),
+        ("blackjax.mala (threefry) [not ULA: +MH]", lambda: mala(threefry, x0), True),
+        ("lj ULA step, bare loop (diagnostic)", lambda: bare(threefry, x0), True),
+        ("noise only: 1 key/step (threefry)", lambda: noise1(threefry, x0), False),
+        ("noise only: per-chain keys (threefry)", lambda: noisec(threefry, x0), False),
+        ("noise only: per-chain keys (rbg)", lambda: noisec_rbg(rbg, x0), False),
+    ]
+    rows = []
+    for name, call, keep in cases:
+        c, r, out = _time(call, repeats)
+        rows.append(Row(name, c, r, np.asarray(out) if keep else None))
+    return rows
+
+
+def format_table(sizes_rows) -> str:
+    head = "| sampler | d | chains | steps | compile s | run s | chain-steps/s | run / lj |"
+    lines = [head, "|" + "---|" * 8]
+    for (d, chains, steps), rows in sizes_rows:
+        ref = next(r.run_s for r in rows if r.name == LJ_ROW)
+        for r in rows:
+            rate = chains * steps / r.run_s
+            lines.append(
+                f"| {r.name} | {d} | {chains:,} | {steps:,} | {r.compile_s:.2f} | "
+                f"{r.run_s:.3f} | {rate:.3g} | {r.run_s / ref:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def variance_line(d: int, num_chains: int, rows: List[Row]) -> str:
+    lam = np.asarray(_lam(d), np.float64)
+    ula_var = lam / (1.0 - STEP_SIZE / (2.0 * lam))
+    parts = []
+    for r in rows:
+        if r.positions is None:
+            continue
+        var = np.var(r.positions.astype(np.float64), axis=0, ddof=1)
+        exact = lam if "mala" in r.name else ula_var
+        short = r.name.replace("langevin_jax.run ULA", "lj").replace(" exact grad", "")
+        short = short.replace(" (diagnostic)", "").replace(" [not ULA: +MH]", "")
+        parts.append(f"{short} {np.mean(var / exact):.3f}")
+    se = np.sqrt(2.0 / (num_chains - 1) / d)
+    return (
+        f"variance check (chains={num_chains:,}): mean_i var_emp/var_exact, exact = "
+        f"lambda/(1-h/(2 lambda)) for ULA, lambda for MALA; expect 1 +- {se:.4f} "
+        f"(vs lambda ULA would give {np.mean(ula_var / lam):.3f}): " + "; ".join(parts)
+    )
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=None,
+                   help="cpu: d=100, 1,000 chains, 1,000 steps (default); "
+                        "full: d=100, 10,000 chains, 1,000 steps")
+    p.add_argument("--full", action="store_true", help="also run the full size")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls after the first")
+    args = p.parse_args(argv)
+    sizes = list(args.sizes or ["cpu"])
+    if args.full and "full" not in sizes:
+        sizes.append("full")
+
+    print(f"jax {jax.__version__}, blackjax {blackjax.__version__}, "
+          f"backend {jax.default_backend()}, devices {jax.devices()}, "
+          f"python {platform.python_version()}, h={STEP_SIZE}, repeats={args.repeats}")
+    sizes_rows = []
+    for s in sizes:
+        d, chains, steps = SIZES[s]
+        t0 = time.perf_counter()
+        rows = bench_size(d, chains, steps, args.repeats)
+        sizes_rows.append(((d, chains, steps), rows))
+        print(variance_line(d, chains, rows))
+        print(f"[{s}: {time.perf_counter() - t0:.1f}s total]")
+    print(format_table(sizes_rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+import json
+
+import jax
+import pytest
+
+from experiments import __main__ as main_job
+from experiments import ula_bias
+
+TINY = ula_bias.Config(d=3, step_sizes=(0.05, 0.4), num_chains=2000, num_steps=200)
+
+
+def test_run_tiny_matches_exact_kl():
+    result = ula_bias.run(TINY, jax.random.key(0))
+    big = result["rows"][1]
+    # at h=0.4 the exact KL dominates the fit's finite-sample bias: simulation must agree
+    assert big["exact_kl_ula"] > 20 * result["fit_kl_bias"]
+    assert big["fit_kl_ula"] == pytest.approx(big["exact_kl_ula"], rel=0.2)
+    assert big["fit_kl_mala"] < 0.2 * big["exact_kl_ula"]
+
+
+def test_cli_and_main_job_write_outputs(tmp_path, monkeypatch):
+    monkeypatch.setattr(ula_bias.Config, "quick", classmethod(lambda cls: TINY))
+    main_job.main(["--out", str(tmp_path)])
+    out = tmp_path / "ula_bias"
+    payload = json.loads((out / "ula_bias.json").read_text())
+    assert payload["config"]["d"] == 3 and len(payload["rows"]) == 2
+    assert (out / "ula_bias.png").exists() and (out / "ula_bias.md").exists()
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "ula_bias" in report
+    # second run re-uses the finished result instead of recomputing
+    mtime = (out / "ula_bias.json").stat().st_mtime_ns
+    main_job.main(["--out", str(tmp_path)])
+    assert (out / "ula_bias.json").stat().st_mtime_ns == mtime
+
+
+def test_help_exits_cleanly(capsys):
+    with pytest.raises(SystemExit) as exc:
+        ula_bias.main(["--help"])
+    assert exc.value.code == 0
+    assert "--quick" in capsys.readouterr().out

@@ -1,0 +1,166 @@
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import langevin_jax as lj
+from langevin_jax import runner as run_mod
+
+
+def _alg():
+    return lj.ula(lambda x: -x, 0.1)
+
+
+def test_same_key_bit_identical_different_key_different():
+    x0 = jnp.zeros((64, 3))
+    a = lj.run(jax.random.key(3), _alg(), x0, 50, save_every=10)
+    b = lj.run(jax.random.key(3), lj.ula(lambda x: -x, 0.1), x0, 50, save_every=10)
+    c = lj.run(jax.random.key(4), _alg(), x0, 50, save_every=10)
+    np.testing.assert_array_equal(np.asarray(a.positions), np.asarray(b.positions))
+    np.testing.assert_array_equal(np.asarray(a.trajectory), np.asarray(b.trajectory))
+    assert not np.any(np.asarray(a.positions) == np.asarray(c.positions))
+    # chains are independent: no two chains share noise
+    assert len(np.unique(np.asarray(a.positions)[:, 0])) == 64
+
+
+def test_trajectory_matches_shorter_runs_and_remainder():
+    x0 = jax.random.normal(jax.random.key(0), (8, 2))
+    full = lj.run(jax.random.key(1), _alg(), x0, 23, save_every=5)
+    assert full.trajectory.shape == (4, 8, 2)
+    short = lj.run(jax.random.key(1), _alg(), x0, 10)
+    np.testing.assert_array_equal(np.asarray(full.trajectory[1]), np.asarray(short.positions))
+    plain = lj.run(jax.random.key(1), _alg(), x0, 23)
+    np.testing.assert_array_equal(np.asarray(full.positions), np.asarray(plain.positions))
+
+
+def test_nonfinite_chains_are_counted():
+    # x' = x + h x^3 blows up from |x| large, stays bounded from small x
+    alg = lj.ula(lambda x: x**3, 0.5)
+    x0 = jnp.concatenate([jnp.full((3, 1), 5.0), jnp.full((5, 1), 0.0)])
+    out = lj.run(jax.random.key(0), alg, x0, 200)
+    assert out.info.num_nonfinite >= 3
+    assert np.all(np.asarray(out.info.nonfinite)[:3])
+
+
+def test_progress_bar_writes_and_is_silent_when_off(capsys):
+    lj.run(jax.random.key(0), _alg(), jnp.zeros((4, 2)), 40)
+    assert capsys.readouterr().err == ""
+    lj.run(jax.random.key(0), _alg(), jnp.zeros((4, 2)), 40, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "40/40 steps" in err
+
+
+def test_progress_bar_under_vmap(capsys):
+    alg = _alg()
+
+    def final_mean(key):
+        return run_mod._build_runner(alg, 20, None, True, None)(key, jnp.zeros((4, 2)))[0].position
+
+    out = jax.vmap(final_mean)(jax.random.split(jax.random.key(0), 3))
+    assert out.shape == (3, 4, 2)
+    assert "20/20 steps" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_compile(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("compiled before validating input")
+
+    monkeypatch.setattr(run_mod, "_build_runner", fail)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(initial_positions=jnp.zeros(3)), "initial_positions must have shape"),
+        (dict(initial_positions=jnp.zeros((2, 3, 1))), "initial_positions must have shape"),
+        (dict(num_steps=0), "num_steps must be >= 1"),
+        (dict(num_steps=2.5), "num_steps must be an int"),
+        (dict(save_every=0), "save_every must be >= 1"),
+        (dict(save_every=11), "save_every=11 must be <= num_steps"),
+        (dict(initial_positions=jnp.full((2, 3), jnp.nan)), "initial_positions contains NaN"),
+        (dict(algorithm=lambda: None), "algorithm must be a SamplingAlgorithm"),
+    ],
+)
+def test_run_bad_input(no_compile, kwargs, match):
+    args = dict(key=jax.random.key(0), algorithm=_alg(), initial_positions=jnp.zeros((2, 3)),
+                num_steps=10)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        lj.run(**args)
+
+
+def test_score_shape_and_dimension_mismatch(no_compile):
+    target = lj.IsotropicGaussian.create(jnp.zeros(3))
+    with pytest.raises(ValueError, match="score_fn"):
+        lj.run(jax.random.key(0), lj.ula(target.score, 0.1), jnp.zeros((2, 5)), 10)
+    with pytest.raises(ValueError, match=r"score_fn must return .* shape \(3,\)"):
+        lj.run(jax.random.key(0), lj.ula(lambda x: x[:2], 0.1), jnp.zeros((2, 3)), 10)
+    with pytest.raises(ValueError, match="logdensity_fn must return a scalar"):
+        lj.run(jax.random.key(0), lj.mala(lambda x: x, 0.1), jnp.zeros((2, 3)), 10)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, float("nan"), float("inf"), jnp.array([0.1, 0.2])])
+def test_bad_step_size(bad):
+    with pytest.raises(ValueError, match="step_size"):
+        lj.ula(lambda x: -x, bad)
+    with pytest.raises(ValueError, match="step_size"):
+        lj.mala(lambda x: -jnp.sum(x**2), bad)
+
+
+def test_bad_step_size_schedule(no_compile):
+    alg = lj.ula(lambda x: -x, lambda k: jnp.where(k >= 10, 0.0, 0.1))
+    with pytest.raises(ValueError, match="step_size must be finite and > 0 at every step; step 10"):
+        lj.run(jax.random.key(0), alg, jnp.zeros((2, 2)), 20)
+
+
+SHARDED_SCRIPT = textwrap.dedent(
+    """
+    import json, jax, jax.numpy as jnp, numpy as np, langevin_jax as lj
+    assert jax.device_count() == 4, jax.devices()
+    target = lj.Gaussian.from_spectrum(jnp.zeros(3), jnp.array([0.5, 1.0, 2.0]))
+    x0 = jax.random.normal(jax.random.key(0), (16, 3))
+    out = {}
+    for name, alg in [("ula", lj.ula(target.score, 0.1)), ("mala", lj.mala(target.log_prob, 0.3))]:
+        a = lj.run(jax.random.key(1), alg, x0, 30, save_every=10, shard=True)
+        b = lj.run(jax.random.key(1), alg, x0, 30, save_every=10, shard=False)
+        out[name] = dict(
+            num_shards=len(a.positions.sharding.device_set),
+            equal=bool(np.array_equal(np.asarray(a.positions), np.asarray(b.positions))
+                       and np.array_equal(np.asarray(a.trajectory), np.asarray(b.trajectory))),
+            max_diff=float(np.max(np.abs(np.asarray(a.positions) - np.asarray(b.positions)))),
+        )
+    auto = lj.run(jax.random.key(1), lj.ula(target.score, 0.1), x0, 30)
+    out["auto_shards"] = len(auto.positions.sharding.device_set)
+    print("RESULT" + json.dumps(out))
+    """
+)
+
+
+def test_sharded_equals_unsharded_on_four_cpu_devices():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][0]
+    res = json.loads(line[len("RESULT"):])
+    for name in ("ula", "mala"):
+        assert res[name]["num_shards"] == 4
+        assert res[name]["equal"], res[name]
+    assert res["auto_shards"] == 4
+
+
+def test_progress_stream_is_resolved_at_call_time():
+    buf = io.StringIO()
+    bar = run_mod._Progress(10, stream=buf)
+    bar(np.array(0))
+    bar(np.array(10))
+    assert "10/10 steps" in buf.getvalue()

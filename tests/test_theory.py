@@ -1,0 +1,47 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from langevin_jax import theory
+
+
+def _spd(key, d):
+    a = jax.random.normal(key, (d, d), jnp.float64)
+    return a @ a.T / d + 0.3 * jnp.eye(d, dtype=jnp.float64)
+
+
+def test_kl_closed_forms():
+    with jax.enable_x64(True):
+        d = 5
+        k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+        s0, s1 = _spd(k1, d), _spd(k2, d)
+        m0 = jax.random.normal(k3, (d,), jnp.float64)
+        np.testing.assert_allclose(theory.gaussian_kl(m0, s0, m0, s0), 0.0, atol=1e-12)
+        # diagonal case: sum of 1-D KLs
+        v0, v1 = jnp.array([0.5, 1.0, 2.0]), jnp.array([1.0, 3.0, 0.25])
+        mu0, mu1 = jnp.array([0.0, 1.0, -1.0]), jnp.array([1.0, 0.0, 2.0])
+        one_d = 0.5 * (v0 / v1 + (mu1 - mu0) ** 2 / v1 - 1 + jnp.log(v1 / v0))
+        got = theory.gaussian_kl(mu0, jnp.diag(v0), mu1, jnp.diag(v1))
+        np.testing.assert_allclose(got, jnp.sum(one_d), rtol=1e-12)
+        assert theory.gaussian_kl(m0, s0, jnp.zeros(d), s1) > 0
+
+
+def test_w2_commuting_and_invariance():
+    with jax.enable_x64(True):
+        l0, l1 = jnp.array([0.5, 1.0, 2.0, 7.0]), jnp.array([1.0, 3.0, 0.25, 7.0])
+        q, _ = jnp.linalg.qr(jax.random.normal(jax.random.key(1), (4, 4), jnp.float64))
+        m0, m1 = jnp.ones(4), jnp.array([0.0, 1.0, 2.0, 3.0])
+        expected = jnp.sqrt(jnp.sum((m0 - m1) ** 2) + jnp.sum((jnp.sqrt(l0) - jnp.sqrt(l1)) ** 2))
+        got = theory.gaussian_w2(m0, (q * l0) @ q.T, m1, (q * l1) @ q.T)
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+        # symmetric in its arguments even when covariances do not commute
+        s0, s1 = _spd(jax.random.key(2), 4), _spd(jax.random.key(3), 4)
+        np.testing.assert_allclose(theory.gaussian_w2(m0, s0, m1, s1),
+                                   theory.gaussian_w2(m1, s1, m0, s0), rtol=1e-9)
+
+
+def test_ula_stationary_variance_is_fixed_point_of_ar1():
+    lam, h = jnp.array([0.5, 1.0, 4.0]), 0.3
+    v = theory.ula_gaussian_stationary_variance(lam, h)
+    rho = theory.ula_gaussian_mean_contraction(lam, h)
+    np.testing.assert_allclose(rho**2 * v + 2 * h, v, rtol=1e-6)
