@@ -17,20 +17,23 @@ Rows (all float32, all one ``jit`` of a ``lax.scan`` over a ``vmap`` over chains
   accept/reject per step), a second peer only.
 * ``lj step, bare loop``: ``langevin_jax.ula(...).step`` in the BlackJAX loop above,
   without ``run``'s bookkeeping (a diagnostic of ``run``'s overhead).
+* with ``--diagnostics``: ``blackjax.sgld`` with an ``rbg`` key, and the noise-only
+  loop with ``rbg`` / ``unsafe_rbg`` keys.
 * ``noise only``: just the Gaussian draws of the run, ``[chains, d]`` per step,
   added into a carry so they are not dead code: one key per step, or per-chain keys
   ``split(fold_in(key, k), chains)`` + ``vmap(normal)`` as ``run`` does.
 
 ``compile s`` = first call - best later call (tracing + lowering + XLA compile, and
 for ``run`` its eager checks); ``run s`` = best of ``--repeats`` calls, each ended by
-``block_until_ready``. ``run / lj`` = ``run s`` over the ``langevin_jax.run
+``block_until_ready``, taken in interleaved rounds over the rows (so load drift on a
+shared machine hits every row alike). ``run / lj`` = ``run s`` over the ``langevin_jax.run
 (threefry)`` row's (so for the noise-only rows it is the noise share of ``run``).
 
 Usage::
 
     python -m benchmarks.ula                # d=100, 1,000 chains, 1,000 steps
     python -m benchmarks.ula --full         # also d=100, 10,000 chains, 1,000 steps
-    python -m benchmarks.ula --sizes full --repeats 5
+    python -m benchmarks.ula --sizes full --repeats 5 --diagnostics
 """
 
 from __future__ import annotations
@@ -38,16 +41,17 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
+import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import blackjax
 import langevin_jax as lj
 
-SIZES: Dict[str, tuple] = {
+SIZES: dict[str, tuple] = {
     "cpu": (100, 1_000, 1_000),  # (d, chains, steps): CPU-friendly default
     "full": (100, 10_000, 1_000),
 }
@@ -59,23 +63,33 @@ class Row(NamedTuple):
     name: str
     compile_s: float
     run_s: float
-    positions: Optional[np.ndarray]  # final positions, for the variance check
+    positions: np.ndarray | None  # final positions, for the variance check
 
 
 def _block(x):
     return jax.block_until_ready(x)
 
 
-def _time(call: Callable[[], jax.Array], repeats: int):
-    t0 = time.perf_counter()
-    out = _block(call())
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeats):
+def _time_rows(cases, repeats: int):
+    """First call of every case (compile), then ``repeats`` interleaved rounds.
+
+    Interleaving (round-robin over the cases, not case after case) spreads any drift in
+    the machine's load over all rows alike; each row keeps its best call.
+    """
+    first, best, outs = [], [float("inf")] * len(cases), []
+    for _, call, _ in cases:
         t0 = time.perf_counter()
-        out = _block(call())
-        best = min(best, time.perf_counter() - t0)
-    return max(first - best, 0.0), best, out
+        outs.append(_block(call()))
+        first.append(time.perf_counter() - t0)
+    for _ in range(repeats):
+        for i, (_, call, _) in enumerate(cases):
+            t0 = time.perf_counter()
+            _block(call())
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return [
+        Row(name, max(f - b, 0.0), b, np.asarray(out) if keep else None)
+        for (name, _, keep), f, b, out in zip(cases, first, best, outs)
+    ]
 
 
 def _lam(d: int) -> jax.Array:
@@ -109,21 +123,21 @@ def _sgld(lam, h, num_chains, num_steps):
     grad = blackjax.sgmcmc.gradients.grad_estimator(logprior, loglik, data_size=1)
     sgld = blackjax.sgld(grad)
     minibatch = jnp.zeros((1,), jnp.float32)
-    step = lambda k, x: sgld.step(k, x, minibatch, h)  # noqa: E731
+    step = lambda k, x: sgld.step(k, x, minibatch, h)
     loop = _blackjax_loop(step, num_chains, num_steps)
     return lambda key, x0: loop(key, jax.vmap(sgld.init)(x0))
 
 
 def _mala(lam, h, num_chains, num_steps):
     mala = blackjax.mala(lambda x: -0.5 * jnp.sum(x * x / lam), h)
-    step = lambda k, s: mala.step(k, s)[0]  # noqa: E731
+    step = lambda k, s: mala.step(k, s)[0]
     loop = _blackjax_loop(step, num_chains, num_steps)
     return lambda key, x0: loop(key, jax.vmap(mala.init)(x0)).position
 
 
 def _lj_bare(lam, h, num_chains, num_steps):
     alg = lj.ula(lambda x: -x / lam, h)
-    step = lambda k, s: alg.step(k, s)[0]  # noqa: E731
+    step = lambda k, s: alg.step(k, s)[0]
     loop = _blackjax_loop(step, num_chains, num_steps)
     return lambda key, x0: loop(key, jax.vmap(alg.init)(x0)).position
 
@@ -147,7 +161,9 @@ def _noise(num_chains, d, num_steps, per_chain: bool):
 # --------------------------------------------------------------------------- main
 
 
-def bench_size(d: int, num_chains: int, num_steps: int, repeats: int) -> List[Row]:
+def bench_size(
+    d: int, num_chains: int, num_steps: int, repeats: int, diagnostics: bool = False
+) -> list[Row]:
     lam = _lam(d)
     h = STEP_SIZE
     x0 = jnp.zeros((num_chains, d), jnp.float32)
@@ -164,25 +180,25 @@ def bench_size(d: int, num_chains: int, num_steps: int, repeats: int) -> List[Ro
     bare = _lj_bare(lam, h, num_chains, num_steps)
     noise1 = _noise(num_chains, d, num_steps, per_chain=False)
     noisec = _noise(num_chains, d, num_steps, per_chain=True)
-    noisec_rbg = _noise(num_chains, d, num_steps, per_chain=True)
+    noisec_other = _noise(num_chains, d, num_steps, per_chain=True)
 
     cases = [
         (LJ_ROW, lj_run(threefry), True),
         ("langevin_jax.run ULA (rbg)", lj_run(rbg), True),
         ("langevin_jax.run ULA (unsafe_rbg)", lj_run(urbg), True),
         ("blackjax.sgld exact grad (threefry)", lambda: sgld(threefry, x0), True),
-        ("blackjax.sgld exact grad (rbg)", lambda: sgld(rbg, x0), True),
         ("blackjax.mala (threefry) [not ULA: +MH]", lambda: mala(threefry, x0), True),
         ("lj ULA step, bare loop (diagnostic)", lambda: bare(threefry, x0), True),
         ("noise only: 1 key/step (threefry)", lambda: noise1(threefry, x0), False),
         ("noise only: per-chain keys (threefry)", lambda: noisec(threefry, x0), False),
-        ("noise only: per-chain keys (rbg)", lambda: noisec_rbg(rbg, x0), False),
     ]
-    rows = []
-    for name, call, keep in cases:
-        c, r, out = _time(call, repeats)
-        rows.append(Row(name, c, r, np.asarray(out) if keep else None))
-    return rows
+    if diagnostics:
+        cases += [
+            ("blackjax.sgld exact grad (rbg)", lambda: sgld(rbg, x0), True),
+            ("noise only: per-chain keys (rbg)", lambda: noisec_other(rbg, x0), False),
+            ("noise only: per-chain keys (unsafe_rbg)", lambda: noisec_other(urbg, x0), False),
+        ]
+    return _time_rows(cases, repeats)
 
 
 def format_table(sizes_rows) -> str:
@@ -199,7 +215,7 @@ def format_table(sizes_rows) -> str:
     return "\n".join(lines)
 
 
-def variance_line(d: int, num_chains: int, rows: List[Row]) -> str:
+def variance_line(d: int, num_chains: int, rows: list[Row]) -> str:
     lam = np.asarray(_lam(d), np.float64)
     ula_var = lam / (1.0 - STEP_SIZE / (2.0 * lam))
     parts = []
@@ -221,11 +237,16 @@ def variance_line(d: int, num_chains: int, rows: List[Row]) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # (the rbg / unsafe_rbg rows are ~3-5x slower than threefry on CPU and dominate
+    # the default's ~1 minute: keep --repeats small there)
     p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=None,
                    help="cpu: d=100, 1,000 chains, 1,000 steps (default); "
                         "full: d=100, 10,000 chains, 1,000 steps")
     p.add_argument("--full", action="store_true", help="also run the full size")
-    p.add_argument("--repeats", type=int, default=3, help="timed calls after the first")
+    p.add_argument("--repeats", type=int, default=2,
+                   help="timed rounds after the first (compile) call; best is kept")
+    p.add_argument("--diagnostics", action="store_true",
+                   help="also time blackjax.sgld with an rbg key and rbg/unsafe_rbg noise only")
     args = p.parse_args(argv)
     sizes = list(args.sizes or ["cpu"])
     if args.full and "full" not in sizes:
@@ -238,7 +259,7 @@ def main(argv=None) -> None:
     for s in sizes:
         d, chains, steps = SIZES[s]
         t0 = time.perf_counter()
-        rows = bench_size(d, chains, steps, args.repeats)
+        rows = bench_size(d, chains, steps, args.repeats, args.diagnostics)
         sizes_rows.append(((d, chains, steps), rows))
         print(variance_line(d, chains, rows))
         print(f"[{s}: {time.perf_counter() - t0:.1f}s total]")
