@@ -37,6 +37,7 @@ __all__ = [
     "trap_score_error_log_bound",
     "memorizing_score_error",
     "select_general_position",
+    "default_memorizing_alpha",
     "log_ball_error",
     "trap_score_error_exact",
     "memorizing_score_error_exact",
@@ -183,11 +184,16 @@ def general_position(points: jax.Array, block: int = 2048) -> GeneralPosition:
     return GeneralPosition(math.sqrt(max(best, 0.0)), float(norms.min()), float(norms.max()))
 
 
+def default_memorizing_alpha(d: int, r_in: float) -> float:
+    """``2 d / r_in^2``: the default well strength of :func:`memorizing_score`."""
+    return 2.0 * d / float(r_in) ** 2
+
+
 def memorizing_score(
     points: jax.Array,
     r_in: float | None = None,
     r_out: float | None = None,
-    alpha: float = 1.0,
+    alpha: float | None = None,
     check: bool = True,
 ) -> ScoreFn:
     """The memorising score of Theorem 7 for ``pi = N(0, I_d)`` and training points ``x_i``.
@@ -206,7 +212,12 @@ def memorizing_score(
       points: ``[n, d]`` training points.
       r_in: inner radius, default ``0.08 sqrt(d)`` (our reconstruction).
       r_out: outer radius ``> r_in``, default ``0.16 sqrt(d)`` (SPEC.md's value).
-      alpha: strength of the memorised well, ``> 0``.
+      alpha: strength of the memorised well, ``> 0``. Default ``2 d / r_in^2`` (312.5 with
+        the default radii; our reconstruction): the trapped law ``N(x_i, I / alpha)`` then
+        has radius ``sqrt(d / alpha) = r_in / sqrt(2)``, and stays inside ``r_in`` under ULA
+        with ``h = 0.0025`` (whose stationary variance is inflated by ``1/(1 - h alpha/2)``).
+        With ``alpha = 1`` the well is ``N(x_i, I)``, far wider than the ball, and nothing is
+        trapped. ``alpha`` is a constant in ``d``, so ``s_hat`` stays Lipschitz uniformly in ``d``.
       check: verify general position: every pairwise distance must exceed ``2 r_out`` so the
         balls around the points are disjoint and ``s_hat`` is well defined and Lipschitz.
 
@@ -223,6 +234,7 @@ def memorizing_score(
     r_out = 0.16 * math.sqrt(d) if r_out is None else r_out
     _checks.check_positive_finite("r_in", r_in)
     _checks.check_positive_finite("r_out", r_out)
+    alpha = default_memorizing_alpha(d, r_in) if alpha is None else alpha
     _checks.check_positive_finite("alpha", alpha)
     if _checks._is_concrete(r_in) and _checks._is_concrete(r_out) and not float(r_out) > float(r_in):
         raise ValueError(f"r_out must be > r_in, got r_in={r_in}, r_out={r_out}")
@@ -403,7 +415,7 @@ def memorizing_score_error(
     points: jax.Array,
     r_in: float | None = None,
     r_out: float | None = None,
-    alpha: float = 1.0,
+    alpha: float | None = None,
     num_samples: int = 20_000,
     p: float = 2.0,
 ):
@@ -418,6 +430,8 @@ def memorizing_score_error(
     points = jnp.asarray(points)
     d = points.shape[1]
     r_out_v = 0.16 * math.sqrt(d) if r_out is None else r_out
+    alpha = default_memorizing_alpha(d, 0.08 * math.sqrt(d) if r_in is None else r_in) \
+        if alpha is None else alpha
     target = targets.IsotropicGaussian.create(jnp.zeros(d, points.dtype), 1.0)
     s_hat = memorizing_score(points, r_in, r_out, alpha, check=False)
     k_mc, k_is = jax.random.split(key)
@@ -499,7 +513,7 @@ def trap_score_error_exact(mu_norm: float, d: int, r_in: float, r_out: float,
 
 
 def memorizing_score_error_exact(points, r_in: float | None = None, r_out: float | None = None,
-                                 alpha: float = 1.0, p: float = 2.0) -> float:
+                                 alpha: float | None = None, p: float = 2.0) -> float:
     """``log E_pi |s_hat - s|^p`` of :func:`memorizing_score` under ``N(0, I_d)`` by quadrature.
 
     Exact (up to quadrature error) when the points are in general position (disjoint
@@ -509,6 +523,7 @@ def memorizing_score_error_exact(points, r_in: float | None = None, r_out: float
     d = pts.shape[1]
     r_in = 0.08 * math.sqrt(d) if r_in is None else r_in
     r_out = 0.16 * math.sqrt(d) if r_out is None else r_out
+    alpha = default_memorizing_alpha(d, r_in) if alpha is None else alpha
     norms = np.linalg.norm(pts, axis=1)
     # the integral depends on |x_i| only: evaluate on a fine grid of norms and interpolate
     grid = np.linspace(norms.min(), norms.max(), 64) if norms.max() > norms.min() else norms[:1]

@@ -1,0 +1,220 @@
+"""Table 1 of Cao, Chen, Sridharan & Wu (2026): the trap score of Theorem 1.
+
+Target ``N(mu, I_d)`` with ``mu = c * ones(d)``, start ``N(0, I_d)``, ULA with step ``h``
+for ``steps`` iterations, under the trap score ``s_hat`` and under the true score. Columns:
+``|mu|``, the score error ``E_pi |s_hat - s|^2``, and the Gaussian-fit KL of the samples
+to ``pi`` under each score (mean and spread over trials).
+
+Trap radii (our choice; the paper does not print them): ``r_in = (4/7)|mu|`` and
+``r_out = (5/7)|mu|``. They scale with ``|mu|`` and equal Theorem 1's ``4 sqrt(d)`` and
+``5 sqrt(d)`` at ``c = 7`` (``|mu| = 7 sqrt(d)``); the start ``N(0, I)`` (norm about
+``sqrt(d)``) lies inside ``r_in`` once ``c >= 2``, which is when the trap bites.
+
+The score error is computed exactly (2-D quadrature in log space,
+:func:`langevin_jax.scores.trap_score_error_exact`) and checked by Monte Carlo per trial.
+The KL under the true score is also given in closed form (ULA's law on a Gaussian is
+Gaussian), with the Gaussian fit's finite-sample bias ``d (d + 3) / (4 n)`` for ``n`` chains
+per trial: with ``n = 5000`` it reproduces the paper's column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import langevin_jax as lj
+from experiments import _cli
+from langevin_jax import metrics, scores, theory
+
+NAME = "table1"
+PAPER_KL_TRUE = {1: 0.308, 2: 0.815, 3: 1.66, 4: 2.84, 5: 4.35, 6: 6.20, 7: 8.39}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    d: int = 50
+    c: Sequence[float] = (1, 2, 3, 4, 5, 6, 7)
+    steps: int = 1000
+    step_size: float = 0.0025
+    chains: int = 5000
+    trials: int = 10
+    alpha: float = 1.0
+    r_in_fraction: float = 4.0 / 7.0
+    r_out_fraction: float = 5.0 / 7.0
+    score_error_samples: int = 100_000
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(trials=3, score_error_samples=20_000)
+
+
+def exact_ula_kl(d: int, c: float, h: float, steps: int) -> float:
+    """KL(Law(ULA_k) || N(mu, I)) for the true score from N(0, I), in closed form."""
+    rho = (1.0 - h) ** steps
+    v = 1.0
+    for _ in range(steps):
+        v = (1.0 - h) ** 2 * v + 2.0 * h
+    mean_err_sq = d * (c * rho) ** 2
+    return 0.5 * mean_err_sq + 0.5 * d * (v - 1.0 - math.log(v))
+
+
+def _fit_kl(samples: np.ndarray, mu: np.ndarray) -> float:
+    with jax.enable_x64(True):
+        x = jnp.asarray(samples, jnp.float64)
+        return float(metrics.gaussian_fit_kl(x, jnp.asarray(mu, jnp.float64),
+                                             jnp.eye(x.shape[1], dtype=jnp.float64)))
+
+
+def _trial_kls(key, score_fn, mu, config):
+    """Run trials x chains chains at once; return per-trial fit KLs, non-finite count, positions."""
+    k_x0, k_run = jax.random.split(key)
+    n = config.trials * config.chains
+    x0 = jax.random.normal(k_x0, (n, config.d))
+    out = lj.run(k_run, lj.ula(score_fn, config.step_size), x0, config.steps)
+    xs = np.asarray(out.positions, np.float64).reshape(config.trials, config.chains, config.d)
+    kls, nonfinite = [], 0
+    for t in range(config.trials):
+        finite = np.all(np.isfinite(xs[t]), axis=1)
+        nonfinite += int((~finite).sum())
+        kls.append(_fit_kl(xs[t][finite], np.asarray(mu)))
+    return np.asarray(kls), nonfinite, xs
+
+
+def run(config: Config, key: jax.Array) -> dict:
+    rows = []
+    bias = metrics.gaussian_fit_kl_bias(config.d, config.chains)
+    for i, c in enumerate(config.c):
+        k_err, k_hat, k_true = jax.random.split(jax.random.fold_in(key, i), 3)
+        mu = jnp.full((config.d,), float(c))
+        mu_norm = float(jnp.linalg.norm(mu))
+        r_in, r_out = config.r_in_fraction * mu_norm, config.r_out_fraction * mu_norm
+        s_hat = scores.trap_score(mu, r_in, r_out, config.alpha)
+        true_score = lambda x, mu=mu: -(x - mu)  # noqa: E731
+        log_err = scores.trap_score_error_exact(mu_norm, config.d, r_in, r_out, config.alpha)
+        # the exact value is deterministic; one Monte Carlo estimate per c checks it
+        mc = scores.trap_score_error(k_err, mu, r_in, r_out, config.alpha,
+                                     config.score_error_samples)
+        kl_hat, nf_hat, xs_hat = _trial_kls(k_hat, s_hat, mu, config)
+        # same starting points and noise for the true score: a paired comparison
+        kl_true, nf_true, _ = _trial_kls(k_hat, true_score, mu, config)
+        trapped = float(np.mean(np.linalg.norm(xs_hat, axis=-1) < r_out))
+        exact_true = exact_ula_kl(config.d, float(c), config.step_size, config.steps)
+        rows.append(dict(
+            c=float(c),
+            mu_norm=mu_norm,
+            r_in=r_in,
+            r_out=r_out,
+            score_error=math.exp(log_err) if log_err > -745 else 0.0,
+            score_error_log10=log_err / math.log(10),
+            score_error_mc_log10=mc.log_value / math.log(10),
+            score_error_mc_log10_se=mc.log_std_error / math.log(10),
+            kl_score_hat=float(kl_hat.mean()),
+            kl_score_hat_std=float(kl_hat.std(ddof=1)) if config.trials > 1 else 0.0,
+            kl_true_score=float(kl_true.mean()),
+            kl_true_score_std=float(kl_true.std(ddof=1)) if config.trials > 1 else 0.0,
+            kl_true_score_exact=exact_true,
+            kl_true_score_exact_plus_fit_bias=exact_true + bias,
+            paper_kl_true_score=PAPER_KL_TRUE.get(int(c)) if float(c).is_integer() else None,
+            fraction_trapped=trapped,
+            nonfinite_chains=nf_hat + nf_true,
+        ))
+        print(f"c={c}: |mu|={mu_norm:.2f} log10 err={rows[-1]['score_error_log10']:.1f} "
+              f"KL(s_hat)={rows[-1]['kl_score_hat']:.3g} KL(s)={rows[-1]['kl_true_score']:.3g}",
+              flush=True)
+    return dict(rows=rows, fit_kl_bias=bias)
+
+
+def _plot(result: dict, out) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    x = [r["mu_norm"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax1.errorbar(x, [r["kl_score_hat"] for r in rows], [r["kl_score_hat_std"] for r in rows],
+                 fmt="o-", label="KL, ULA with trap score $\\hat s$")
+    ax1.errorbar(x, [r["kl_true_score"] for r in rows], [r["kl_true_score_std"] for r in rows],
+                 fmt="s-", label="KL, ULA with true score")
+    ax1.plot(x, [r["kl_true_score_exact_plus_fit_bias"] for r in rows], "k:",
+             label="true score: closed form + fit bias")
+    paper = [(r["mu_norm"], r["paper_kl_true_score"]) for r in rows if r["paper_kl_true_score"]]
+    if paper:
+        ax1.plot(*zip(*paper), "x", c="r", label="paper, true score")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("$\\|\\mu\\|$")
+    ax1.set_ylabel("Gaussian-fit KL to $\\pi$")
+    ax1.legend(fontsize=7)
+    ax2.plot(x, [r["score_error_log10"] for r in rows], "o-", label="exact (quadrature)")
+    ax2.errorbar(x, [r["score_error_mc_log10"] for r in rows],
+                 [r["score_error_mc_log10_se"] for r in rows], fmt="x",
+                 label="Monte Carlo")
+    ax2.set_xlabel("$\\|\\mu\\|$")
+    ax2.set_ylabel("$\\log_{10} E_\\pi|\\hat s - s|^2$")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    _cli.save_figure(fig, out / f"{NAME}.png")
+    plt.close(fig)
+
+
+def _markdown(config: Config, result: dict) -> str:
+    rows = result["rows"]
+    table = _cli.markdown_table(
+        ["c", "‖μ‖", "score error", "KL with ŝ", "KL with true score", "closed form + bias",
+         "paper", "trapped", "non-finite"],
+        [[r["c"], f"{r['mu_norm']:.2f}", f"1e{r['score_error_log10']:.1f}",
+          f"{r['kl_score_hat']:.4g} ± {r['kl_score_hat_std']:.2g}",
+          f"{r['kl_true_score']:.3g} ± {r['kl_true_score_std']:.2g}",
+          f"{r['kl_true_score_exact_plus_fit_bias']:.3g}",
+          r["paper_kl_true_score"] if r["paper_kl_true_score"] is not None else "",
+          f"{r['fraction_trapped']:.2f}", r["nonfinite_chains"]] for r in rows],
+    )
+    return (f"# Table 1 (trap score, Theorem 1)\n\nd = {config.d}, h = {config.step_size}, "
+            f"{config.steps} steps, {config.chains} chains per trial, {config.trials} trials, "
+            f"alpha = {config.alpha}, r_in = {config.r_in_fraction:.3f}‖μ‖, "
+            f"r_out = {config.r_out_fraction:.3f}‖μ‖. Gaussian-fit KL bias at this n: "
+            f"{result['fit_kl_bias']:.4f}.\n\n{table}")
+
+
+def main(argv=None) -> dict:
+    parser = _cli.base_parser(NAME, "Table 1: the trap score of Theorem 1 (Cao et al. 2026)")
+    defaults = Config()
+    parser.add_argument("--d", type=int, default=None, help=f"dimension (default {defaults.d})")
+    parser.add_argument("--c", type=float, nargs="+", default=None, help="values of c, mu = c 1")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--step-size", type=float, default=None)
+    parser.add_argument("--chains", type=int, default=None, help="chains per trial")
+    parser.add_argument("--trials", type=int, default=None)
+    parser.add_argument("--alpha", type=float, default=None)
+    args = parser.parse_args(argv)
+    config = Config.quick() if args.quick else Config()
+    overrides = {k: v for k, v in dict(d=args.d, c=args.c, steps=args.steps,
+                                       step_size=args.step_size, chains=args.chains,
+                                       trials=args.trials, alpha=args.alpha).items()
+                 if v is not None}
+    config = dataclasses.replace(config, **overrides)
+    if config.d < 2 or config.chains < 2 or config.trials < 1 or config.steps < 1:
+        parser.error("--d and --chains must be >= 2, --trials and --steps >= 1")
+    if not config.step_size > 0:
+        parser.error("--step-size must be > 0")
+    start = time.perf_counter()
+    result = run(config, jax.random.key(args.seed))
+    payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
+                   **result)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
+    _plot(result, args.out)
+    md = _markdown(config, result)
+    _cli.write_atomic(args.out / f"{NAME}.md", md)
+    print(md)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
