@@ -19,6 +19,9 @@ from experiments import _cli
 # (module name, one-line description); extended as experiments land.
 EXPERIMENTS = [
     ("ula_bias", "ULA's discretisation bias on a Gaussian: exact law vs simulation vs MALA"),
+    ("table1", "Paper 1, Table 1: the trap score of Theorem 1"),
+    ("memorization_analytic", "Paper 1, Theorem 7: the analytic memorising score vs d"),
+    ("cone_escape", "Paper 1, Theorem 11: escape through a thin cone of wrong score"),
 ]
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 import langevin_jax as lj
 from experiments import _cli
-from langevin_jax import metrics, scores, theory
+from langevin_jax import metrics, scores
 
 NAME = "table1"
 PAPER_KL_TRUE = {1: 0.308, 2: 0.815, 3: 1.66, 4: 2.84, 5: 4.35, 6: 6.20, 7: 8.39}
@@ -193,11 +193,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--chains", type=int, default=None, help="chains per trial")
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--alpha", type=float, default=None)
+    parser.add_argument("--score-error-samples", type=int, default=None,
+                        help="Monte Carlo draws for the score-error check")
     args = parser.parse_args(argv)
     config = Config.quick() if args.quick else Config()
     overrides = {k: v for k, v in dict(d=args.d, c=args.c, steps=args.steps,
                                        step_size=args.step_size, chains=args.chains,
-                                       trials=args.trials, alpha=args.alpha).items()
+                                       trials=args.trials, alpha=args.alpha,
+                                       score_error_samples=args.score_error_samples).items()
                  if v is not None}
     config = dataclasses.replace(config, **overrides)
     if config.d < 2 or config.chains < 2 or config.trials < 1 or config.steps < 1:

@@ -232,9 +232,9 @@ class GaussianMixture:
         return self.means.shape[0]
 
     def _component_log_probs(self, x: jax.Array) -> jax.Array:
-        def one(m, l):
-            z = jax.scipy.linalg.solve_triangular(l, x - m, lower=True)
-            logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(l)))
+        def one(m, tril):
+            z = jax.scipy.linalg.solve_triangular(tril, x - m, lower=True)
+            logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(tril)))
             return -0.5 * (jnp.dot(z, z) + logdet + self.dim * _LOG_2PI)
 
         return jnp.log(self.weights) + jax.vmap(one)(self.means, self.scale_trils)

@@ -20,7 +20,7 @@ def test_run_tiny_matches_exact_kl():
 
 def test_cli_and_main_job_write_outputs(tmp_path, monkeypatch):
     monkeypatch.setattr(ula_bias.Config, "quick", classmethod(lambda cls: TINY))
-    main_job.main(["--out", str(tmp_path)])
+    main_job.main(["--out", str(tmp_path), "--only", "ula_bias"])
     out = tmp_path / "ula_bias"
     payload = json.loads((out / "ula_bias.json").read_text())
     assert payload["config"]["d"] == 3 and len(payload["rows"]) == 2
@@ -29,7 +29,7 @@ def test_cli_and_main_job_write_outputs(tmp_path, monkeypatch):
     assert "ula_bias" in report
     # second run re-uses the finished result instead of recomputing
     mtime = (out / "ula_bias.json").stat().st_mtime_ns
-    main_job.main(["--out", str(tmp_path)])
+    main_job.main(["--out", str(tmp_path), "--only", "ula_bias"])
     assert (out / "ula_bias.json").stat().st_mtime_ns == mtime
 
 

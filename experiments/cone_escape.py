@@ -1,0 +1,134 @@
+"""Theorem 11 of Cao et al. (2026), our reconstruction: a thin far-away cone of wrong score.
+
+Target ``N(0, I_d)`` in ``d = 1`` and ``d = 2``. The score estimate equals the true score
+except on a cone ``{<x, u> >= R, |x_perp| <= tan(theta) <x, u>}`` (in 1-D the half-line
+``x >= R``), where it is the constant outward drift ``drift * u``
+(:func:`langevin_jax.scores.cone_escape_score`). Chains start at ``pi`` and run ULA; a chain
+counts as escaped once ``<x, u> > escape_radius``. Reported: the fraction escaped versus
+time for several cone widths (half-angles in 2-D, apex distances in 1-D), and the L2 score
+error of each construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import langevin_jax as lj
+from experiments import _cli
+from langevin_jax import metrics, scores
+
+NAME = "cone_escape"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    starts_1d: Sequence[float] = (2.0, 2.5, 3.0)
+    half_angles_2d: Sequence[float] = (0.1, 0.3, 0.6)
+    start_2d: float = 2.0
+    drift: float = 1.0
+    escape_radius: float = 12.0
+    chains: int = 2000
+    step_size: float = 0.01
+    steps: int = 30_000
+    save_every: int = 500
+    score_error_samples: int = 400_000
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(chains=1000, steps=10_000, save_every=250, score_error_samples=100_000)
+
+
+def _one(key, d, start, half_angle, config):
+    target = lj.IsotropicGaussian.create(jnp.zeros(d))
+    axis = jnp.zeros(d).at[0].set(1.0)
+    s_hat = scores.cone_escape_score(target.score, axis, start, half_angle, config.drift)
+    k_err, k_x0, k_run = jax.random.split(key, 3)
+    err = metrics.score_error(k_err, s_hat, target.score, target, config.score_error_samples)
+    x0 = target.sample(k_x0, config.chains)
+    out = lj.run(k_run, lj.ula(s_hat, config.step_size), x0, config.steps,
+                 save_every=config.save_every)
+    along = np.asarray(out.trajectory[..., 0])  # [num_saved, chains]
+    escaped = np.maximum.accumulate(along > config.escape_radius, axis=0).mean(1)
+    return dict(d=d, start=start, half_angle=half_angle if d > 1 else None,
+                score_error=err.value, score_error_se=err.std_error,
+                times=(config.step_size * config.save_every
+                       * np.arange(1, along.shape[0] + 1)).tolist(),
+                fraction_escaped=escaped.tolist(), final_fraction_escaped=float(escaped[-1]),
+                nonfinite_chains=out.info.num_nonfinite)
+
+
+def run(config: Config, key: jax.Array) -> dict:
+    curves = []
+    for i, r in enumerate(config.starts_1d):
+        # in 1-D the cone is the half-line x >= R; the half-angle is ignored
+        curves.append(_one(jax.random.fold_in(key, i), 1, r, 0.1, config))
+    for i, theta in enumerate(config.half_angles_2d):
+        curves.append(_one(jax.random.fold_in(key, 100 + i), 2, config.start_2d, theta, config))
+    for c in curves:
+        print(f"d={c['d']} start={c['start']} angle={c['half_angle']}: score error "
+              f"{c['score_error']:.3g}, escaped {c['final_fraction_escaped']:.2f}", flush=True)
+    return dict(curves=curves)
+
+
+def _plot(result, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for c in result["curves"]:
+        ax = axes[0] if c["d"] == 1 else axes[1]
+        label = (f"R={c['start']}" if c["d"] == 1 else f"theta={c['half_angle']}") + \
+            f" (err {c['score_error']:.2g})"
+        ax.plot(c["times"], c["fraction_escaped"], label=label)
+    axes[0].set_title("1-D: half-line x >= R")
+    axes[1].set_title("2-D: cone of half-angle theta")
+    axes[0].set_ylabel("fraction escaped")
+    for ax in axes:
+        ax.set_xlabel("time t = k h")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _cli.save_figure(fig, out / f"{NAME}.png")
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    parser = _cli.base_parser(NAME, "Theorem 11: escape through a thin cone of wrong score")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--chains", type=int, default=None)
+    args = parser.parse_args(argv)
+    config = Config.quick() if args.quick else Config()
+    overrides = {k: v for k, v in dict(steps=args.steps, chains=args.chains).items()
+                 if v is not None}
+    config = dataclasses.replace(config, **overrides)
+    if config.steps < config.save_every:
+        parser.error(f"--steps must be >= save_every={config.save_every}")
+    start = time.perf_counter()
+    result = run(config, jax.random.key(args.seed))
+    payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
+                   **result)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
+    _plot(result, args.out)
+    table = _cli.markdown_table(
+        ["d", "R", "half-angle", "score error", "escaped at end", "non-finite"],
+        [[c["d"], c["start"], c["half_angle"] if c["half_angle"] is not None else "-",
+          f"{c['score_error']:.3g} ± {c['score_error_se']:.1g}",
+          f"{c['final_fraction_escaped']:.2f}", c["nonfinite_chains"]]
+         for c in result["curves"]])
+    md = (f"# Theorem 11: cone escape\n\nULA h = {config.step_size}, {config.steps} steps, "
+          f"{config.chains} chains from pi = N(0, I), drift {config.drift}, escaped = "
+          f"<x, u> > {config.escape_radius}.\n\n{table}")
+    _cli.write_atomic(args.out / f"{NAME}.md", md)
+    print(md)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+import json
+import math
+
+import jax
+import numpy as np
+
+from experiments import cone_escape, memorization_analytic, table1
+
+
+def test_table1_tiny_true_score_kl_matches_closed_form(tmp_path):
+    payload = table1.main(["--out", str(tmp_path), "--d", "10", "--c", "1", "7", "--steps", "200",
+                           "--step-size", "0.01", "--chains", "400", "--trials", "2",
+                           "--score-error-samples", "2000"])
+    rows = payload["rows"]
+    assert [r["c"] for r in rows] == [1.0, 7.0]
+    for r in rows:
+        # closed form + fit bias vs simulated: the fit's spread is about sqrt(2 * bias)
+        tol = 5 * max(r["kl_true_score_std"], 0.05) + 0.1 * r["kl_true_score_exact_plus_fit_bias"]
+        assert abs(r["kl_true_score"] - r["kl_true_score_exact_plus_fit_bias"]) < tol
+    big = rows[1]
+    assert big["kl_score_hat"] > 20 * big["kl_true_score"]  # trapped
+    assert big["score_error_log10"] < -5
+    data = json.loads((tmp_path / "table1.json").read_text())
+    for key in ("c", "mu_norm", "score_error", "kl_score_hat", "kl_true_score",
+                "kl_score_hat_std", "kl_true_score_std"):
+        assert key in data["rows"][0]
+    assert data["config"]["d"] == 10
+    assert (tmp_path / "table1.png").exists() and (tmp_path / "table1.md").exists()
+
+
+def test_table1_exact_true_kl_formula_matches_paper():
+    # the paper's column (10 trials) equals the closed form plus the fit bias at n ~ 5000
+    bias = 50 * 53 / (4 * 5000)
+    for c, paper in table1.PAPER_KL_TRUE.items():
+        value = table1.exact_ula_kl(50, c, 0.0025, 1000) + bias
+        assert abs(value - paper) / paper < 0.05
+
+
+def test_memorization_analytic_tiny(tmp_path):
+    cfg = memorization_analytic.Config(dims=(20,), num_train=100, chains=120, steps=300,
+                                       trials=1, score_error_samples=2000)
+    res = memorization_analytic.run(cfg, jax.random.key(0))
+    row = res["rows"][0]
+    assert row["train"]["trapped_mean"] > 0.9
+    assert row["fresh"]["trapped_mean"] < 0.1 and row["vanilla"]["trapped_mean"] < 0.1
+    assert row["train"]["kl_mean"] > 3 * row["fresh"]["kl_mean"]
+    assert math.isfinite(row["score_error_log10"])
+
+
+def test_cone_escape_tiny():
+    cfg = cone_escape.Config(starts_1d=(2.0,), half_angles_2d=(0.6,), chains=200, steps=2000,
+                             save_every=200, score_error_samples=20_000)
+    res = cone_escape.run(cfg, jax.random.key(0))
+    for c in res["curves"]:
+        frac = np.asarray(c["fraction_escaped"])
+        assert np.all(np.diff(frac) >= 0)  # cumulative
+        assert 0 < c["score_error"] < 1
+    assert res["curves"][0]["final_fraction_escaped"] > 0.2
