@@ -1,5 +1,7 @@
 """Metrics: score error, Lipschitz estimates, and distances between sample sets and targets.
 
+This is the only module that imports OTT-JAX (inside :func:`sinkhorn_divergence`).
+
 All estimators that involve randomness take the key first. Monte Carlo estimates come
 with their standard error.
 """
@@ -22,6 +24,12 @@ __all__ = [
     "lipschitz_estimate",
     "gaussian_fit_kl",
     "gaussian_fit_kl_bias",
+    "gaussian_fit_w2",
+    "gaussian_fit_w2_bias",
+    "SinkhornResult",
+    "sinkhorn_divergence",
+    "mmd_squared",
+    "energy_distance",
 ]
 
 
@@ -195,3 +203,268 @@ def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
 def gaussian_fit_kl_bias(d: int, n: int) -> float:
     """Leading-order finite-sample bias ``d (d + 3) / (4 n)`` of :func:`gaussian_fit_kl`."""
     return d * (d + 3) / (4.0 * n)
+
+
+# --------------------------------------------------------------------------------------
+# Sinkhorn divergence (GeomLoss conventions, computed with OTT-JAX)
+# --------------------------------------------------------------------------------------
+
+
+class SinkhornResult(NamedTuple):
+    """A debiased Sinkhorn divergence and whether it can be trusted.
+
+    Attributes:
+      value: ``S_eps(x, y)`` (scalar, or ``[...]`` when batched).
+      converged: ``True`` when either every Sinkhorn problem met the marginal
+        threshold, or the debiased value changed by less than ``rtol`` (relative) over
+        the last block of iterations at the target ``epsilon``. ``False`` means the
+        iteration budget ran out first: do not report ``value`` as a number.
+      num_iterations: Sinkhorn iterations performed (annealing included).
+    """
+
+    value: jax.Array
+    converged: jax.Array
+    num_iterations: jax.Array
+
+    def checked(self) -> float:
+        """``float(value)``, raising ``RuntimeError`` if it did not converge."""
+        if not bool(jnp.all(self.converged)):
+            raise RuntimeError(
+                f"Sinkhorn divergence did not converge in {int(jnp.max(self.num_iterations))} "
+                f"iterations (last value {self.value}); raise max_iterations"
+            )
+        return float(self.value)
+
+
+def _check_cloud(name: str, x: Any) -> jax.Array:
+    x = jnp.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must have shape [n, d], got {x.shape}")
+    if x.shape[0] < 2:
+        raise ValueError(f"{name} must contain at least 2 points, got {x.shape[0]}")
+    _checks.check_finite_array(name, x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    return x
+
+
+def _check_weights(name: str, w: Any, n: int, dtype) -> Optional[jax.Array]:
+    if w is None:
+        return None
+    w = jnp.asarray(w, dtype)
+    if w.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {w.shape}")
+    _checks.check_positive_finite(name, w)
+    return w / jnp.sum(w)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("decay", "block", "max_iterations", "threshold", "rtol")
+)
+def _sinkhorn_impl(x, y, a, b, blur, *, decay, block, max_iterations, threshold, rtol):
+    from ott.geometry import epsilon_scheduler, pointcloud
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import acceleration, sinkhorn
+
+    # GeomLoss: cost |x - y|^2 / 2 at eps = blur^2. OTT's PointCloud cost is |x - y|^2; the
+    # regularised OT value with cost C/2 at eps equals half the value with cost C at 2 eps.
+    target = 2.0 * blur**2
+    cmax = jnp.maximum(
+        jnp.max(jnp.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1)), target
+    )
+    common = dict(threshold=threshold, inner_iterations=10, lse_mode=True)
+    symmetric = dict(common, parallel_dual_updates=True,
+                     momentum=acceleration.Momentum(start=0, value=0.5), anderson=None)
+
+    def solve(eps, iters, init):
+        geoms = [pointcloud.PointCloud(u, v, epsilon=eps) for u, v in ((x, y), (x, x), (y, y))]
+        probs = [linear_problem.LinearProblem(geoms[0], a, b),
+                 linear_problem.LinearProblem(geoms[1], a, a),
+                 linear_problem.LinearProblem(geoms[2], b, b)]
+        outs = []
+        for i, (prob, kw) in enumerate(zip(probs, (common, symmetric, symmetric))):
+            solver = sinkhorn.Sinkhorn(max_iterations=iters, **kw)
+            outs.append(solver(prob, init=None if init is None else init[i]))
+        value = 0.5 * (outs[0].reg_ot_cost - 0.5 * (outs[1].reg_ot_cost + outs[2].reg_ot_cost))
+        potentials = tuple((o.f, o.g) for o in outs)
+        converged = jnp.all(jnp.stack([o.converged for o in outs]))
+        n_iters = jnp.max(jnp.stack([o.n_iters for o in outs]))
+        return value, potentials, converged, n_iters
+
+    # phase 1: geometric annealing of eps from the largest cost down to the target (OTT's
+    # Epsilon scheduler). Its length is static: enough iterations for a cost/eps ratio of
+    # 1e10, plus one block at the target.
+    anneal_cap = min(max_iterations, int(math.ceil(math.log(1e10) / -math.log(decay))) + block)
+    sched = epsilon_scheduler.Epsilon(target=target, init=cmax / target, decay=decay)
+    value, pots, marg_ok, iters0 = solve(sched, anneal_cap, None)
+
+    # phase 2: warm-started blocks at the target eps until the value is stable
+    def cond(state):
+        _, _, done, it = state
+        return (~done) & (it < max_iterations)
+
+    def body(state):
+        value, pots, _, it = state
+        new_value, new_pots, marg, n = solve(target, block, pots)
+        stable = jnp.abs(new_value - value) <= rtol * jnp.abs(new_value)
+        return new_value, new_pots, marg | stable, it + n
+
+    value, _, done, iters = jax.lax.while_loop(cond, body, (value, pots, marg_ok, iters0))
+    return SinkhornResult(value, done, iters)
+
+
+def sinkhorn_divergence(
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    blur: float = 0.01,
+    x_weights: Optional[jax.Array] = None,
+    y_weights: Optional[jax.Array] = None,
+    decay: float = 0.9,
+    block: int = 50,
+    rtol: float = 1e-4,
+    threshold: float = 1e-3,
+    max_iterations: int = 5000,
+) -> SinkhornResult:
+    """Debiased Sinkhorn divergence with GeomLoss's conventions, computed with OTT-JAX.
+
+    ``S(x, y) = OT_eps(x, y) - OT_eps(x, x) / 2 - OT_eps(y, y) / 2`` where ``OT_eps`` is the
+    entropic OT cost with ground cost ``|x - y|^2 / 2`` and ``eps = blur^2``: the value of
+    ``geomloss.SamplesLoss("sinkhorn", p=2, blur=blur)`` (Feydy et al. 2019).
+
+    Solver choices (OTT's defaults do not converge at ``blur = 0.01``):
+
+    * **Annealing**: ``eps`` decays geometrically by ``decay`` per iteration from the largest
+      pairwise cost down to the target (OTT's ``Epsilon`` scheduler), as GeomLoss's
+      ``scaling`` does. ``decay = 0.9`` reproduces the reference values to about ``2e-4``
+      relative; faster decay (0.5, GeomLoss's default) leaves errors of several ``1e-2`` at
+      ``blur = 0.01``.
+    * **Stopping**: at ``blur = 0.01`` the marginal error of a float32 Sinkhorn has a floor of
+      about ``ulp(max cost) / eps`` (~``1e-2``), so OTT's marginal ``threshold`` is never met
+      although the *value* has long stopped moving. After annealing we therefore continue in
+      warm-started blocks of ``block`` iterations at the target ``eps`` and declare
+      convergence when the debiased value changes by less than ``rtol`` over a block (or the
+      marginals meet ``threshold``). ``converged = False`` means ``max_iterations`` ran out.
+    * **Symmetric terms** use OTT's symmetric updates (parallel dual updates, momentum 0.5).
+
+    Batch many pairs with ``jax.vmap(lambda x, y: sinkhorn_divergence(x, y))`` (clouds of one
+    shape) -- this function is jit-compiled once per shape and settings.
+
+    Args:
+      x: ``[n, d]`` points.
+      y: ``[m, d]`` points.
+      blur: GeomLoss's ``blur`` (``eps = blur^2``), > 0.
+      x_weights, y_weights: optional positive weights ``[n]``, ``[m]`` (normalised); uniform
+        by default.
+      decay: annealing factor in (0, 1).
+      block: iterations per warm-started block after annealing.
+      rtol: relative change of the value over a block that counts as converged.
+      threshold: OTT's marginal-error threshold.
+      max_iterations: total iteration budget.
+
+    Returns:
+      :class:`SinkhornResult` ``(value, converged, num_iterations)``.
+
+    Raises:
+      ValueError: NaN/inf in the inputs, mismatched dimensions, fewer than 2 points, or bad
+        settings -- before anything is compiled.
+    """
+    if not isinstance(x, jax.core.Tracer):
+        x = _check_cloud("x", x)
+    if not isinstance(y, jax.core.Tracer):
+        y = _check_cloud("y", y)
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(f"x and y must have the same dimension d, got {x.shape[-1]} and "
+                         f"{y.shape[-1]}")
+    _checks.check_positive_finite("blur", blur)
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"decay must be in (0, 1), got {decay}")
+    _checks.check_int_at_least("block", block, 1)
+    _checks.check_int_at_least("max_iterations", max_iterations, block)
+    _checks.check_positive_finite("rtol", rtol)
+    dtype = jnp.result_type(x.dtype, y.dtype)
+    x, y = x.astype(dtype), y.astype(dtype)
+    a = _check_weights("x_weights", x_weights, x.shape[0], dtype)
+    b = _check_weights("y_weights", y_weights, y.shape[0], dtype)
+    a = jnp.full((x.shape[0],), 1.0 / x.shape[0], dtype) if a is None else a
+    b = jnp.full((y.shape[0],), 1.0 / y.shape[0], dtype) if b is None else b
+    return _sinkhorn_impl(x, y, a, b, jnp.asarray(blur, dtype), decay=decay, block=block,
+                          max_iterations=max_iterations, threshold=threshold, rtol=rtol)
+
+
+# --------------------------------------------------------------------------------------
+# Other sample-based distances
+# --------------------------------------------------------------------------------------
+
+
+def gaussian_fit_w2(samples: jax.Array, mean: jax.Array, covariance: jax.Array) -> jax.Array:
+    """Bures-Wasserstein ``W2(N(m_hat, S_hat), N(mean, covariance))`` of the fitted Gaussian.
+
+    Finite-sample bias: for samples from ``N(0, I_d)`` itself,
+    ``E[W2^2] ~ d / n + d (d + 1) / (4 n)`` to leading order (``d/n`` from the mean,
+    ``tr(E^2)/4`` from the covariance fluctuation ``E = S_hat - I``); it scales with the
+    covariance for other targets. See :func:`gaussian_fit_w2_bias`.
+
+    Raises:
+      ValueError: as :func:`gaussian_fit_kl`.
+    """
+    samples = _checks.check_rank("samples", samples, 2, "[n, d]")
+    if samples.shape[0] < 2:
+        raise ValueError(f"samples must contain at least 2 points, got {samples.shape[0]}")
+    mean = jnp.asarray(mean)
+    if mean.shape != (samples.shape[1],):
+        raise ValueError(f"mean must have shape ({samples.shape[1]},) to match samples, "
+                         f"got {mean.shape}")
+    _checks.check_finite_array("samples", samples)
+    m, c = _fit(samples)
+    dtype = samples.dtype
+    return theory.gaussian_w2(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
+
+
+def gaussian_fit_w2_bias(d: int, n: int) -> float:
+    """Leading-order bias ``d / n + d (d + 1) / (4 n)`` of ``gaussian_fit_w2(...)**2`` at ``N(0, I)``."""
+    return d / n + d * (d + 1) / (4.0 * n)
+
+
+def _sq_dists(x, y):
+    return jnp.maximum(
+        jnp.sum(x * x, 1)[:, None] + jnp.sum(y * y, 1)[None, :] - 2.0 * x @ y.T, 0.0
+    )
+
+
+def mmd_squared(x: jax.Array, y: jax.Array, bandwidth: float = 1.0) -> jax.Array:
+    """Unbiased estimate of ``MMD^2`` with the Gaussian kernel ``exp(-|x - y|^2 / (2 l^2))``.
+
+    ``MMD^2 = E k(X, X') + E k(Y, Y') - 2 E k(X, Y)`` with the U-statistics (diagonal
+    terms excluded), so its expectation is exact and it can be negative.
+
+    Args:
+      x: ``[n, d]``; y: ``[m, d]``; bandwidth: ``l > 0``.
+    """
+    x, y = _check_cloud("x", x), _check_cloud("y", y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension d, got {x.shape[1]} and "
+                         f"{y.shape[1]}")
+    _checks.check_positive_finite("bandwidth", bandwidth)
+    n, m = x.shape[0], y.shape[0]
+    k = lambda u, v: jnp.exp(-_sq_dists(u, v) / (2.0 * bandwidth**2))  # noqa: E731
+    kxx = (jnp.sum(k(x, x)) - n) / (n * (n - 1))
+    kyy = (jnp.sum(k(y, y)) - m) / (m * (m - 1))
+    return kxx + kyy - 2.0 * jnp.mean(k(x, y))
+
+
+def energy_distance(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Energy distance ``2 E|X - Y| - E|X - X'| - E|Y - Y'|`` (U-statistics within samples).
+
+    Args:
+      x: ``[n, d]``; y: ``[m, d]``.
+    """
+    x, y = _check_cloud("x", x), _check_cloud("y", y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension d, got {x.shape[1]} and "
+                         f"{y.shape[1]}")
+    n, m = x.shape[0], y.shape[0]
+    dist = lambda u, v: jnp.sqrt(_sq_dists(u, v) + 1e-30)  # noqa: E731
+    exx = (jnp.sum(dist(x, x)) - n * 1e-15) / (n * (n - 1))
+    eyy = (jnp.sum(dist(y, y)) - m * 1e-15) / (m * (m - 1))
+    return 2.0 * jnp.mean(dist(x, y)) - exx - eyy

@@ -1,0 +1,143 @@
+import json
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from langevin_jax import metrics
+
+REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "sinkhorn"
+
+
+def _reference_cases():
+    if not (REF / "values.json").exists():
+        return []
+    cases = json.loads((REF / "values.json").read_text())["cases"]
+    return [(name, float(b), v) for name, c in cases.items()
+            for b, v in c["geomloss_value"].items()]
+
+
+@pytest.mark.skipif(not (REF / "values.json").exists(), reason="shared reference data absent")
+@pytest.mark.parametrize("name, blur, expected", _reference_cases())
+def test_sinkhorn_matches_geomloss_reference(name, blur, expected):
+    data = np.load(REF / f"{name}.npz")
+    x, y = jnp.asarray(data["x"], jnp.float32), jnp.asarray(data["y"], jnp.float32)
+    res = metrics.sinkhorn_divergence(x, y, blur=blur)
+    assert bool(res.converged)
+    assert abs(float(res.value) - expected) <= 5e-3 * abs(expected)
+
+
+def test_sinkhorn_nonconvergence_is_visible():
+    x = jax.random.normal(jax.random.key(0), (200, 5))
+    y = jax.random.normal(jax.random.key(1), (200, 5)) + 1.0
+    res = metrics.sinkhorn_divergence(x, y, blur=0.01, max_iterations=20, block=10)
+    assert not bool(res.converged)
+    with pytest.raises(RuntimeError, match="did not converge"):
+        res.checked()
+    ok = metrics.sinkhorn_divergence(x, y, blur=0.5)
+    assert bool(ok.converged) and ok.checked() > 0
+
+
+def test_sinkhorn_properties_and_batching():
+    keys = jax.random.split(jax.random.key(2), 4)
+    xs = jax.vmap(lambda k: jax.random.normal(k, (100, 3)))(keys)
+    ys = xs[::-1] + 0.5
+    batched = jax.vmap(lambda a, b: metrics.sinkhorn_divergence(a, b, blur=0.1))(xs, ys)
+    loop = [metrics.sinkhorn_divergence(xs[i], ys[i], blur=0.1) for i in range(4)]
+    np.testing.assert_allclose(batched.value, [float(r.value) for r in loop], rtol=1e-3)
+    assert bool(jnp.all(batched.converged))
+    # S(x, x) = 0 and S is symmetric
+    same = metrics.sinkhorn_divergence(xs[0], xs[0], blur=0.1)
+    assert abs(float(same.value)) < 1e-4
+    sym = metrics.sinkhorn_divergence(ys[0], xs[0], blur=0.1)
+    np.testing.assert_allclose(float(sym.value), float(loop[0].value), rtol=1e-3)
+    # at large blur the divergence tends to the squared mean difference / 2 (MMD-like)
+    big = metrics.sinkhorn_divergence(xs[0], xs[0] + 1.0, blur=100.0)
+    np.testing.assert_allclose(float(big.value), 0.5 * 3 * 1.0**2, rtol=0.02)
+
+
+def test_sinkhorn_weights():
+    x = jnp.array([[0.0], [1.0], [5.0]])
+    y = jnp.array([[0.0], [1.0]])
+    # weight 0 (nearly) on the far point makes the clouds equal
+    res = metrics.sinkhorn_divergence(x, y, blur=0.05, x_weights=jnp.array([1.0, 1.0, 1e-9]))
+    assert abs(float(res.value)) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(x=jnp.full((4, 2), jnp.nan), y=jnp.zeros((4, 2))), "x contains NaN"),
+        (dict(x=jnp.zeros((4, 2)), y=jnp.zeros((4, 3))), "same dimension"),
+        (dict(x=jnp.zeros((1, 2)), y=jnp.zeros((4, 2))), "at least 2 points"),
+        (dict(x=jnp.zeros(4), y=jnp.zeros((4, 2))), r"shape \[n, d\]"),
+        (dict(x=jnp.zeros((4, 2)), y=jnp.zeros((4, 2)), blur=0.0), "blur"),
+        (dict(x=jnp.zeros((4, 2)), y=jnp.zeros((4, 2)), x_weights=jnp.ones(3)), "x_weights"),
+    ],
+)
+def test_sinkhorn_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.sinkhorn_divergence(**kwargs)
+
+
+def _gauss_kernel_mean(m, s2, ell):
+    # E exp(-|X - Y|^2 / (2 ell^2)) with X - Y ~ N(m, s2 I_d)
+    d = m.shape[0]
+    v = ell**2 + s2
+    return (ell**2 / v) ** (d / 2) * math.exp(-float(m @ m) / (2 * v))
+
+
+def test_mmd_unbiased_closed_form():
+    d, n, reps, ell = 3, 200, 300, 1.5
+    shift = jnp.array([0.5, 0.0, 0.0])
+    keys = jax.random.split(jax.random.key(3), reps)
+
+    def one(k):
+        kx, ky = jax.random.split(k)
+        x = jax.random.normal(kx, (n, d))
+        y = 1.2 * jax.random.normal(ky, (n, d)) + shift
+        return metrics.mmd_squared(x, y, ell)
+
+    vals = np.asarray(jax.lax.map(one, keys))
+    exact = (_gauss_kernel_mean(jnp.zeros(d), 2.0, ell)
+             + _gauss_kernel_mean(jnp.zeros(d), 2 * 1.44, ell)
+             - 2 * _gauss_kernel_mean(shift, 1.0 + 1.44, ell))
+    assert abs(vals.mean() - exact) < 5 * vals.std() / math.sqrt(reps)
+
+
+def _e_abs_normal(mu, s):
+    return s * math.sqrt(2 / math.pi) * math.exp(-mu**2 / (2 * s**2)) + mu * (1 - 2 * norm.cdf(-mu / s))
+
+
+def test_energy_distance_closed_form_1d():
+    n, reps = 300, 200
+    keys = jax.random.split(jax.random.key(4), reps)
+
+    def one(k):
+        kx, ky = jax.random.split(k)
+        return metrics.energy_distance(jax.random.normal(kx, (n, 1)),
+                                       2.0 * jax.random.normal(ky, (n, 1)) + 1.0)
+
+    vals = np.asarray(jax.lax.map(one, keys))
+    exact = (2 * _e_abs_normal(1.0, math.sqrt(5)) - _e_abs_normal(0, math.sqrt(2))
+             - _e_abs_normal(0, math.sqrt(8)))
+    assert abs(vals.mean() - exact) < 5 * vals.std() / math.sqrt(reps)
+
+
+def test_gaussian_fit_w2_closed_form_and_bias():
+    with jax.enable_x64(True):
+        d, n = 4, 200_000
+        x = 2.0 * jax.random.normal(jax.random.key(5), (n, d), jnp.float64) + 1.0
+        w2 = metrics.gaussian_fit_w2(x, jnp.zeros(d), jnp.eye(d))
+        # exact W2 between N(1, 4 I) and N(0, I) = sqrt(d * 1 + d * (2 - 1)^2)
+        assert abs(float(w2) - math.sqrt(2 * d)) < 0.01
+        reps, n_small = 300, 100
+        keys = jax.random.split(jax.random.key(6), reps)
+        w2sq = np.asarray(jax.vmap(lambda k: metrics.gaussian_fit_w2(
+            jax.random.normal(k, (n_small, d), jnp.float64), jnp.zeros(d), jnp.eye(d)) ** 2)(keys))
+        bias = metrics.gaussian_fit_w2_bias(d, n_small)
+        assert abs(w2sq.mean() - bias) < 5 * w2sq.std() / math.sqrt(reps) + 0.15 * bias
