@@ -22,6 +22,7 @@ EXPERIMENTS = [
     ("table1", "Paper 1, Table 1: the trap score of Theorem 1"),
     ("memorization_analytic", "Paper 1, Theorem 7: the analytic memorising score vs d"),
     ("cone_escape", "Paper 1, Theorem 11: escape through a thin cone of wrong score"),
+    ("dimension_sweep", "Sweeps over d in one compilation: robustness and optimal step size"),
 ]
 
 

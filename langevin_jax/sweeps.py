@@ -31,6 +31,8 @@ __all__ = [
     "dimension_masks",
     "prefix_normal",
     "masked_ula",
+    "prefix_noise",
+    "masked_gaussian_fit_kl",
     "sweep",
     "ula_gaussian_w2_masked",
     "diag_fit_w2_masked",
@@ -58,6 +60,21 @@ def prefix_normal(key: jax.Array, d: int, dtype=jnp.float32) -> jax.Array:
     )
 
 
+def prefix_noise(key: jax.Array, num_steps: int, num_chains: int, d: int,
+                 dtype=jnp.float32) -> jax.Array:
+    """``[num_steps, num_chains, d]``: exactly the noise :func:`masked_ula` draws.
+
+    Precompute it once to reuse the same noise (common random numbers) across many
+    evaluations, e.g. gradient descent on a step size through simulated chains.
+    """
+
+    def one(k):
+        keys = jax.random.split(jax.random.fold_in(key, k), num_chains)
+        return jax.vmap(lambda kk: prefix_normal(kk, d, dtype))(keys)
+
+    return jax.lax.map(one, jnp.arange(num_steps))
+
+
 def masked_ula(
     key: jax.Array,
     score_fn: Callable[[jax.Array], jax.Array],
@@ -65,6 +82,7 @@ def masked_ula(
     initial_positions: jax.Array,
     num_steps: int,
     mask: jax.Array,
+    noise: jax.Array | None = None,
 ) -> jax.Array:
     """ULA on the coordinates selected by ``mask``; padded coordinates stay where they start.
 
@@ -80,6 +98,9 @@ def masked_ula(
       initial_positions: ``[num_chains, d_max]``.
       num_steps: static number of steps.
       mask: ``[d_max]`` of 0/1.
+      noise: optional ``[num_steps, num_chains, d_max]`` from :func:`prefix_noise` (then
+        ``key`` is unused); the result equals drawing it on the fly up to float rounding
+        (a few ulps: XLA fuses the two code paths differently).
 
     Returns:
       ``[num_chains, d_max]`` final positions.
@@ -87,11 +108,18 @@ def masked_ula(
     num_chains, d_max = initial_positions.shape
     step = jnp.asarray(step_size, initial_positions.dtype)
 
+    def advance(x, xi):
+        drift = jax.vmap(score_fn)(x)
+        return x + mask * (step * drift + jnp.sqrt(2.0 * step) * xi)
+
+    if noise is not None:
+        x, _ = jax.lax.scan(lambda x, xi: (advance(x, xi), None), initial_positions, noise)
+        return x
+
     def body(x, k):
         keys = jax.random.split(jax.random.fold_in(key, k), num_chains)
         xi = jax.vmap(lambda kk: prefix_normal(kk, d_max, x.dtype))(keys)
-        drift = jax.vmap(score_fn)(x)
-        return x + mask * (step * drift + jnp.sqrt(2.0 * step) * xi), None
+        return advance(x, xi), None
 
     x, _ = jax.lax.scan(body, initial_positions, jnp.arange(num_steps))
     return x
@@ -151,3 +179,20 @@ def diag_fit_w2_masked(samples: jax.Array, eigenvalues: jax.Array, mask: jax.Arr
     # padded coordinates have zero variance: keep sqrt's gradient finite there
     sd = jnp.where(mask > 0, jnp.sqrt(jnp.where(mask > 0, var, 1.0)), 0.0)
     return jnp.sqrt(jnp.sum(mask * (mean**2 + (jnp.sqrt(lam) - sd) ** 2)))
+
+
+def masked_gaussian_fit_kl(samples: jax.Array, mean: jax.Array, mask: jax.Array) -> jax.Array:
+    """Gaussian-fit ``KL(N(m_hat, S_hat) || N(mean, I))`` on the masked coordinates.
+
+    Padded coordinates (zero in ``samples`` and ``mean``) get the target's law (variance 1)
+    substituted, so they add exactly zero; equals
+    :func:`langevin_jax.metrics.gaussian_fit_kl` of the unpadded samples.
+    """
+    n, d_max = samples.shape
+    m = jnp.mean(samples, axis=0)
+    c = samples - m
+    cov = (c.T @ c) / (n - 1) + jnp.diag(1.0 - mask)
+    diff = (m - mean) * mask
+    chol = jnp.linalg.cholesky(cov)
+    logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(chol)))
+    return 0.5 * (jnp.trace(cov) + jnp.dot(diff, diff) - d_max - logdet)

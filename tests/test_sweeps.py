@@ -97,3 +97,25 @@ def test_bad_dims():
         sweeps.dimension_masks([3, 20], 10)
     with pytest.raises(ValueError, match="dims entries"):
         sweeps.dimension_masks([0, 2])
+
+
+def test_precomputed_noise_equals_on_the_fly():
+    key = jax.random.key(5)
+    mask = jnp.ones(D_MAX).at[4:].set(0.0)
+    x0 = jnp.ones((8, D_MAX)) * mask
+    a = sweeps.masked_ula(key, lambda x: -x, 0.1, x0, 7, mask)
+    noise = sweeps.prefix_noise(key, 7, 8, D_MAX)
+    b = sweeps.masked_ula(None, lambda x: -x, 0.1, x0, 7, mask, noise=noise)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+
+
+def test_masked_fit_kl_equals_unpadded():
+    from langevin_jax import metrics
+
+    d = 4
+    x = jax.random.normal(jax.random.key(6), (500, d)) + 0.3
+    mean = jnp.full((d,), 0.1)
+    padded = jnp.zeros((500, D_MAX)).at[:, :d].set(x)
+    mask = jnp.zeros(D_MAX).at[:d].set(1.0)
+    got = sweeps.masked_gaussian_fit_kl(padded, jnp.zeros(D_MAX).at[:d].set(mean), mask)
+    np.testing.assert_allclose(got, metrics.gaussian_fit_kl(x, mean, jnp.eye(d)), rtol=1e-4)

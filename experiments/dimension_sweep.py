@@ -1,0 +1,239 @@
+"""Sweeps over dimension under one compilation (``langevin_jax.sweeps``).
+
+(a) Robustness versus ``d`` (Cao et al. 2026): the trap score of Theorem 1
+(``|mu| = 7 sqrt(d)``, ``r_in = 4 sqrt(d)``, ``r_out = 5 sqrt(d)``) and the memorising score of
+Theorem 7 (``n`` training points, ``r_in = 0.08 sqrt(d)``, ``r_out = 0.16 sqrt(d)``): their
+exact score errors fall exponentially with ``d`` while the Gaussian-fit KL of the chains
+under them stays large (trap; memorising score from training starts). All dimensions run
+in one compiled, padded and masked computation.
+
+(b) The optimal ULA step size versus ``d`` for a finite budget of ``K`` steps on
+``N(0, diag(i^-a))`` from ``x_0 = 1``: found by gradient descent on ``log h``, once on the
+closed-form ``W2`` and once through simulated chains (reparametrised noise, common random
+numbers); the two must agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _cli
+from langevin_jax import scores, sweeps
+
+NAME = "dimension_sweep"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    dims: Sequence[int] = (5, 10, 20, 50, 100)
+    chains: int = 1500
+    steps: int = 1000
+    step_size: float = 0.0025
+    num_train: int = 200
+    num_seeds: int = 30
+    # (b)
+    opt_dims: Sequence[int] = (2, 5, 10, 20, 50)
+    spectrum_exponent: float = 1.0
+    budget: int = 50
+    opt_chains: int = 4000
+    gd_steps: int = 150
+    gd_lr: float = 0.05
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(dims=(5, 10, 20, 50), chains=900, steps=1000, opt_chains=2000, gd_steps=100)
+
+
+def _robustness(config: Config, key: jax.Array) -> dict:
+    dims = list(config.dims)
+    d_max = max(dims)
+    k_train, k_x0, k_run = jax.random.split(key, 3)
+    train_full = jax.random.normal(k_train, (config.num_train, d_max))
+    fresh_full = jax.random.normal(k_x0, (config.chains, d_max))
+
+    def per_d(d, mask):
+        df = d.astype(jnp.float32)
+        sq = jnp.sqrt(df)
+        # trap score of Theorem 1, target N(mu, I) with |mu| = 7 sqrt(d)
+        mu = 7.0 * mask
+        trap = scores.trap_score(mu, 4.0 * sq, 5.0 * sq, 1.0)
+        x_trap = sweeps.masked_ula(k_run, trap, config.step_size, fresh_full * mask,
+                                   config.steps, mask)
+        kl_trap = sweeps.masked_gaussian_fit_kl(x_trap, mu, mask)
+        kl_true = sweeps.masked_gaussian_fit_kl(
+            sweeps.masked_ula(k_run, lambda x: -(x - mu), config.step_size, fresh_full * mask,
+                              config.steps, mask), mu, mask)
+        # memorising score of Theorem 7, target N(0, I)
+        points = train_full * mask
+        memo = scores.memorizing_score(points, 0.08 * sq, 0.16 * sq, 2.0 / 0.08**2, check=False)
+        # the paper's protocol: num_seeds starting points, each duplicated
+        idx = jnp.arange(config.chains) % config.num_seeds
+        x_train = sweeps.masked_ula(k_run, memo, config.step_size, points[idx], config.steps, mask)
+        x_fresh = sweeps.masked_ula(k_run, memo, config.step_size, (fresh_full * mask)[idx],
+                                    config.steps, mask)
+        zero = jnp.zeros(d_max)
+        return dict(kl_trap=kl_trap, kl_trap_true_score=kl_true,
+                    kl_memo_train=sweeps.masked_gaussian_fit_kl(x_train, zero, mask),
+                    kl_memo_fresh=sweeps.masked_gaussian_fit_kl(x_fresh, zero, mask))
+
+    traces = []
+
+    def counted(d, mask):
+        traces.append(1)
+        return per_d(d, mask)
+
+    start = time.perf_counter()
+    out = jax.tree_util.tree_map(np.asarray, sweeps.sweep(counted, dims, d_max))
+    elapsed = time.perf_counter() - start
+    rows = []
+    for j, d in enumerate(dims):
+        m = 7.0 * math.sqrt(d)
+        train_np = np.asarray(train_full[:, :d], np.float64)
+        rows.append(dict(
+            d=d,
+            trap_score_error_log10=scores.trap_score_error_exact(
+                m, d, 4 * math.sqrt(d), 5 * math.sqrt(d)) / math.log(10),
+            memo_score_error_log10=scores.memorizing_score_error_exact(
+                train_np, 0.08 * math.sqrt(d), 0.16 * math.sqrt(d), 2.0 / 0.08**2) / math.log(10),
+            memo_min_pairwise_over_2r_out=scores.general_position(train_np).min_pairwise_distance
+            / (0.32 * math.sqrt(d)),
+            **{k: float(v[j]) for k, v in out.items()},
+        ))
+    return dict(rows=rows, num_traces=len(traces), seconds=elapsed)
+
+
+def _optimal_step(config: Config, key: jax.Array) -> dict:
+    dims = list(config.opt_dims)
+    d_max = max(dims)
+    lam = 1.0 / jnp.arange(1, d_max + 1, dtype=jnp.float32) ** config.spectrum_exponent
+    noise = sweeps.prefix_noise(key, config.budget, config.opt_chains, d_max)
+
+    def closed(log_h, mask):
+        return sweeps.ula_gaussian_w2_masked(jnp.exp(log_h), lam, mask, config.budget)
+
+    def simulated(log_h, mask):
+        lam_p = sweeps.pad_spectrum(lam, mask)
+        x0 = jnp.ones((config.opt_chains, d_max)) * mask
+        x = sweeps.masked_ula(None, lambda x: -x / lam_p, jnp.exp(log_h), x0, config.budget,
+                              mask, noise=noise)
+        return sweeps.diag_fit_w2_masked(x, lam, mask)
+
+    def descend(objective, mask):
+        # start well inside the stable range h < 2 lambda_min of this d
+        lam_min = jnp.min(jnp.where(mask > 0, lam, jnp.inf))
+        log_h0 = jnp.log(0.2 * lam_min)
+        grad = jax.grad(objective)
+
+        def step(log_h, _):
+            g = grad(log_h, mask)
+            return log_h - config.gd_lr * jnp.clip(g, -10.0, 10.0), objective(log_h, mask)
+
+        log_h, history = jax.lax.scan(step, log_h0, None, length=config.gd_steps)
+        return jnp.exp(log_h), objective(log_h, mask), history
+
+    start = time.perf_counter()
+    h_c, w_c, hist_c = sweeps.sweep(lambda d, m: descend(closed, m), dims, d_max)
+    h_s, w_s, hist_s = sweeps.sweep(lambda d, m: descend(simulated, m), dims, d_max)
+    elapsed = time.perf_counter() - start
+    # the simulated objective evaluated at the closed-form optimum (and vice versa)
+    masks = sweeps.dimension_masks(dims, d_max)
+    rows = []
+    for j, d in enumerate(dims):
+        rows.append(dict(d=d, h_star_closed_form=float(h_c[j]), h_star_simulated=float(h_s[j]),
+                         relative_difference=float(abs(h_s[j] - h_c[j]) / h_c[j]),
+                         w2_closed_form_at_optimum=float(w_c[j]),
+                         w2_simulated_at_optimum=float(w_s[j]),
+                         w2_closed_form_at_simulated_optimum=float(
+                             closed(jnp.log(h_s[j]), masks[j]))))
+    return dict(rows=rows, seconds=elapsed,
+                history_closed=np.asarray(hist_c).tolist(),
+                history_simulated=np.asarray(hist_s).tolist())
+
+
+def run(config: Config, key: jax.Array) -> dict:
+    k_a, k_b = jax.random.split(key)
+    robustness = _robustness(config, k_a)
+    for r in robustness["rows"]:
+        print(f"d={r['d']}: trap log10 err {r['trap_score_error_log10']:.1f}, KL trap "
+              f"{r['kl_trap']:.3g} (true {r['kl_trap_true_score']:.3g}); memo log10 err "
+              f"{r['memo_score_error_log10']:.1f}, KL train {r['kl_memo_train']:.3g} "
+              f"fresh {r['kl_memo_fresh']:.3g}", flush=True)
+    optimal = _optimal_step(config, k_b)
+    for r in optimal["rows"]:
+        print(f"d={r['d']}: h* closed {r['h_star_closed_form']:.4g} simulated "
+              f"{r['h_star_simulated']:.4g}", flush=True)
+    return dict(robustness=robustness, optimal_step=optimal)
+
+
+def _plot(result, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rob = result["robustness"]["rows"]
+    opt = result["optimal_step"]["rows"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    ds = [r["d"] for r in rob]
+    axes[0].plot(ds, [r["trap_score_error_log10"] for r in rob], "o-", label="trap")
+    axes[0].plot(ds, [r["memo_score_error_log10"] for r in rob], "s-", label="memorising")
+    axes[0].set_ylabel("log10 score error")
+    axes[1].semilogy(ds, [r["kl_trap"] for r in rob], "o-", label="trap score")
+    axes[1].semilogy(ds, [r["kl_trap_true_score"] for r in rob], "o--", label="true score (trap target)")
+    axes[1].semilogy(ds, [r["kl_memo_train"] for r in rob], "s-", label="memorising, train start")
+    axes[1].semilogy(ds, [r["kl_memo_fresh"] for r in rob], "s--", label="memorising, fresh start")
+    axes[1].set_ylabel("Gaussian-fit KL to pi")
+    od = [r["d"] for r in opt]
+    axes[2].loglog(od, [r["h_star_closed_form"] for r in opt], "o-", label="closed form")
+    axes[2].loglog(od, [r["h_star_simulated"] for r in opt], "x--", label="simulated chains")
+    axes[2].set_ylabel("optimal step size h*")
+    for ax in axes:
+        ax.set_xlabel("d")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _cli.save_figure(fig, out / f"{NAME}.png")
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    parser = _cli.base_parser(NAME, "Sweeps over dimension: robustness and optimal step size")
+    args = parser.parse_args(argv)
+    config = Config.quick() if args.quick else Config()
+    start = time.perf_counter()
+    result = run(config, jax.random.key(args.seed))
+    payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
+                   **result)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
+    _plot(result, args.out)
+    rob = _cli.markdown_table(
+        ["d", "log10 err trap", "KL trap", "KL true", "log10 err memo", "KL memo train",
+         "KL memo fresh"],
+        [[r["d"], f"{r['trap_score_error_log10']:.1f}", f"{r['kl_trap']:.3g}",
+          f"{r['kl_trap_true_score']:.3g}", f"{r['memo_score_error_log10']:.1f}",
+          f"{r['kl_memo_train']:.3g}", f"{r['kl_memo_fresh']:.3g}"]
+         for r in result["robustness"]["rows"]])
+    opt = _cli.markdown_table(
+        ["d", "h* closed form", "h* simulated", "rel. diff", "W2 at h*"],
+        [[r["d"], f"{r['h_star_closed_form']:.4g}", f"{r['h_star_simulated']:.4g}",
+          f"{r['relative_difference']:.2%}", f"{r['w2_closed_form_at_optimum']:.3g}"]
+         for r in result["optimal_step"]["rows"]])
+    md = (f"# Sweeps over dimension\n\n## (a) Robustness vs d\n\nOne compilation for all d "
+          f"({result['robustness']['num_traces']} trace, "
+          f"{result['robustness']['seconds']:.1f}s); {config.chains} chains, {config.steps} "
+          f"ULA steps of h = {config.step_size}.\n\n{rob}\n## (b) Optimal step size vs d\n\n"
+          f"Spectrum i^-{config.spectrum_exponent}, budget {config.budget} steps from x0 = 1; "
+          f"gradient descent on log h ({config.gd_steps} steps).\n\n{opt}")
+    _cli.write_atomic(args.out / f"{NAME}.md", md)
+    print(md)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
