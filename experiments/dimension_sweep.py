@@ -44,7 +44,7 @@ class Config:
     budget: int = 50
     opt_chains: int = 4000
     gd_steps: int = 150
-    gd_lr: float = 0.05
+    gd_lr: float = 0.3
 
     @classmethod
     def quick(cls) -> "Config":
@@ -129,13 +129,15 @@ def _optimal_step(config: Config, key: jax.Array) -> dict:
         # start well inside the stable range h < 2 lambda_min of this d
         lam_min = jnp.min(jnp.where(mask > 0, lam, jnp.inf))
         log_h0 = jnp.log(0.2 * lam_min)
-        grad = jax.grad(objective)
+        # descend on log W2 in log h: scale-free, so one learning rate serves every d
+        grad = jax.grad(lambda lh, m: jnp.log(objective(lh, m)))
 
-        def step(log_h, _):
+        def step(log_h, k):
             g = grad(log_h, mask)
-            return log_h - config.gd_lr * jnp.clip(g, -10.0, 10.0), objective(log_h, mask)
+            lr = config.gd_lr * 0.95**k  # decaying: the simulated valley can be sharp
+            return log_h - lr * jnp.clip(g, -1.0, 1.0), objective(log_h, mask)
 
-        log_h, history = jax.lax.scan(step, log_h0, None, length=config.gd_steps)
+        log_h, history = jax.lax.scan(step, log_h0, jnp.arange(config.gd_steps))
         return jnp.exp(log_h), objective(log_h, mask), history
 
     start = time.perf_counter()

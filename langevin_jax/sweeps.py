@@ -166,19 +166,25 @@ def ula_gaussian_w2_masked(step_size, eigenvalues, mask, num_steps: int, start: 
     return jnp.sqrt(jnp.sum(mask * terms))
 
 
-def diag_fit_w2_masked(samples: jax.Array, eigenvalues: jax.Array, mask: jax.Array):
+def diag_fit_w2_masked(samples: jax.Array, eigenvalues: jax.Array, mask: jax.Array,
+                       debias: bool = True):
     """Smooth ``W2`` estimate from samples ``[n, d_max]`` to ``N(0, diag(lambda))`` on the mask.
 
     Fits an independent Gaussian per coordinate (the law of ULA on a diagonal Gaussian is
-    one) and sums ``mean_i^2 + (sqrt(lambda_i) - sd_i)^2`` over used coordinates. Biased
-    by ``O(d / n)``; differentiable through the samples.
+    one) and sums ``mean_i^2 + (sqrt(lambda_i) - sd_i)^2`` over used coordinates. With
+    ``debias`` the squared sample mean's bias ``var_i / n`` is subtracted (the remaining bias,
+    from ``E[sd] ~ sigma (1 - 1/(4n))``, is ``O(1/n^2)`` per coordinate in ``W2^2``).
+    Differentiable through the samples.
     """
+    n = samples.shape[0]
     lam = pad_spectrum(eigenvalues, mask)
     mean = jnp.mean(samples, axis=0)
     var = jnp.var(samples, axis=0, ddof=1)
     # padded coordinates have zero variance: keep sqrt's gradient finite there
     sd = jnp.where(mask > 0, jnp.sqrt(jnp.where(mask > 0, var, 1.0)), 0.0)
-    return jnp.sqrt(jnp.sum(mask * (mean**2 + (jnp.sqrt(lam) - sd) ** 2)))
+    mean_sq = mean**2 - var / n if debias else mean**2
+    w2sq = jnp.sum(mask * (mean_sq + (jnp.sqrt(lam) - sd) ** 2))
+    return jnp.sqrt(jnp.maximum(w2sq, 1e-12))
 
 
 def masked_gaussian_fit_kl(samples: jax.Array, mean: jax.Array, mask: jax.Array) -> jax.Array:
