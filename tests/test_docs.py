@@ -1,0 +1,38 @@
+"""The docs build (API reference generated from the docstrings) and the README quickstart."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(shutil.which("mkdocs") is None and not Path(sys.executable).with_name(
+    "mkdocs").exists(), reason="mkdocs not installed (pip install -e '.[test]')")
+def test_docs_build_strict(tmp_path):
+    mkdocs = shutil.which("mkdocs") or str(Path(sys.executable).with_name("mkdocs"))
+    proc = subprocess.run([mkdocs, "build", "--strict", "-d", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    assert "ula" in api and "sinkhorn_divergence" in api
+
+
+def test_readme_quickstart_runs():
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"## Quickstart\s+```python\n(.*?)```", text, re.S).group(1)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "(10, 10000, 2) 0" in proc.stdout
+
+
+def test_readme_opens_with_the_two_commands():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    block = "\n".join(lines[:6])
+    assert "pip install -e . && python -m experiments" in block
+    assert 'pip install -e ".[test]" && python -m pytest -q' in block
