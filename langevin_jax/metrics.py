@@ -28,6 +28,7 @@ __all__ = [
     "gaussian_fit_w2_bias",
     "SinkhornResult",
     "sinkhorn_divergence",
+    "sinkhorn_divergence_batched",
     "mmd_squared",
     "energy_distance",
 ]
@@ -262,22 +263,23 @@ def _check_weights(name: str, w: Any, n: int, dtype) -> Optional[jax.Array]:
     jax.jit, static_argnames=("decay", "block", "max_iterations", "threshold", "rtol")
 )
 def _sinkhorn_impl(x, y, a, b, blur, *, decay, block, max_iterations, threshold, rtol):
-    from ott.geometry import epsilon_scheduler, pointcloud
+    from ott.geometry import epsilon_scheduler, geometry
     from ott.problems.linear import linear_problem
     from ott.solvers.linear import acceleration, sinkhorn
 
     # GeomLoss: cost |x - y|^2 / 2 at eps = blur^2. OTT's PointCloud cost is |x - y|^2; the
     # regularised OT value with cost C/2 at eps equals half the value with cost C at 2 eps.
     target = 2.0 * blur**2
-    cmax = jnp.maximum(
-        jnp.max(jnp.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1)), target
-    )
+    # cost matrices |u - v|^2, computed once (PointCloud would recompute them at every
+    # kernel application, which also batches poorly under vmap)
+    costs = [_sq_dists(u, v) for u, v in ((x, y), (x, x), (y, y))]
+    cmax = jnp.maximum(jnp.max(costs[0]), target)
     common = dict(threshold=threshold, inner_iterations=10, lse_mode=True)
     symmetric = dict(common, parallel_dual_updates=True,
                      momentum=acceleration.Momentum(start=0, value=0.5), anderson=None)
 
     def solve(eps, iters, init):
-        geoms = [pointcloud.PointCloud(u, v, epsilon=eps) for u, v in ((x, y), (x, x), (y, y))]
+        geoms = [geometry.Geometry(cost_matrix=c, epsilon=eps) for c in costs]
         probs = [linear_problem.LinearProblem(geoms[0], a, b),
                  linear_problem.LinearProblem(geoms[1], a, a),
                  linear_problem.LinearProblem(geoms[2], b, b)]
@@ -347,8 +349,8 @@ def sinkhorn_divergence(
       marginals meet ``threshold``). ``converged = False`` means ``max_iterations`` ran out.
     * **Symmetric terms** use OTT's symmetric updates (parallel dual updates, momentum 0.5).
 
-    Batch many pairs with ``jax.vmap(lambda x, y: sinkhorn_divergence(x, y))`` (clouds of one
-    shape) -- this function is jit-compiled once per shape and settings.
+    For many pairs use :func:`sinkhorn_divergence_batched` (one compiled call); the function
+    also composes with ``jax.vmap`` and ``jit``. It is compiled once per shape and settings.
 
     Args:
       x: ``[n, d]`` points.
@@ -468,3 +470,38 @@ def energy_distance(x: jax.Array, y: jax.Array) -> jax.Array:
     exx = (jnp.sum(dist(x, x)) - n * 1e-15) / (n * (n - 1))
     eyy = (jnp.sum(dist(y, y)) - m * 1e-15) / (m * (m - 1))
     return 2.0 * jnp.mean(dist(x, y)) - exx - eyy
+
+
+def sinkhorn_divergence_batched(
+    xs: jax.Array, ys: jax.Array, *, method: str = "auto", **kwargs: Any
+) -> SinkhornResult:
+    """:func:`sinkhorn_divergence` for many pairs of clouds in one compiled call.
+
+    Args:
+      xs: ``[num_pairs, n, d]``; ys: ``[num_pairs, m, d]`` (e.g. trials x methods flattened).
+      method: ``"map"`` runs the pairs one after another inside one XLA program
+        (``lax.map``): no per-pair dispatch, and each pair stops at its own iteration count;
+        ``"vmap"`` runs them in lockstep (every pair iterates until the slowest converges);
+        ``"auto"`` (default) picks ``"map"`` on CPU and ``"vmap"`` on GPU/TPU. Measured on a
+        2-core CPU: ``lax.map`` is 1.1x (500 points) to 2.7x (50 points) faster per pair than
+        a Python loop, while ``vmap`` is 0.6-0.7x (batched while-loops run poorly on XLA:CPU).
+      **kwargs: passed to :func:`sinkhorn_divergence` (``blur``, ...).
+
+    Returns:
+      :class:`SinkhornResult` with ``[num_pairs]`` fields.
+    """
+    xs, ys = jnp.asarray(xs), jnp.asarray(ys)
+    if xs.ndim != 3 or ys.ndim != 3 or xs.shape[0] != ys.shape[0]:
+        raise ValueError(f"xs and ys must have shapes [num_pairs, n, d] and [num_pairs, m, d] "
+                         f"with the same num_pairs, got {xs.shape} and {ys.shape}")
+    if method not in ("auto", "map", "vmap"):
+        raise ValueError(f"method must be 'auto', 'map' or 'vmap', got {method!r}")
+    for i in range(xs.shape[0]):  # eager validation of every cloud before compiling
+        _check_cloud(f"xs[{i}]", xs[i])
+        _check_cloud(f"ys[{i}]", ys[i])
+    if method == "auto":
+        method = "map" if jax.default_backend() == "cpu" else "vmap"
+    one = lambda x, y: sinkhorn_divergence(x, y, **kwargs)  # noqa: E731
+    if method == "vmap":
+        return jax.jit(jax.vmap(one))(xs, ys)
+    return jax.jit(lambda a, b: jax.lax.map(lambda ab: one(*ab), (a, b)))(xs, ys)

@@ -46,10 +46,13 @@ def test_sinkhorn_properties_and_batching():
     keys = jax.random.split(jax.random.key(2), 4)
     xs = jax.vmap(lambda k: jax.random.normal(k, (100, 3)))(keys)
     ys = xs[::-1] + 0.5
-    batched = jax.vmap(lambda a, b: metrics.sinkhorn_divergence(a, b, blur=0.1))(xs, ys)
     loop = [metrics.sinkhorn_divergence(xs[i], ys[i], blur=0.1) for i in range(4)]
-    np.testing.assert_allclose(batched.value, [float(r.value) for r in loop], rtol=1e-3)
-    assert bool(jnp.all(batched.converged))
+    for method in ("map", "vmap"):
+        batched = metrics.sinkhorn_divergence_batched(xs, ys, method=method, blur=0.1)
+        np.testing.assert_allclose(batched.value, [float(r.value) for r in loop], rtol=1e-3)
+        assert bool(jnp.all(batched.converged)) and batched.value.shape == (4,)
+    with pytest.raises(ValueError, match="num_pairs"):
+        metrics.sinkhorn_divergence_batched(xs, ys[:2])
     # S(x, x) = 0 and S is symmetric
     same = metrics.sinkhorn_divergence(xs[0], xs[0], blur=0.1)
     assert abs(float(same.value)) < 1e-4
