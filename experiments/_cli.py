@@ -23,6 +23,8 @@ def base_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results") / name,
                         help=f"output folder (default results/{name})")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute parts finished by an earlier (interrupted) run")
     return parser
 
 
@@ -77,3 +79,31 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+class PartCache:
+    """Finished parts of an experiment, kept on disk so an interrupted run resumes.
+
+    Each part (a row of a table, one dimension of a sweep) is stored atomically as
+    ``<out>/.parts/<name>-<hash>/<part>.json`` where the hash covers the experiment's
+    config and seed: a rerun with the same settings re-uses finished parts, a run with
+    other settings starts afresh. ``fresh=True`` (``--force``) ignores stored parts.
+    """
+
+    def __init__(self, out: Path, name: str, config: Any, seed: int, fresh: bool = False):
+        import hashlib
+
+        blob = json.dumps(_jsonable(dict(config=config, seed=seed)), sort_keys=True)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
+        self.dir = Path(out) / ".parts" / f"{name}-{digest}"
+        self.fresh = fresh
+        self.reused: list[str] = []
+
+    def get_or_compute(self, part: str, compute) -> Any:
+        path = self.dir / f"{part}.json"
+        if path.exists() and not self.fresh:
+            self.reused.append(part)
+            return json.loads(path.read_text())
+        value = _jsonable(compute())
+        write_json(path, value)
+        return value

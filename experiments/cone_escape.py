@@ -63,13 +63,15 @@ def _one(key, d, start, half_angle, config):
                 nonfinite_chains=out.info.num_nonfinite)
 
 
-def run(config: Config, key: jax.Array) -> dict:
+def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+    parts = [(f"1d-R={r}", jax.random.fold_in(key, i), 1, r, 0.1)  # 1-D: angle ignored
+             for i, r in enumerate(config.starts_1d)]
+    parts += [(f"2d-theta={t}", jax.random.fold_in(key, 100 + i), 2, config.start_2d, t)
+              for i, t in enumerate(config.half_angles_2d)]
     curves = []
-    for i, r in enumerate(config.starts_1d):
-        # in 1-D the cone is the half-line x >= R; the half-angle is ignored
-        curves.append(_one(jax.random.fold_in(key, i), 1, r, 0.1, config))
-    for i, theta in enumerate(config.half_angles_2d):
-        curves.append(_one(jax.random.fold_in(key, 100 + i), 2, config.start_2d, theta, config))
+    for name, k, d, start, angle in parts:
+        compute = lambda k=k, d=d, start=start, angle=angle: _one(k, d, start, angle, config)  # noqa: E731
+        curves.append(cache.get_or_compute(name, compute) if cache else compute())
     for c in curves:
         print(f"d={c['d']} start={c['start']} angle={c['half_angle']}: score error "
               f"{c['score_error']:.3g}, escaped {c['final_fraction_escaped']:.2f}", flush=True)
@@ -111,7 +113,8 @@ def main(argv=None) -> dict:
     if config.steps < config.save_every:
         parser.error(f"--steps must be >= save_every={config.save_every}")
     start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed))
+    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
+    result = run(config, jax.random.key(args.seed), cache)
     payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
                    **result)
     _cli.write_json(args.out / f"{NAME}.json", payload)

@@ -64,53 +64,58 @@ def _fraction_trapped(xs: np.ndarray, train: np.ndarray, r_out: float) -> float:
     return float(np.mean(np.sqrt(np.maximum(d2.min(1), 0)) < r_out))
 
 
-def run(config: Config, key: jax.Array) -> dict:
+def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
     rows = []
     for i, d in enumerate(config.dims):
-        k_train, k_err, k_runs = jax.random.split(jax.random.fold_in(key, i), 3)
-        r_in, r_out = config.r_in_factor * math.sqrt(d), config.r_out_factor * math.sqrt(d)
-        raw = np.asarray(jax.random.normal(k_train, (config.num_train, d)), np.float64)
-        keep = scores.select_general_position(raw, 2 * r_out)
-        train = jnp.asarray(raw[keep], jnp.float32)
-        s_hat = scores.memorizing_score(train, r_in, r_out)
-        alpha = scores.default_memorizing_alpha(d, r_in)
-        log_err = scores.memorizing_score_error_exact(np.asarray(train), r_in, r_out, alpha)
-        mc = scores.memorizing_score_error(k_err, train, r_in, r_out, alpha,
-                                           config.score_error_samples)
-        algorithm = lj.ula(s_hat, config.step_size)
-        per_start = {}
-        for j, start in enumerate(STARTS):
-            kls, trapped, nonfinite = [], [], 0
-            for t in range(config.trials):
-                k_start, k_run = jax.random.split(jax.random.fold_in(k_runs, 10 * t + j))
-                x0 = _starts(k_start, start, train, config, d)
-                out = lj.run(k_run, algorithm, x0, config.steps)
-                xs = np.asarray(out.positions, np.float64)
-                finite = np.all(np.isfinite(xs), 1)
-                nonfinite += int((~finite).sum())
-                xs = xs[finite]
-                with jax.enable_x64(True):
-                    kls.append(float(metrics.gaussian_fit_kl(jnp.asarray(xs), jnp.zeros(d),
-                                                             jnp.eye(d))))
-                trapped.append(_fraction_trapped(xs, np.asarray(train, np.float64), r_out))
-            per_start[start] = dict(
-                kl_mean=float(np.mean(kls)), kl_std=float(np.std(kls)),
-                trapped_mean=float(np.mean(trapped)), trapped_std=float(np.std(trapped)),
-                nonfinite_chains=nonfinite,
-            )
-        rows.append(dict(
-            d=d, num_train_used=int(train.shape[0]), r_in=r_in, r_out=r_out, alpha=alpha,
-            score_error_log10=log_err / math.log(10),
-            score_error_mc_log10=mc.log_value / math.log(10),
-            score_error_mc_log10_se=mc.log_std_error / math.log(10),
-            fit_kl_bias=metrics.gaussian_fit_kl_bias(d, config.chains),
-            **per_start,
-        ))
-        print(f"d={d}: n={train.shape[0]} log10 err={rows[-1]['score_error_log10']:.1f} "
-              + " ".join(f"{s}: KL={per_start[s]['kl_mean']:.3g} "
-                         f"trapped={per_start[s]['trapped_mean']:.2f}" for s in STARTS),
+        compute = lambda i=i, d=d: _row(config, jax.random.fold_in(key, i), d)  # noqa: E731
+        rows.append(cache.get_or_compute(f"d={d}", compute) if cache else compute())
+        print(f"d={d}: n={rows[-1]['num_train_used']} log10 err={rows[-1]['score_error_log10']:.1f} "
+              + " ".join(f"{s}: KL={rows[-1][s]['kl_mean']:.3g} "
+                         f"trapped={rows[-1][s]['trapped_mean']:.2f}" for s in STARTS),
               flush=True)
     return dict(rows=rows)
+
+
+def _row(config: Config, key: jax.Array, d: int) -> dict:
+    k_train, k_err, k_runs = jax.random.split(key, 3)
+    r_in, r_out = config.r_in_factor * math.sqrt(d), config.r_out_factor * math.sqrt(d)
+    raw = np.asarray(jax.random.normal(k_train, (config.num_train, d)), np.float64)
+    keep = scores.select_general_position(raw, 2 * r_out)
+    train = jnp.asarray(raw[keep], jnp.float32)
+    s_hat = scores.memorizing_score(train, r_in, r_out)
+    alpha = scores.default_memorizing_alpha(d, r_in)
+    log_err = scores.memorizing_score_error_exact(np.asarray(train), r_in, r_out, alpha)
+    mc = scores.memorizing_score_error(k_err, train, r_in, r_out, alpha,
+                                       config.score_error_samples)
+    algorithm = lj.ula(s_hat, config.step_size)
+    per_start = {}
+    for j, start in enumerate(STARTS):
+        kls, trapped, nonfinite = [], [], 0
+        for t in range(config.trials):
+            k_start, k_run = jax.random.split(jax.random.fold_in(k_runs, 10 * t + j))
+            x0 = _starts(k_start, start, train, config, d)
+            out = lj.run(k_run, algorithm, x0, config.steps)
+            xs = np.asarray(out.positions, np.float64)
+            finite = np.all(np.isfinite(xs), 1)
+            nonfinite += int((~finite).sum())
+            xs = xs[finite]
+            with jax.enable_x64(True):
+                kls.append(float(metrics.gaussian_fit_kl(jnp.asarray(xs), jnp.zeros(d),
+                                                         jnp.eye(d))))
+            trapped.append(_fraction_trapped(xs, np.asarray(train, np.float64), r_out))
+        per_start[start] = dict(
+            kl_mean=float(np.mean(kls)), kl_std=float(np.std(kls)),
+            trapped_mean=float(np.mean(trapped)), trapped_std=float(np.std(trapped)),
+            nonfinite_chains=nonfinite,
+        )
+    return dict(
+        d=d, num_train_used=int(train.shape[0]), r_in=r_in, r_out=r_out, alpha=alpha,
+        score_error_log10=log_err / math.log(10),
+        score_error_mc_log10=mc.log_value / math.log(10),
+        score_error_mc_log10_se=mc.log_std_error / math.log(10),
+        fit_kl_bias=metrics.gaussian_fit_kl_bias(d, config.chains),
+        **per_start,
+    )
 
 
 def _plot(result: dict, out) -> None:
@@ -157,7 +162,8 @@ def main(argv=None) -> dict:
     if min(config.dims) < 2:
         parser.error("--dims must all be >= 2")
     start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed))
+    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
+    result = run(config, jax.random.key(args.seed), cache)
     payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
                    **result)
     _cli.write_json(args.out / f"{NAME}.json", payload)

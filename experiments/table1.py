@@ -86,48 +86,53 @@ def _trial_kls(key, score_fn, mu, config):
     return np.asarray(kls), nonfinite, xs
 
 
-def run(config: Config, key: jax.Array) -> dict:
+def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
     rows = []
     bias = metrics.gaussian_fit_kl_bias(config.d, config.chains)
     for i, c in enumerate(config.c):
-        k_err, k_hat, k_true = jax.random.split(jax.random.fold_in(key, i), 3)
-        mu = jnp.full((config.d,), float(c))
-        mu_norm = float(jnp.linalg.norm(mu))
-        r_in, r_out = config.r_in_fraction * mu_norm, config.r_out_fraction * mu_norm
-        s_hat = scores.trap_score(mu, r_in, r_out, config.alpha)
-        true_score = lambda x, mu=mu: -(x - mu)  # noqa: E731
-        log_err = scores.trap_score_error_exact(mu_norm, config.d, r_in, r_out, config.alpha)
-        # the exact value is deterministic; one Monte Carlo estimate per c checks it
-        mc = scores.trap_score_error(k_err, mu, r_in, r_out, config.alpha,
-                                     config.score_error_samples)
-        kl_hat, nf_hat, xs_hat = _trial_kls(k_hat, s_hat, mu, config)
-        # same starting points and noise for the true score: a paired comparison
-        kl_true, nf_true, _ = _trial_kls(k_hat, true_score, mu, config)
-        trapped = float(np.mean(np.linalg.norm(xs_hat, axis=-1) < r_out))
-        exact_true = exact_ula_kl(config.d, float(c), config.step_size, config.steps)
-        rows.append(dict(
-            c=float(c),
-            mu_norm=mu_norm,
-            r_in=r_in,
-            r_out=r_out,
-            score_error=math.exp(log_err) if log_err > -745 else 0.0,
-            score_error_log10=log_err / math.log(10),
-            score_error_mc_log10=mc.log_value / math.log(10),
-            score_error_mc_log10_se=mc.log_std_error / math.log(10),
-            kl_score_hat=float(kl_hat.mean()),
-            kl_score_hat_std=float(kl_hat.std(ddof=1)) if config.trials > 1 else 0.0,
-            kl_true_score=float(kl_true.mean()),
-            kl_true_score_std=float(kl_true.std(ddof=1)) if config.trials > 1 else 0.0,
-            kl_true_score_exact=exact_true,
-            kl_true_score_exact_plus_fit_bias=exact_true + bias,
-            paper_kl_true_score=PAPER_KL_TRUE.get(int(c)) if float(c).is_integer() else None,
-            fraction_trapped=trapped,
-            nonfinite_chains=nf_hat + nf_true,
-        ))
-        print(f"c={c}: |mu|={mu_norm:.2f} log10 err={rows[-1]['score_error_log10']:.1f} "
-              f"KL(s_hat)={rows[-1]['kl_score_hat']:.3g} KL(s)={rows[-1]['kl_true_score']:.3g}",
-              flush=True)
+        compute = lambda i=i, c=c: _row(config, jax.random.fold_in(key, i), c, bias)  # noqa: E731
+        rows.append(cache.get_or_compute(f"c={c}", compute) if cache else compute())
+        print(f"c={c}: |mu|={rows[-1]['mu_norm']:.2f} log10 err="
+              f"{rows[-1]['score_error_log10']:.1f} KL(s_hat)={rows[-1]['kl_score_hat']:.3g} "
+              f"KL(s)={rows[-1]['kl_true_score']:.3g}", flush=True)
     return dict(rows=rows, fit_kl_bias=bias)
+
+
+def _row(config: Config, key: jax.Array, c: float, bias: float) -> dict:
+    k_err, k_hat, k_true = jax.random.split(key, 3)
+    mu = jnp.full((config.d,), float(c))
+    mu_norm = float(jnp.linalg.norm(mu))
+    r_in, r_out = config.r_in_fraction * mu_norm, config.r_out_fraction * mu_norm
+    s_hat = scores.trap_score(mu, r_in, r_out, config.alpha)
+    true_score = lambda x, mu=mu: -(x - mu)  # noqa: E731
+    log_err = scores.trap_score_error_exact(mu_norm, config.d, r_in, r_out, config.alpha)
+    # the exact value is deterministic; one Monte Carlo estimate per c checks it
+    mc = scores.trap_score_error(k_err, mu, r_in, r_out, config.alpha,
+                                 config.score_error_samples)
+    kl_hat, nf_hat, xs_hat = _trial_kls(k_hat, s_hat, mu, config)
+    # same starting points and noise for the true score: a paired comparison
+    kl_true, nf_true, _ = _trial_kls(k_hat, true_score, mu, config)
+    trapped = float(np.mean(np.linalg.norm(xs_hat, axis=-1) < r_out))
+    exact_true = exact_ula_kl(config.d, float(c), config.step_size, config.steps)
+    return dict(
+        c=float(c),
+        mu_norm=mu_norm,
+        r_in=r_in,
+        r_out=r_out,
+        score_error=math.exp(log_err) if log_err > -745 else 0.0,
+        score_error_log10=log_err / math.log(10),
+        score_error_mc_log10=mc.log_value / math.log(10),
+        score_error_mc_log10_se=mc.log_std_error / math.log(10),
+        kl_score_hat=float(kl_hat.mean()),
+        kl_score_hat_std=float(kl_hat.std(ddof=1)) if config.trials > 1 else 0.0,
+        kl_true_score=float(kl_true.mean()),
+        kl_true_score_std=float(kl_true.std(ddof=1)) if config.trials > 1 else 0.0,
+        kl_true_score_exact=exact_true,
+        kl_true_score_exact_plus_fit_bias=exact_true + bias,
+        paper_kl_true_score=PAPER_KL_TRUE.get(int(c)) if float(c).is_integer() else None,
+        fraction_trapped=trapped,
+        nonfinite_chains=nf_hat + nf_true,
+    )
 
 
 def _plot(result: dict, out) -> None:
@@ -208,7 +213,10 @@ def main(argv=None) -> dict:
     if not config.step_size > 0:
         parser.error("--step-size must be > 0")
     start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed))
+    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
+    result = run(config, jax.random.key(args.seed), cache)
+    if cache.reused:
+        print(f"re-used finished parts: {', '.join(cache.reused)}")
     payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
                    **result)
     _cli.write_json(args.out / f"{NAME}.json", payload)

@@ -56,3 +56,22 @@ def test_cone_escape_tiny():
         assert np.all(np.diff(frac) >= 0)  # cumulative
         assert 0 < c["score_error"] < 1
     assert res["curves"][0]["final_fraction_escaped"] > 0.2
+
+
+def test_interrupted_experiment_resumes_finished_parts(tmp_path, monkeypatch):
+    flags = ["--out", str(tmp_path), "--d", "6", "--c", "1", "5", "--steps", "50",
+             "--step-size", "0.01", "--chains", "50", "--trials", "1",
+             "--score-error-samples", "500"]
+    first = table1.main(flags)
+    calls = []
+    original = table1._row
+    monkeypatch.setattr(table1, "_row", lambda *a, **k: calls.append(a) or original(*a, **k))
+    # simulate an interruption: the c=5 part is lost, the c=1 part survived
+    parts = next((tmp_path / ".parts").iterdir())
+    (parts / "c=5.0.json").unlink()
+    second = table1.main(flags)
+    assert len(calls) == 1 and calls[0][2] == 5.0  # only the missing part is recomputed
+    assert second["rows"][0] == first["rows"][0]
+    # a rerun from scratch with --force recomputes everything
+    table1.main(flags + ["--force"])
+    assert len(calls) == 3
