@@ -1,0 +1,172 @@
+"""An MLP noise predictor ``(x_t, t) -> eps`` (Flax linen) behind a pure-function boundary.
+
+The network is a Flax module, but nothing outside :mod:`langevin_jax.nn` sees it: samplers
+get a plain ``eps_fn(x, t)`` or ``score_fn(x)`` closing over the parameters (a pytree).
+
+Architecture (Cao et al. 2026, Section 9: "a fully connected network with 3 hidden layers"
+taking ``x_t`` and ``t``; how ``t`` enters is not stated, so the time embedding is our
+choice and an option): the input is ``concat(x_t, emb(t))``, followed by ``depth`` hidden
+``Dense(width)`` layers with an activation, and a linear ``Dense(d)`` output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from langevin_jax import _checks, diffusion
+
+__all__ = [
+    "DenoiserConfig",
+    "MLPDenoiser",
+    "init_denoiser",
+    "apply_denoiser",
+    "denoiser_eps_fn",
+    "denoiser_score_fn",
+    "denoiser_time_score_fn",
+    "num_params",
+    "flops_per_example",
+]
+
+Params = Any
+
+_ACTIVATIONS: dict[str, Callable] = {"silu": nn.silu, "relu": nn.relu, "gelu": nn.gelu,
+                                     "tanh": jnp.tanh}
+
+
+@dataclasses.dataclass(frozen=True)
+class DenoiserConfig:
+    """Hyperparameters of :class:`MLPDenoiser` (hashable, JSON-able).
+
+    Attributes:
+      dim: ``d``, the data dimension.
+      width: hidden width (256 for the Gaussian, 512 for the mixture in Cao et al. 2026).
+      depth: number of hidden layers (3 in the paper).
+      time_embedding: ``"sinusoidal"`` (``embedding_dim`` sin/cos features of ``t``, as in
+        Ho et al. 2020), ``"linear"`` (the scalar ``t / num_levels``), or ``"none"``.
+      embedding_dim: size of the sinusoidal embedding (even).
+      num_levels: ``T``, used to scale ``t``.
+      activation: ``"silu"``, ``"relu"``, ``"gelu"`` or ``"tanh"``.
+    """
+
+    dim: int
+    width: int = 256
+    depth: int = 3
+    time_embedding: str = "sinusoidal"
+    embedding_dim: int = 32
+    num_levels: int = 1000
+    activation: str = "silu"
+
+    def __post_init__(self):
+        _checks.check_int_at_least("dim", self.dim, 1)
+        _checks.check_int_at_least("width", self.width, 1)
+        _checks.check_int_at_least("depth", self.depth, 1)
+        _checks.check_int_at_least("num_levels", self.num_levels, 1)
+        if self.time_embedding not in ("sinusoidal", "linear", "none"):
+            raise ValueError("time_embedding must be 'sinusoidal', 'linear' or 'none', "
+                             f"got {self.time_embedding!r}")
+        if self.time_embedding == "sinusoidal":
+            _checks.check_int_at_least("embedding_dim", self.embedding_dim, 2)
+            if self.embedding_dim % 2:
+                raise ValueError(f"embedding_dim must be even, got {self.embedding_dim}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
+
+    @property
+    def input_dim(self) -> int:
+        extra = {"sinusoidal": self.embedding_dim, "linear": 1, "none": 0}[self.time_embedding]
+        return self.dim + extra
+
+
+def _time_features(config: DenoiserConfig, t: jax.Array, dtype) -> jax.Array:
+    """``[..., k]`` features of the integer level ``t`` ``[...]``."""
+    t = jnp.asarray(t, dtype)
+    if config.time_embedding == "linear":
+        return (t / config.num_levels)[..., None]
+    half = config.embedding_dim // 2
+    # transformer frequencies 1 / 10000^(k / half) on the level t (Ho et al. 2020)
+    freqs = jnp.exp(-math.log(10_000.0) * jnp.arange(half, dtype=dtype) / half)
+    angles = t[..., None] * freqs
+    return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
+
+
+class MLPDenoiser(nn.Module):
+    """``eps_theta(x_t, t)``: ``([..., d], [...]) -> [..., d]``."""
+
+    config: DenoiserConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array, t: jax.Array) -> jax.Array:
+        cfg = self.config
+        t = jnp.broadcast_to(jnp.asarray(t), x.shape[:-1])
+        h = x
+        if cfg.time_embedding != "none":
+            h = jnp.concatenate([x, _time_features(cfg, t, x.dtype)], axis=-1)
+        act = _ACTIVATIONS[cfg.activation]
+        for i in range(cfg.depth):
+            h = act(nn.Dense(cfg.width, name=f"hidden_{i}")(h))
+        return nn.Dense(cfg.dim, name="out")(h)
+
+
+def init_denoiser(key: jax.Array, config: DenoiserConfig) -> Params:
+    """Initial parameters (a pytree of float32 arrays; LeCun-normal weights, zero biases)."""
+    x = jnp.zeros((1, config.dim), jnp.float32)
+    t = jnp.ones((1,), jnp.int32)
+    return MLPDenoiser(config).init(key, x, t)["params"]
+
+
+def apply_denoiser(params: Params, config: DenoiserConfig, x: jax.Array, t: jax.Array) -> jax.Array:
+    """``eps_theta(x, t)`` on one point ``[d]`` or a batch ``[n, d]`` (``t`` broadcast)."""
+    return MLPDenoiser(config).apply({"params": params}, x, t)
+
+
+def denoiser_eps_fn(params: Params, config: DenoiserConfig):
+    """``eps_fn(x[d], t[]) -> [d]``, a pure function closing over ``params``."""
+    model = MLPDenoiser(config)
+
+    def eps_fn(x, t):
+        return model.apply({"params": params}, x, t)
+
+    return eps_fn
+
+
+def denoiser_score_fn(
+    params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule, level: int
+) -> Callable[[jax.Array], jax.Array]:
+    """The Langevin score of the denoiser at a fixed level:
+
+    ``s_hat(x) = -eps_theta(x, level) / sqrt(1 - alphabar_level)`` (Cao et al. 2026, Section 9,
+    with ``level = 10``). Returns ``score_fn(x[d]) -> [d]``.
+    """
+    _check_dim(config, schedule)
+    return diffusion.score_at_level(denoiser_eps_fn(params, config), schedule, level)
+
+
+def denoiser_time_score_fn(params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule):
+    """``score_fn(x[d], t[]) = -eps_theta(x, t) / sqrt(1 - alphabar_t)`` for every level."""
+    _check_dim(config, schedule)
+    return diffusion.score_from_eps(denoiser_eps_fn(params, config), schedule)
+
+
+def _check_dim(config: DenoiserConfig, schedule: diffusion.NoiseSchedule) -> None:
+    if schedule.num_levels != config.num_levels:
+        raise ValueError(f"schedule has T = {schedule.num_levels} levels but the denoiser "
+                         f"config says num_levels = {config.num_levels}")
+
+
+def num_params(params: Params) -> int:
+    return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
+
+
+def flops_per_example(config: DenoiserConfig, training: bool = True) -> int:
+    """Matmul FLOPs per example (2 per multiply-add); a training step is about 3x a forward
+    pass (forward, and two matmuls per layer backward). Element-wise work is not counted."""
+    sizes = [config.input_dim] + [config.width] * config.depth + [config.dim]
+    fwd = sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return 3 * fwd if training else fwd
