@@ -142,9 +142,11 @@ def main(argv=None):
     keys = jax.random.split(jax.random.key(1), 16)
     xs = jax.vmap(lambda k: jax.random.normal(k, (500, 10)))(keys)
     ys = xs[::-1] + 0.5
+
     def batched(method="map"):
         return jax.block_until_ready(
-            metrics.sinkhorn_divergence_batched(xs, ys, method=method, blur=0.01))
+            metrics.sinkhorn_divergence_batched(xs, ys, method=method, blur=0.01)
+        )
 
     def loop():
         return [

@@ -58,13 +58,17 @@ def main(argv=None):
         t0 = time.perf_counter()
         jax.block_until_ready(comp(*args_d))
         r_per += time.perf_counter() - t0
-    print(f"dims {dims}, {args.chains} chains, {args.steps} steps, jax {jax.__version__}, "
-          f"{jax.devices()[0].platform}")
+    print(
+        f"dims {dims}, {args.chains} chains, {args.steps} steps, jax {jax.__version__}, "
+        f"{jax.devices()[0].platform}"
+    )
     print("method | compiles | compile s | run s | total s")
     print(f"padded sweep (one compile) | 1 | {c_pad:.2f} | {r_pad:.2f} | {c_pad + r_pad:.2f}")
     print(f"per-d jit (recompile) | {len(dims)} | {c_per:.2f} | {r_per:.2f} | {c_per + r_per:.2f}")
-    print(f"total time ratio per-d / padded = {(c_per + r_per) / (c_pad + r_pad):.2f}; "
-          f"compile ratio = {c_per / c_pad:.2f}; run ratio = {r_per / r_pad:.2f}")
+    print(
+        f"total time ratio per-d / padded = {(c_per + r_per) / (c_pad + r_pad):.2f}; "
+        f"compile ratio = {c_per / c_pad:.2f}; run ratio = {r_per / r_pad:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,12 @@ Rows (all float32, all one ``jit`` of a ``lax.scan`` over a ``vmap`` over chains
 ``compile s`` = first call - best later call (tracing + lowering + XLA compile, and
 for ``run`` its eager checks); ``run s`` = best of ``--repeats`` calls, each ended by
 ``block_until_ready``, taken in interleaved rounds over the rows (so load drift on a
-shared machine hits every row alike). ``run / lj`` = ``run s`` over the ``langevin_jax.run
-(threefry)`` row's (so for the noise-only rows it is the noise share of ``run``).
+shared machine hits every row alike); ``cpu s`` = best process CPU time of a call (all
+threads; equal to ``run s`` when XLA runs the program on one thread and nothing else
+competes for the core, smaller when this process is descheduled). ``run / lj`` = median
+over the rounds of the row's call time / the ``langevin_jax.run (threefry)`` call's in
+the same round; ``cpu / lj`` = ``cpu s`` / that row's ``cpu s`` (the more robust of the
+two on a loaded machine). For the noise-only rows they are the noise share of ``run``.
 
 Usage::
 
@@ -57,12 +61,15 @@ SIZES: dict[str, tuple] = {
 }
 STEP_SIZE = 0.1
 LJ_ROW = "langevin_jax.run ULA (threefry)"
+SGLD_ROW = "blackjax.sgld exact grad (threefry)"
 
 
 class Row(NamedTuple):
     name: str
     compile_s: float
     run_s: float
+    cpu_s: float  # process CPU time (all threads) of the best call by that measure
+    rounds: list  # wall time of every timed call, one per round
     positions: np.ndarray | None  # final positions, for the variance check
 
 
@@ -74,21 +81,25 @@ def _time_rows(cases, repeats: int):
     """First call of every case (compile), then ``repeats`` interleaved rounds.
 
     Interleaving (round-robin over the cases, not case after case) spreads any drift in
-    the machine's load over all rows alike; each row keeps its best call.
+    the machine's load over all rows alike. Each row keeps all its wall times (for the
+    paired ratio) and its best process CPU time (``time.process_time``, all threads).
     """
-    first, best, outs = [], [float("inf")] * len(cases), []
+    n = len(cases)
+    first, outs = [], []
+    times, best_cpu = [[] for _ in range(n)], [float("inf")] * n
     for _, call, _ in cases:
         t0 = time.perf_counter()
         outs.append(_block(call()))
         first.append(time.perf_counter() - t0)
     for _ in range(repeats):
         for i, (_, call, _) in enumerate(cases):
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             _block(call())
-            best[i] = min(best[i], time.perf_counter() - t0)
+            times[i].append(time.perf_counter() - t0)
+            best_cpu[i] = min(best_cpu[i], time.process_time() - c0)
     return [
-        Row(name, max(f - b, 0.0), b, np.asarray(out) if keep else None)
-        for (name, _, keep), f, b, out in zip(cases, first, best, outs)
+        Row(name, max(f - min(t), 0.0), min(t), c, t, np.asarray(out) if keep else None)
+        for (name, _, keep), f, t, c, out in zip(cases, first, times, best_cpu, outs)
     ]
 
 
@@ -162,7 +173,12 @@ def _noise(num_chains, d, num_steps, per_chain: bool):
 
 
 def bench_size(
-    d: int, num_chains: int, num_steps: int, repeats: int, diagnostics: bool = False
+    d: int,
+    num_chains: int,
+    num_steps: int,
+    repeats: int,
+    diagnostics: bool = False,
+    only: list[str] | None = None,
 ) -> list[Row]:
     lam = _lam(d)
     h = STEP_SIZE
@@ -186,7 +202,7 @@ def bench_size(
         (LJ_ROW, lj_run(threefry), True),
         ("langevin_jax.run ULA (rbg)", lj_run(rbg), True),
         ("langevin_jax.run ULA (unsafe_rbg)", lj_run(urbg), True),
-        ("blackjax.sgld exact grad (threefry)", lambda: sgld(threefry, x0), True),
+        (SGLD_ROW, lambda: sgld(threefry, x0), True),
         ("blackjax.mala (threefry) [not ULA: +MH]", lambda: mala(threefry, x0), True),
         ("lj ULA step, bare loop (diagnostic)", lambda: bare(threefry, x0), True),
         ("noise only: 1 key/step (threefry)", lambda: noise1(threefry, x0), False),
@@ -198,19 +214,34 @@ def bench_size(
             ("noise only: per-chain keys (rbg)", lambda: noisec_other(rbg, x0), False),
             ("noise only: per-chain keys (unsafe_rbg)", lambda: noisec_other(urbg, x0), False),
         ]
+    if only:
+        cases = [c for c in cases if c[0] == LJ_ROW or any(o in c[0] for o in only)]
     return _time_rows(cases, repeats)
 
 
+def _paired_ratio(row: Row, ref: Row) -> float:
+    """Median over rounds of ``row``'s call time / the reference's in the same round.
+
+    Calls of one round are seconds apart, so a slow drift of a shared machine's load
+    cancels in the ratio; the median drops a round a burst of load hit unevenly.
+    """
+    return float(np.median(np.asarray(row.rounds) / np.asarray(ref.rounds)))
+
+
 def format_table(sizes_rows) -> str:
-    head = "| sampler | d | chains | steps | compile s | run s | chain-steps/s | run / lj |"
-    lines = [head, "|" + "---|" * 8]
+    head = (
+        "| sampler | d | chains | steps | compile s | run s | cpu s | chain-steps/s "
+        "| run / lj | cpu / lj |"
+    )
+    lines = [head, "|" + "---|" * 10]
     for (d, chains, steps), rows in sizes_rows:
-        ref = next(r.run_s for r in rows if r.name == LJ_ROW)
+        ref = next(r for r in rows if r.name == LJ_ROW)
         for r in rows:
             rate = chains * steps / r.run_s
             lines.append(
                 f"| {r.name} | {d} | {chains:,} | {steps:,} | {r.compile_s:.2f} | "
-                f"{r.run_s:.3f} | {rate:.3g} | {r.run_s / ref:.2f} |"
+                f"{r.run_s:.3f} | {r.cpu_s:.3f} | {rate:.3g} | "
+                f"{_paired_ratio(r, ref):.2f} | {r.cpu_s / ref.cpu_s:.2f} |"
             )
     return "\n".join(lines)
 
@@ -228,10 +259,15 @@ def variance_line(d: int, num_chains: int, rows: list[Row]) -> str:
         short = short.replace(" (diagnostic)", "").replace(" [not ULA: +MH]", "")
         parts.append(f"{short} {np.mean(var / exact):.3f}")
     se = np.sqrt(2.0 / (num_chains - 1) / d)
+    pos = {r.name: r.positions for r in rows if r.positions is not None}
+    same = ""
+    if LJ_ROW in pos and SGLD_ROW in pos:
+        diff = np.max(np.abs(pos[LJ_ROW] - pos[SGLD_ROW]))
+        same = f"; max |lj - sgld| over final positions (same key): {diff:.2g}"
     return (
         f"variance check (chains={num_chains:,}): mean_i var_emp/var_exact, exact = "
         f"lambda/(1-h/(2 lambda)) for ULA, lambda for MALA; expect 1 +- {se:.4f} "
-        f"(vs lambda ULA would give {np.mean(ula_var / lam):.3f}): " + "; ".join(parts)
+        f"(vs lambda ULA would give {np.mean(ula_var / lam):.3f}): " + "; ".join(parts) + same
     )
 
 
@@ -239,27 +275,48 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     # (the rbg / unsafe_rbg rows are ~3-5x slower than threefry on CPU and dominate
     # the default's ~1 minute: keep --repeats small there)
-    p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=None,
-                   help="cpu: d=100, 1,000 chains, 1,000 steps (default); "
-                        "full: d=100, 10,000 chains, 1,000 steps")
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        choices=sorted(SIZES),
+        default=None,
+        help="cpu: d=100, 1,000 chains, 1,000 steps (default); full: d=100, 10,000 chains, 1,000 steps",
+    )
     p.add_argument("--full", action="store_true", help="also run the full size")
-    p.add_argument("--repeats", type=int, default=2,
-                   help="timed rounds after the first (compile) call; best is kept")
-    p.add_argument("--diagnostics", action="store_true",
-                   help="also time blackjax.sgld with an rbg key and rbg/unsafe_rbg noise only")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="timed rounds after the first (compile) call; best is kept",
+    )
+    p.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="also time blackjax.sgld with an rbg key and rbg/unsafe_rbg noise only",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="SUBSTR",
+        help="time only the rows whose name contains one of these "
+        "(the langevin_jax.run threefry reference row is always kept)",
+    )
     args = p.parse_args(argv)
     sizes = list(args.sizes or ["cpu"])
     if args.full and "full" not in sizes:
         sizes.append("full")
 
-    print(f"jax {jax.__version__}, blackjax {blackjax.__version__}, "
-          f"backend {jax.default_backend()}, devices {jax.devices()}, "
-          f"python {platform.python_version()}, h={STEP_SIZE}, repeats={args.repeats}")
+    print(
+        f"jax {jax.__version__}, blackjax {blackjax.__version__}, "
+        f"backend {jax.default_backend()}, devices {jax.devices()}, "
+        f"python {platform.python_version()}, h={STEP_SIZE}, repeats={args.repeats}"
+    )
     sizes_rows = []
     for s in sizes:
         d, chains, steps = SIZES[s]
         t0 = time.perf_counter()
-        rows = bench_size(d, chains, steps, args.repeats, args.diagnostics)
+        rows = bench_size(d, chains, steps, args.repeats, args.diagnostics, args.only)
         sizes_rows.append(((d, chains, steps), rows))
         print(variance_line(d, chains, rows))
         print(f"[{s}: {time.perf_counter() - t0:.1f}s total]")

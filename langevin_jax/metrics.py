@@ -84,7 +84,8 @@ def score_error(
 
     Args:
       key: PRNG key.
-      score_hat_fn, score_fn: ``[d] -> [d]``.
+      score_hat_fn: the approximate score, ``[d] -> [d]``.
+      score_fn: the true score, ``[d] -> [d]``.
       target: object with ``sample(key, num)`` and (with a proposal) ``log_prob(x)``.
       num_samples: number of draws, >= 2.
       p: the exponent of the L^p error, > 0.
@@ -356,8 +357,8 @@ def sinkhorn_divergence(
       x: ``[n, d]`` points.
       y: ``[m, d]`` points.
       blur: GeomLoss's ``blur`` (``eps = blur^2``), > 0.
-      x_weights, y_weights: optional positive weights ``[n]``, ``[m]`` (normalised); uniform
-        by default.
+      x_weights: optional positive weights ``[n]`` (normalised); uniform by default.
+      y_weights: optional positive weights ``[m]``; uniform by default.
       decay: annealing factor in (0, 1).
       block: iterations per warm-started block after annealing.
       rtol: relative change of the value over a block that counts as converged.

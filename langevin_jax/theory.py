@@ -30,8 +30,10 @@ def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
     ``0.5 * [tr(S1^-1 S0) + (m1-m0)^T S1^-1 (m1-m0) - d + log det S1 - log det S0]``.
 
     Args:
-      mean0, mean1: ``[d]``.
-      cov0, cov1: ``[d, d]`` symmetric positive definite.
+      mean0: ``[d]``, mean of the first Gaussian.
+      cov0: ``[d, d]`` symmetric positive definite.
+      mean1: ``[d]``, mean of the second Gaussian.
+      cov1: ``[d, d]`` symmetric positive definite.
     """
     d = mean0.shape[-1]
     l1 = jnp.linalg.cholesky(cov1)
