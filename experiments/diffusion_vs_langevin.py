@@ -1,0 +1,344 @@
+"""The contrast of Cao, Chen, Sridharan & Wu (2026), Sections 4 and 9: diffusion vs Langevin.
+
+One denoiser MLP ``(x_t, t) -> eps`` is trained on **all** noise levels (``1..T``) of the same
+data as :mod:`experiments.memorization` (``num_train`` samples of ``pi``, duplicated). The
+same network is then used two ways:
+
+* (a) a diffusion model: the DDPM reverse process (ancestral sampling over every level, from
+  ``N(0, I)``), or DDIM with ``--reverse ddim``;
+* (b) Langevin: ULA with the network's low-noise score ``-eps(x, 10) / sqrt(1 - alphabar_10)``,
+  ``h = 0.0025``, 1000 iterations, from the vanilla / fresh / train starts of the
+  memorisation experiment.
+
+Each output is compared with ``pi`` by the Sinkhorn divergence (GeomLoss ``p = 2, blur =
+0.01``, 500 vs 500 points of 5000 reference samples per trial) and, for the Gaussian target, the
+Gaussian-fit KL. The paper's argument: the reverse process samples faithfully while Langevin
+with a low-noise score is not robust to its error (it depends on where the chains start).
+
+Outputs under ``--out DIR``: ``diffusion_vs_langevin.json`` (``config``, ``elapsed_seconds``,
+``methods``: for ``ddpm``, ``langevin_vanilla``, ``langevin_fresh``, ``langevin_train`` the keys
+``sinkhorn_mean``, ``sinkhorn_std``, ``kl_mean``, ``kl_std``, ``near_train_fraction``,
+``nonfinite_chains``), a PNG and a Markdown summary. The trained parameters are kept as a
+checkpoint in ``DIR`` and re-used (or resumed) when the experiment is run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import langevin_jax as lj
+from experiments import _cli
+from experiments import memorization as mem
+from langevin_jax import diffusion, metrics, nn
+
+NAME = "diffusion_vs_langevin"
+METHODS = ("ddpm", "langevin_vanilla", "langevin_fresh", "langevin_train")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The contrast; ``target``/``d``/data/network fields mean what they mean in
+    :class:`experiments.memorization.Config` (``None``: the target's default)."""
+
+    target: str = "gaussian"
+    d: Optional[int] = None
+    variance: float = 2.0
+    num_train: int = 1000
+    duplicates: int = 10
+    width: Optional[int] = None
+    depth: int = 3
+    train_steps: int = 150_000
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    min_level: int = 1
+    max_level: int = 1000
+    score_level: int = 10
+    step_size: float = 0.0025
+    langevin_steps: int = 1000
+    reverse: str = "ddpm"
+    ddim_steps: int = 100
+    num_seeds: int = 30
+    chains: int = 5000
+    trials: int = 10
+    reference_samples: int = 5000
+    sinkhorn_points: int = 500
+    blur: float = 0.01
+    checkpoint_every: int = 5000
+    chunk_size: int = 500
+    progress_bar: bool = True
+
+    def resolved(self) -> "Config":
+        if self.target not in mem.TARGETS:
+            raise ValueError(f"target must be one of {mem.TARGETS}, got {self.target!r}")
+        if self.reverse not in ("ddpm", "ddim"):
+            raise ValueError(f"reverse must be 'ddpm' or 'ddim', got {self.reverse!r}")
+        d = self.d if self.d is not None else (50 if self.target == "gaussian" else 25)
+        width = self.width if self.width is not None else (256 if self.target == "gaussian" else 512)
+        cfg = dataclasses.replace(self, d=d, width=width)
+        if cfg.sinkhorn_points > min(cfg.chains, cfg.reference_samples // 2):
+            raise ValueError("sinkhorn_points must be <= chains and <= reference_samples / 2")
+        if cfg.num_seeds > cfg.num_train:
+            raise ValueError("num_seeds must be <= num_train")
+        for name in ("train_steps", "langevin_steps", "chains", "trials", "num_train", "duplicates"):
+            if getattr(cfg, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        if not (cfg.step_size > 0 and math.isfinite(cfg.step_size)):
+            raise ValueError(f"step_size must be positive and finite, got {cfg.step_size}")
+        return cfg
+
+    @classmethod
+    def paper(cls, target: str = "gaussian") -> "Config":
+        return cls(target=target)
+
+    @classmethod
+    def quick(cls, target: str = "gaussian") -> "Config":
+        """CPU-sized: the data and network of the memorisation quick configuration, trained on
+        every level."""
+        q = mem.Config.quick(target)
+        return cls(target=target, d=q.d, num_train=q.num_train, duplicates=q.duplicates,
+                   width=q.width, train_steps=3000, learning_rate=2e-3, lr_schedule="cosine",
+                   chains=500, trials=3, checkpoint_every=1000)
+
+    def memorization_view(self) -> mem.Config:
+        """The same settings as a memorisation config (for its helpers)."""
+        return mem.Config(target=self.target, d=self.d, variance=self.variance,
+                          num_train=self.num_train, duplicates=self.duplicates, width=self.width,
+                          depth=self.depth, train_steps=self.train_steps,
+                          learning_rate=self.learning_rate, lr_schedule=self.lr_schedule,
+                          min_level=self.min_level, max_level=self.max_level,
+                          score_level=self.score_level, step_size=self.step_size,
+                          langevin_steps=self.langevin_steps, num_seeds=self.num_seeds,
+                          chains=self.chains, trials=self.trials,
+                          reference_samples=self.reference_samples,
+                          sinkhorn_points=self.sinkhorn_points, blur=self.blur,
+                          save_every=self.langevin_steps, sinkhorn_every=self.langevin_steps,
+                          checkpoint_every=self.checkpoint_every, chunk_size=self.chunk_size,
+                          progress_bar=self.progress_bar)
+
+
+def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
+    """Train (or re-use) the all-level denoiser, sample both ways, and measure.
+
+    Returns a dict with ``train`` (summary), ``methods`` (per method, see the module
+    docstring), ``reference`` (the Sinkhorn noise floor between two samples of ``pi`` and the
+    Gaussian-fit KL bias) and diagnostics.
+    """
+    config = config.resolved()
+    mcfg = config.memorization_view()
+    target = mem.make_target(mcfg)
+    k_data, k_train, k_ref, k_runs = jax.random.split(key, 4)
+    train = target.sample(k_data, config.num_train)
+    data = jnp.repeat(train, config.duplicates, axis=0)
+    ckpt = None
+    if out is not None:
+        seed_tag = str(np.asarray(jax.random.key_data(key)).tolist())
+        ckpt = mem.checkpoint_path(out, mcfg, seed_tag, name="denoiser_all_levels")
+    tcfg = mem.train_config(mcfg, ckpt)
+    result = nn.train_denoiser(k_train, data, tcfg)
+    history = result.loss_history
+    tail = max(1, len(history) // 100)
+    train_summary = dict(
+        steps=result.step, seconds_this_run=result.elapsed_seconds,
+        resumed_from=result.resumed_from, reused=result.resumed_from == config.train_steps,
+        loss_first=float(np.mean(history[:tail])), loss_final=float(np.mean(history[-tail:])),
+        checkpoint=None if ckpt is None else ckpt.name, num_params=nn.num_params(result.params),
+    )
+    schedule = tcfg.noise_schedule()
+    score_fn = nn.denoiser_score_fn(result.params, tcfg.model, schedule, config.score_level)
+    eps_fn = nn.denoiser_eps_fn(result.params, tcfg.model)
+    if config.reverse == "ddpm":
+        reverse = diffusion.ddpm_sampler(eps_fn, schedule)
+        reverse_steps = schedule.num_levels
+    else:
+        reverse = diffusion.ddim_sampler(eps_fn, schedule, config.ddim_steps)
+        reverse_steps = config.ddim_steps
+    ula = lj.ula(score_fn, config.step_size)
+
+    reference = np.asarray(target.sample(k_ref, config.reference_samples), np.float64)
+    train_np = np.asarray(train, np.float64)
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
+    n_sk = config.sinkhorn_points
+    finals = {m: [] for m in METHODS}
+    nonfinite = {m: 0 for m in METHODS}
+    sk_x, sk_y, sk_where, floor_pairs = [], [], [], []
+    t_sample = time.perf_counter()
+    for trial in range(config.trials):
+        k_trial = jax.random.fold_in(k_runs, trial)
+        x0 = jnp.concatenate([mem.starts(jax.random.fold_in(k_trial, j), s, train, mcfg, target)
+                              for j, s in enumerate(mem.STARTS)])
+        res_l = lj.run(jax.random.fold_in(k_trial, 99), ula, x0, config.langevin_steps)
+        z0 = jax.random.normal(jax.random.fold_in(k_trial, 7), (config.chains, config.d))
+        res_d = lj.run(jax.random.fold_in(k_trial, 98), reverse, z0, reverse_steps)
+        pos_l = np.asarray(res_l.state.position, np.float64)
+        outputs = {"ddpm": (np.asarray(res_d.state.position, np.float64), np.asarray(res_d.info.nonfinite))}
+        for j, s in enumerate(mem.STARTS):
+            sl = slice(j * config.chains, (j + 1) * config.chains)
+            outputs[f"langevin_{s}"] = (pos_l[sl], np.asarray(res_l.info.nonfinite)[sl])
+        perm = rng.permutation(config.reference_samples)
+        y_sub = reference[perm[:n_sk]]
+        floor_pairs.append((reference[perm[n_sk:2 * n_sk]], y_sub))
+        for m in METHODS:
+            pos, bad = outputs[m]
+            good = pos[~bad & np.all(np.isfinite(pos), axis=1)]
+            nonfinite[m] += int(pos.shape[0] - good.shape[0])
+            finals[m].append(good)
+            if good.shape[0] >= n_sk:
+                sk_x.append(good[rng.choice(good.shape[0], n_sk, replace=False)])
+                sk_y.append(y_sub)
+                sk_where.append(m)
+    sample_seconds = time.perf_counter() - t_sample
+    xs = np.stack(sk_x + [p[0] for p in floor_pairs])
+    ys = np.stack(sk_y + [p[1] for p in floor_pairs])
+    t_sk = time.perf_counter()
+    values, converged = mem.batched_sinkhorn(xs, ys, config.blur)
+    sk_seconds = time.perf_counter() - t_sk
+    sk = {m: [] for m in METHODS}
+    for m, v, ok in zip(sk_where, values, converged):
+        sk[m].append(float(v) if ok else float("nan"))
+    floor = values[len(sk_where):]
+    is_gauss = config.target == "gaussian"
+    methods = {}
+    for m in METHODS:
+        kls = [mem.fit_kl(g, target) for g in finals[m] if g.shape[0] >= 2] if is_gauss else []
+        near = [float(np.mean(mem.nearest_distance(g, train_np) < 0.15 * math.sqrt(config.d)))
+                for g in finals[m] if g.shape[0] > 0]
+        sk_mean, sk_std = mem._mean_std(sk[m])
+        kl_mean, kl_std = mem._mean_std(kls) if is_gauss else (None, None)
+        methods[m] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
+                          sinkhorn_not_converged=int(np.sum(np.isnan(sk[m]))),
+                          near_train_fraction=float(np.mean(near)) if near else None,
+                          nonfinite_chains=nonfinite[m])
+    example = {m: finals[m][0][:200, :2].tolist() for m in METHODS}
+    return dict(
+        d=config.d, width=config.width, train=train_summary, methods=methods,
+        reverse_steps=reverse_steps,
+        reference=dict(sinkhorn_pi_vs_pi_mean=float(np.mean(floor)), sinkhorn_pi_vs_pi_std=float(np.std(floor)),
+                       kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, config.chains) if is_gauss else None),
+        sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_seconds=sk_seconds,
+        sampling_seconds=sample_seconds, example_final_xy=example, train_xy=train_np[:200, :2].tolist(),
+        loss_history_every=max(1, len(history) // 500),
+        loss_history=history[:: max(1, len(history) // 500)].tolist(),
+    )
+
+
+def plot(result: dict, config: Config, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = dict(ddpm="tab:purple", langevin_vanilla="tab:blue", langevin_fresh="tab:green",
+                  langevin_train="tab:red")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    ax = axes[0]
+    ms = [m for m in METHODS if result["methods"][m]["sinkhorn_mean"] is not None]
+    ax.bar(range(len(ms)), [result["methods"][m]["sinkhorn_mean"] for m in ms],
+           yerr=[result["methods"][m]["sinkhorn_std"] for m in ms], color=[colors[m] for m in ms], capsize=4)
+    ax.axhline(result["reference"]["sinkhorn_pi_vs_pi_mean"], color="k", ls=":", label=r"$\pi$ vs $\pi$ floor")
+    ax.set_xticks(range(len(ms)), [m.replace("langevin_", "ULA ") for m in ms], fontsize=8)
+    ax.set_ylabel(f"Sinkhorn divergence to $\\pi$ (blur {config.blur})")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    if result["methods"]["ddpm"]["kl_mean"] is not None:
+        ax.bar(range(len(METHODS)), [result["methods"][m]["kl_mean"] for m in METHODS],
+               yerr=[result["methods"][m]["kl_std"] for m in METHODS], color=[colors[m] for m in METHODS],
+               capsize=4)
+        ax.axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL = 0")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(METHODS)), [m.replace("langevin_", "ULA ") for m in METHODS], fontsize=8)
+        ax.set_ylabel(r"Gaussian-fit KL to $\pi$")
+        ax.legend(fontsize=7)
+    else:
+        ax.axis("off")
+    ax = axes[2]
+    tr = np.asarray(result["train_xy"])
+    ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training pts")
+    for m in METHODS:
+        xy = np.asarray(result["example_final_xy"][m])
+        if xy.size:
+            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[m], alpha=0.6, label=m)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title("trial 0, outputs (first 2 coordinates)", fontsize=8)
+    ax.legend(fontsize=6, markerscale=2)
+    fig.suptitle(f"One denoiser (all {config.max_level} levels), two samplers: {config.target} target, "
+                 f"d = {config.d}", fontsize=9)
+    fig.tight_layout()
+    _cli.save_figure(fig, path)
+    plt.close(fig)
+
+
+def summary_markdown(payload: dict, config: Config) -> str:
+    rows = []
+    for m in METHODS:
+        f = payload["methods"][m]
+        kl = "n/a" if f["kl_mean"] is None else f"{f['kl_mean']:.3g} ± {f['kl_std']:.2g}"
+        skv = "n/a" if f["sinkhorn_mean"] is None else f"{f['sinkhorn_mean']:.4g} ± {f['sinkhorn_std']:.2g}"
+        near = "n/a" if f["near_train_fraction"] is None else f"{f['near_train_fraction']:.2f}"
+        rows.append([m, skv, kl, near, f["nonfinite_chains"], f["sinkhorn_not_converged"]])
+    table = _cli.markdown_table(
+        ["sampler", f"Sinkhorn to pi (mean ± std, {config.trials} trials)", "Gaussian-fit KL",
+         "fraction within 0.15 sqrt(d) of a training point", "non-finite chains",
+         "Sinkhorn not converged"], rows)
+    tr, ref = payload["train"], payload["reference"]
+    bias = "" if ref["kl_fit_bias"] is None else f"; Gaussian-fit KL bias at KL = 0: {ref['kl_fit_bias']:.3g}"
+    return (
+        f"# Diffusion vs Langevin with one denoiser ({config.target}, d = {config.d})\n\n"
+        f"MLP {config.depth} x {config.width} trained {tr['steps']} steps on levels "
+        f"{config.min_level}..{config.max_level} ({config.num_train} points x {config.duplicates}), loss "
+        f"{tr['loss_first']:.3f} -> {tr['loss_final']:.3f}{' (re-used checkpoint)' if tr['reused'] else ''}. "
+        f"Reverse process: {config.reverse} over {payload['reverse_steps']} steps from N(0, I). Langevin: "
+        f"ULA h = {config.step_size}, {config.langevin_steps} iterations with the score at level "
+        f"{config.score_level}. {config.chains} chains per sampler.\n\n{table}\n"
+        f"Sinkhorn between two {config.sinkhorn_points}-point samples of pi (noise floor): "
+        f"{ref['sinkhorn_pi_vs_pi_mean']:.4g} ± {ref['sinkhorn_pi_vs_pi_std']:.2g}{bias}. "
+        f"Elapsed {payload['elapsed_seconds']:.0f} s.\n"
+    )
+
+
+def main(argv=None) -> dict:
+    parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: a diffusion model vs Langevin with its "
+                                    "low-noise score, one denoiser")
+    parser.add_argument("--config", choices=["quick", "paper"], default=None,
+                        help="quick (CPU, minutes) or paper (full size, for a GPU)")
+    parser.add_argument("--target", choices=mem.TARGETS, default="gaussian")
+    parser.add_argument("--reverse", choices=["ddpm", "ddim"], default=None)
+    parser.add_argument("--train-steps", type=int, default=None)
+    parser.add_argument("--trials", type=int, default=None)
+    parser.add_argument("--chains", type=int, default=None)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick and args.config == "paper":
+        parser.error("--quick contradicts --config paper")
+    name = "quick" if args.quick else (args.config or "paper")
+    config = Config.quick(args.target) if name == "quick" else Config.paper(args.target)
+    overrides = {k: v for k, v in dict(train_steps=args.train_steps, trials=args.trials,
+                                       chains=args.chains, reverse=args.reverse).items() if v is not None}
+    if args.no_progress:
+        overrides["progress_bar"] = False
+    try:
+        config = dataclasses.replace(config, **overrides).resolved()
+    except ValueError as err:
+        parser.error(str(err))
+    start = time.perf_counter()
+    result = run(config, jax.random.key(args.seed), out=args.out)
+    payload = dict(config=config, config_name=name, seed=args.seed,
+                   elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(), **result)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
+    plot(result, config, args.out / f"{NAME}.png")
+    md = summary_markdown(payload, config)
+    _cli.write_atomic(args.out / f"{NAME}.md", md)
+    print(md)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

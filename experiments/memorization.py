@@ -1,0 +1,442 @@
+"""Learned-score memorisation (Cao, Chen, Sridharan & Wu 2026, Sections 4 and 9).
+
+A denoiser MLP ``(x_t, t) -> eps`` is trained on ``num_train`` i.i.d. samples of ``pi``, each
+duplicated ``duplicates`` times, with the DDPM epsilon loss on the lowest noise levels only
+(``1..100`` of a linear schedule of 1000), full batch, to encourage memorisation. Its score at
+level ``score_level``, ``s_hat(x) = -eps_theta(x, 10) / sqrt(1 - alphabar_10)``, drives ULA
+(``h = 0.0025``, 1000 iterations) from three starts:
+
+* *vanilla*: ``N(0, I)``;
+* *fresh*: ``num_seeds`` fresh samples of ``pi``, each duplicated to fill the chains;
+* *train*: ``num_seeds`` random training samples, duplicated.
+
+Per trial: the Gaussian-fit KL to ``pi`` of all chains (Gaussian target only) and the Sinkhorn
+divergence (GeomLoss ``p = 2, blur = 0.01``) between ``sinkhorn_points`` chains and as many of
+``reference_samples`` fresh samples of ``pi``, along the iterations. Theorem 7 predicts
+*train* clearly worse than *fresh*.
+
+Targets (SPEC defaults): ``N(ones(d), 2 I)`` with ``d = 50``; ``1/2 N(-ones, 2 I) + 1/2 N(4 ones,
+2 I)`` with ``d = 25``. The trained parameters are saved in ``--out`` (a checkpoint of
+:func:`langevin_jax.nn.train_denoiser`) and re-used when the experiment is rerun with the same
+configuration and seed (an interrupted training resumes).
+
+``--config quick`` is a CPU-sized variant that still shows the effect; see
+``docs/paper1_learned_scores.md`` for how it was found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import langevin_jax as lj
+from experiments import _cli
+from langevin_jax import metrics, nn
+from langevin_jax.targets import GaussianMixture, IsotropicGaussian
+
+NAME = "memorization"
+STARTS = ("vanilla", "fresh", "train")
+TARGETS = ("gaussian", "mixture")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The protocol; ``None`` fields take the target's default (``d``: 50 / 25, ``width``:
+    256 / 512 for the Gaussian / the mixture)."""
+
+    target: str = "gaussian"
+    d: Optional[int] = None
+    variance: float = 2.0
+    num_train: int = 1000
+    duplicates: int = 10
+    width: Optional[int] = None
+    depth: int = 3
+    time_embedding: str = "sinusoidal"
+    train_steps: int = 150_000
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    batch_size: Optional[int] = None
+    min_level: int = 1
+    max_level: int = 100
+    level_sampling: str = "per_example"
+    score_level: int = 10
+    step_size: float = 0.0025
+    langevin_steps: int = 1000
+    num_seeds: int = 30
+    chains: int = 5000
+    trials: int = 10
+    reference_samples: int = 5000
+    sinkhorn_points: int = 500
+    blur: float = 0.01
+    save_every: int = 50
+    sinkhorn_every: int = 100
+    checkpoint_every: int = 5000
+    chunk_size: int = 500
+    progress_bar: bool = True
+
+    def resolved(self) -> "Config":
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        d = self.d if self.d is not None else (50 if self.target == "gaussian" else 25)
+        width = self.width if self.width is not None else (256 if self.target == "gaussian" else 512)
+        cfg = dataclasses.replace(self, d=d, width=width)
+        if cfg.sinkhorn_every % cfg.save_every or cfg.langevin_steps % cfg.save_every:
+            raise ValueError("sinkhorn_every and langevin_steps must be multiples of save_every")
+        if cfg.sinkhorn_points > min(cfg.chains, cfg.reference_samples // 2):
+            raise ValueError("sinkhorn_points must be <= chains and <= reference_samples / 2")
+        if cfg.num_seeds > cfg.num_train:
+            raise ValueError("num_seeds must be <= num_train")
+        return cfg
+
+    @classmethod
+    def paper(cls, target: str = "gaussian") -> "Config":
+        return cls(target=target)
+
+    @classmethod
+    def quick(cls, target: str = "gaussian") -> "Config":
+        """CPU-sized (under 10 minutes on 2 cores): fewer distinct points, a smaller network
+        and fewer steps with a decaying learning rate; see the docs for the probes."""
+        return cls(target=target, d=20 if target == "gaussian" else 10, num_train=200,
+                   duplicates=5, width=256, train_steps=4000, learning_rate=2e-3,
+                   lr_schedule="cosine", chains=510, trials=5, reference_samples=5000,
+                   save_every=50, sinkhorn_every=500, checkpoint_every=1000)
+
+
+def make_target(config: Config):
+    d = config.d
+    if config.target == "gaussian":
+        return IsotropicGaussian.create(jnp.ones(d), config.variance)
+    means = jnp.stack([-jnp.ones(d), 4.0 * jnp.ones(d)])
+    return GaussianMixture.create(jnp.array([0.5, 0.5]), means,
+                                  jnp.full((2,), config.variance))
+
+
+def train_config(config: Config, checkpoint: Optional[Path]) -> nn.TrainConfig:
+    return nn.TrainConfig(
+        model=nn.DenoiserConfig(dim=config.d, width=config.width, depth=config.depth,
+                                time_embedding=config.time_embedding),
+        num_steps=config.train_steps, learning_rate=config.learning_rate,
+        lr_schedule=config.lr_schedule, batch_size=config.batch_size,
+        min_level=config.min_level, max_level=config.max_level,
+        level_sampling=config.level_sampling, chunk_size=config.chunk_size,
+        checkpoint_every=config.checkpoint_every if checkpoint is not None else None,
+        checkpoint_path=None if checkpoint is None else str(checkpoint),
+        progress_bar=config.progress_bar,
+    )
+
+
+def checkpoint_path(out: Path, config: Config, seed_tag: str, name: str = "denoiser") -> Path:
+    """``out/<name>_<hash>.ckpt``, the hash of everything that determines the parameters."""
+    fields = dict(train=train_config(config, None).fingerprint(), steps=config.train_steps,
+                  target=config.target, d=config.d, variance=config.variance,
+                  num_train=config.num_train, duplicates=config.duplicates, seed=seed_tag)
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(out) / f"{name}_{digest}.ckpt"
+
+
+def starts(key, start: str, train: jax.Array, config: Config, target) -> jax.Array:
+    """``[chains, d]`` initial positions: vanilla ``N(0, I)``, or ``num_seeds`` seeds
+    (fresh samples of ``pi`` or training samples) each repeated to fill the chains."""
+    k_idx, k_new = jax.random.split(key)
+    reps = math.ceil(config.chains / config.num_seeds)
+    if start == "vanilla":
+        return jax.random.normal(k_new, (config.chains, config.d))
+    if start == "fresh":
+        seeds = target.sample(k_new, config.num_seeds)
+    else:
+        idx = jax.random.choice(k_idx, train.shape[0], (config.num_seeds,), replace=False)
+        seeds = train[idx]
+    return jnp.repeat(seeds, reps, axis=0)[: config.chains]
+
+
+def fit_kl(samples: np.ndarray, target) -> float:
+    with jax.enable_x64(True):
+        return float(metrics.gaussian_fit_kl(jnp.asarray(samples, jnp.float64),
+                                             jnp.asarray(target.mean, jnp.float64),
+                                             jnp.asarray(target.covariance, jnp.float64)))
+
+
+def batched_sinkhorn(xs: np.ndarray, ys: np.ndarray, blur: float):
+    """Sinkhorn divergences of ``P`` pairs ``[P, n, d]`` in one vmapped, jitted call."""
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise ValueError("non-finite points reached the Sinkhorn batch")
+    fn = jax.jit(jax.vmap(lambda x, y: metrics.sinkhorn_divergence(x, y, blur=blur)))
+    res = fn(jnp.asarray(xs, jnp.float32), jnp.asarray(ys, jnp.float32))
+    return np.asarray(res.value, np.float64), np.asarray(res.converged)
+
+
+def nearest_distance(xs: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Distance from each row of ``xs`` to its nearest training point (blocked, no loops
+    over points)."""
+    out = []
+    t2 = (train**2).sum(1)
+    for block in np.array_split(xs, max(1, xs.shape[0] // 2000)):
+        d2 = (block**2).sum(1)[:, None] + t2[None, :] - 2 * block @ train.T
+        out.append(np.sqrt(np.maximum(d2.min(1), 0.0)))
+    return np.concatenate(out)
+
+
+def _mean_std(values):
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
+    """Train (or re-use) the denoiser, run ULA from the three starts, and measure.
+
+    Args:
+      config: a :class:`Config`.
+      key: a PRNG key.
+      out: folder for the denoiser checkpoint (``None``: no checkpoint).
+
+    Returns:
+      A dict with ``train`` (training summary), ``iterations``, ``sinkhorn_iterations``,
+      ``curves`` and ``final`` per start, ``reference`` values and diagnostics.
+    """
+    config = config.resolved()
+    target = make_target(config)
+    k_data, k_train, k_ref, k_runs = jax.random.split(key, 4)
+    train = target.sample(k_data, config.num_train)
+    data = jnp.repeat(train, config.duplicates, axis=0)
+
+    ckpt = None
+    if out is not None:
+        seed_tag = str(np.asarray(jax.random.key_data(key)).tolist())
+        ckpt = checkpoint_path(out, config, seed_tag)
+    tcfg = train_config(config, ckpt)
+    result = nn.train_denoiser(k_train, data, tcfg)
+    history = result.loss_history
+    tail = max(1, len(history) // 100)
+    train_summary = dict(
+        steps=result.step, seconds_this_run=result.elapsed_seconds,
+        resumed_from=result.resumed_from, reused=result.resumed_from == config.train_steps,
+        loss_first=float(np.mean(history[:tail])), loss_final=float(np.mean(history[-tail:])),
+        checkpoint=None if ckpt is None else ckpt.name,
+        num_params=nn.num_params(result.params),
+    )
+    schedule = tcfg.noise_schedule()
+    score_fn = nn.denoiser_score_fn(result.params, tcfg.model, schedule, config.score_level)
+
+    # score error E_pi |s_hat - s|^2 (Monte Carlo), relative to E_pi |s|^2
+    x_err = target.sample(jax.random.fold_in(k_ref, 1), 5000)
+    s_hat, s_true = jax.vmap(score_fn)(x_err), jax.vmap(target.score)(x_err)
+    score_error = float(jnp.mean(jnp.sum((s_hat - s_true) ** 2, 1)))
+    score_norm = float(jnp.mean(jnp.sum(s_true**2, 1)))
+
+    reference = np.asarray(target.sample(k_ref, config.reference_samples), np.float64)
+    algorithm = lj.ula(score_fn, config.step_size)
+    iterations = list(range(0, config.langevin_steps + 1, config.save_every))
+    sk_iters = list(range(0, config.langevin_steps + 1, config.sinkhorn_every))
+    sk_idx = [iterations.index(k) for k in sk_iters]
+    train_np = np.asarray(train, np.float64)
+    n_sk = config.sinkhorn_points
+
+    kl = {s: np.full((config.trials, len(iterations)), np.nan) for s in STARTS}
+    near = {s: [] for s in STARTS}
+    nonfinite = {s: 0 for s in STARTS}
+    sk_x, sk_y, sk_where = [], [], []  # pairs for the one batched Sinkhorn call
+    floor_pairs = []
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
+    example = {}
+    for trial in range(config.trials):
+        k_trial = jax.random.fold_in(k_runs, trial)
+        x0 = jnp.concatenate([starts(jax.random.fold_in(k_trial, j), s, train, config, target)
+                              for j, s in enumerate(STARTS)])
+        res = lj.run(jax.random.fold_in(k_trial, 99), algorithm, x0, config.langevin_steps,
+                     save_every=config.save_every)
+        traj = np.concatenate([np.asarray(x0, np.float64)[None],
+                               np.asarray(res.trajectory, np.float64)])  # [saves + 1, 3 chains, d]
+        finite_all = ~np.asarray(res.info.nonfinite)
+        ref_perm = rng.permutation(config.reference_samples)
+        y_sub = reference[ref_perm[:n_sk]]
+        floor_pairs.append((reference[ref_perm[n_sk:2 * n_sk]], y_sub))
+        for j, s in enumerate(STARTS):
+            sl = slice(j * config.chains, (j + 1) * config.chains)
+            chain_traj = traj[:, sl]
+            finite = finite_all[sl] & np.all(np.isfinite(chain_traj), axis=(0, 2))
+            nonfinite[s] += int((~finite).sum())
+            good = chain_traj[:, finite]
+            if config.target == "gaussian" and good.shape[1] >= 2:
+                kl[s][trial] = [fit_kl(good[i], target) for i in range(len(iterations))]
+            near[s].append(float(np.mean(nearest_distance(good[-1], train_np)
+                                         < 0.15 * math.sqrt(config.d))))
+            if good.shape[1] >= n_sk:
+                pick = rng.choice(good.shape[1], n_sk, replace=False)
+                for i_sk, i_it in enumerate(sk_idx):
+                    sk_x.append(good[i_it, pick])
+                    sk_y.append(y_sub)
+                    sk_where.append((s, trial, i_sk))
+            if trial == 0:
+                example[s] = good[-1, :200, :2]
+    # one batched Sinkhorn call for every (start, trial, iteration) and the pi-vs-pi floor
+    xs = np.stack(sk_x + [p[0] for p in floor_pairs])
+    ys = np.stack(sk_y + [p[1] for p in floor_pairs])
+    t_sk = time.perf_counter()
+    values, converged = batched_sinkhorn(xs, ys, config.blur)
+    sk_seconds = time.perf_counter() - t_sk
+    sk = {s: np.full((config.trials, len(sk_iters)), np.nan) for s in STARTS}
+    for (s, trial, i_sk), v, ok in zip(sk_where, values, converged):
+        sk[s][trial, i_sk] = v if ok else np.nan
+    floor = values[len(sk_where):]
+
+    curves, final = {}, {}
+    for s in STARTS:
+        kl_ok = config.target == "gaussian"
+        curves[s] = dict(
+            kl_mean=np.nanmean(kl[s], 0).tolist() if kl_ok else None,
+            kl_std=np.nanstd(kl[s], 0).tolist() if kl_ok else None,
+            sinkhorn_mean=np.nanmean(sk[s], 0).tolist(), sinkhorn_std=np.nanstd(sk[s], 0).tolist(),
+        )
+        sk_mean, sk_std = _mean_std(sk[s][:, -1].tolist())
+        kl_mean, kl_std = _mean_std(kl[s][:, -1].tolist()) if kl_ok else (None, None)
+        final[s] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
+                        near_train_fraction=float(np.mean(near[s])), nonfinite_chains=nonfinite[s])
+    return dict(
+        d=config.d, width=config.width, train=train_summary,
+        score_error=score_error, score_error_relative=score_error / score_norm,
+        iterations=iterations, sinkhorn_iterations=sk_iters, curves=curves, final=final,
+        reference=dict(sinkhorn_pi_vs_pi_mean=float(np.mean(floor)),
+                       sinkhorn_pi_vs_pi_std=float(np.std(floor)),
+                       kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, config.chains)
+                       if config.target == "gaussian" else None),
+        sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_pairs=int(len(values)),
+        sinkhorn_seconds=sk_seconds, nonfinite_chains_total=int(sum(nonfinite.values())),
+        example_final_xy={s: v.tolist() for s, v in example.items()},
+        train_xy=train_np[:200, :2].tolist(),
+        loss_history_every=max(1, len(history) // 500),
+        loss_history=history[:: max(1, len(history) // 500)].tolist(),
+    )
+
+
+def plot(result: dict, config: Config, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = dict(vanilla="tab:blue", fresh="tab:green", train="tab:red")
+    has_kl = result["curves"]["train"]["kl_mean"] is not None
+    fig, axes = plt.subplots(1, 4 if has_kl else 3, figsize=(17 if has_kl else 13, 3.6))
+    ax_iter = list(axes[:2] if has_kl else axes[:1])
+    if has_kl:
+        its = result["iterations"]
+        for s in STARTS:
+            m, sd = np.asarray(result["curves"][s]["kl_mean"]), np.asarray(result["curves"][s]["kl_std"])
+            axes[0].plot(its, m, color=colors[s], label=s)
+            axes[0].fill_between(its, m - sd, m + sd, color=colors[s], alpha=0.2)
+        axes[0].axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL=0")
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("Gaussian-fit KL to $\\pi$")
+    ax = ax_iter[-1]
+    its = result["sinkhorn_iterations"]
+    for s in STARTS:
+        m, sd = np.asarray(result["curves"][s]["sinkhorn_mean"]), np.asarray(result["curves"][s]["sinkhorn_std"])
+        ax.errorbar(its, m, sd, color=colors[s], marker="o", capsize=3, label=s)
+    ax.axhline(result["reference"]["sinkhorn_pi_vs_pi_mean"], color="k", ls=":", label="$\\pi$ vs $\\pi$")
+    ax.set_ylabel(f"Sinkhorn divergence (blur {config.blur})")
+    for a in ax_iter:
+        a.set_xlabel("Langevin iteration")
+        a.legend(fontsize=7)
+    ax = axes[-2]
+    every = result["loss_history_every"]
+    hist = np.asarray(result["loss_history"])
+    ax.plot(np.arange(len(hist)) * every, hist, lw=0.7)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("epsilon loss")
+    ax.set_title(f"levels {config.min_level}..{config.max_level}", fontsize=8)
+    ax = axes[-1]
+    tr = np.asarray(result["train_xy"])
+    ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training pts")
+    for s in STARTS:
+        xy = np.asarray(result["example_final_xy"][s])
+        if xy.size:
+            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[s], alpha=0.6, label=f"{s} (final)")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title("trial 0, final chains (first 2 coords)", fontsize=8)
+    ax.legend(fontsize=6, markerscale=2)
+    fig.suptitle(f"Learned score, {config.target} target, d = {config.d}, width {config.width}, "
+                 f"{config.train_steps} training steps on {config.num_train} x {config.duplicates} points",
+                 fontsize=9)
+    fig.tight_layout()
+    _cli.save_figure(fig, path)
+    plt.close(fig)
+
+
+def summary_markdown(payload: dict, config: Config) -> str:
+    res = payload["final"]
+    rows = []
+    for s in STARTS:
+        f = res[s]
+        kl = "n/a" if f["kl_mean"] is None else f"{f['kl_mean']:.3g} ± {f['kl_std']:.2g}"
+        skv = "n/a" if f["sinkhorn_mean"] is None else f"{f['sinkhorn_mean']:.4g} ± {f['sinkhorn_std']:.2g}"
+        rows.append([s, kl, skv, f"{f['near_train_fraction']:.2f}", f["nonfinite_chains"]])
+    table = _cli.markdown_table(
+        ["start", f"Gaussian-fit KL (mean ± std, {config.trials} trials)", "Sinkhorn (mean ± std)",
+         "fraction within 0.15 sqrt(d) of a training point", "non-finite chains"], rows)
+    tr = payload["train"]
+    ref = payload["reference"]
+    bias = "" if ref["kl_fit_bias"] is None else f", Gaussian-fit KL bias at KL = 0: {ref['kl_fit_bias']:.3g}"
+    return (
+        f"# Learned-score memorisation ({config.target}, d = {config.d})\n\n"
+        f"Denoiser: MLP {config.depth} x {config.width}, {tr['num_params']:,} parameters, trained "
+        f"{tr['steps']} steps on levels {config.min_level}..{config.max_level} "
+        f"({config.num_train} points x {config.duplicates}), loss {tr['loss_first']:.3f} -> "
+        f"{tr['loss_final']:.3f}{' (re-used checkpoint)' if tr['reused'] else ''}. Score at level "
+        f"{config.score_level}: relative error E|s_hat - s|^2 / E|s|^2 = "
+        f"{payload['score_error_relative']:.3g}.\n\n"
+        f"ULA h = {config.step_size}, {config.langevin_steps} iterations, {config.chains} chains per "
+        f"start ({config.num_seeds} seeds), final values:\n\n{table}\n"
+        f"Sinkhorn between two {config.sinkhorn_points}-point samples of pi: "
+        f"{ref['sinkhorn_pi_vs_pi_mean']:.4g} ± {ref['sinkhorn_pi_vs_pi_std']:.2g}{bias}. "
+        f"All Sinkhorn values converged: {payload['sinkhorn_all_converged']}. "
+        f"Elapsed {payload['elapsed_seconds']:.0f} s.\n"
+    )
+
+
+def main(argv=None) -> dict:
+    parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: learned-score memorisation")
+    parser.add_argument("--config", choices=["quick", "paper"], default=None,
+                        help="quick (CPU, minutes) or paper (the full protocol, for a GPU)")
+    parser.add_argument("--target", choices=TARGETS, default="gaussian")
+    parser.add_argument("--train-steps", type=int, default=None)
+    parser.add_argument("--trials", type=int, default=None)
+    parser.add_argument("--chains", type=int, default=None)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick and args.config == "paper":
+        parser.error("--quick contradicts --config paper")
+    name = "quick" if args.quick else (args.config or "paper")
+    config = Config.quick(args.target) if name == "quick" else Config.paper(args.target)
+    overrides = {k: v for k, v in dict(train_steps=args.train_steps, trials=args.trials,
+                                       chains=args.chains).items() if v is not None}
+    if args.no_progress:
+        overrides["progress_bar"] = False
+    config = dataclasses.replace(config, **overrides).resolved()
+    start = time.perf_counter()
+    result = run(config, jax.random.key(args.seed), out=args.out)
+    payload = dict(config=config, config_name=name, seed=args.seed,
+                   elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(),
+                   device=str(jax.devices()[0]), **result)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
+    plot(result, config, args.out / f"{NAME}.png")
+    md = summary_markdown(payload, config)
+    _cli.write_atomic(args.out / f"{NAME}.md", md)
+    print(md)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
