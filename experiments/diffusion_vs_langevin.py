@@ -280,8 +280,8 @@ def summary_markdown(payload: dict, config: Config) -> str:
     rows = []
     for m in METHODS:
         f = payload["methods"][m]
-        kl = "n/a" if f["kl_mean"] is None else f"{f['kl_mean']:.3g} ± {f['kl_std']:.2g}"
-        skv = "n/a" if f["sinkhorn_mean"] is None else f"{f['sinkhorn_mean']:.4g} ± {f['sinkhorn_std']:.2g}"
+        kl = mem.fmt_pm(f["kl_mean"], f["kl_std"])
+        skv = mem.fmt_pm(f["sinkhorn_mean"], f["sinkhorn_std"], 4)
         near = "n/a" if f["near_train_fraction"] is None else f"{f['near_train_fraction']:.2f}"
         rows.append([m, skv, kl, near, f["nonfinite_chains"], f["sinkhorn_not_converged"]])
     table = _cli.markdown_table(

@@ -6,7 +6,9 @@ position where ``d`` is too small for i.i.d. points to be); the memorising score
 three starts: *vanilla* ``N(0, I)``, *fresh* (30 new samples from ``pi``, each duplicated),
 *train* (30 training points, each duplicated). Reported per ``d``: the exact score error
 (quadrature, in log10) and its Monte Carlo check, and per start the Gaussian-fit KL to
-``pi`` and the fraction of chains still trapped (within ``r_out`` of a training point).
+``pi``, the Sinkhorn divergence to ``pi`` (GeomLoss ``p = 2, blur = 0.01``, ``sinkhorn_points``
+chains against as many fresh samples of ``pi``; the same for two samples of ``pi`` gives the
+noise floor) and the fraction of chains still trapped (within ``r_out`` of a training point).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Config:
     r_in_factor: float = 0.08
     r_out_factor: float = 0.16
     score_error_samples: int = 20_000
+    sinkhorn_points: int = 500
+    blur: float = 0.01
 
     @classmethod
     def quick(cls) -> "Config":
@@ -88,6 +92,9 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
     mc = scores.memorizing_score_error(k_err, train, r_in, r_out, alpha,
                                        config.score_error_samples)
     algorithm = lj.ula(s_hat, config.step_size)
+    n_sk = min(config.sinkhorn_points, config.chains)
+    k_ref = jax.random.fold_in(k_runs, 12345)
+    sk_x, sk_y, sk_where = [], [], []  # every Sinkhorn pair of this d, in one batched call
     per_start = {}
     for j, start in enumerate(STARTS):
         kls, trapped, nonfinite = [], [], 0
@@ -103,13 +110,34 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
                 kls.append(float(metrics.gaussian_fit_kl(jnp.asarray(xs), jnp.zeros(d),
                                                          jnp.eye(d))))
             trapped.append(_fraction_trapped(xs, np.asarray(train, np.float64), r_out))
+            if xs.shape[0] >= n_sk:  # a random subset (chains are grouped by seed)
+                pick = np.asarray(jax.random.permutation(jax.random.fold_in(k_ref, 500 + 10 * t + j),
+                                                         xs.shape[0]))[:n_sk]
+                sk_x.append(xs[pick])
+                sk_y.append(np.asarray(jax.random.normal(jax.random.fold_in(k_ref, t), (n_sk, d))))
+                sk_where.append(start)
         per_start[start] = dict(
             kl_mean=float(np.mean(kls)), kl_std=float(np.std(kls)),
             trapped_mean=float(np.mean(trapped)), trapped_std=float(np.std(trapped)),
             nonfinite_chains=nonfinite,
         )
+    # noise floor: two independent samples of pi of the same size
+    for t in range(config.trials):
+        sk_x.append(np.asarray(jax.random.normal(jax.random.fold_in(k_ref, 1000 + t), (n_sk, d))))
+        sk_y.append(np.asarray(jax.random.normal(jax.random.fold_in(k_ref, t), (n_sk, d))))
+    sk = metrics.sinkhorn_divergence_batched(np.stack(sk_x).astype(np.float32),
+                                             np.stack(sk_y).astype(np.float32), blur=config.blur)
+    values = np.where(np.asarray(sk.converged), np.asarray(sk.value, np.float64), np.nan)
+    for start in STARTS:
+        vals = [v for v, w in zip(values, sk_where) if w == start]
+        ok = [v for v in vals if np.isfinite(v)]
+        per_start[start].update(sinkhorn_mean=float(np.mean(ok)) if ok else None,
+                                sinkhorn_std=float(np.std(ok)) if ok else None,
+                                sinkhorn_not_converged=len(vals) - len(ok))
+    floor = values[len(sk_where):]
     return dict(
         d=d, num_train_used=int(train.shape[0]), r_in=r_in, r_out=r_out, alpha=alpha,
+        sinkhorn_pi_vs_pi=float(np.nanmean(floor)), sinkhorn_all_converged=bool(np.all(sk.converged)),
         score_error_log10=log_err / math.log(10),
         score_error_mc_log10=mc.log_value / math.log(10),
         score_error_mc_log10_se=mc.log_std_error / math.log(10),
@@ -126,11 +154,17 @@ def _plot(result: dict, out) -> None:
 
     rows = result["rows"]
     ds = [r["d"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
     for s in STARTS:
         axes[0].errorbar(ds, [r[s]["kl_mean"] for r in rows], [r[s]["kl_std"] for r in rows],
                          fmt="o-", label=s)
         axes[1].plot(ds, [r[s]["trapped_mean"] for r in rows], "o-", label=s)
+        sk_rows = [r for r in rows if r[s].get("sinkhorn_mean") is not None]
+        axes[3].errorbar([r["d"] for r in sk_rows], [r[s]["sinkhorn_mean"] for r in sk_rows],
+                         [r[s]["sinkhorn_std"] for r in sk_rows], fmt="o-", label=s)
+    axes[3].plot(ds, [r.get("sinkhorn_pi_vs_pi", np.nan) for r in rows], "k:", label="$\\pi$ vs $\\pi$")
+    axes[3].set_yscale("log")
+    axes[3].set_ylabel("Sinkhorn divergence to $\\pi$ (blur 0.01)")
     axes[0].plot(ds, [r["fit_kl_bias"] for r in rows], "k:", label="fit bias at KL=0")
     axes[0].set_yscale("log")
     axes[0].set_ylabel("Gaussian-fit KL to $\\pi$")
@@ -170,14 +204,18 @@ def main(argv=None) -> dict:
     _plot(result, args.out)
     table = _cli.markdown_table(
         ["d", "n used", "log10 score error", *[f"KL {s}" for s in STARTS],
-         *[f"trapped {s}" for s in STARTS]],
+         *[f"Sinkhorn {s}" for s in STARTS], "Sinkhorn pi vs pi", *[f"trapped {s}" for s in STARTS]],
         [[r["d"], r["num_train_used"], f"{r['score_error_log10']:.1f}",
           *[f"{r[s]['kl_mean']:.3g}" for s in STARTS],
+          *["n/c" if r[s]["sinkhorn_mean"] is None else f"{r[s]['sinkhorn_mean']:.3g}" for s in STARTS],
+          f"{r['sinkhorn_pi_vs_pi']:.3g}",
           *[f"{r[s]['trapped_mean']:.2f}" for s in STARTS]] for r in result["rows"]],
     )
     md = (f"# Theorem 7: memorising score\n\nh = {config.step_size}, {config.steps} steps, "
           f"{config.chains} chains, {config.trials} trials, r_in = {config.r_in_factor} sqrt(d), "
-          f"r_out = {config.r_out_factor} sqrt(d), alpha = 2 d / r_in^2.\n\n{table}")
+          f"r_out = {config.r_out_factor} sqrt(d), alpha = 2 d / r_in^2. Sinkhorn: "
+          f"{min(config.sinkhorn_points, config.chains)} chains vs as many samples of pi, blur "
+          f"{config.blur} (n/c: did not converge, not reported).\n\n{table}")
     _cli.write_atomic(args.out / f"{NAME}.md", md)
     print(md)
     return payload

@@ -185,6 +185,10 @@ def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
 
     Pure JAX (differentiable, jit-able). Compute under ``jax.enable_x64`` for large ``d``.
 
+    Returns ``+inf`` when the fitted covariance is singular (``n <= d``, or chains that
+    collapsed onto fewer than ``d + 1`` distinct points): the fit then has no density and
+    the KL is infinite, which is reported as such, never as NaN.
+
     Raises:
       ValueError: fewer than ``2`` samples, mismatched ``d``, or non-finite samples
         (count and drop diverged chains before calling; never average them silently).
@@ -199,7 +203,9 @@ def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     _checks.check_finite_array("samples", samples)
     m, c = _fit(samples)
     dtype = samples.dtype
-    return theory.gaussian_kl(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
+    kl = theory.gaussian_kl(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
+    # a singular fit makes the Cholesky factor NaN (or the log-determinant -inf): KL = +inf
+    return jnp.where(jnp.isnan(kl), jnp.inf, kl)
 
 
 def gaussian_fit_kl_bias(d: int, n: int) -> float:

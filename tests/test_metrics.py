@@ -144,3 +144,10 @@ def test_gaussian_fit_w2_closed_form_and_bias():
             jax.random.normal(k, (n_small, d), jnp.float64), jnp.zeros(d), jnp.eye(d)) ** 2)(keys))
         bias = metrics.gaussian_fit_w2_bias(d, n_small)
         assert abs(w2sq.mean() - bias) < 5 * w2sq.std() / math.sqrt(reps) + 0.15 * bias
+
+
+def test_gaussian_fit_kl_of_collapsed_samples_is_inf():
+    # 3 distinct points in d = 5: the fitted covariance is singular, so the KL is +inf, not NaN
+    pts = jnp.repeat(jnp.eye(5)[:3], 4, axis=0)
+    kl = metrics.gaussian_fit_kl(pts, jnp.zeros(5), jnp.eye(5))
+    assert jnp.isinf(kl) and kl > 0

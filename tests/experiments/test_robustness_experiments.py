@@ -44,6 +44,13 @@ def test_memorization_analytic_tiny(tmp_path):
     assert row["train"]["trapped_mean"] > 0.9
     assert row["fresh"]["trapped_mean"] < 0.1 and row["vanilla"]["trapped_mean"] < 0.1
     assert row["train"]["kl_mean"] > 3 * row["fresh"]["kl_mean"]
+    # Sinkhorn (120 chains vs 120 samples of pi): train far above the pi-vs-pi floor, fresh near it
+    assert row["sinkhorn_all_converged"]
+    floor = row["sinkhorn_pi_vs_pi"]  # two independent 120-point samples of pi
+    excess_train = row["train"]["sinkhorn_mean"] - floor
+    excess_fresh = row["fresh"]["sinkhorn_mean"] - floor
+    assert excess_train > 3 * max(excess_fresh, 0.1)
+    assert row["fresh"]["sinkhorn_mean"] < 1.1 * floor
     assert math.isfinite(row["score_error_log10"])
 
 
