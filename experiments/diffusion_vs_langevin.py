@@ -328,6 +328,9 @@ def main(argv=None) -> dict:
         config = dataclasses.replace(config, **overrides).resolved()
     except ValueError as err:
         parser.error(str(err))
+    if args.force:  # retrain instead of re-using the saved parameters
+        for old_ckpt in args.out.glob("denoiser_all_levels_*.ckpt"):
+            old_ckpt.unlink()
     start = time.perf_counter()
     result = run(config, jax.random.key(args.seed), out=args.out)
     payload = dict(config=config, config_name=name, seed=args.seed,

@@ -439,6 +439,9 @@ def main(argv=None) -> dict:
     if args.no_progress:
         overrides["progress_bar"] = False
     config = dataclasses.replace(config, **overrides).resolved()
+    if args.force:  # retrain instead of re-using the saved parameters
+        for old_ckpt in args.out.glob("denoiser_*.ckpt"):
+            old_ckpt.unlink()
     start = time.perf_counter()
     result = run(config, jax.random.key(args.seed), out=args.out)
     payload = dict(config=config, config_name=name, seed=args.seed,

@@ -38,3 +38,28 @@ def test_help_exits_cleanly(capsys):
         ula_bias.main(["--help"])
     assert exc.value.code == 0
     assert "--quick" in capsys.readouterr().out
+
+
+def test_main_job_reports_a_failure_and_exits_nonzero(tmp_path, monkeypatch):
+    def boom(argv=None):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(ula_bias, "main", boom)
+    with pytest.raises(SystemExit) as exc:
+        main_job.main(["--out", str(tmp_path), "--only", "ula_bias"])
+    assert exc.value.code == 1
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "FAILED: ula_bias" in report and "simulated crash" in report
+
+
+@pytest.mark.parametrize("name", [e[0] for e in main_job.EXPERIMENTS])
+def test_every_experiment_has_the_common_flags(name, capsys):
+    import importlib
+
+    module = importlib.import_module(f"experiments.{name}")
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--quick", "--seed", "--out", "--force"):
+        assert flag in text, (name, flag)
