@@ -16,6 +16,7 @@ checkpoint ends with bit-identical parameters to an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -188,8 +189,14 @@ def _data_hash(data: jax.Array) -> str:
     return hashlib.sha256(arr.tobytes() + str((arr.shape, arr.dtype)).encode()).hexdigest()
 
 
-def _build_chunk(config: TrainConfig, schedule, optimizer, length: int):
-    """A jitted ``lax.scan`` over ``length`` optimiser steps starting at a traced step."""
+@functools.lru_cache(maxsize=32)
+def _build_chunk(config: TrainConfig, length: int):
+    """A jitted ``lax.scan`` over ``length`` optimiser steps starting at a traced step.
+
+    Cached per (config, length), so repeated or resumed calls of :func:`train_denoiser`
+    with the same config re-use the compiled program instead of recompiling."""
+    schedule = config.noise_schedule()
+    optimizer = make_optimizer(config)
     model = MLPDenoiser(config.model)
     per_batch = config.level_sampling == "per_batch"
     lo, hi = config.min_level, config.max_level
@@ -348,17 +355,19 @@ def train_denoiser(
         step, losses = 0, []
     resumed_from = step
 
+    # the fields that do not change the compiled step are normalised, so that calls differing
+    # only in them (length, checkpointing, progress) share one compiled program
+    compile_config = dataclasses.replace(
+        config, chunk_size=1, checkpoint_every=None, checkpoint_path=None, progress_bar=False,
+        num_steps=config.num_steps if config.lr_schedule != "constant" else 1)
     chunk_len = config.chunk_size
     if config.checkpoint_every is not None:
         chunk_len = math.gcd(chunk_len, config.checkpoint_every)
-    chunks: dict[int, Any] = {}
     bar = _LossBar(config.num_steps, step) if config.progress_bar and step < end else None
     while step < end:
         # cut at multiples of chunk_len so checkpoints fall on chunk boundaries
         length = min(chunk_len - step % chunk_len, end - step)
-        if length not in chunks:
-            chunks[length] = _build_chunk(config, schedule, optimizer, length)
-        params, opt_state, chunk_losses = chunks[length](
+        params, opt_state, chunk_losses = _build_chunk(compile_config, length)(
             params, opt_state, k_steps, data, jnp.asarray(step, jnp.int32))
         chunk_losses = np.asarray(chunk_losses)
         losses.append(chunk_losses)
