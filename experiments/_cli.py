@@ -103,7 +103,19 @@ class PartCache:
         path = self.dir / f"{part}.json"
         if path.exists() and not self.fresh:
             self.reused.append(part)
-            return json.loads(path.read_text())
+            return _from_json(json.loads(path.read_text()))
         value = _jsonable(compute())
         write_json(path, value)
-        return value
+        return _from_json(value)
+
+
+def _from_json(obj: Any) -> Any:
+    """Undo :func:`_jsonable`'s encoding of infinities (``"inf"``/``"-inf"`` back to floats),
+    so a re-used part equals a freshly computed one."""
+    if isinstance(obj, dict):
+        return {k: _from_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_from_json(v) for v in obj]
+    if obj in ("inf", "-inf"):
+        return float(obj)
+    return obj

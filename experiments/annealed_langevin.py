@@ -420,11 +420,12 @@ def main(argv=None) -> dict:
     payload = dict(config=config, seed=args.seed, quick=args.quick,
                    elapsed_seconds=time.perf_counter() - start,
                    **{k: v for k, v in result.items() if not k.startswith("_")})
-    _cli.write_json(args.out / f"{NAME}.json", payload)
     _plot(result, args.out)
     md = _markdown(config, result)
     _cli.write_atomic(args.out / f"{NAME}.md", md)
     print(md)
+    # written last: the JSON marks the experiment finished (the main job then skips it)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
     return payload
 
 

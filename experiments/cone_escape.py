@@ -117,7 +117,6 @@ def main(argv=None) -> dict:
     result = run(config, jax.random.key(args.seed), cache)
     payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
                    **result)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
     _plot(result, args.out)
     table = _cli.markdown_table(
         ["d", "R", "half-angle", "score error", "escaped at end", "non-finite"],
@@ -130,6 +129,8 @@ def main(argv=None) -> dict:
           f"<x, u> > {config.escape_radius}.\n\n{table}")
     _cli.write_atomic(args.out / f"{NAME}.md", md)
     print(md)
+    # written last: the JSON marks the experiment finished (the main job then skips it)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
     return payload
 
 

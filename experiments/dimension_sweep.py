@@ -212,7 +212,6 @@ def main(argv=None) -> dict:
     result = run(config, jax.random.key(args.seed))
     payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
                    **result)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
     _plot(result, args.out)
     rob = _cli.markdown_table(
         ["d", "log10 err trap", "KL trap", "KL true", "log10 err memo", "KL memo train",
@@ -234,6 +233,8 @@ def main(argv=None) -> dict:
           f"gradient descent on log h ({config.gd_steps} steps).\n\n{opt}")
     _cli.write_atomic(args.out / f"{NAME}.md", md)
     print(md)
+    # written last: the JSON marks the experiment finished (the main job then skips it)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
     return payload
 
 

@@ -515,11 +515,12 @@ def main(argv=None) -> dict:
     result = run(config, jax.random.key(args.seed))
     payload = dict(config=config, seed=args.seed, quick=args.quick,
                    elapsed_seconds=time.perf_counter() - start, **result)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
     _plot(result, args.out)
     md = _markdown(config, result)
     _cli.write_atomic(args.out / f"{NAME}.md", md)
     print(md)
+    # written last: the JSON marks the experiment finished (the main job then skips it)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
     return payload
 
 

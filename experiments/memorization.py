@@ -447,11 +447,12 @@ def main(argv=None) -> dict:
     payload = dict(config=config, config_name=name, seed=args.seed,
                    elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(),
                    device=str(jax.devices()[0]), **result)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
     plot(result, config, args.out / f"{NAME}.png")
     md = summary_markdown(payload, config)
     _cli.write_atomic(args.out / f"{NAME}.md", md)
     print(md)
+    # written last: the JSON marks the experiment finished (the main job then skips it)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
     return payload
 
 

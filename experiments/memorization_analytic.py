@@ -200,7 +200,6 @@ def main(argv=None) -> dict:
     result = run(config, jax.random.key(args.seed), cache)
     payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
                    **result)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
     _plot(result, args.out)
     table = _cli.markdown_table(
         ["d", "n used", "log10 score error", *[f"KL {s}" for s in STARTS],
@@ -218,6 +217,8 @@ def main(argv=None) -> dict:
           f"{config.blur} (n/c: did not converge, not reported).\n\n{table}")
     _cli.write_atomic(args.out / f"{NAME}.md", md)
     print(md)
+    # written last: the JSON marks the experiment finished (the main job then skips it)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
     return payload
 
 

@@ -102,7 +102,6 @@ def main(argv=None) -> dict:
     result = run(config, jax.random.key(args.seed))
     payload = dict(config=config, seed=args.seed, quick=args.quick,
                    elapsed_seconds=time.perf_counter() - start, **result)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
     _plot(result, args.out)
     table = _cli.markdown_table(
         ["h", "exact KL (ULA)", "fit KL (ULA)", "fit KL (MALA)", "MALA acc.", "non-finite"],
@@ -113,6 +112,8 @@ def main(argv=None) -> dict:
                       f"Gaussian-fit KL finite-sample bias at KL=0: about "
                       f"{result['fit_kl_bias']:.3g}.\n")
     print(table)
+    # written last: the JSON marks the experiment finished (the main job then skips it)
+    _cli.write_json(args.out / f"{NAME}.json", payload)
     return payload
 
 
