@@ -3,8 +3,9 @@
 ``python -m benchmarks.sinkhorn [--repeats N] [--skip-large]``
 
 Cases: 500 vs 500 points at blur 0.01 in d = 2, 10, 50 (the reference clouds of
-``../shared/reference/sinkhorn``, whose GeomLoss values were computed to ~1e-4), and 5000 vs
-5000 in d = 50. For each: compile time (first call) and run time (best of ``repeats``),
+``tests/data/sinkhorn_reference``, a copy of ``../shared/reference/sinkhorn``, whose GeomLoss
+values were computed to ~1e-4), and 5000 vs 5000 in d = 50. For each: compile time (first call)
+and run time (best of ``repeats``),
 value, relative error to the reference, iterations. GeomLoss runs with its default
 ``scaling=0.5`` and with ``scaling=0.9`` (slower annealing, needed for reference accuracy
 at blur 0.01); the ratio column is GeomLoss time / our time at the accuracy each reaches.
@@ -26,7 +27,7 @@ import numpy as np
 
 from langevin_jax import metrics
 
-REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "sinkhorn"
+REF = Path(__file__).resolve().parents[1] / "tests" / "data" / "sinkhorn_reference"
 
 
 def _time(fn, repeats):
