@@ -490,8 +490,11 @@ def sinkhorn_divergence_batched(
         (``lax.map``): no per-pair dispatch, and each pair stops at its own iteration count;
         ``"vmap"`` runs them in lockstep (every pair iterates until the slowest converges);
         ``"auto"`` (default) picks ``"map"`` on CPU and ``"vmap"`` on GPU/TPU. Measured on a
-        2-core CPU: ``lax.map`` is 1.1x (500 points) to 2.7x (50 points) faster per pair than
-        a Python loop, while ``vmap`` is 0.6-0.7x (batched while-loops run poorly on XLA:CPU).
+        2-core CPU (16 pairs, ``d = 10``, blur 0.01): ``lax.map`` runs at the speed of a
+        Python loop over :func:`sinkhorn_divergence` (1.06x at 50 points, 0.97x at 500: one
+        pair already keeps both cores busy), ``vmap`` at 0.5x for 500 points (the batched
+        ``[pairs, n, m]`` kernels no longer fit in cache). The compiled program is cached per
+        method and settings.
       **kwargs: passed to :func:`sinkhorn_divergence` (``blur``, ...).
 
     Returns:
@@ -508,7 +511,19 @@ def sinkhorn_divergence_batched(
         _check_cloud(f"ys[{i}]", ys[i])
     if method == "auto":
         method = "map" if jax.default_backend() == "cpu" else "vmap"
+    try:
+        fn = _batched_sinkhorn_fn(method, tuple(sorted(kwargs.items())))
+    except TypeError:  # unhashable settings (e.g. weight arrays): compile for this call only
+        fn = _batched_sinkhorn_fn.__wrapped__(method, tuple(sorted(kwargs.items())))
+    return fn(xs, ys)
+
+
+@functools.lru_cache(maxsize=64)
+def _batched_sinkhorn_fn(method: str, settings: tuple):
+    """The jitted batched Sinkhorn, built once per (method, settings) so repeated calls re-use
+    the compiled program (a fresh closure per call would recompile every time)."""
+    kwargs = dict(settings)
     one = lambda x, y: sinkhorn_divergence(x, y, **kwargs)  # noqa: E731
     if method == "vmap":
-        return jax.jit(jax.vmap(one))(xs, ys)
-    return jax.jit(lambda a, b: jax.lax.map(lambda ab: one(*ab), (a, b)))(xs, ys)
+        return jax.jit(jax.vmap(one))
+    return jax.jit(lambda a, b: jax.lax.map(lambda ab: one(*ab), (a, b)))

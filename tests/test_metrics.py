@@ -152,3 +152,13 @@ def test_gaussian_fit_kl_of_collapsed_samples_is_inf():
     pts = jnp.repeat(jnp.eye(5)[:3], 4, axis=0)
     kl = metrics.gaussian_fit_kl(pts, jnp.zeros(5), jnp.eye(5))
     assert jnp.isinf(kl) and kl > 0
+
+
+def test_batched_sinkhorn_reuses_its_compiled_program():
+    xs = jax.random.normal(jax.random.key(0), (3, 20, 2))
+    ys = xs + 1.0
+    a = metrics.sinkhorn_divergence_batched(xs, ys, blur=0.5)
+    fn = metrics._batched_sinkhorn_fn("map" if jax.default_backend() == "cpu" else "vmap", (("blur", 0.5),))
+    b = metrics.sinkhorn_divergence_batched(xs, ys, blur=0.5)
+    assert fn._cache_size() == 1  # one compilation for both calls
+    np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value))
