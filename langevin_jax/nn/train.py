@@ -20,9 +20,7 @@ import functools
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
@@ -33,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from langevin_jax import _checks, diffusion
+from langevin_jax import _checks, _io, diffusion
 from langevin_jax.nn.denoiser import DenoiserConfig, MLPDenoiser, init_denoiser
 
 __all__ = [
@@ -261,16 +259,7 @@ def _write_checkpoint(path: Path, *, params, opt_state, step, key, losses, confi
     # arrays as numpy; strings and ints stay native (msgpack cannot restore numpy str arrays)
     blob = flax.serialization.msgpack_serialize(jax.tree_util.tree_map(
         lambda v: v if isinstance(v, (str, int)) else np.asarray(v), payload))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _io.write_atomic(path, blob)
 
 
 def load_checkpoint(path, config: TrainConfig) -> dict:
