@@ -52,6 +52,19 @@ def write_json(path: Path, obj: Any) -> None:
     write_atomic(path, json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
+def finish(out: Path, name: str, payload: dict, markdown: str) -> dict:
+    """End an experiment: write ``<out>/<name>.md`` and print it, then ``<out>/<name>.json``.
+
+    The JSON is written last, atomically: its presence marks the experiment finished (the
+    main job then skips it), so a crash while plotting or summarising never leaves a
+    finished-looking experiment without its figures or summary. Returns ``payload``.
+    """
+    write_atomic(Path(out) / f"{name}.md", markdown)
+    print(markdown)
+    write_json(Path(out) / f"{name}.json", payload)
+    return payload
+
+
 def save_figure(fig, path: Path) -> None:
     """Save a matplotlib figure atomically as PNG."""
     path = Path(path)

@@ -422,11 +422,7 @@ def main(argv=None) -> dict:
                    **{k: v for k, v in result.items() if not k.startswith("_")})
     _plot(result, args.out)
     md = _markdown(config, result)
-    _cli.write_atomic(args.out / f"{NAME}.md", md)
-    print(md)
-    # written last: the JSON marks the experiment finished (the main job then skips it)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
-    return payload
+    return _cli.finish(args.out, NAME, payload, md)
 
 
 if __name__ == "__main__":

@@ -127,11 +127,7 @@ def main(argv=None) -> dict:
     md = (f"# Theorem 11: cone escape\n\nULA h = {config.step_size}, {config.steps} steps, "
           f"{config.chains} chains from pi = N(0, I), drift {config.drift}, escaped = "
           f"<x, u> > {config.escape_radius}.\n\n{table}")
-    _cli.write_atomic(args.out / f"{NAME}.md", md)
-    print(md)
-    # written last: the JSON marks the experiment finished (the main job then skips it)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
-    return payload
+    return _cli.finish(args.out, NAME, payload, md)
 
 
 if __name__ == "__main__":

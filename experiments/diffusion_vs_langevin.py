@@ -337,11 +337,7 @@ def main(argv=None) -> dict:
                    elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(), **result)
     plot(result, config, args.out / f"{NAME}.png")
     md = summary_markdown(payload, config)
-    _cli.write_atomic(args.out / f"{NAME}.md", md)
-    print(md)
-    # written last: the JSON marks the experiment finished (the main job then skips it)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
-    return payload
+    return _cli.finish(args.out, NAME, payload, md)
 
 
 if __name__ == "__main__":

@@ -231,11 +231,7 @@ def main(argv=None) -> dict:
           f"ULA steps of h = {config.step_size}.\n\n{rob}\n## (b) Optimal step size vs d\n\n"
           f"Spectrum i^-{config.spectrum_exponent}, budget {config.budget} steps from x0 = 1; "
           f"gradient descent on log h ({config.gd_steps} steps).\n\n{opt}")
-    _cli.write_atomic(args.out / f"{NAME}.md", md)
-    print(md)
-    # written last: the JSON marks the experiment finished (the main job then skips it)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
-    return payload
+    return _cli.finish(args.out, NAME, payload, md)
 
 
 if __name__ == "__main__":

@@ -215,11 +215,7 @@ def main(argv=None) -> dict:
           f"r_out = {config.r_out_factor} sqrt(d), alpha = 2 d / r_in^2. Sinkhorn: "
           f"{min(config.sinkhorn_points, config.chains)} chains vs as many samples of pi, blur "
           f"{config.blur} (n/c: did not converge, not reported).\n\n{table}")
-    _cli.write_atomic(args.out / f"{NAME}.md", md)
-    print(md)
-    # written last: the JSON marks the experiment finished (the main job then skips it)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
-    return payload
+    return _cli.finish(args.out, NAME, payload, md)
 
 
 if __name__ == "__main__":

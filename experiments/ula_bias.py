@@ -108,13 +108,9 @@ def main(argv=None) -> dict:
         [[r["h"], r["exact_kl_ula"], r["fit_kl_ula"], r["fit_kl_mala"], r["mala_acceptance"],
           r["nonfinite_ula"] + r["nonfinite_mala"]] for r in result["rows"]],
     )
-    _cli.write_atomic(args.out / f"{NAME}.md", f"# ULA bias on a Gaussian\n\n{table}\n"
-                      f"Gaussian-fit KL finite-sample bias at KL=0: about "
-                      f"{result['fit_kl_bias']:.3g}.\n")
-    print(table)
-    # written last: the JSON marks the experiment finished (the main job then skips it)
-    _cli.write_json(args.out / f"{NAME}.json", payload)
-    return payload
+    md = (f"# ULA bias on a Gaussian\n\n{table}\n"
+          f"Gaussian-fit KL finite-sample bias at KL=0: about {result['fit_kl_bias']:.3g}.\n")
+    return _cli.finish(args.out, NAME, payload, md)
 
 
 if __name__ == "__main__":
