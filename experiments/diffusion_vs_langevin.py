@@ -44,55 +44,19 @@ METHODS = ("ddpm", "langevin_vanilla", "langevin_fresh", "langevin_train")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The contrast; ``target``/``d``/data/network fields mean what they mean in
-    :class:`experiments.memorization.Config` (``None``: the target's default)."""
+class Config(mem.Config):
+    """The settings of :class:`experiments.memorization.Config` (same data, network, Langevin
+    protocol and metrics), trained on **every** level by default, plus the reverse sampler:
+    ``reverse`` (``"ddpm"`` over all levels, or ``"ddim"`` over ``ddim_steps`` levels)."""
 
-    target: str = "gaussian"
-    d: Optional[int] = None
-    variance: float = 2.0
-    num_train: int = 1000
-    duplicates: int = 10
-    width: Optional[int] = None
-    depth: int = 3
-    train_steps: int = 150_000
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
-    min_level: int = 1
     max_level: int = 1000
-    score_level: int = 10
-    step_size: float = 0.0025
-    langevin_steps: int = 1000
     reverse: str = "ddpm"
     ddim_steps: int = 100
-    num_seeds: int = 30
-    chains: int = 5000
-    trials: int = 10
-    reference_samples: int = 5000
-    sinkhorn_points: int = 500
-    blur: float = 0.01
-    checkpoint_every: int = 5000
-    chunk_size: int = 500
-    progress_bar: bool = True
 
     def resolved(self) -> "Config":
-        if self.target not in mem.TARGETS:
-            raise ValueError(f"target must be one of {mem.TARGETS}, got {self.target!r}")
         if self.reverse not in ("ddpm", "ddim"):
             raise ValueError(f"reverse must be 'ddpm' or 'ddim', got {self.reverse!r}")
-        d = self.d if self.d is not None else (50 if self.target == "gaussian" else 25)
-        width = self.width if self.width is not None else (256 if self.target == "gaussian" else 512)
-        cfg = dataclasses.replace(self, d=d, width=width)
-        if cfg.sinkhorn_points > min(cfg.chains, cfg.reference_samples // 2):
-            raise ValueError("sinkhorn_points must be <= chains and <= reference_samples / 2")
-        if cfg.num_seeds > cfg.num_train:
-            raise ValueError("num_seeds must be <= num_train")
-        for name in ("train_steps", "langevin_steps", "chains", "trials", "num_train", "duplicates"):
-            if getattr(cfg, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
-        if not (cfg.step_size > 0 and math.isfinite(cfg.step_size)):
-            raise ValueError(f"step_size must be positive and finite, got {cfg.step_size}")
-        return cfg
+        return super().resolved()
 
     @classmethod
     def paper(cls, target: str = "gaussian") -> "Config":
@@ -101,27 +65,11 @@ class Config:
     @classmethod
     def quick(cls, target: str = "gaussian") -> "Config":
         """CPU-sized: the data and network of the memorisation quick configuration, trained on
-        every level."""
+        every level for 3,000 steps; 500 chains, 3 trials."""
         q = mem.Config.quick(target)
-        return cls(target=target, d=q.d, num_train=q.num_train, duplicates=q.duplicates,
-                   width=q.width, train_steps=3000, learning_rate=2e-3, lr_schedule="cosine",
-                   chains=500, trials=3, checkpoint_every=1000)
-
-    def memorization_view(self) -> mem.Config:
-        """The same settings as a memorisation config (for its helpers)."""
-        return mem.Config(target=self.target, d=self.d, variance=self.variance,
-                          num_train=self.num_train, duplicates=self.duplicates, width=self.width,
-                          depth=self.depth, train_steps=self.train_steps,
-                          learning_rate=self.learning_rate, lr_schedule=self.lr_schedule,
-                          min_level=self.min_level, max_level=self.max_level,
-                          score_level=self.score_level, step_size=self.step_size,
-                          langevin_steps=self.langevin_steps, num_seeds=self.num_seeds,
-                          chains=self.chains, trials=self.trials,
-                          reference_samples=self.reference_samples,
-                          sinkhorn_points=self.sinkhorn_points, blur=self.blur,
-                          save_every=self.langevin_steps, sinkhorn_every=self.langevin_steps,
-                          checkpoint_every=self.checkpoint_every, chunk_size=self.chunk_size,
-                          progress_bar=self.progress_bar)
+        fields = {f.name: getattr(q, f.name) for f in dataclasses.fields(mem.Config)}
+        fields.update(max_level=1000, train_steps=3000, chains=500, trials=3)
+        return cls(**fields)
 
 
 def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
@@ -132,16 +80,15 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
     Gaussian-fit KL bias) and diagnostics.
     """
     config = config.resolved()
-    mcfg = config.memorization_view()
-    target = mem.make_target(mcfg)
+    target = mem.make_target(config)
     k_data, k_train, k_ref, k_runs = jax.random.split(key, 4)
     train = target.sample(k_data, config.num_train)
     data = jnp.repeat(train, config.duplicates, axis=0)
     ckpt = None
     if out is not None:
         seed_tag = str(np.asarray(jax.random.key_data(key)).tolist())
-        ckpt = mem.checkpoint_path(out, mcfg, seed_tag, name="denoiser_all_levels")
-    tcfg = mem.train_config(mcfg, ckpt)
+        ckpt = mem.checkpoint_path(out, config, seed_tag, name="denoiser_all_levels")
+    tcfg = mem.train_config(config, ckpt)
     result = nn.train_denoiser(k_train, data, tcfg)
     history = result.loss_history
     tail = max(1, len(history) // 100)
@@ -172,7 +119,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
     t_sample = time.perf_counter()
     for trial in range(config.trials):
         k_trial = jax.random.fold_in(k_runs, trial)
-        x0 = jnp.concatenate([mem.starts(jax.random.fold_in(k_trial, j), s, train, mcfg, target)
+        x0 = jnp.concatenate([mem.starts(jax.random.fold_in(k_trial, j), s, train, config, target)
                               for j, s in enumerate(mem.STARTS)])
         res_l = lj.run(jax.random.fold_in(k_trial, 99), ula, x0, config.langevin_steps)
         z0 = jax.random.normal(jax.random.fold_in(k_trial, 7), (config.chains, config.d))

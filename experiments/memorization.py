@@ -95,6 +95,11 @@ class Config:
             raise ValueError("sinkhorn_points must be <= chains and <= reference_samples / 2")
         if cfg.num_seeds > cfg.num_train:
             raise ValueError("num_seeds must be <= num_train")
+        for name in ("train_steps", "langevin_steps", "chains", "trials", "num_train", "duplicates"):
+            if getattr(cfg, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        if not (cfg.step_size > 0 and math.isfinite(cfg.step_size)):
+            raise ValueError(f"step_size must be positive and finite, got {cfg.step_size}")
         return cfg
 
     @classmethod
