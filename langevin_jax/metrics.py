@@ -171,6 +171,19 @@ def _fit(samples: jax.Array):
     return m, (c.T @ c) / (n - 1)
 
 
+def _check_fit_inputs(samples, mean):
+    """Validate ``samples`` ``[n >= 2, d]`` (finite) and ``mean`` ``[d]`` for a Gaussian fit."""
+    samples = _checks.check_rank("samples", samples, 2, "[n, d]")
+    if samples.shape[0] < 2:
+        raise ValueError(f"samples must contain at least 2 points, got {samples.shape[0]}")
+    mean = jnp.asarray(mean)
+    if mean.shape != (samples.shape[1],):
+        raise ValueError(f"mean must have shape ({samples.shape[1]},) to match samples, "
+                         f"got {mean.shape}")
+    _checks.check_finite_array("samples", samples)
+    return samples, mean
+
+
 def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) -> jax.Array:
     """``KL(N(m_hat, S_hat) || N(mean, covariance))`` for the Gaussian fitted to ``samples``.
 
@@ -193,14 +206,7 @@ def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
       ValueError: fewer than ``2`` samples, mismatched ``d``, or non-finite samples
         (count and drop diverged chains before calling; never average them silently).
     """
-    samples = _checks.check_rank("samples", samples, 2, "[n, d]")
-    if samples.shape[0] < 2:
-        raise ValueError(f"samples must contain at least 2 points, got {samples.shape[0]}")
-    mean = jnp.asarray(mean)
-    if mean.shape != (samples.shape[1],):
-        raise ValueError(f"mean must have shape ({samples.shape[1]},) to match samples, "
-                         f"got {mean.shape}")
-    _checks.check_finite_array("samples", samples)
+    samples, mean = _check_fit_inputs(samples, mean)
     m, c = _fit(samples)
     dtype = samples.dtype
     kl = theory.gaussian_kl(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
@@ -417,14 +423,7 @@ def gaussian_fit_w2(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     Raises:
       ValueError: as :func:`gaussian_fit_kl`.
     """
-    samples = _checks.check_rank("samples", samples, 2, "[n, d]")
-    if samples.shape[0] < 2:
-        raise ValueError(f"samples must contain at least 2 points, got {samples.shape[0]}")
-    mean = jnp.asarray(mean)
-    if mean.shape != (samples.shape[1],):
-        raise ValueError(f"mean must have shape ({samples.shape[1]},) to match samples, "
-                         f"got {mean.shape}")
-    _checks.check_finite_array("samples", samples)
+    samples, mean = _check_fit_inputs(samples, mean)
     m, c = _fit(samples)
     dtype = samples.dtype
     return theory.gaussian_w2(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
