@@ -254,27 +254,10 @@ def summary_markdown(payload: dict, config: Config) -> str:
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: a diffusion model vs Langevin with its "
                                     "low-noise score, one denoiser")
-    parser.add_argument("--config", choices=["quick", "paper"], default=None,
-                        help="quick (CPU, minutes) or paper (full size, for a GPU)")
-    parser.add_argument("--target", choices=mem.TARGETS, default="gaussian")
+    mem.add_protocol_args(parser)
     parser.add_argument("--reverse", choices=["ddpm", "ddim"], default=None)
-    parser.add_argument("--train-steps", type=int, default=None)
-    parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--chains", type=int, default=None)
-    parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    if args.quick and args.config == "paper":
-        parser.error("--quick contradicts --config paper")
-    name = "quick" if args.quick else (args.config or "paper")
-    config = Config.quick(args.target) if name == "quick" else Config.paper(args.target)
-    overrides = {k: v for k, v in dict(train_steps=args.train_steps, trials=args.trials,
-                                       chains=args.chains, reverse=args.reverse).items() if v is not None}
-    if args.no_progress:
-        overrides["progress_bar"] = False
-    try:
-        config = dataclasses.replace(config, **overrides).resolved()
-    except ValueError as err:
-        parser.error(str(err))
+    name, config = mem.config_from_args(parser, args, Config, reverse=args.reverse)
     if args.force:  # retrain instead of re-using the saved parameters
         for old_ckpt in args.out.glob("denoiser_all_levels_*.ckpt"):
             old_ckpt.unlink()

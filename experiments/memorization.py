@@ -425,8 +425,9 @@ def summary_markdown(payload: dict, config: Config) -> str:
     )
 
 
-def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: learned-score memorisation")
+def add_protocol_args(parser) -> None:
+    """The flags shared by the learned-score experiments (this one and
+    :mod:`experiments.diffusion_vs_langevin`)."""
     parser.add_argument("--config", choices=["quick", "paper"], default=None,
                         help="quick (CPU, minutes) or paper (the full protocol, for a GPU)")
     parser.add_argument("--target", choices=TARGETS, default="gaussian")
@@ -434,16 +435,30 @@ def main(argv=None) -> dict:
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--chains", type=int, default=None)
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+
+
+def config_from_args(parser, args, config_cls, **overrides):
+    """``(config name, resolved config)`` from the flags of :func:`add_protocol_args` (and
+    ``overrides``, ``None`` meaning unset); a bad combination is a parser error."""
     if args.quick and args.config == "paper":
         parser.error("--quick contradicts --config paper")
     name = "quick" if args.quick else (args.config or "paper")
-    config = Config.quick(args.target) if name == "quick" else Config.paper(args.target)
+    config = config_cls.quick(args.target) if name == "quick" else config_cls.paper(args.target)
     overrides = {k: v for k, v in dict(train_steps=args.train_steps, trials=args.trials,
-                                       chains=args.chains).items() if v is not None}
+                                       chains=args.chains, **overrides).items() if v is not None}
     if args.no_progress:
         overrides["progress_bar"] = False
-    config = dataclasses.replace(config, **overrides).resolved()
+    try:
+        return name, dataclasses.replace(config, **overrides).resolved()
+    except ValueError as err:
+        parser.error(str(err))
+
+
+def main(argv=None) -> dict:
+    parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: learned-score memorisation")
+    add_protocol_args(parser)
+    args = parser.parse_args(argv)
+    name, config = config_from_args(parser, args, Config)
     if args.force:  # retrain instead of re-using the saved parameters
         for old_ckpt in args.out.glob("denoiser_*.ckpt"):
             old_ckpt.unlink()
