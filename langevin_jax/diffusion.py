@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
-from langevin_jax.samplers.base import SamplingAlgorithm, check_score_shape, noise_like
+from langevin_jax.samplers.base import LangevinState, SamplingAlgorithm, as_pytree_fn, check_score_shape, noise_like
 
 __all__ = [
     "NoiseSchedule",
@@ -191,12 +191,13 @@ def score_from_eps(eps_fn: EpsFn, schedule: NoiseSchedule) -> Callable[[jax.Arra
     if not callable(eps_fn):
         raise ValueError(f"eps_fn must be callable, got {type(eps_fn).__name__}")
 
-    def score_fn(x, t):
-        t = jnp.asarray(t).astype(jnp.int32)
-        scale = jnp.sqrt(1.0 - alphabar(schedule, t)).astype(x.dtype)
-        return -eps_fn(x, t) / scale
+    return jax.tree_util.Partial(_score_from_eps, as_pytree_fn(eps_fn), schedule)
 
-    return score_fn
+
+def _score_from_eps(eps_fn, schedule, x, t):
+    t = jnp.asarray(t).astype(jnp.int32)
+    scale = jnp.sqrt(1.0 - alphabar(schedule, t)).astype(x.dtype)
+    return -eps_fn(x, t) / scale
 
 
 def score_at_level(eps_fn: EpsFn, schedule: NoiseSchedule, level: int) -> Callable[[jax.Array], jax.Array]:
@@ -212,12 +213,13 @@ def score_at_level(eps_fn: EpsFn, schedule: NoiseSchedule, level: int) -> Callab
         raise ValueError(f"eps_fn must be callable, got {type(eps_fn).__name__}")
     level = check_level("level", level, schedule)
     scale = float(np.sqrt(1.0 - float(schedule.alphabars[level - 1])))
-    t = np.int32(level)
+    # a Partial: the denoiser's parameters (when eps_fn is a pytree, as nn.denoiser_eps_fn's
+    # is) and the scale are traced inputs of a run, so new parameters re-use the program
+    return jax.tree_util.Partial(_score_at_level, as_pytree_fn(eps_fn), scale, level)
 
-    def score_fn(x):
-        return -eps_fn(x, jnp.asarray(t)) / jnp.asarray(scale, x.dtype)
 
-    return score_fn
+def _score_at_level(eps_fn, scale, level, x):
+    return -eps_fn(x, jnp.asarray(level, jnp.int32)) / jnp.asarray(scale, x.dtype)
 
 
 def gaussian_eps_fn(schedule: NoiseSchedule, mean, covariance) -> EpsFn:
@@ -255,11 +257,9 @@ def gaussian_eps_fn(schedule: NoiseSchedule, mean, covariance) -> EpsFn:
 # --------------------------------------------------------------------------------------
 
 
-class DDPMState(NamedTuple):
-    """Position ``[d]`` and the number of reverse steps taken."""
-
-    position: jax.Array
-    count: jax.Array
+#: Position and the number of reverse steps taken: the shared
+#: :class:`langevin_jax.samplers.base.LangevinState` ``(position, count)``.
+DDPMState = LangevinState
 
 
 class DiffusionInfo(NamedTuple):
@@ -309,7 +309,7 @@ def ddpm_sampler(
     if variance not in ("beta", "posterior"):
         raise ValueError(f"variance must be 'beta' or 'posterior', got {variance!r}")
 
-    def init(position):
+    def init(position, rng_key=None):
         return DDPMState(jnp.asarray(position), jnp.zeros((), jnp.int32))
 
     def step(key, state):
@@ -377,7 +377,7 @@ def ddim_sampler(
         taus = np.arange(start, start - num, -1, dtype=np.int32)
     levels = jnp.asarray(np.concatenate([taus, [0]]).astype(np.int32))  # [S + 1], decreasing
 
-    def init(position):
+    def init(position, rng_key=None):
         return DDPMState(jnp.asarray(position), jnp.zeros((), jnp.int32))
 
     def step(key, state):

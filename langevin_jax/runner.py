@@ -1,10 +1,21 @@
-"""Run a batch of chains under one ``jit`` of a ``lax.scan`` over a ``vmap``ped step."""
+"""Run a batch of chains: one ``jit`` of a ``lax.scan`` over a ``vmap``ped step.
+
+:func:`run` is a thin eager shell (input checks that name the argument, before anything is
+compiled, wherever the inputs are concrete) around a pure JAX core. The core is traceable:
+``run`` may be called inside a user's ``jit``, ``vmap`` (over keys, step sizes, initial
+positions, score parameters), ``grad`` and ``lax.scan``, and gives the same numbers there as
+eagerly.
+
+Compilation is keyed on the *structure* of the algorithm, not on its numbers: the algorithm
+is a pytree (a :class:`~langevin_jax.samplers.base.SamplingAlgorithm` whose ``step`` is a
+:class:`jax.tree_util.Partial`), its array and float leaves (step sizes, schedules' values, a
+target's or a network's parameters) are traced inputs, and only its functions and integers
+are static. So ``run(key, lj.ula(score, h), ...)`` for a new ``h`` re-uses the compiled
+program. There is no hand-written compile cache: ``jax.jit``'s own cache is the only one.
+"""
 
 from __future__ import annotations
 
-import functools
-import sys
-import time
 from typing import Any, Dict, NamedTuple, Optional
 
 import jax
@@ -12,76 +23,62 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from langevin_jax import _checks
-from langevin_jax.samplers.base import SamplingAlgorithm
+from langevin_jax import _checks, _progress
+from langevin_jax.samplers.base import tree_is_finite
 
 __all__ = ["run", "RunResult", "RunInfo", "chain_keys"]
 
 
 class RunInfo(NamedTuple):
-    """Summary of the per-step ``Info`` of a run.
+    """Summary of a run, all arrays (so a run can be traced); :meth:`summary` gives Python numbers.
 
     Attributes:
-      num_nonfinite: number of chains whose position was non-finite (NaN/inf) at
-        any step. Such chains are *not* removed from ``state``: callers decide.
+      num_nonfinite: int32 scalar, the number of chains whose position was non-finite
+        (NaN/inf). Such chains are *not* removed from ``state``: callers decide. A chain is
+        counted when its final position or a saved one is non-finite; for Langevin updates
+        ``x + (...)`` a non-finite position stays non-finite, so this is "at any step" (pass
+        ``check_every_step=True`` to :func:`run` for samplers that could recover).
       nonfinite: ``[num_chains]`` bool, which chains went non-finite.
-      acceptance_rate: mean over chains and steps of the Metropolis acceptance
-        probability (MALA); ``None`` for unadjusted samplers.
-      means: per-chain means over the steps of every scalar info field,
-        ``{name: [num_chains]}``.
+      acceptance_rate: float scalar, the mean over chains and steps of the Metropolis
+        acceptance probability (MALA, BlackJAX's MALA/HMC/NUTS); ``None`` for unadjusted
+        samplers.
+      means: per-chain means over the steps of every per-chain scalar info field except
+        ``is_finite``, ``{name: [num_chains]}``.
     """
 
-    num_nonfinite: int
+    num_nonfinite: jax.Array
     nonfinite: jax.Array
-    acceptance_rate: Optional[float]
+    acceptance_rate: Optional[jax.Array]
     means: Dict[str, jax.Array]
+
+    def summary(self) -> dict:
+        """Python numbers (eager only): ``num_nonfinite`` (int), ``acceptance_rate`` (float
+        or ``None``) and the chain-averaged ``means`` (floats)."""
+        return {
+            "num_nonfinite": int(self.num_nonfinite),
+            "acceptance_rate": None if self.acceptance_rate is None else float(self.acceptance_rate),
+            "means": {k: float(jnp.mean(v)) for k, v in self.means.items()},
+        }
 
 
 class RunResult(NamedTuple):
-    """What :func:`run` returns.
+    """What :func:`run` returns (a pytree of arrays).
 
     Attributes:
-      state: the final state of every chain (leaves with a leading ``[num_chains]``
-        axis; ``state.position`` is ``[num_chains, d]``).
-      trajectory: ``[num_saved, num_chains, d]`` positions after steps
-        ``save_every, 2 save_every, ...`` (``num_saved = num_steps // save_every``),
-        or ``None``.
+      state: the final state of every chain (leaves with a leading ``[num_chains]`` axis).
+      trajectory: the positions after steps ``save_every, 2 save_every, ...``, leaves
+        ``[num_saved, num_chains, ...]`` (``num_saved = num_steps // save_every``), or ``None``.
       info: a :class:`RunInfo`.
     """
 
     state: Any
-    trajectory: Optional[jax.Array]
+    trajectory: Optional[Any]
     info: RunInfo
 
     @property
-    def positions(self) -> jax.Array:
-        """Final positions ``[num_chains, d]``."""
+    def positions(self) -> Any:
+        """Final positions (``[num_chains, d]`` for array positions)."""
         return self.state.position
-
-
-class _Progress:
-    """Host-side text progress bar fed by ``jax.debug.callback``."""
-
-    def __init__(self, num_steps: int, stream=None):
-        self.num_steps = num_steps
-        self.stream = stream
-        self.start = None
-
-    def __call__(self, step) -> None:
-        k = int(np.max(np.asarray(step)))  # under an outer vmap the step arrives batched
-        now = time.perf_counter()
-        if self.start is None or k <= 0:
-            self.start = now
-        frac = k / self.num_steps
-        elapsed = now - self.start
-        eta = f"{elapsed / frac * (1 - frac):6.1f}s" if frac > 0 else "    ?"
-        bar = "#" * int(30 * frac)
-        (self.stream or sys.stderr).write(
-            f"\r[{bar:<30}] {k}/{self.num_steps} steps, {elapsed:6.1f}s elapsed, eta {eta}"
-        )
-        if k >= self.num_steps:
-            (self.stream or sys.stderr).write("\n")
-        (self.stream or sys.stderr).flush()
 
 
 def chain_keys(key: jax.Array, step: jax.Array, num_chains: int) -> jax.Array:
@@ -90,6 +87,70 @@ def chain_keys(key: jax.Array, step: jax.Array, num_chains: int) -> jax.Array:
     Documented so a run can be reproduced chain by chain, and independent of sharding.
     """
     return jax.random.split(jax.random.fold_in(key, step), num_chains)
+
+
+# --------------------------------------------------------------------------- static/dynamic
+
+
+def _is_dynamic(x: Any) -> bool:
+    """Leaves that become traced inputs: arrays and Python floats (not ints, bools, functions)."""
+    return isinstance(x, (jax.Array, np.ndarray, np.generic, float, complex))
+
+
+def _leaf_hash(x: Any) -> int:
+    try:
+        return hash(x)
+    except TypeError:
+        return id(x)
+
+
+def _leaf_eq(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        hash(a), hash(b)
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - unhashable or array-valued __eq__: identity only
+        return False
+
+
+class _Static:
+    """The static part of an algorithm: its tree structure and non-array leaves, hashable."""
+
+    __slots__ = ("treedef", "leaves", "_hash")
+
+    def __init__(self, treedef, leaves):
+        self.treedef, self.leaves = treedef, leaves
+        self._hash = hash((treedef, tuple(_leaf_hash(x) for x in leaves)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, _Static) and self._hash == other._hash
+                and self.treedef == other.treedef
+                and all(_leaf_eq(a, b) for a, b in zip(self.leaves, other.leaves)))
+
+    def merge(self, dynamic):
+        leaves = [d if s is _DYNAMIC else s for s, d in zip(self.leaves, dynamic)]
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+
+_DYNAMIC = object()
+
+
+def _partition(tree):
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    dynamic = [x if _is_dynamic(x) else None for x in leaves]
+    static = _Static(treedef, tuple(_DYNAMIC if _is_dynamic(x) else x for x in leaves))
+    return dynamic, static
+
+
+# --------------------------------------------------------------------------- the pure core
+
+_TRACE_COUNT = [0]  # incremented each time the core is traced (tests count compilations)
 
 
 def _shard_spec(mesh: Optional[Mesh]):
@@ -108,79 +169,106 @@ def _shard_spec(mesh: Optional[Mesh]):
     return constrain
 
 
-@functools.lru_cache(maxsize=64)
-def _build_runner(algorithm, num_steps, save_every, progress, mesh):
+def _info_fields(info_shape, num_chains: int):
+    if hasattr(info_shape, "_fields"):
+        items = zip(info_shape._fields, info_shape)
+    elif isinstance(info_shape, dict):
+        items = info_shape.items()
+    else:
+        return ()
+    return tuple(
+        name for name, leaf in items
+        if name != "is_finite" and getattr(leaf, "shape", None) == (num_chains,)
+        and (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == jnp.bool_)
+    )
+
+
+def _get(info, name):
+    return info[name] if isinstance(info, dict) else getattr(info, name)
+
+
+def _core(key, dynamic, initial_positions, *, static, num_steps, save_every, progress, mesh,
+          check_every_step, unroll):
+    _TRACE_COUNT[0] += 1
+    algorithm = static.merge(dynamic)
     constrain = _shard_spec(mesh)
     vstep = jax.vmap(algorithm.step)
-    vinit = jax.vmap(algorithm.init)
-    bar = _Progress(num_steps) if progress else None
+    num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
+    state = constrain(jax.vmap(algorithm.init)(constrain(initial_positions)))
+    info_shape = jax.eval_shape(lambda s: vstep(jax.random.split(key, num_chains), s)[1], state)
+    fields = _info_fields(info_shape, num_chains)
+    bar = _progress.ProgressBar(num_steps) if progress else None
     report_every = max(1, num_steps // 50)
+    finite = jax.vmap(tree_is_finite)
 
-    def one_step(carry, key):
-        state, k, nonfinite, sums = carry
-        num_chains = nonfinite.shape[0]
-        keys = constrain(chain_keys(key, k, num_chains))
+    def one_step(carry, step_key):
+        state, k, sums, nonfinite = carry
+        keys = constrain(jax.random.split(step_key, num_chains))
         state, info = vstep(keys, state)
         state = constrain(state)
-        is_finite = getattr(info, "is_finite", None)
-        if is_finite is None:
-            is_finite = jnp.all(jnp.isfinite(state.position), axis=-1)
-        nonfinite = nonfinite | ~is_finite
-        sums = {
-            name: sums[name] + jnp.asarray(getattr(info, name), jnp.float32) for name in sums
-        }
-        k = k + 1
+        sums = {name: sums[name] + jnp.asarray(_get(info, name), jnp.float32) for name in fields}
+        if check_every_step:
+            nonfinite = nonfinite | ~finite(state.position)
         if bar is not None:
-            jax.lax.cond(
-                (k % report_every == 0) | (k == num_steps),
-                lambda kk: jax.debug.callback(bar, kk),
-                lambda kk: None,
-                k,
-            )
-        return (state, k, nonfinite, sums), None
+            k = k + 1
+            _progress.report(bar, k, report_every)
+        return (state, k, sums, nonfinite), None
 
-    def scan_steps(carry, key, length):
-        return jax.lax.scan(lambda c, _: one_step(c, key), carry, None, length=length)[0]
+    def scan_steps(carry, step_keys):
+        length = step_keys.shape[0]
+        return jax.lax.scan(one_step, carry, step_keys, unroll=min(unroll, length))[0]
 
-    def runner(key, initial_positions):
-        num_chains = initial_positions.shape[0]
-        state = constrain(vinit(constrain(initial_positions)))
-        info_shape = jax.eval_shape(
-            lambda s: vstep(jax.random.split(key, num_chains), s)[1], state
-        )
-        sums = {
-            name: jnp.zeros((num_chains,), jnp.float32)
-            for name, leaf in zip(info_shape._fields, info_shape)
-            if getattr(leaf, "shape", None) == (num_chains,)
-        }
-        if bar is not None:
-            jax.debug.callback(bar, jnp.zeros((), jnp.int32))
-        carry = (state, jnp.zeros((), jnp.int32), jnp.zeros((num_chains,), bool), sums)
-        trajectory = None
-        if save_every is None:
-            carry = scan_steps(carry, key, num_steps)
-        else:
-            num_saved = num_steps // save_every
+    if bar is not None:
+        jax.debug.callback(bar.update, jnp.zeros((), jnp.int32))
+    # the per-step keys fold_in(key, k) of chain_keys, drawn up front (one small [num_steps]
+    # array) rather than inside the loop: the same keys, fewer operations per step
+    step_keys = jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_steps))
+    sums = {name: jnp.zeros((num_chains,), jnp.float32) for name in fields}
+    nonfinite = jnp.zeros((num_chains,), bool)
+    carry = (state, jnp.zeros((), jnp.int32), sums, nonfinite)
+    trajectory = None
+    if save_every is None:
+        carry = scan_steps(carry, step_keys)
+    else:
+        num_saved = num_steps // save_every
+        blocks = step_keys[: num_saved * save_every].reshape((num_saved, save_every) + step_keys.shape[1:])
 
-            def block(c, _):
-                c = scan_steps(c, key, save_every)
-                return c, c[0].position
+        def block(c, block_keys):
+            c = scan_steps(c, block_keys)
+            return c, c[0].position
 
-            carry, trajectory = jax.lax.scan(block, carry, None, length=num_saved)
-            remainder = num_steps - num_saved * save_every
-            if remainder:
-                carry = scan_steps(carry, key, remainder)
-        state, _, nonfinite, sums = carry
-        means = {name: value / num_steps for name, value in sums.items()}
-        return state, trajectory, nonfinite, means
+        carry, trajectory = jax.lax.scan(block, carry, blocks)
+        if num_steps > num_saved * save_every:
+            carry = scan_steps(carry, step_keys[num_saved * save_every:])
+    state, _, sums, nonfinite = carry
+    nonfinite = nonfinite | ~finite(state.position)
+    if trajectory is not None:
+        nonfinite = nonfinite | ~jnp.all(jax.vmap(finite)(trajectory), axis=0)
+    means = {name: value / num_steps for name, value in sums.items()}
+    acceptance = means.get("acceptance_rate")
+    info = RunInfo(
+        num_nonfinite=jnp.sum(nonfinite, dtype=jnp.int32),
+        nonfinite=nonfinite,
+        acceptance_rate=None if acceptance is None else jnp.mean(acceptance),
+        means=means,
+    )
+    return RunResult(state, trajectory, info)
 
-    return jax.jit(runner)
+
+_run_jit = jax.jit(
+    _core,
+    static_argnames=("static", "num_steps", "save_every", "progress", "mesh", "check_every_step",
+                     "unroll"),
+)
 
 
-def _resolve_mesh(shard: Optional[bool], num_chains: int) -> Optional[Mesh]:
+# --------------------------------------------------------------------------- the eager shell
+
+
+def _resolve_mesh(shard: Optional[bool], num_chains: int, traced: bool) -> Optional[Mesh]:
     devices = jax.devices()
     if shard is None:
-        shard = len(devices) > 1 and num_chains % len(devices) == 0
+        shard = not traced and len(devices) > 1 and num_chains % len(devices) == 0
     if not shard:
         return None
     if num_chains % len(devices):
@@ -191,15 +279,74 @@ def _resolve_mesh(shard: Optional[bool], num_chains: int) -> Optional[Mesh]:
     return Mesh(np.asarray(devices), ("chains",))
 
 
+def _check_algorithm(algorithm: Any) -> None:
+    missing = [name for name in ("init", "step") if not callable(getattr(algorithm, name, None))]
+    if missing:
+        raise ValueError(
+            "algorithm must have callable init(position) and step(rng_key, state) (e.g. "
+            "langevin_jax.ula(...), or a BlackJAX SamplingAlgorithm such as blackjax.mala(...)); "
+            f"got {type(algorithm).__name__} without {' and '.join(missing)}"
+        )
+
+
+def _check_key(key: Any) -> None:
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"key must be a single PRNG key, got a key array of shape {key.shape}")
+        return
+    if dtype == jnp.uint32 and getattr(key, "shape", None) == (2,):
+        return
+    raise ValueError(
+        f"key must be a PRNG key (jax.random.key(seed)), got {type(key).__name__} "
+        f"{getattr(key, 'dtype', '')}{list(getattr(key, 'shape', ()))}"
+    )
+
+
+def _check_positions(initial_positions: Any) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten(initial_positions)
+    if not leaves:
+        raise ValueError("initial_positions must hold at least one array, got an empty pytree")
+    out = []
+    for leaf in leaves:
+        try:
+            x = jnp.asarray(leaf)
+        except TypeError as err:
+            raise ValueError(f"initial_positions: a leaf of type {type(leaf).__name__} is not an array") from err
+        if x.ndim < 1:
+            raise ValueError(
+                "initial_positions must have shape [num_chains, ...] (a leading chain axis, "
+                f"rank >= 1) on every leaf, got shape {x.shape}"
+            )
+        if x.size == 0:
+            raise ValueError(
+                f"initial_positions must have num_chains >= 1 and d >= 1, got shape {x.shape}"
+            )
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(jnp.float32)
+        out.append(x)
+    sizes = {x.shape[0] for x in out}
+    if len(sizes) > 1:
+        raise ValueError(
+            "initial_positions: every leaf must have the same leading num_chains axis, got "
+            f"shapes {[x.shape for x in out]}"
+        )
+    for x in out:
+        _checks.check_finite_array("initial_positions", x)
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
 def run(
     key: jax.Array,
-    algorithm: SamplingAlgorithm,
-    initial_positions: jax.Array,
+    algorithm: Any,
+    initial_positions: Any,
     num_steps: int,
     *,
     save_every: Optional[int] = None,
     progress_bar: bool = False,
     shard: Optional[bool] = None,
+    check_every_step: bool = False,
+    unroll: int = 1,
 ) -> RunResult:
     """Run ``num_chains`` independent chains of ``algorithm`` for ``num_steps`` steps.
 
@@ -207,68 +354,76 @@ def run(
     At step ``k`` the chains use the keys ``chain_keys(key, k, num_chains)``, so the
     result does not depend on how the chains are laid out on devices.
 
+    ``run`` is itself a pure JAX function of ``key``, the algorithm's numbers and
+    ``initial_positions``: call it inside ``jax.jit``, ``jax.vmap``, ``jax.grad`` or
+    ``lax.scan``. A new algorithm with new numbers (step size, schedule values, score
+    parameters) but the same functions re-uses the compiled program.
+
     Args:
       key: a PRNG key.
-      algorithm: a :class:`SamplingAlgorithm` (e.g. from :func:`langevin_jax.ula`).
-      initial_positions: ``[num_chains, d]`` starting points.
-      num_steps: number of steps, >= 1.
-      save_every: when set, also return the positions after every ``save_every``
-        steps, ``[num_steps // save_every, num_chains, d]``.
-      progress_bar: print a text progress bar to stderr (costs nothing when off).
+      algorithm: anything with ``init(position)`` and ``step(rng_key, state) -> (state,
+        info)`` for one chain: :func:`langevin_jax.ula`, :func:`~langevin_jax.mala`,
+        :func:`~langevin_jax.annealed_langevin`, or BlackJAX's ``mala``, ``hmc``, ``nuts``.
+        An eager ``check(position, num_steps)`` attribute, when present, is called first.
+      initial_positions: a pytree whose leaves carry the chain axis first: ``[num_chains, d]``,
+        ``[num_chains, H, W]``, ``{"a": [num_chains, 3], "b": [num_chains]}``, ...
+      num_steps: number of steps, >= 1 (a Python int).
+      save_every: when set, also return the positions after every ``save_every`` steps,
+        ``[num_steps // save_every, num_chains, ...]``.
+      progress_bar: print a text progress bar to stderr (costs nothing when off; works
+        under ``vmap``).
       shard: shard the chains over all devices with a ``NamedSharding`` over a 1-D
         mesh named ``"chains"``. ``None`` (default): shard when more than one device is
-        visible and ``num_chains`` divides evenly.
+        visible, ``num_chains`` divides evenly and the call is not inside a user's trace.
+      check_every_step: also test every chain for NaN/inf after every step (one more pass
+        over the positions per step). Off by default: a Langevin position that goes
+        non-finite stays so, and the final and saved positions are always tested.
+      unroll: steps per iteration of the compiled loop (``lax.scan``'s ``unroll``); larger
+        values trade compile time for less per-iteration overhead on accelerators. Same
+        numbers for every value.
 
     Returns:
-      A :class:`RunResult` ``(state, trajectory, info)``.
+      A :class:`RunResult` ``(state, trajectory, info)`` of arrays.
 
     Raises:
-      ValueError: on a wrong rank of ``initial_positions``, a score whose output
-        shape differs from the position's (e.g. mismatched ``d``), a non-positive or
-        non-finite step size anywhere in the schedule, ``num_steps < 1``, or a bad
-        ``save_every``; all before anything is compiled.
+      ValueError: on an object without ``init``/``step``, a key that is not a PRNG key, a
+        position without a chain axis or with mismatched chain counts, NaN/inf in concrete
+        initial positions, a score whose output shape differs from the position's (e.g.
+        mismatched ``d``), a non-positive or non-finite step size anywhere in a concrete
+        schedule, ``num_steps < 1``, or a bad ``save_every``; all before anything is compiled.
 
     Example:
       >>> import jax, jax.numpy as jnp, langevin_jax as lj
       >>> alg = lj.ula(lambda x: -x, step_size=0.05)
       >>> out = lj.run(jax.random.key(0), alg, jnp.zeros((8, 2)), 100, save_every=10)
-      >>> out.positions.shape, out.trajectory.shape, out.info.num_nonfinite
+      >>> out.positions.shape, out.trajectory.shape, int(out.info.num_nonfinite)
       ((8, 2), (10, 8, 2), 0)
+      >>> final_mean = lambda h: lj.run(jax.random.key(0), lj.ula(lambda x: 1.0 - x, h),
+      ...                               jnp.zeros((8, 2)), 100).positions.mean()
+      >>> jax.jit(jax.vmap(final_mean))(jnp.array([0.01, 0.05])).shape
+      (2,)
     """
-    if not isinstance(algorithm, SamplingAlgorithm):
-        raise ValueError(
-            f"algorithm must be a SamplingAlgorithm (e.g. langevin_jax.ula(...)), "
-            f"got {type(algorithm).__name__}"
-        )
+    _check_algorithm(algorithm)
+    _check_key(key)
     num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
     if save_every is not None:
         save_every = _checks.check_int_at_least("save_every", save_every, 1)
         if save_every > num_steps:
             raise ValueError(f"save_every={save_every} must be <= num_steps={num_steps}")
-    initial_positions = _checks.check_rank(
-        "initial_positions", initial_positions, 2, "[num_chains, d]"
-    )
-    if initial_positions.shape[0] < 1 or initial_positions.shape[1] < 1:
-        raise ValueError(
-            f"initial_positions must have num_chains >= 1 and d >= 1, got {initial_positions.shape}"
-        )
-    if not jnp.issubdtype(initial_positions.dtype, jnp.floating):
-        initial_positions = initial_positions.astype(jnp.float32)
-    _checks.check_finite_array("initial_positions", initial_positions)
-    if algorithm.check is not None:
-        algorithm.check(initial_positions[0], num_steps)
-    mesh = _resolve_mesh(shard, initial_positions.shape[0])
-    if mesh is not None:
-        initial_positions = jax.device_put(
-            initial_positions, NamedSharding(mesh, PartitionSpec("chains", None))
-        )
-    runner = _build_runner(algorithm, num_steps, save_every, bool(progress_bar), mesh)
-    state, trajectory, nonfinite, means = runner(key, initial_positions)
-    acceptance = means.get("acceptance_rate")
-    info = RunInfo(
-        num_nonfinite=int(jnp.sum(nonfinite)),
-        nonfinite=nonfinite,
-        acceptance_rate=None if acceptance is None else float(jnp.mean(acceptance)),
-        means=means,
-    )
-    return RunResult(state, trajectory, info)
+    unroll = _checks.check_int_at_least("unroll", unroll, 1)
+    initial_positions = _check_positions(initial_positions)
+    check = getattr(algorithm, "check", None)
+    if callable(check):
+        check(jax.tree_util.tree_map(lambda x: x[0], initial_positions), num_steps)
+    leaves = jax.tree_util.tree_leaves(initial_positions)
+    traced = any(not _checks._is_concrete(x) for x in leaves)
+    mesh = _resolve_mesh(shard, leaves[0].shape[0], traced)
+    if mesh is not None and not traced:
+        initial_positions = jax.tree_util.tree_map(
+            lambda x: jax.device_put(
+                x, NamedSharding(mesh, PartitionSpec("chains", *([None] * (x.ndim - 1))))),
+            initial_positions)
+    dynamic, static = _partition(algorithm)
+    return _run_jit(key, dynamic, initial_positions, static=static, num_steps=num_steps,
+                    save_every=save_every, progress=bool(progress_bar), mesh=mesh,
+                    check_every_step=bool(check_every_step), unroll=unroll)

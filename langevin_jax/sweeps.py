@@ -6,10 +6,12 @@ one ``jit``: one trace, one compilation for the whole sweep. For this to be hone
 padded computation must equal the unpadded one at that ``d``; the pieces here are built so
 that it does:
 
-* **noise** (:func:`prefix_normal`): coordinate ``i`` of a Gaussian vector is drawn from
-  ``fold_in(key, i)``, so the first ``d`` coordinates do not depend on ``d_max``;
-* **dynamics** (:func:`masked_ula`): drift and noise are multiplied by the mask, so padded
-  coordinates stay exactly at their start (0);
+* **noise** (:func:`prefix_normal`): with JAX's partitionable threefry (the default since
+  JAX 0.5) coordinate ``i`` of ``jax.random.normal(key, (d,))`` depends on ``(key, i)`` only,
+  so the first ``d`` coordinates do not depend on ``d_max``;
+* **dynamics** (:func:`masked_ula`): ULA run by :func:`langevin_jax.run` with the diagonal
+  step ``h * mask``, so padded coordinates stay exactly at their start (0), and a sweep and a
+  plain run with the same key agree;
 * **targets and metrics**: padded coordinates carry the target's own law (mean 0,
   variance 1) and contribute exactly zero to the masked error formulas.
 
@@ -26,6 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
+from langevin_jax.runner import chain_keys, run
+from langevin_jax.samplers.ula import _step as _ula_step
+from langevin_jax.samplers.ula import init as _ula_init
+from langevin_jax.samplers.base import SamplingAlgorithm, euler_maruyama
 
 __all__ = [
     "dimension_masks",
@@ -49,28 +55,40 @@ def dimension_masks(dims: Sequence[int], d_max: int | None = None) -> jax.Array:
     return jnp.asarray(np.arange(d_max)[None, :] < np.asarray(dims)[:, None], jnp.float32)
 
 
-def prefix_normal(key: jax.Array, d: int, dtype=jnp.float32) -> jax.Array:
-    """``[d]`` standard normals with coordinate ``i`` drawn from ``fold_in(key, i)``.
+def _check_partitionable() -> None:
+    if not jax.config.jax_threefry_partitionable:
+        raise ValueError(
+            "sweeps need jax_threefry_partitionable=True (JAX's default since 0.5): only then is "
+            "jax.random.normal(key, (d_max,))[:d] == jax.random.normal(key, (d,)), which makes a "
+            "padded run equal the unpadded one"
+        )
 
-    Prefix-consistent: ``prefix_normal(key, d)[:k] == prefix_normal(key, k)`` exactly, which
-    is what makes padded and unpadded runs agree. (Costs one small PRNG call per coordinate.)
+
+def prefix_normal(key: jax.Array, d: int, dtype=jnp.float32) -> jax.Array:
+    """``[d]`` standard normals, prefix-consistent: ``prefix_normal(key, d)[:k] == prefix_normal(key, k)``.
+
+    This is ``jax.random.normal(key, (d,))``: with JAX's partitionable threefry (the default
+    since JAX 0.5) coordinate ``i`` depends on ``(key, i)`` only, so the first ``d``
+    coordinates do not depend on the padding, and a sweep draws exactly the noise of
+    :func:`langevin_jax.run` (which is what makes a sweep and a plain run agree).
     """
-    return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (), dtype))(
-        jnp.arange(d)
-    )
+    _check_partitionable()
+    return jax.random.normal(key, (d,), dtype)
 
 
 def prefix_noise(key: jax.Array, num_steps: int, num_chains: int, d: int,
                  dtype=jnp.float32) -> jax.Array:
-    """``[num_steps, num_chains, d]``: exactly the noise :func:`masked_ula` draws.
+    """``[num_steps, num_chains, d]``: exactly the noise :func:`masked_ula` (and
+    :func:`langevin_jax.run`) draws, chain ``c`` at step ``k`` from ``chain_keys(key, k)[c]``.
 
     Precompute it once to reuse the same noise (common random numbers) across many
     evaluations, e.g. gradient descent on a step size through simulated chains.
     """
+    _check_partitionable()
 
     def one(k):
-        keys = jax.random.split(jax.random.fold_in(key, k), num_chains)
-        return jax.vmap(lambda kk: prefix_normal(kk, d, dtype))(keys)
+        keys = chain_keys(key, k, num_chains)
+        return jax.vmap(lambda kk: jax.random.normal(kk, (d,), dtype))(keys)
 
     return jax.lax.map(one, jnp.arange(num_steps))
 
@@ -86,14 +104,16 @@ def masked_ula(
 ) -> jax.Array:
     """ULA on the coordinates selected by ``mask``; padded coordinates stay where they start.
 
-    ``x_{k+1} = x_k + mask * (h s(x_k) + sqrt(2h) xi_k)``, with chain ``c`` at step ``k`` using
-    ``prefix_normal(split(fold_in(key, k), num_chains)[c], d_max)``. Differentiable in
-    ``step_size`` and in anything ``score_fn`` closes over. No validation: call it inside
-    ``jit``/``vmap``.
+    ``x_{k+1} = x_k + (h m) s(x_k) + sqrt(2 h m) xi_k``: ULA with the diagonal step ``h * mask``,
+    run by :func:`langevin_jax.run` with ULA's kernel (one implementation, one key scheme), so
+    on the used coordinates it agrees with ``lj.run(key, lj.ula(score, h), x0[:, :d], num_steps)``
+    up to float rounding of the score. Differentiable in ``step_size`` and in anything
+    ``score_fn`` closes over (the padded coordinates contribute zero derivative). Call it
+    inside ``jit``/``vmap`` (e.g. from :func:`sweep`).
 
     Args:
       key: PRNG key.
-      score_fn: ``[d_max] -> [d_max]``.
+      score_fn: ``[d_max] -> [d_max]`` (finite on padded coordinates, which it sees as 0).
       step_size: ``h > 0`` (a traced scalar is fine).
       initial_positions: ``[num_chains, d_max]``.
       num_steps: static number of steps.
@@ -105,24 +125,16 @@ def masked_ula(
     Returns:
       ``[num_chains, d_max]`` final positions.
     """
-    num_chains, d_max = initial_positions.shape
-    step = jnp.asarray(step_size, initial_positions.dtype)
-
-    def advance(x, xi):
-        drift = jax.vmap(score_fn)(x)
-        return x + mask * (step * drift + jnp.sqrt(2.0 * step) * xi)
-
+    _check_partitionable()
+    h = jnp.asarray(step_size, initial_positions.dtype) * jnp.asarray(mask, initial_positions.dtype)
     if noise is not None:
-        x, _ = jax.lax.scan(lambda x, xi: (advance(x, xi), None), initial_positions, noise)
+        def advance(x, xi):
+            return euler_maruyama(x, jax.vmap(score_fn)(x), h, xi), None
+
+        x, _ = jax.lax.scan(advance, initial_positions, noise)
         return x
-
-    def body(x, k):
-        keys = jax.random.split(jax.random.fold_in(key, k), num_chains)
-        xi = jax.vmap(lambda kk: prefix_normal(kk, d_max, x.dtype))(keys)
-        return advance(x, xi), None
-
-    x, _ = jax.lax.scan(body, initial_positions, jnp.arange(num_steps))
-    return x
+    algorithm = SamplingAlgorithm(_ula_init, jax.tree_util.Partial(_ula_step, score_fn, h))
+    return run(key, algorithm, initial_positions, num_steps).positions
 
 
 def sweep(fn: Callable[[jax.Array, jax.Array], Any], dims: Sequence[int],

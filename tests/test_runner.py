@@ -47,6 +47,10 @@ def test_nonfinite_chains_are_counted():
     out = lj.run(jax.random.key(0), alg, x0, 200)
     assert out.info.num_nonfinite >= 3
     assert np.all(np.asarray(out.info.nonfinite)[:3])
+    # absorbing: checking every step finds exactly the same chains
+    every = lj.run(jax.random.key(0), alg, x0, 200, check_every_step=True)
+    np.testing.assert_array_equal(np.asarray(every.info.nonfinite), np.asarray(out.info.nonfinite))
+    assert out.info.summary()["num_nonfinite"] == int(out.info.num_nonfinite)
 
 
 def test_progress_bar_writes_and_is_silent_when_off(capsys):
@@ -60,10 +64,10 @@ def test_progress_bar_writes_and_is_silent_when_off(capsys):
 def test_progress_bar_under_vmap(capsys):
     alg = _alg()
 
-    def final_mean(key):
-        return run_mod._build_runner(alg, 20, None, True, None)(key, jnp.zeros((4, 2)))[0].position
+    def final(key):
+        return lj.run(key, alg, jnp.zeros((4, 2)), 20, progress_bar=True).positions
 
-    out = jax.vmap(final_mean)(jax.random.split(jax.random.key(0), 3))
+    out = jax.vmap(final)(jax.random.split(jax.random.key(0), 3))
     assert out.shape == (3, 4, 2)
     assert "20/20 steps" in capsys.readouterr().err
 
@@ -73,20 +77,25 @@ def no_compile(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("compiled before validating input")
 
-    monkeypatch.setattr(run_mod, "_build_runner", fail)
+    monkeypatch.setattr(run_mod, "_run_jit", fail)
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(initial_positions=jnp.zeros(3)), "initial_positions must have shape"),
-        (dict(initial_positions=jnp.zeros((2, 3, 1))), "initial_positions must have shape"),
+        (dict(initial_positions=jnp.zeros(())), "initial_positions must have shape"),
+        (dict(initial_positions={"a": jnp.zeros((2, 3)), "b": jnp.zeros((3, 3))}),
+         "same leading num_chains"),
+        (dict(initial_positions=jnp.zeros((0, 3))), "num_chains >= 1"),
+        (dict(key=0), "key must be a PRNG key"),
+        (dict(key=jax.random.split(jax.random.key(0), 2)), "single PRNG key"),
+        (dict(unroll=0), "unroll must be >= 1"),
         (dict(num_steps=0), "num_steps must be >= 1"),
         (dict(num_steps=2.5), "num_steps must be an int"),
         (dict(save_every=0), "save_every must be >= 1"),
         (dict(save_every=11), "save_every=11 must be <= num_steps"),
         (dict(initial_positions=jnp.full((2, 3), jnp.nan)), "initial_positions contains NaN"),
-        (dict(algorithm=lambda: None), "algorithm must be a SamplingAlgorithm"),
+        (dict(algorithm=lambda: None), "algorithm must have callable init"),
     ],
 )
 def test_run_bad_input(no_compile, kwargs, match):
@@ -159,8 +168,10 @@ def test_sharded_equals_unsharded_on_four_cpu_devices():
 
 
 def test_progress_stream_is_resolved_at_call_time():
+    from langevin_jax import _progress
+
     buf = io.StringIO()
-    bar = run_mod._Progress(10, stream=buf)
+    bar = _progress.ProgressBar(10, stream=buf)
     bar(np.array(0))
-    bar(np.array(10))
+    bar(np.array([3, 10]))  # batched under vmap: the furthest batch
     assert "10/10 steps" in buf.getvalue()

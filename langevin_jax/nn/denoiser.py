@@ -127,13 +127,17 @@ def apply_denoiser(params: Params, config: DenoiserConfig, x: jax.Array, t: jax.
 
 
 def denoiser_eps_fn(params: Params, config: DenoiserConfig):
-    """``eps_fn(x[d], t[]) -> [d]``, a pure function closing over ``params``."""
-    model = MLPDenoiser(config)
+    """``eps_fn(x[d], t[]) -> [d]``: a :class:`jax.tree_util.Partial` holding ``params``.
 
-    def eps_fn(x, t):
-        return model.apply({"params": params}, x, t)
+    The parameters are pytree leaves, so under :func:`langevin_jax.run` they are traced
+    inputs: a new set of parameters (another checkpoint) re-uses the compiled program, and
+    ``run`` can be ``vmap``-ped or differentiated over them.
+    """
+    return jax.tree_util.Partial(_apply_eps, config, params)
 
-    return eps_fn
+
+def _apply_eps(config: DenoiserConfig, params: Params, x: jax.Array, t: jax.Array) -> jax.Array:
+    return MLPDenoiser(config).apply({"params": params}, x, t)
 
 
 def denoiser_score_fn(

@@ -20,7 +20,6 @@ import functools
 import hashlib
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
@@ -31,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from langevin_jax import _checks, _io, diffusion
+from langevin_jax import _checks, _io, _progress, diffusion
 from langevin_jax.nn.denoiser import DenoiserConfig, MLPDenoiser, init_denoiser
 
 __all__ = [
@@ -224,25 +223,9 @@ def _build_chunk(config: TrainConfig, length: int):
     return jax.jit(chunk)
 
 
-class _LossBar:
-    """Host-side text progress bar with the running loss."""
-
-    def __init__(self, num_steps: int, start: int, stream=None):
-        self.num_steps, self.start_step = num_steps, start
-        self.stream = stream or sys.stderr
-        self.t0 = time.perf_counter()
-
-    def __call__(self, step: int, loss: float) -> None:
-        elapsed = time.perf_counter() - self.t0
-        done = step - self.start_step
-        rate = done / elapsed if elapsed > 0 else float("nan")
-        eta = (self.num_steps - step) / rate if rate and rate > 0 else float("nan")
-        bar = "#" * int(30 * step / self.num_steps)
-        self.stream.write(f"\r[{bar:<30}] {step}/{self.num_steps} steps, loss {loss:.4f}, "
-                          f"{rate:6.1f} steps/s, {elapsed:6.1f}s elapsed, eta {eta:6.1f}s")
-        if step >= self.num_steps:
-            self.stream.write("\n")
-        self.stream.flush()
+def _LossBar(num_steps: int, start: int, stream=None) -> _progress.ProgressBar:
+    """The training bar: the library's one progress bar, with the running loss."""
+    return _progress.ProgressBar(num_steps, start, stream)
 
 
 def _write_checkpoint(path: Path, *, params, opt_state, step, key, losses, config, data_hash):
@@ -362,7 +345,7 @@ def train_denoiser(
         losses.append(chunk_losses)
         step += length
         if bar is not None:
-            bar(step, float(np.mean(chunk_losses)))
+            bar.update(step, loss=float(np.mean(chunk_losses)))
         due = config.checkpoint_every is not None and step % config.checkpoint_every == 0
         if path is not None and (due or step == end):
             _write_checkpoint(path, params=params, opt_state=opt_state, step=step, key=key,

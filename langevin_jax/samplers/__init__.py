@@ -3,15 +3,20 @@
 from langevin_jax.samplers.annealed import (
     AnnealedInfo,
     AnnealedState,
+    ArraySchedule,
     annealed_langevin,
     array_schedule,
 )
-from langevin_jax.samplers.base import SamplingAlgorithm
+from langevin_jax.samplers.base import LangevinState, SamplingAlgorithm, euler_maruyama, gaussian_noise
 from langevin_jax.samplers.mala import MALAInfo, MALAState, mala
 from langevin_jax.samplers.ula import ULAInfo, ULAState, ula
 
 __all__ = [
     "SamplingAlgorithm",
+    "LangevinState",
+    "euler_maruyama",
+    "gaussian_noise",
+    "ArraySchedule",
     "ula",
     "ULAState",
     "ULAInfo",

@@ -4,30 +4,30 @@
 and step sizes ``h_k`` given by a schedule. Used for diffusion annealed Langevin
 (DALMC, Cordero-Encinar, Akyildiz & Duncan 2025) and for annealing over noise
 levels (Song & Ermon 2019).
+
+BlackJAX-style layers: :func:`init`, :func:`build_kernel` (``kernel(rng_key, state,
+score_fn, schedule)``) and :func:`annealed_langevin`, the pair for :func:`langevin_jax.run`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Tuple, Union
+import dataclasses
+from typing import Any, Callable, NamedTuple, Tuple, Union
 
 import jax
 import jax.numpy as jnp
 
 from langevin_jax import _checks
-from langevin_jax.samplers.base import (
-    SamplingAlgorithm,
-    check_score_shape,
-    noise_like,
-)
+from langevin_jax.samplers import base
+from langevin_jax.samplers.base import LangevinState, SamplingAlgorithm, check_score_shape
 
-__all__ = ["AnnealedState", "AnnealedInfo", "annealed_langevin", "array_schedule"]
+__all__ = ["AnnealedState", "AnnealedInfo", "ArraySchedule", "annealed_langevin", "array_schedule",
+           "init", "build_kernel"]
 
 Schedule = Callable[[jax.Array], Tuple[jax.Array, jax.Array]]
 
-
-class AnnealedState(NamedTuple):
-    position: jax.Array
-    count: jax.Array
+#: Annealed Langevin's state: :class:`langevin_jax.samplers.base.LangevinState`.
+AnnealedState = LangevinState
 
 
 class AnnealedInfo(NamedTuple):
@@ -36,35 +36,85 @@ class AnnealedInfo(NamedTuple):
     step_size: jax.Array
 
 
-def array_schedule(times, step_sizes) -> Schedule:
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ArraySchedule:
+    """The schedule ``k -> (times[k], step_sizes[k])`` of two ``[num_steps]`` arrays.
+
+    A pytree: its arrays are traced inputs of :func:`langevin_jax.run`, so a new schedule of
+    the same length re-uses the compiled program. Past the end the last entry is repeated.
+    """
+
+    times: jax.Array
+    step_sizes: jax.Array
+
+    @property
+    def num_steps(self) -> int:
+        return self.times.shape[0]
+
+    def __call__(self, k):
+        i = jnp.minimum(k, self.times.shape[0] - 1)
+        return self.times[i], self.step_sizes[i]
+
+
+def array_schedule(times, step_sizes) -> ArraySchedule:
     """Schedule ``k -> (times[k], step_sizes[k])`` from arrays ``[num_steps]``.
 
-    Past the end of the arrays the last entry is repeated.
+    ``step_sizes`` may be a scalar (broadcast). Both are kept in a floating dtype (integer
+    ``times`` become float32; a step size is never rounded to an integer dtype).
     """
     times = _checks.check_rank("times", times, 1, "[num_steps]")
-    step_sizes = jnp.broadcast_to(jnp.asarray(step_sizes, times.dtype), times.shape)
+    if not jnp.issubdtype(times.dtype, jnp.floating):
+        times = times.astype(jnp.float32)
+    step_sizes = jnp.asarray(step_sizes)
+    if not jnp.issubdtype(step_sizes.dtype, jnp.floating):
+        step_sizes = step_sizes.astype(times.dtype)
+    if step_sizes.ndim > 1 or (step_sizes.ndim == 1 and step_sizes.shape != times.shape):
+        raise ValueError(f"step_sizes must be a scalar or of shape {times.shape}, got {step_sizes.shape}")
+    step_sizes = jnp.broadcast_to(step_sizes, times.shape)
     _checks.check_positive_finite("step_sizes", step_sizes)
     _checks.check_finite_array("times", times)
-    last = times.shape[0] - 1
+    return ArraySchedule(times, step_sizes)
 
-    def schedule(k):
-        i = jnp.minimum(k, last)
-        return times[i], step_sizes[i]
 
-    schedule.num_steps = times.shape[0]  # type: ignore[attr-defined]
-    return schedule
+def init(position: Any, rng_key: jax.Array | None = None) -> AnnealedState:
+    """The state at ``position`` (a pytree), step count 0."""
+    return base.init(position, rng_key)
+
+
+def build_kernel():
+    """``kernel(rng_key, state, score_fn, schedule) -> (AnnealedState, AnnealedInfo)``."""
+
+    def kernel(rng_key: jax.Array, state: AnnealedState, score_fn: Callable, schedule: Schedule):
+        t, h = schedule(state.count)
+        x = state.position
+        dtype = jax.tree_util.tree_leaves(x)[0].dtype
+        h = jnp.asarray(h, dtype)
+        t = jnp.asarray(t, dtype)
+        new = base.euler_maruyama(x, score_fn(x, t), h, base.gaussian_noise(rng_key, x))
+        return AnnealedState(new, state.count + 1), AnnealedInfo(base.tree_is_finite(new), t, h)
+
+    return kernel
+
+
+_KERNEL = build_kernel()
+
+
+def _step(score_fn, schedule, rng_key, state):
+    return _KERNEL(rng_key, state, score_fn, schedule)
 
 
 def annealed_langevin(
-    score_fn: Callable[[jax.Array, jax.Array], jax.Array],
+    score_fn: Callable[[Any, jax.Array], Any],
     schedule: Union[Schedule, Tuple[jax.Array, jax.Array]],
 ) -> SamplingAlgorithm:
     """Langevin with a time-dependent score as an ``init``/``step`` pair.
 
     Args:
-      score_fn: ``s(x, t)``: ``([d], []) -> [d]``.
+      score_fn: ``s(x, t)``: ``(position, []) -> position``.
       schedule: a callable ``k -> (t_k, h_k)`` of the step index, or a pair of arrays
-        ``(times[num_steps], step_sizes[num_steps])`` (see :func:`array_schedule`).
+        ``(times[num_steps], step_sizes[num_steps])`` (see :func:`array_schedule`; its
+        values are then traced inputs of a run).
 
     Returns:
       A :class:`SamplingAlgorithm` with ``AnnealedState`` / ``AnnealedInfo``.
@@ -77,29 +127,24 @@ def annealed_langevin(
         schedule = array_schedule(*schedule)
     if not callable(schedule):
         raise ValueError(f"schedule must be callable or (times, step_sizes), got {schedule!r}")
+    score_fn = base.as_pytree_fn(score_fn)
 
-    def init(position: jax.Array) -> AnnealedState:
-        return AnnealedState(jnp.asarray(position), jnp.zeros((), jnp.int32))
-
-    def step(key: jax.Array, state: AnnealedState):
-        t, h = schedule(state.count)
-        x = state.position
-        h = jnp.asarray(h, x.dtype)
-        t = jnp.asarray(t, x.dtype)
-        new = x + h * score_fn(x, t) + jnp.sqrt(2.0 * h) * noise_like(key, x)
-        return AnnealedState(new, state.count + 1), AnnealedInfo(jnp.all(jnp.isfinite(new)), t, h)
-
-    def check(position: jax.Array, num_steps: int) -> None:
-        t0, _ = schedule(jnp.zeros((), jnp.int32))
-        check_score_shape("score_fn", score_fn, position, jax.ShapeDtypeStruct((), position.dtype))
-        ts, hs = jax.vmap(schedule)(jnp.arange(num_steps))
-        hs = jnp.broadcast_to(hs, (num_steps,))
-        _checks.check_schedule_values("schedule step size", hs)
-        _checks.check_finite_array("schedule times", ts)
+    def check(position: Any, num_steps: int) -> None:
+        dtype = jax.tree_util.tree_leaves(position)[0].dtype
+        check_score_shape("score_fn", score_fn, position, jax.ShapeDtypeStruct((), dtype))
         provided = getattr(schedule, "num_steps", None)
         if provided is not None and provided < num_steps:
             raise ValueError(
                 f"num_steps={num_steps} exceeds the schedule's length {provided}"
             )
+        ts, hs = jax.vmap(schedule)(jnp.arange(num_steps))
+        hs = jnp.broadcast_to(hs, (num_steps,))
+        _checks.check_schedule_values("schedule step size", hs)
+        _checks.check_finite_array("schedule times", ts)
 
-    return SamplingAlgorithm(init, step, check)
+    return SamplingAlgorithm(init, jax.tree_util.Partial(_step, score_fn, schedule), check)
+
+
+# as in BlackJAX: ``lj.annealed_langevin.init`` and ``lj.annealed_langevin.build_kernel()``
+annealed_langevin.init = init  # type: ignore[attr-defined]
+annealed_langevin.build_kernel = build_kernel  # type: ignore[attr-defined]

@@ -4,32 +4,36 @@ Proposal ``y = x + h s(x) + sqrt(2h) xi`` with ``s = grad log pi``; accept with
 probability ``min(1, pi(y) q(x|y) / (pi(x) q(y|x)))`` where
 ``q(y|x) = N(y; x + h s(x), 2h I)``. The chain is reversible for ``pi`` and so
 unbiased at any step size (Roberts & Tweedie, 1996).
+
+BlackJAX-style layers: :func:`init` ``(position, logdensity_fn, score_fn=None)`` and
+:func:`build_kernel` whose kernel is ``kernel(rng_key, state, logdensity_fn, step_size,
+score_fn=None)``, the signature BlackJAX's SMC and adaptation code call; :func:`mala` is the
+``init``/``step`` pair for :func:`langevin_jax.run`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 
 from langevin_jax import _checks
+from langevin_jax.samplers import base
 from langevin_jax.samplers.base import (
     SamplingAlgorithm,
     StepSize,
     check_score_shape,
     check_step_size_over_run,
-    noise_like,
-    resolve_step_size,
 )
 
-__all__ = ["MALAState", "MALAInfo", "mala"]
+__all__ = ["MALAState", "MALAInfo", "mala", "init", "build_kernel"]
 
 
 class MALAState(NamedTuple):
-    position: jax.Array
+    position: Any
     logdensity: jax.Array
-    score: jax.Array
+    score: Any
     count: jax.Array
 
 
@@ -43,44 +47,36 @@ class MALAInfo(NamedTuple):
     step_size: jax.Array
 
 
-def mala(
-    logdensity_fn: Callable[[jax.Array], jax.Array],
-    step_size: StepSize,
-    score_fn: Optional[Callable[[jax.Array], jax.Array]] = None,
-) -> SamplingAlgorithm:
-    """Metropolis-adjusted Langevin as an ``init``/``step`` pair.
+def _grad_fn(logdensity_fn, score_fn):
+    return jax.grad(logdensity_fn) if score_fn is None else score_fn
 
-    Args:
-      logdensity_fn: ``log pi(x)`` up to a constant, ``[d] -> []``.
-      step_size: ``h > 0``, a float or a schedule ``k -> h_k``.
-      score_fn: ``grad log pi``; ``jax.grad(logdensity_fn)`` when omitted. Passing an
-        inexact score keeps the chain exact for ``pi`` (only the proposal changes).
 
-    Returns:
-      A :class:`SamplingAlgorithm` with ``MALAState`` / ``MALAInfo``.
-    """
-    if not callable(logdensity_fn):
-        raise ValueError(f"logdensity_fn must be callable, got {type(logdensity_fn).__name__}")
-    if score_fn is not None and not callable(score_fn):
-        raise ValueError(f"score_fn must be callable or None, got {type(score_fn).__name__}")
-    _checks.check_step_size("step_size", step_size)
-    grad_fn = jax.grad(logdensity_fn) if score_fn is None else score_fn
+def init(position: Any, logdensity_fn: Callable, score_fn: Optional[Callable] = None) -> MALAState:
+    """The state at ``position`` (a pytree): its log-density and score, step count 0."""
+    position = jax.tree_util.tree_map(jnp.asarray, position)
+    return MALAState(position, logdensity_fn(position), _grad_fn(logdensity_fn, score_fn)(position),
+                     jnp.zeros((), jnp.int32))
 
-    def init(position: jax.Array) -> MALAState:
-        position = jnp.asarray(position)
-        return MALAState(
-            position, logdensity_fn(position), grad_fn(position), jnp.zeros((), jnp.int32)
-        )
+
+def _tree_sum_sq(tree) -> jax.Array:
+    return sum(jnp.sum(x * x) for x in jax.tree_util.tree_leaves(tree))
+
+
+def build_kernel():
+    """MALA's kernel ``kernel(rng_key, state, logdensity_fn, step_size, score_fn=None)``."""
 
     def log_q(to, frm, score_frm, h):
-        diff = to - frm - h * score_frm
-        return -jnp.sum(diff * diff) / (4.0 * h)
+        diff = jax.tree_util.tree_map(lambda a, b, g: a - b - h.astype(a.dtype) * g, to, frm, score_frm)
+        return -_tree_sum_sq(diff) / (4.0 * h)
 
-    def step(key: jax.Array, state: MALAState):
-        key_prop, key_acc = jax.random.split(key)
+    def kernel(rng_key: jax.Array, state: MALAState, logdensity_fn: Callable, step_size: StepSize,
+               score_fn: Optional[Callable] = None):
+        grad_fn = _grad_fn(logdensity_fn, score_fn)
+        key_prop, key_acc = jax.random.split(rng_key)
         x = state.position
-        h = resolve_step_size(step_size, state.count).astype(x.dtype)
-        y = x + h * state.score + jnp.sqrt(2.0 * h) * noise_like(key_prop, x)
+        dtype = jax.tree_util.tree_leaves(x)[0].dtype
+        h = base.resolve_step_size(step_size, state.count).astype(dtype)
+        y = base.euler_maruyama(x, state.score, h, base.gaussian_noise(key_prop, x))
         logp_y = logdensity_fn(y)
         score_y = grad_fn(y)
         log_ratio = (
@@ -88,27 +84,73 @@ def mala(
         )
         log_ratio = jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
         acceptance = jnp.exp(jnp.minimum(log_ratio, 0.0))
-        accept = jnp.log(jax.random.uniform(key_acc, dtype=x.dtype)) < log_ratio
-        new = MALAState(
-            jnp.where(accept, y, x),
-            jnp.where(accept, logp_y, state.logdensity),
-            jnp.where(accept, score_y, state.score),
-            state.count + 1,
-        )
-        info = MALAInfo(acceptance, accept, jnp.all(jnp.isfinite(new.position)), h)
+        accept = jnp.log(jax.random.uniform(key_acc, dtype=dtype)) < log_ratio
+        pick = lambda a, b: jax.tree_util.tree_map(lambda u, v: jnp.where(accept, u, v), a, b)  # noqa: E731
+        new = MALAState(pick(y, x), jnp.where(accept, logp_y, state.logdensity),
+                        pick(score_y, state.score), state.count + 1)
+        info = MALAInfo(acceptance, accept, base.tree_is_finite(new.position), h)
         return new, info
 
-    def check(position: jax.Array, num_steps: int) -> None:
-        spec = jax.ShapeDtypeStruct(position.shape, position.dtype)
+    return kernel
+
+
+_KERNEL = build_kernel()
+
+
+def _init(logdensity_fn, score_fn, position, rng_key=None):
+    del rng_key
+    return init(position, logdensity_fn, score_fn)
+
+
+def _step(logdensity_fn, step_size, score_fn, rng_key, state):
+    return _KERNEL(rng_key, state, logdensity_fn, step_size, score_fn)
+
+
+def mala(
+    logdensity_fn: Callable[[Any], jax.Array],
+    step_size: StepSize,
+    score_fn: Optional[Callable[[Any], Any]] = None,
+) -> SamplingAlgorithm:
+    """Metropolis-adjusted Langevin as an ``init``/``step`` pair.
+
+    Args:
+      logdensity_fn: ``log pi(x)`` up to a constant, position -> ``[]``.
+      step_size: ``h > 0``, a float or a schedule ``k -> h_k``.
+      score_fn: ``grad log pi``; ``jax.grad(logdensity_fn)`` when omitted. Passing an
+        inexact score keeps the chain exact for ``pi`` (only the proposal changes).
+
+    Returns:
+      A :class:`SamplingAlgorithm` with ``MALAState`` / ``MALAInfo``; ``init, step =
+      lj.mala(...)`` unpacks.
+    """
+    if not callable(logdensity_fn):
+        raise ValueError(f"logdensity_fn must be callable, got {type(logdensity_fn).__name__}")
+    if score_fn is not None and not callable(score_fn):
+        raise ValueError(f"score_fn must be callable or None, got {type(score_fn).__name__}")
+    _checks.check_step_size("step_size", step_size)
+    logdensity_fn = base.as_pytree_fn(logdensity_fn)
+    score_fn = None if score_fn is None else base.as_pytree_fn(score_fn)
+    grad_fn = _grad_fn(logdensity_fn, score_fn)
+
+    def check(position: Any, num_steps: int) -> None:
+        spec = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)),
+                                      position)
         try:
             out = jax.eval_shape(logdensity_fn, spec)
         except Exception as err:  # noqa: BLE001
             raise ValueError(
-                f"logdensity_fn failed on a point of shape {position.shape}: {err}"
+                f"logdensity_fn failed on a point of shape {base._shapes(position)}: {err}"
             ) from err
-        if out.shape != ():
-            raise ValueError(f"logdensity_fn must return a scalar, got shape {out.shape}")
+        if getattr(out, "shape", None) != ():
+            raise ValueError(f"logdensity_fn must return a scalar, got shape {getattr(out, 'shape', out)}")
         check_score_shape("score_fn", grad_fn, position)
         check_step_size_over_run("step_size", step_size, num_steps)
 
-    return SamplingAlgorithm(init, step, check)
+    P = jax.tree_util.Partial
+    return SamplingAlgorithm(P(_init, logdensity_fn, score_fn),
+                             P(_step, logdensity_fn, step_size, score_fn), check)
+
+
+# as in BlackJAX (``blackjax.mala.build_kernel()``): ``lj.mala.init`` and ``lj.mala.build_kernel()``
+mala.init = init  # type: ignore[attr-defined]
+mala.build_kernel = build_kernel  # type: ignore[attr-defined]
