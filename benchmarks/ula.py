@@ -1,43 +1,37 @@
-"""ULA throughput: ``langevin_jax.run`` vs BlackJAX in the same process (issue 2).
+"""ULA throughput: ``langevin_jax.run`` vs BlackJAX and a plain ``lax.scan``, in one process.
 
-Target: ``N(0, diag(lambda))`` in ``d = 100`` with ``lambda = linspace(0.5, 2, d)``;
-score ``x -> -x / lambda``; constant step ``h = 0.1``; all chains start at 0.
+Target: ``N(0, diag(lambda))`` with ``lambda = linspace(0.5, 2, d)``; score ``x -> -x / lambda``;
+constant step ``h = 0.1``; all chains start at 0; float32; threefry keys.
 
-Rows (all float32, all one ``jit`` of a ``lax.scan`` over a ``vmap`` over chains):
+Rows:
 
-* ``langevin_jax.run`` with a threefry key (the default), an ``rbg`` key and an
-  ``unsafe_rbg`` key, through the public API (``run`` also does its eager input
-  checks, the per-chain info sums and the non-finite bookkeeping).
-* ``blackjax.sgld`` with the exact gradient: ``grad_estimator(logprior, 0, data_size=1)``.
-  Its update (``blackjax.sgmcmc.diffusions.overdamped_langevin``) is
-  ``x + h * grad + sqrt(2 * temperature * h) * N(0, I)`` with ``temperature = 1``:
-  exactly ULA. Loop: the BlackJAX multi-chain idiom, ``split(key, num_steps)`` scanned,
-  ``split(k, num_chains)`` per step, ``vmap(step)``.
-* ``blackjax.mala``: *not* ULA (one more uniform draw, a log-density and an
-  accept/reject per step), a second peer only.
-* ``lj step, bare loop``: ``langevin_jax.ula(...).step`` in the BlackJAX loop above,
-  without ``run``'s bookkeeping (a diagnostic of ``run``'s overhead).
-* with ``--diagnostics``: ``blackjax.sgld`` with an ``rbg`` key, and the noise-only
-  loop with ``rbg`` / ``unsafe_rbg`` keys.
-* ``noise only``: just the Gaussian draws of the run, ``[chains, d]`` per step,
-  added into a carry so they are not dead code: one key per step, or per-chain keys
-  ``split(fold_in(key, k), chains)`` + ``vmap(normal)`` as ``run`` does.
+* ``langevin_jax.run ULA``: the public API with its defaults, algorithm built once (eager
+  input checks included in every call).
+* ``... fresh algorithm per call``: ``lj.ula(score, h)`` rebuilt before every call: its
+  ``compile s`` shows that a new algorithm object with new numbers re-uses the compiled program.
+* ``... unroll=U``: ``run(..., unroll=U)`` (``lax.scan``'s unroll; same numbers).
+* ``blackjax.sgld`` with the exact gradient (its update is exactly ULA), in BlackJAX's
+  multi-chain idiom: ``split(key, num_steps)`` scanned, ``split(k, num_chains)`` per step,
+  ``vmap(step)``. The peer the ratio column compares with.
+* ``plain lax.scan``: ``x + h s(x) + sqrt(2h) normal(fold_in(key, k), x.shape)``: one normal draw
+  per step for all chains (a different noise layout, no per-chain keys): what a hand-written
+  loop costs.
+* with ``--diagnostics``: ``run`` with ``check_every_step=True``, ``run`` with the info dropped,
+  ``blackjax.mala`` (not ULA), langevin_jax's step in BlackJAX's bare loop, noise only.
 
-``compile s`` = first call - best later call (tracing + lowering + XLA compile, and
-for ``run`` its eager checks); ``run s`` = best of ``--repeats`` calls, each ended by
-``block_until_ready``, taken in interleaved rounds over the rows (so load drift on a
-shared machine hits every row alike); ``cpu s`` = best process CPU time of a call (all
-threads; equal to ``run s`` when XLA runs the program on one thread and nothing else
-competes for the core, smaller when this process is descheduled). ``run / lj`` = median
-over the rounds of the row's call time / the ``langevin_jax.run (threefry)`` call's in
-the same round; ``cpu / lj`` = ``cpu s`` / that row's ``cpu s`` (the more robust of the
-two on a loaded machine). For the noise-only rows they are the noise share of ``run``.
+Columns: ``compile s`` = first call - best later call; ``run s`` = best of ``--repeats``
+calls (each ended by ``block_until_ready``), taken in interleaved rounds over the rows;
+``floor ms`` = the memory floor, reading and writing the ``[chains, d]`` state once per step at
+the bandwidth measured in this process (a large ``x * c`` over 2 x 256 MB); ``sgld / row`` =
+median over rounds of sgld's time / the row's time in the same round (> 1: faster than
+BlackJAX); ``fusions`` = fusions (GPU kernels) and reductions in the compiled loop body per step
+(``benchmarks._hlo``).
 
 Usage::
 
-    python -m benchmarks.ula                # d=100, 1,000 chains, 1,000 steps
-    python -m benchmarks.ula --full         # also d=100, 10,000 chains, 1,000 steps
-    python -m benchmarks.ula --sizes full --repeats 5 --diagnostics
+    python -m benchmarks.ula                          # d=100, 1,000 chains, 1,000 steps
+    python -m benchmarks.ula --sizes cpu full         # also 10,000 chains
+    python -m benchmarks.ula --sizes gpu --repeats 5  # the three GPU sizes of issue 11
 """
 
 from __future__ import annotations
@@ -54,23 +48,30 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
+from benchmarks import _hlo
+from langevin_jax import runner
 
-SIZES: dict[str, tuple] = {
-    "cpu": (100, 1_000, 1_000),  # (d, chains, steps): CPU-friendly default
+SIZES: dict[str, tuple] = {  # (d, chains, steps)
+    "cpu": (100, 1_000, 1_000),
     "full": (100, 10_000, 1_000),
+    "gpu-10k": (100, 10_000, 1_000),
+    "gpu-100k": (100, 100_000, 1_000),
+    "gpu-d1000": (1_000, 20_000, 500),
 }
+GROUPS = {"gpu": ["gpu-10k", "gpu-100k", "gpu-d1000"]}
 STEP_SIZE = 0.1
-LJ_ROW = "langevin_jax.run ULA (threefry)"
-SGLD_ROW = "blackjax.sgld exact grad (threefry)"
+LJ_ROW = "langevin_jax.run ULA"
+SGLD_ROW = "blackjax.sgld exact grad, vmapped"
+PLAIN_ROW = "plain lax.scan, one normal draw per step"
 
 
 class Row(NamedTuple):
     name: str
     compile_s: float
     run_s: float
-    cpu_s: float  # process CPU time (all threads) of the best call by that measure
     rounds: list  # wall time of every timed call, one per round
     positions: np.ndarray | None  # final positions, for the variance check
+    fusions: str
 
 
 def _block(x):
@@ -78,33 +79,40 @@ def _block(x):
 
 
 def _time_rows(cases, repeats: int):
-    """First call of every case (compile), then ``repeats`` interleaved rounds.
-
-    Interleaving (round-robin over the cases, not case after case) spreads any drift in
-    the machine's load over all rows alike. Each row keeps all its wall times (for the
-    paired ratio) and its best process CPU time (``time.process_time``, all threads).
-    """
+    """First call of every case (compile), then ``repeats`` interleaved rounds."""
     n = len(cases)
     first, outs = [], []
-    times, best_cpu = [[] for _ in range(n)], [float("inf")] * n
-    for _, call, _ in cases:
+    times = [[] for _ in range(n)]
+    for case in cases:
         t0 = time.perf_counter()
-        outs.append(_block(call()))
+        outs.append(_block(case[1]()))
         first.append(time.perf_counter() - t0)
     for _ in range(repeats):
-        for i, (_, call, _) in enumerate(cases):
-            c0, t0 = time.process_time(), time.perf_counter()
-            _block(call())
+        for i, case in enumerate(cases):
+            t0 = time.perf_counter()
+            _block(case[1]())
             times[i].append(time.perf_counter() - t0)
-            best_cpu[i] = min(best_cpu[i], time.process_time() - c0)
     return [
-        Row(name, max(f - min(t), 0.0), min(t), c, t, np.asarray(out) if keep else None)
-        for (name, _, keep), f, t, c, out in zip(cases, first, times, best_cpu, outs)
+        Row(name, max(f - min(t), 0.0), min(t), t, np.asarray(out) if keep else None, fus)
+        for (name, _, keep, fus), f, t, out in zip(cases, first, times, outs)
     ]
 
 
 def _lam(d: int) -> jax.Array:
     return jnp.linspace(0.5, 2.0, d, dtype=jnp.float32)
+
+
+def measure_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+    """Bytes per second of a jitted ``x * c`` over ``megabytes`` MB (read + write counted)."""
+    x = jnp.ones((megabytes * 2**20 // 4,), jnp.float32)
+    f = jax.jit(lambda a: a * 1.0001)
+    _block(f(x))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _block(f(x))
+        best = min(best, time.perf_counter() - t0)
+    return 2 * x.nbytes / best
 
 
 # --------------------------------------------------------------------------- peers
@@ -134,114 +142,130 @@ def _sgld(lam, h, num_chains, num_steps):
     grad = blackjax.sgmcmc.gradients.grad_estimator(logprior, loglik, data_size=1)
     sgld = blackjax.sgld(grad)
     minibatch = jnp.zeros((1,), jnp.float32)
-    step = lambda k, x: sgld.step(k, x, minibatch, h)
+    step = lambda k, x: sgld.step(k, x, minibatch, h)  # noqa: E731
     loop = _blackjax_loop(step, num_chains, num_steps)
-    return lambda key, x0: loop(key, jax.vmap(sgld.init)(x0))
+    return jax.jit(lambda key, x0: loop(key, jax.vmap(sgld.init)(x0)))
 
 
 def _mala(lam, h, num_chains, num_steps):
     mala = blackjax.mala(lambda x: -0.5 * jnp.sum(x * x / lam), h)
-    step = lambda k, s: mala.step(k, s)[0]
+    step = lambda k, s: mala.step(k, s)[0]  # noqa: E731
     loop = _blackjax_loop(step, num_chains, num_steps)
     return lambda key, x0: loop(key, jax.vmap(mala.init)(x0)).position
 
 
 def _lj_bare(lam, h, num_chains, num_steps):
     alg = lj.ula(lambda x: -x / lam, h)
-    step = lambda k, s: alg.step(k, s)[0]
+    step = lambda k, s: alg.step(k, s)[0]  # noqa: E731
     loop = _blackjax_loop(step, num_chains, num_steps)
     return lambda key, x0: loop(key, jax.vmap(alg.init)(x0)).position
 
 
-def _noise(num_chains, d, num_steps, per_chain: bool):
+def _plain(lam, h, num_steps):
     def loop(key, x0):
         def body(x, k):
-            kk = jax.random.fold_in(key, k)
-            if per_chain:
-                keys = jax.random.split(kk, num_chains)
-                z = jax.vmap(lambda q: jax.random.normal(q, (d,), x.dtype))(keys)
-            else:
-                z = jax.random.normal(kk, (num_chains, d), x.dtype)
-            return x + z, None
+            z = jax.random.normal(jax.random.fold_in(key, k), x.shape, x.dtype)
+            return x + h * (-x / lam) + jnp.sqrt(2.0 * h) * z, None
 
         return jax.lax.scan(body, x0, jnp.arange(num_steps))[0]
 
     return jax.jit(loop)
 
 
+def _noise(num_chains, d, num_steps):
+    def loop(key, x0):
+        def body(x, k):
+            keys = jax.random.split(jax.random.fold_in(key, k), num_chains)
+            return x + jax.vmap(lambda q: jax.random.normal(q, (d,), x.dtype))(keys), None
+
+        return jax.lax.scan(body, x0, jnp.arange(num_steps))[0]
+
+    return jax.jit(loop)
+
+
+def _drop_info(alg):
+    return lj.SamplingAlgorithm(alg.init, lambda k, s: (alg.step(k, s)[0], ()))
+
+
 # --------------------------------------------------------------------------- main
 
 
-def bench_size(
-    d: int,
-    num_chains: int,
-    num_steps: int,
-    repeats: int,
-    diagnostics: bool = False,
-    only: list[str] | None = None,
-) -> list[Row]:
+def _fmt(counts) -> str:
+    return "-" if counts is None else f"{counts[0]}+{counts[1]}r"
+
+
+def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False):
     lam = _lam(d)
     h = STEP_SIZE
     x0 = jnp.zeros((num_chains, d), jnp.float32)
-    threefry = jax.random.key(0)
-    rbg = jax.random.key(0, impl="rbg")
-    urbg = jax.random.key(0, impl="unsafe_rbg")
+    key = jax.random.key(0)
+    carry = f"f32[{num_chains},{d}]"
+    score = lambda x: -x / lam  # noqa: E731
+    alg = lj.ula(score, h)
 
-    def lj_run(key):
-        alg = lj.ula(lambda x: -x / lam, h)  # a fresh algorithm: a fresh compile per row
-        return lambda: lj.run(key, alg, x0, num_steps).positions
+    def lj_call(algorithm, **kw):
+        return lambda: lj.run(key, algorithm, x0, num_steps, **kw).positions
+
+    def lj_fusions(algorithm, **kw):
+        # the whole RunResult is returned, as an eager call does (else XLA drops the info sums)
+        f = jax.jit(lambda k, x: lj.run(k, algorithm, x, num_steps, **kw))
+        return lambda: _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
+
+    def peer_fusions(f):
+        return lambda: _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
+
+    def none():
+        return "-"
 
     sgld = _sgld(lam, h, num_chains, num_steps)
-    mala = _mala(lam, h, num_chains, num_steps)
-    bare = _lj_bare(lam, h, num_chains, num_steps)
-    noise1 = _noise(num_chains, d, num_steps, per_chain=False)
-    noisec = _noise(num_chains, d, num_steps, per_chain=True)
-    noisec_other = _noise(num_chains, d, num_steps, per_chain=True)
-
+    plain = _plain(lam, h, num_steps)
     cases = [
-        (LJ_ROW, lj_run(threefry), True),
-        ("langevin_jax.run ULA (rbg)", lj_run(rbg), True),
-        ("langevin_jax.run ULA (unsafe_rbg)", lj_run(urbg), True),
-        (SGLD_ROW, lambda: sgld(threefry, x0), True),
-        ("blackjax.mala (threefry) [not ULA: +MH]", lambda: mala(threefry, x0), True),
-        ("lj ULA step, bare loop (diagnostic)", lambda: bare(threefry, x0), True),
-        ("noise only: 1 key/step (threefry)", lambda: noise1(threefry, x0), False),
-        ("noise only: per-chain keys (threefry)", lambda: noisec(threefry, x0), False),
+        (LJ_ROW, lj_call(alg), True, lj_fusions(alg)),
+        (LJ_ROW + ", fresh algorithm per call", lambda: lj.run(key, lj.ula(score, h), x0, num_steps).positions,
+         True, lambda: "same"),
+    ]
+    for u in unrolls:
+        cases.append((f"{LJ_ROW}, unroll={u}", lj_call(alg, unroll=u), True, none))
+    cases += [
+        (SGLD_ROW, lambda: sgld(key, x0), True, peer_fusions(sgld)),
+        (PLAIN_ROW, lambda: plain(key, x0), True, peer_fusions(plain)),
     ]
     if diagnostics:
+        mala = _mala(lam, h, num_chains, num_steps)
+        bare = _lj_bare(lam, h, num_chains, num_steps)
+        noise = _noise(num_chains, d, num_steps)
         cases += [
-            ("blackjax.sgld exact grad (rbg)", lambda: sgld(rbg, x0), True),
-            ("noise only: per-chain keys (rbg)", lambda: noisec_other(rbg, x0), False),
-            ("noise only: per-chain keys (unsafe_rbg)", lambda: noisec_other(urbg, x0), False),
+            (LJ_ROW + ", check_every_step", lj_call(alg, check_every_step=True), True,
+             lj_fusions(alg, check_every_step=True)),
+            (LJ_ROW + ", info dropped", lj_call(_drop_info(alg)), True, lj_fusions(_drop_info(alg))),
+            ("lj ULA step in BlackJAX's bare loop", lambda: bare(key, x0), True, none),
+            ("blackjax.mala [not ULA: +MH]", lambda: mala(key, x0), True, none),
+            ("noise only, per-chain keys", lambda: noise(key, x0), False, none),
         ]
-    if only:
-        cases = [c for c in cases if c[0] == LJ_ROW or any(o in c[0] for o in only)]
-    return _time_rows(cases, repeats)
+    traces = runner._TRACE_COUNT[0]
+    rows = _time_rows(cases, repeats)
+    traces = runner._TRACE_COUNT[0] - traces
+    # fusion counts after the timing (lowering first would hide the compile times)
+    return [r._replace(fusions=r.fusions()) for r in rows], traces
 
 
 def _paired_ratio(row: Row, ref: Row) -> float:
-    """Median over rounds of ``row``'s call time / the reference's in the same round.
-
-    Calls of one round are seconds apart, so a slow drift of a shared machine's load
-    cancels in the ratio; the median drops a round a burst of load hit unevenly.
-    """
-    return float(np.median(np.asarray(row.rounds) / np.asarray(ref.rounds)))
+    """Median over rounds of the reference's call time / the row's in the same round."""
+    return float(np.median(np.asarray(ref.rounds) / np.asarray(row.rounds)))
 
 
-def format_table(sizes_rows) -> str:
-    head = (
-        "| sampler | d | chains | steps | compile s | run s | cpu s | chain-steps/s "
-        "| run / lj | cpu / lj |"
-    )
-    lines = [head, "|" + "---|" * 10]
+def format_table(sizes_rows, bandwidth: float) -> str:
+    head = ("| sampler | d | chains | steps | compile s | run ms | chain-steps/s | floor ms "
+            "| run / floor | sgld / row | fusions/step |")
+    lines = [head, "|" + "---|" * 11]
     for (d, chains, steps), rows in sizes_rows:
-        ref = next(r for r in rows if r.name == LJ_ROW)
+        ref = next(r for r in rows if r.name == SGLD_ROW)
+        floor = 2 * chains * d * 4 * steps / bandwidth
         for r in rows:
-            rate = chains * steps / r.run_s
             lines.append(
-                f"| {r.name} | {d} | {chains:,} | {steps:,} | {r.compile_s:.2f} | "
-                f"{r.run_s:.3f} | {r.cpu_s:.3f} | {rate:.3g} | "
-                f"{_paired_ratio(r, ref):.2f} | {r.cpu_s / ref.cpu_s:.2f} |"
+                f"| {r.name} | {d} | {chains:,} | {steps:,} | {r.compile_s:.2f} | {1e3 * r.run_s:.1f} | "
+                f"{chains * steps / r.run_s:.3g} | {1e3 * floor:.1f} | {r.run_s / floor:.2f} | "
+                f"{_paired_ratio(r, ref):.2f} | {r.fusions} |"
             )
     return "\n".join(lines)
 
@@ -255,72 +279,49 @@ def variance_line(d: int, num_chains: int, rows: list[Row]) -> str:
             continue
         var = np.var(r.positions.astype(np.float64), axis=0, ddof=1)
         exact = lam if "mala" in r.name else ula_var
-        short = r.name.replace("langevin_jax.run ULA", "lj").replace(" exact grad", "")
-        short = short.replace(" (diagnostic)", "").replace(" [not ULA: +MH]", "")
-        parts.append(f"{short} {np.mean(var / exact):.3f}")
+        parts.append(f"{r.name.replace(LJ_ROW, 'lj')} {np.mean(var / exact):.3f}")
     se = np.sqrt(2.0 / (num_chains - 1) / d)
     pos = {r.name: r.positions for r in rows if r.positions is not None}
-    same = ""
-    if LJ_ROW in pos and SGLD_ROW in pos:
-        diff = np.max(np.abs(pos[LJ_ROW] - pos[SGLD_ROW]))
-        same = f"; max |lj - sgld| over final positions (same key): {diff:.2g}"
+    diff = np.max(np.abs(pos[LJ_ROW] - pos[SGLD_ROW]))
     return (
-        f"variance check (chains={num_chains:,}): mean_i var_emp/var_exact, exact = "
-        f"lambda/(1-h/(2 lambda)) for ULA, lambda for MALA; expect 1 +- {se:.4f} "
-        f"(vs lambda ULA would give {np.mean(ula_var / lam):.3f}): " + "; ".join(parts) + same
+        f"variance check (chains={num_chains:,}): mean_i var_emp/var_exact, expect 1 +- {se:.4f}: "
+        + "; ".join(parts) + f"; max |lj - sgld| over final positions (same key): {diff:.2g}"
     )
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    # (the rbg / unsafe_rbg rows are ~3-5x slower than threefry on CPU and dominate
-    # the default's ~1 minute: keep --repeats small there)
-    p.add_argument(
-        "--sizes",
-        nargs="+",
-        choices=sorted(SIZES),
-        default=None,
-        help="cpu: d=100, 1,000 chains, 1,000 steps (default); full: d=100, 10,000 chains, 1,000 steps",
-    )
+    p.add_argument("--sizes", nargs="+", default=["cpu"],
+                   choices=sorted(SIZES) + sorted(GROUPS),
+                   help="cpu: d=100, 1,000 chains, 1,000 steps (default); full: 10,000 chains; "
+                   "gpu: gpu-10k, gpu-100k (d=100, 1,000 steps) and gpu-d1000 (20,000 chains, 500 steps)")
     p.add_argument("--full", action="store_true", help="also run the full size")
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=2,
-        help="timed rounds after the first (compile) call; best is kept",
-    )
-    p.add_argument(
-        "--diagnostics",
-        action="store_true",
-        help="also time blackjax.sgld with an rbg key and rbg/unsafe_rbg noise only",
-    )
-    p.add_argument(
-        "--only",
-        nargs="+",
-        default=None,
-        metavar="SUBSTR",
-        help="time only the rows whose name contains one of these "
-        "(the langevin_jax.run threefry reference row is always kept)",
-    )
+    p.add_argument("--repeats", type=int, default=2, help="timed rounds after the first (compile) call")
+    p.add_argument("--unroll", type=int, nargs="*", default=[], help="also time run(..., unroll=U)")
+    p.add_argument("--diagnostics", action="store_true",
+                   help="also time check_every_step, info dropped, the bare loop, blackjax.mala, noise only")
     args = p.parse_args(argv)
-    sizes = list(args.sizes or ["cpu"])
+    sizes = [s for name in args.sizes for s in GROUPS.get(name, [name])]
     if args.full and "full" not in sizes:
         sizes.append("full")
 
+    bandwidth = measure_bandwidth()
     print(
-        f"jax {jax.__version__}, blackjax {blackjax.__version__}, "
-        f"backend {jax.default_backend()}, devices {jax.devices()}, "
-        f"python {platform.python_version()}, h={STEP_SIZE}, repeats={args.repeats}"
+        f"jax {jax.__version__}, blackjax {blackjax.__version__}, backend {jax.default_backend()}, "
+        f"devices {jax.devices()}, python {platform.python_version()}, h={STEP_SIZE}, "
+        f"repeats={args.repeats}, measured bandwidth {bandwidth / 1e9:.0f} GB/s (read + write)"
     )
     sizes_rows = []
     for s in sizes:
         d, chains, steps = SIZES[s]
         t0 = time.perf_counter()
-        rows = bench_size(d, chains, steps, args.repeats, args.diagnostics, args.only)
+        rows, traces = bench_size(d, chains, steps, args.repeats, args.unroll, args.diagnostics)
         sizes_rows.append(((d, chains, steps), rows))
         print(variance_line(d, chains, rows))
-        print(f"[{s}: {time.perf_counter() - t0:.1f}s total]")
-    print(format_table(sizes_rows))
+        print(f"[{s}: {time.perf_counter() - t0:.1f}s total; traces of run's core: {traces} "
+              f"for {1 + len(args.unroll) + 2 * args.diagnostics} distinct run configurations, "
+              f"{2 + args.repeats} fresh algorithms]")
+    print(format_table(sizes_rows, bandwidth))
 
 
 if __name__ == "__main__":
