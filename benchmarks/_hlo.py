@@ -5,6 +5,8 @@ fusion is one kernel launch and usually one more pass over the state.
 """
 
 import re
+
+
 def loop_body_counts(hlo_text: str, carry_shape: str):
     """(fusions, reductions) in the body of the while loop whose carry holds `carry_shape`
     (e.g. 'f32[1000,100]'), counting computations reachable from the body once."""
@@ -14,7 +16,7 @@ def loop_body_counts(hlo_text: str, carry_shape: str):
         if m:
             comps[m.group(1)] = block
     bodies = []
-    for name, block in comps.items():
+    for block in comps.values():
         for m in re.finditer(r'= \(([^)]*)\) while\(.*?body=%?([\w.\-]+)', block):
             if carry_shape in m.group(1):
                 bodies.append(m.group(2))

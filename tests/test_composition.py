@@ -9,10 +9,10 @@ import pytest
 
 import langevin_jax as lj
 from langevin_jax import nn, runner, sweeps
+from tests.conftest import assert_within_se, variance_se
 
 # module-level init / build_kernel, reached as BlackJAX users do: lj.mala.build_kernel()
 annealed_mod, mala_mod, ula_mod = lj.annealed_langevin, lj.mala, lj.ula
-from tests.conftest import assert_within_se, variance_se
 
 LAM = jnp.array([0.5, 1.0, 2.0])
 TARGET = lj.Gaussian.from_spectrum(jnp.zeros(3), LAM)
@@ -116,7 +116,7 @@ def test_grad_wrt_score_parameters_matches_finite_differences():
     g = jax.grad(loss)(mu)
     for i in range(3):
         e = jnp.zeros(3).at[i].set(1.0)
-        fd = _fd(lambda s: loss(mu + s * e), 0.0, 1e-3)
+        fd = _fd(lambda s, e=e: loss(mu + s * e), 0.0, 1e-3)
         np.testing.assert_allclose(g[i], fd, rtol=1e-2, atol=1e-4)
 
 
@@ -328,6 +328,6 @@ def test_sweep_and_plain_run_agree():
     for d in (2, 5):
         mask = sweeps.dimension_masks([d], d_max)[0]
         padded = sweeps.masked_ula(KEY, lambda x: -x / lam_full, 0.1, x0 * mask, 30, mask)
-        plain = lj.run(KEY, lj.ula(lambda x: -x / lam_full[:d], 0.1), x0[:, :d], 30).positions
+        plain = lj.run(KEY, lj.ula(lambda x, lam=lam_full[:d]: -x / lam, 0.1), x0[:, :d], 30).positions
         _close(padded[:, :d], plain)
         np.testing.assert_array_equal(np.asarray(padded[:, d:]), 0.0)
