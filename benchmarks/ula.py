@@ -194,7 +194,7 @@ def _fmt(counts) -> str:
     return "-" if counts is None else f"{counts[0]}+{counts[1]}r"
 
 
-def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False):
+def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False, compare_share=False):
     lam = _lam(d)
     h = STEP_SIZE
     x0 = jnp.zeros((num_chains, d), jnp.float32)
@@ -203,13 +203,28 @@ def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False)
     score = lambda x: -x / lam  # noqa: E731
     alg = lj.ula(score, h)
 
-    def lj_call(algorithm, **kw):
-        return lambda: lj.run(key, algorithm, x0, num_steps, **kw).positions
+    def lj_call(algorithm, share=True, **kw):
+        def call():
+            runner._SHARE[0] = share
+            try:
+                return lj.run(key, algorithm, x0, num_steps, **kw).positions
+            finally:
+                runner._SHARE[0] = True
 
-    def lj_fusions(algorithm, **kw):
+        return call
+
+    def lj_fusions(algorithm, share=True, **kw):
         # the whole RunResult is returned, as an eager call does (else XLA drops the info sums)
         f = jax.jit(lambda k, x: lj.run(k, algorithm, x, num_steps, **kw))
-        return lambda: _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
+
+        def count():
+            runner._SHARE[0] = share
+            try:
+                return _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
+            finally:
+                runner._SHARE[0] = True
+
+        return count
 
     def peer_fusions(f):
         return lambda: _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
@@ -226,6 +241,9 @@ def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False)
     ]
     for u in unrolls:
         cases.append((f"{LJ_ROW}, unroll={u}", lj_call(alg, unroll=u), True, none))
+    if compare_share:
+        cases.append((f"{LJ_ROW}, count carried per chain, unroll=1", lj_call(alg, share=False, unroll=1),
+                      True, lj_fusions(alg, share=False, unroll=1)))
     cases += [
         (SGLD_ROW, lambda: sgld(key, x0), True, peer_fusions(sgld)),
         (PLAIN_ROW, lambda: plain(key, x0), True, peer_fusions(plain)),
@@ -300,6 +318,8 @@ def main(argv=None) -> None:
     p.add_argument("--unroll", type=int, nargs="*", default=[], help="also time run(..., unroll=U)")
     p.add_argument("--diagnostics", action="store_true",
                    help="also time check_every_step, info dropped, the bare loop, blackjax.mala, noise only")
+    p.add_argument("--compare-share", action="store_true",
+                   help="also time run with the step count carried per chain and unroll=1 (the earlier core)")
     args = p.parse_args(argv)
     sizes = [s for name in args.sizes for s in GROUPS.get(name, [name])]
     if args.full and "full" not in sizes:
@@ -315,11 +335,12 @@ def main(argv=None) -> None:
     for s in sizes:
         d, chains, steps = SIZES[s]
         t0 = time.perf_counter()
-        rows, traces = bench_size(d, chains, steps, args.repeats, args.unroll, args.diagnostics)
+        rows, traces = bench_size(d, chains, steps, args.repeats, args.unroll, args.diagnostics,
+                                  args.compare_share)
         sizes_rows.append(((d, chains, steps), rows))
         print(variance_line(d, chains, rows))
         print(f"[{s}: {time.perf_counter() - t0:.1f}s total; traces of run's core: {traces} "
-              f"for {1 + len(args.unroll) + 2 * args.diagnostics} distinct run configurations, "
+              f"for {1 + len(args.unroll) + 2 * args.diagnostics + args.compare_share} distinct run configurations, "
               f"{2 + args.repeats} fresh algorithms]")
     print(format_table(sizes_rows, bandwidth))
 
