@@ -42,8 +42,11 @@ class RunInfo(NamedTuple):
       acceptance_rate: float scalar, the mean over chains and steps of the Metropolis
         acceptance probability (MALA, BlackJAX's MALA/HMC/NUTS); ``None`` for unadjusted
         samplers.
-      means: per-chain means over the steps of every per-chain scalar info field except
-        ``is_finite``, ``{name: [num_chains]}``.
+      means: per-chain means over the steps of the scalar info fields that can differ
+        between chains (``acceptance_rate``, ``is_accepted``, ...), ``{name: [num_chains]}``.
+        ``is_finite`` is left out (see ``nonfinite``), and so is a field that is the same for
+        every chain, such as a scheduled ``step_size`` or ``time``: it is known, not estimated,
+        and averaging it would cost work on every step.
     """
 
     num_nonfinite: jax.Array
@@ -256,6 +259,9 @@ def _core(key, dynamic, initial_positions, *, static, num_steps, save_every, pro
     fields = _info_fields(info_shape, num_chains)
     state_axes, info_axes, shared = (
         _chain_axes(algorithm, keys0, initial_positions, fields) if share else (0, 0, {}))
+    # a field that is the same for every chain (a scheduled step size or time) is known, not
+    # estimated: averaging it would cost a kernel per step for nothing
+    fields = tuple(name for name in fields if not shared.get(name))
     vstep = jax.vmap(algorithm.step, in_axes=(0, state_axes), out_axes=(state_axes, info_axes))
     state = constrain(jax.vmap(algorithm.init, out_axes=state_axes)(constrain(initial_positions)))
     bar = _progress.ProgressBar(num_steps) if progress else None
@@ -268,9 +274,9 @@ def _core(key, dynamic, initial_positions, *, static, num_steps, save_every, pro
         state, info = vstep(keys, state)
         state = constrain(state)
         sums = {name: sums[name] + jnp.asarray(_get(info, name), jnp.float32) for name in fields}
-        if check_every_step:
+        if nonfinite is not None:
             nonfinite = nonfinite | ~finite(state.position)
-        if bar is not None:
+        if k is not None:
             k = k + 1
             _progress.report(bar, k, report_every)
         return (state, k, sums, nonfinite), None
@@ -284,9 +290,10 @@ def _core(key, dynamic, initial_positions, *, static, num_steps, save_every, pro
     # the per-step keys fold_in(key, k) of chain_keys, drawn up front (one small [num_steps]
     # array) rather than inside the loop: the same keys, fewer operations per step
     step_keys = jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_steps))
-    sums = {name: jnp.zeros(() if shared.get(name) else (num_chains,), jnp.float32) for name in fields}
-    nonfinite = jnp.zeros((num_chains,), bool)
-    carry = (state, jnp.zeros((), jnp.int32), sums, nonfinite)
+    # only what a step changes is carried (a pass-through carry can cost a copy per step)
+    sums = {name: jnp.zeros((num_chains,), jnp.float32) for name in fields}
+    nonfinite = jnp.zeros((num_chains,), bool) if check_every_step else None
+    carry = (state, jnp.zeros((), jnp.int32) if bar is not None else None, sums, nonfinite)
     trajectory = None
     if save_every is None:
         carry = scan_steps(carry, step_keys)
@@ -303,10 +310,10 @@ def _core(key, dynamic, initial_positions, *, static, num_steps, save_every, pro
             carry = scan_steps(carry, step_keys[num_saved * save_every:])
     state, _, sums, nonfinite = carry
     state = _broadcast_chains(state, state_axes, num_chains)
-    nonfinite = nonfinite | ~finite(state.position)
+    nonfinite = ~finite(state.position) if nonfinite is None else nonfinite | ~finite(state.position)
     if trajectory is not None:
         nonfinite = nonfinite | ~jnp.all(jax.vmap(finite)(trajectory), axis=0)
-    means = {name: jnp.broadcast_to(value / num_steps, (num_chains,)) for name, value in sums.items()}
+    means = {name: value / num_steps for name, value in sums.items()}
     acceptance = means.get("acceptance_rate")
     info = RunInfo(
         num_nonfinite=jnp.sum(nonfinite, dtype=jnp.int32),

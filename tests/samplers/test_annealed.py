@@ -29,7 +29,7 @@ def test_time_dependent_mean_follows_linear_recursion():
         var = (1 - h) ** 2 * var + 2 * h
     se = np.sqrt(var / 20_000)
     assert abs(float(out.positions.mean()) - m) < 5 * se
-    np.testing.assert_allclose(out.info.means["time"], float(times.mean()), rtol=1e-5)
+    assert "time" not in out.info.means  # the same for every chain: known, not averaged
 
 
 def test_schedule_errors():

@@ -48,11 +48,21 @@ def test_ula_mean_contracts_at_rate():
 
 
 def test_step_size_schedule_is_used():
+    # score -x (lambda = 1) from x0 = 3: mean m_{k+1} = (1 - h_k) m_k and variance
+    # v_{k+1} = (1 - h_k)^2 v_k + 2 h_k, exactly, for h_k = 0.1 / (1 + k)
     schedule = lambda k: 0.1 / (1.0 + k)  # noqa: E731
-    alg = lj.ula(lambda x: -x, schedule)
-    out = lj.run(jax.random.key(0), alg, jnp.zeros((3, 2)), 10)
-    expected = np.mean([0.1 / (1.0 + k) for k in range(10)])
-    np.testing.assert_allclose(out.info.means["step_size"], expected, rtol=1e-5)
+    n, num_steps = 20_000, 10
+    out = lj.run(jax.random.key(0), lj.ula(lambda x: -x, schedule), jnp.full((n, 1), 3.0), num_steps)
+    m, v = 3.0, 0.0
+    for k in range(num_steps):
+        h = 0.1 / (1.0 + k)
+        m, v = (1 - h) * m, (1 - h) ** 2 * v + 2 * h
+    xs = np.asarray(out.positions[:, 0], np.float64)
+    assert_within_se(xs.mean(), m, np.sqrt(v / n), what="mean under the schedule")
+    assert_within_se(xs.var(ddof=1), v, variance_se(v, n), what="variance under the schedule")
+    # a constant step of the schedule's first value would be visibly off
+    assert abs(xs.mean() - 3.0 * 0.9**num_steps) > 10 * np.sqrt(v / n)
+    assert "step_size" not in out.info.means  # the same for every chain: known, not averaged
 
 
 def test_kernel_under_jit_and_vmap_matches_eager():
