@@ -22,7 +22,7 @@ Rows:
 Columns: ``compile s`` = first call - best later call; ``run s`` = best of ``--repeats``
 calls (each ended by ``block_until_ready``), taken in interleaved rounds over the rows;
 ``floor ms`` = the memory floor, reading and writing the ``[chains, d]`` state once per step at
-the bandwidth measured in this process (a large ``x * c`` over 2 x 256 MB); ``sgld / row`` =
+the bandwidth measured in this process (best of 20 ``x * c`` over 256 MB on a CPU, 1 GB on a GPU); ``sgld / row`` =
 median over rounds of sgld's time / the row's time in the same round (> 1: faster than
 BlackJAX); ``fusions`` = fusions (GPU kernels) and reductions in the compiled loop body per step
 (``benchmarks._hlo``).
@@ -102,8 +102,11 @@ def _lam(d: int) -> jax.Array:
     return jnp.linspace(0.5, 2.0, d, dtype=jnp.float32)
 
 
-def measure_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
-    """Bytes per second of a jitted ``x * c`` over ``megabytes`` MB (read + write counted)."""
+def measure_bandwidth(megabytes: int | None = None, repeats: int = 20) -> float:
+    """Bytes per second of a jitted ``x * c`` over ``megabytes`` MB (read + write counted), best
+    of ``repeats`` (256 MB on a CPU, 1 GB on an accelerator)."""
+    if megabytes is None:
+        megabytes = 256 if jax.default_backend() == "cpu" else 1024
     x = jnp.ones((megabytes * 2**20 // 4,), jnp.float32)
     f = jax.jit(lambda a: a * 1.0001)
     _block(f(x))
