@@ -53,16 +53,14 @@ def check_finite_array(name: str, x: Any) -> None:
     if not _is_concrete(x):
         return
     if isinstance(x, jax.Array):
-        finite = bool(_all_finite(x)) if jnp.issubdtype(x.dtype, jnp.inexact) else True
+        # evaluated now even when called while a user's jit is being traced (x is concrete)
+        with jax.ensure_compile_time_eval():
+            finite = bool(jnp.all(jnp.isfinite(x))) if jnp.issubdtype(x.dtype, jnp.inexact) else True
     else:
         finite = bool(np.all(np.isfinite(np.asarray(x))))
     if not finite:
         raise ValueError(f"{name} contains NaN or inf")
 
-
-@jax.jit
-def _all_finite(x):
-    return jnp.all(jnp.isfinite(x))
 
 
 def check_step_size(name: str, step_size: Any) -> None:
