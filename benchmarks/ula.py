@@ -24,8 +24,9 @@ calls (each ended by ``block_until_ready``), taken in interleaved rounds over th
 ``floor ms`` = the memory floor, reading and writing the ``[chains, d]`` state once per step at
 the bandwidth measured in this process (best of 20 ``x * c`` over 256 MB on a CPU, 1 GB on a GPU); ``sgld / row`` =
 median over rounds of sgld's time / the row's time in the same round (> 1: faster than
-BlackJAX); ``fusions`` = fusions (GPU kernels) and reductions in the compiled loop body per step
-(``benchmarks._hlo``).
+BlackJAX); ``fusions per loop iteration`` = fusions (GPU kernels) and reductions in the body of
+the compiled loop over steps (``benchmarks._hlo``); one iteration is ``unroll`` steps (1 on a
+CPU, 4 on a GPU for ``run``'s default).
 
 Usage::
 
@@ -277,7 +278,7 @@ def _paired_ratio(row: Row, ref: Row) -> float:
 
 def format_table(sizes_rows, bandwidth: float) -> str:
     head = ("| sampler | d | chains | steps | compile s | run ms | chain-steps/s | floor ms "
-            "| run / floor | sgld / row | fusions/step |")
+            "| run / floor | sgld / row | fusions per loop iteration |")
     lines = [head, "|" + "---|" * 11]
     for (d, chains, steps), rows in sizes_rows:
         ref = next(r for r in rows if r.name == SGLD_ROW)

@@ -36,3 +36,13 @@ def test_readme_opens_with_the_two_commands():
     block = "\n".join(lines[:6])
     assert "pip install -e . && python -m experiments" in block
     assert 'pip install -e ".[test]" && python -m pytest -q' in block
+
+
+def test_getting_started_code_runs():
+    """The getting-started page's code blocks, run in order as one script."""
+    text = (ROOT / "docs" / "index.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 3
+    proc = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
