@@ -15,6 +15,8 @@ from langevin_jax.nn.denoiser import (
     init_denoiser,
     num_params,
 )
+from langevin_jax.nn import pretrained
+from langevin_jax.nn.pretrained import Pretrained, export_pretrained, load_pretrained, pretrained_names
 from langevin_jax.nn.train import (
     TrainConfig,
     TrainResult,
@@ -40,4 +42,9 @@ __all__ = [
     "load_checkpoint",
     "make_optimizer",
     "epsilon_loss",
+    "pretrained",
+    "Pretrained",
+    "load_pretrained",
+    "pretrained_names",
+    "export_pretrained",
 ]

@@ -1,0 +1,190 @@
+"""Pretrained paper denoisers shipped with the package, and how to export new ones.
+
+Each pretrained denoiser is two files in ``langevin_jax/nn/pretrained/``:
+
+* ``<name>.npz``: the parameters (one array per leaf, keyed ``"params/<layer>/<kernel|bias>"``),
+  the exact training points (``"train_points"``, before duplication) and a subsampled loss
+  history (``"loss_history"``);
+* ``<name>.json``: the model and training configuration, the experiment configuration it
+  belongs to, provenance (command, commit, device, date, software, the SHA-256 of the source
+  checkpoint), reference outputs ``eps(x, t)`` at a few fixed points, and the SHA-256 of the
+  ``.npz`` (verified on every load).
+
+The three shipped denoisers were trained on an NVIDIA H100 by this project's own commands (the
+``paper`` configurations of :mod:`experiments.memorization` and
+:mod:`experiments.diffusion_vs_langevin`, seed 0): 150,000 full-batch Adam steps, which take
+4.4 h and 12.6 h on a 2-core CPU but seconds to sample with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from langevin_jax import _io, diffusion
+from langevin_jax.nn.denoiser import DenoiserConfig, apply_denoiser
+from langevin_jax.nn.train import TrainConfig
+
+__all__ = ["Pretrained", "pretrained_names", "load_pretrained", "export_pretrained", "PRETRAINED_DIR"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+class Pretrained(NamedTuple):
+    """What a user needs to sample with a shipped denoiser.
+
+    Attributes:
+      name: the name it was loaded by.
+      params: the Flax parameters (a pytree of float32 arrays).
+      model: its :class:`DenoiserConfig`.
+      train_config: the :class:`TrainConfig` it was trained with (``checkpoint_path`` unset).
+      schedule: the :class:`langevin_jax.diffusion.NoiseSchedule` of that training.
+      train_points: ``[n, d]`` the exact (distinct) points it was trained on; the training
+        data was these points repeated ``experiment_config["duplicates"]`` times.
+      loss_history: the training loss, subsampled (every ``loss_history_every`` steps).
+      experiment_config: the fields of the experiment configuration it belongs to.
+      provenance: command, commit, device, date, software versions, source checksum.
+    """
+
+    name: str
+    params: Any
+    model: DenoiserConfig
+    train_config: TrainConfig
+    schedule: diffusion.NoiseSchedule
+    train_points: jax.Array
+    loss_history: np.ndarray
+    experiment_config: dict
+    provenance: dict
+
+
+def pretrained_names(directory: Optional[Path] = None) -> list[str]:
+    """The names :func:`load_pretrained` accepts (sorted)."""
+    directory = PRETRAINED_DIR if directory is None else Path(directory)
+    return sorted(p.stem for p in directory.glob("*.json"))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _unflatten(flat: dict) -> dict:
+    tree: dict = {}
+    for key, value in flat.items():
+        node = tree
+        *parents, leaf = key.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = jnp.asarray(value)
+    return tree
+
+
+def _flatten(tree, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}/{key}" if prefix else key
+        if isinstance(value, dict) or hasattr(value, "items"):
+            out.update(_flatten(value, path))
+        else:
+            out[path] = np.asarray(value)
+    return out
+
+
+def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
+    """Load a shipped denoiser after verifying its checksum.
+
+    Args:
+      name: one of :func:`pretrained_names`, e.g. ``"memorization_gaussian_paper_seed0"``.
+      directory: where to look (default: the package's ``nn/pretrained`` folder).
+
+    Returns:
+      A :class:`Pretrained`.
+
+    Raises:
+      ValueError: an unknown name (the message lists the known ones), or a file that is missing,
+        unreadable or whose SHA-256 differs from the one recorded (a corrupt or edited file: the
+        message says which file and to reinstall the package).
+
+    Example:
+      >>> from langevin_jax import nn
+      >>> p = nn.load_pretrained("memorization_gaussian_paper_seed0")
+      >>> p.model.width, p.train_points.shape
+      (256, (1000, 50))
+    """
+    directory = PRETRAINED_DIR if directory is None else Path(directory)
+    names = pretrained_names(directory)
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(f"name must be one of {names}, got {name!r}")
+    meta_path, data_path = directory / f"{name}.json", directory / f"{name}.npz"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"pretrained metadata {meta_path} is unreadable ({err}); reinstall langevin_jax") from err
+    if not data_path.exists():
+        raise ValueError(f"pretrained parameters {data_path} are missing; reinstall langevin_jax")
+    digest = _sha256(data_path)
+    if digest != meta.get("npz_sha256"):
+        raise ValueError(
+            f"pretrained parameters {data_path} are corrupt: SHA-256 {digest} differs from the recorded "
+            f"{meta.get('npz_sha256')}; reinstall langevin_jax (or re-export the file)"
+        )
+    with np.load(data_path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    params = _unflatten({k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")})
+    model = DenoiserConfig(**meta["model"])
+    train_fields = dict(meta["train_config"])
+    train_fields["model"] = model
+    train_config = TrainConfig(**train_fields)
+    return Pretrained(
+        name=name, params=params, model=model, train_config=train_config,
+        schedule=train_config.noise_schedule(), train_points=jnp.asarray(arrays["train_points"]),
+        loss_history=arrays["loss_history"], experiment_config=meta["experiment_config"],
+        provenance=meta["provenance"],
+    )
+
+
+def reference_inputs(dim: int, num: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed points ``x [num, d]`` and levels ``t [num]`` whose ``eps`` is recorded at export."""
+    rng = np.random.default_rng(20261126)
+    return rng.standard_normal((num, dim)).astype(np.float32), np.array([1, 10, 100, 1000][:num], np.int32)
+
+
+def export_pretrained(name: str, params, train_config: TrainConfig, train_points, *, loss_history,
+                      experiment_config: dict, provenance: dict, directory: Optional[Path] = None,
+                      loss_history_every: int = 1) -> Path:
+    """Write ``<name>.npz`` and ``<name>.json`` (atomically) for :func:`load_pretrained`.
+
+    Records ``eps(x, t)`` at :func:`reference_inputs` so a load can be checked against the
+    network it came from. Returns the ``.json`` path.
+    """
+    directory = PRETRAINED_DIR if directory is None else Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {f"params/{k}": v.astype(np.float32) for k, v in _flatten(params).items()}
+    arrays["train_points"] = np.asarray(train_points, np.float32)
+    arrays["loss_history"] = np.asarray(loss_history, np.float32)
+    data_path = directory / f"{name}.npz"
+    tmp = directory / f".{name}.npz.tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(data_path)
+    x, t = reference_inputs(train_config.model.dim)
+    eps = np.asarray(apply_denoiser(params, train_config.model, jnp.asarray(x), jnp.asarray(t)))
+    fields = dataclasses.asdict(train_config)
+    fields.pop("model")
+    fields.update(checkpoint_path=None, checkpoint_every=None, progress_bar=False)
+    meta = dict(
+        name=name, model=dataclasses.asdict(train_config.model), train_config=fields,
+        experiment_config=experiment_config, provenance=provenance,
+        loss_history_every=int(loss_history_every),
+        num_params=int(sum(v.size for k, v in arrays.items() if k.startswith("params/"))),
+        reference_eps=dict(x=x.tolist(), t=t.tolist(), eps=eps.tolist()),
+        npz_sha256=_sha256(data_path),
+    )
+    meta_path = directory / f"{name}.json"
+    _io.write_atomic(meta_path, json.dumps(meta, indent=1, sort_keys=True))
+    return meta_path

@@ -1,0 +1,74 @@
+"""The shipped paper denoisers: load, checksum, same outputs as the network they came from."""
+
+import json
+import shutil
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from langevin_jax import nn
+
+NAMES = ["diffusion_vs_langevin_gaussian_paper_seed0", "memorization_gaussian_paper_seed0",
+         "memorization_mixture_paper_seed0"]
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "pretrained"
+
+
+def test_listing():
+    assert nn.pretrained_names() == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loads_and_reproduces_the_recorded_outputs(name):
+    p = nn.load_pretrained(name)
+    meta = json.loads((nn.pretrained.PRETRAINED_DIR / f"{name}.json").read_text())
+    ref = meta["reference_eps"]
+    eps = nn.apply_denoiser(p.params, p.model, jnp.asarray(ref["x"]), jnp.asarray(ref["t"]))
+    np.testing.assert_allclose(np.asarray(eps), np.asarray(ref["eps"]), rtol=1e-5, atol=1e-6)
+    assert nn.num_params(p.params) == meta["num_params"]
+    assert p.train_points.shape == (1000, p.model.dim)
+    assert p.schedule.num_levels == 1000 and p.provenance["train_steps"] == 150_000
+    assert p.experiment_config["train_steps"] == 150_000
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/pretrained (the source checkpoints) not present")
+@pytest.mark.parametrize("name", NAMES)
+def test_same_eps_as_the_source_checkpoint(name):
+    p = nn.load_pretrained(name)
+    ckpt = nn.load_checkpoint(SHARED / p.provenance["source_checkpoint"], p.train_config)
+    x = jax.random.normal(jax.random.key(0), (16, p.model.dim))
+    t = jnp.arange(1, 1001, 64)[:16]
+    np.testing.assert_array_equal(np.asarray(nn.apply_denoiser(p.params, p.model, x, t)),
+                                  np.asarray(nn.apply_denoiser(ckpt["params"], p.model, x, t)))
+
+
+def test_training_points_are_the_seeds_points_to_one_ulp():
+    from experiments import memorization as mem
+
+    p = nn.load_pretrained("memorization_gaussian_paper_seed0")
+    target = mem.make_target(mem.Config.paper("gaussian").resolved())
+    k_data = jax.random.split(jax.random.key(0), 4)[0]
+    redrawn = target.sample(k_data, 1000)
+    assert float(jnp.max(jnp.abs(redrawn - p.train_points))) < 1e-5
+
+
+def test_unknown_name_and_corrupt_files(tmp_path):
+    with pytest.raises(ValueError, match="name must be one of .*memorization_gaussian_paper_seed0"):
+        nn.load_pretrained("memorisation_gaussian")
+    name = "memorization_gaussian_paper_seed0"
+    for suffix in (".json", ".npz"):
+        shutil.copy(nn.pretrained.PRETRAINED_DIR / f"{name}{suffix}", tmp_path)
+    assert nn.load_pretrained(name, directory=tmp_path).model.width == 256
+    blob = bytearray((tmp_path / f"{name}.npz").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (tmp_path / f"{name}.npz").write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match=r"\.npz are corrupt: SHA-256"):
+        nn.load_pretrained(name, directory=tmp_path)
+    (tmp_path / f"{name}.npz").unlink()
+    with pytest.raises(ValueError, match="missing"):
+        nn.load_pretrained(name, directory=tmp_path)
+    (tmp_path / f"{name}.json").write_text("{not json")
+    with pytest.raises(ValueError, match="unreadable"):
+        nn.load_pretrained(name, directory=tmp_path)
