@@ -35,12 +35,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _pretrained
 from experiments import memorization as mem
 from langevin_jax import diffusion, metrics, nn
 
 NAME = "diffusion_vs_langevin"
 METHODS = ("ddpm", "langevin_vanilla", "langevin_fresh", "langevin_train")
+# Gaussian target only: the same samplers driven by the exact denoiser (diffusion.gaussian_eps_fn)
+ORACLE_METHODS = ("ddpm_exact", "langevin_exact_vanilla")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +74,12 @@ class Config(mem.Config):
         return cls(**fields)
 
 
-def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
-    """Train (or re-use) the all-level denoiser, sample both ways, and measure.
+def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: bool = False) -> dict:
+    """Use the shipped pretrained all-level denoiser (or train one), sample both ways, measure.
+
+    For the Gaussian target the same two samplers also run with the exact (Bayes-optimal)
+    denoiser :func:`langevin_jax.diffusion.gaussian_eps_fn` (methods ``ddpm_exact`` and
+    ``langevin_exact_vanilla``): the oracle rows separate the sampler's error from the network's.
 
     Returns a dict with ``train`` (summary), ``methods`` (per method, see the module
     docstring), ``reference`` (the Sinkhorn noise floor between two samples of ``pi`` and the
@@ -89,32 +95,32 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
         seed_tag = str(np.asarray(jax.random.key_data(key)).tolist())
         ckpt = mem.checkpoint_path(out, config, seed_tag, name="denoiser_all_levels")
     tcfg = mem.train_config(config, ckpt)
-    result = nn.train_denoiser(k_train, data, tcfg)
-    history = result.loss_history
-    tail = max(1, len(history) // 100)
-    train_summary = dict(
-        steps=result.step, seconds_this_run=result.elapsed_seconds,
-        resumed_from=result.resumed_from, reused=result.resumed_from == config.train_steps,
-        loss_first=float(np.mean(history[:tail])), loss_final=float(np.mean(history[-tail:])),
-        checkpoint=None if ckpt is None else ckpt.name, num_params=nn.num_params(result.params),
-    )
+    params, train, history, history_every, train_summary = _pretrained.denoiser(
+        NAME, config, key, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
     schedule = tcfg.noise_schedule()
-    score_fn = nn.denoiser_score_fn(result.params, tcfg.model, schedule, config.score_level)
-    eps_fn = nn.denoiser_eps_fn(result.params, tcfg.model)
-    if config.reverse == "ddpm":
-        reverse = diffusion.ddpm_sampler(eps_fn, schedule)
-        reverse_steps = schedule.num_levels
-    else:
-        reverse = diffusion.ddim_sampler(eps_fn, schedule, config.ddim_steps)
-        reverse_steps = config.ddim_steps
+    score_fn = nn.denoiser_score_fn(params, tcfg.model, schedule, config.score_level)
+    eps_fn = nn.denoiser_eps_fn(params, tcfg.model)
+
+    def reverse_of(eps):
+        if config.reverse == "ddpm":
+            return diffusion.ddpm_sampler(eps, schedule), schedule.num_levels
+        return diffusion.ddim_sampler(eps, schedule, config.ddim_steps), config.ddim_steps
+
+    reverse, reverse_steps = reverse_of(eps_fn)
     ula = lj.ula(score_fn, config.step_size)
+    is_gauss = config.target == "gaussian"
+    methods_run = METHODS + (ORACLE_METHODS if is_gauss else ())
+    if is_gauss:  # the oracle: the exact denoiser of pi = N(m, C)
+        exact_eps = diffusion.gaussian_eps_fn(schedule, target.mean, target.covariance)
+        reverse_exact, _ = reverse_of(exact_eps)
+        ula_exact = lj.ula(diffusion.score_at_level(exact_eps, schedule, config.score_level), config.step_size)
 
     reference = np.asarray(target.sample(k_ref, config.reference_samples), np.float64)
     train_np = np.asarray(train, np.float64)
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
     n_sk = config.sinkhorn_points
-    finals = {m: [] for m in METHODS}
-    nonfinite = {m: 0 for m in METHODS}
+    finals = {m: [] for m in methods_run}
+    nonfinite = {m: 0 for m in methods_run}
     sk_x, sk_y, sk_where, floor_pairs = [], [], [], []
     t_sample = time.perf_counter()
     for trial in range(config.trials):
@@ -129,10 +135,17 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
         for j, s in enumerate(mem.STARTS):
             sl = slice(j * config.chains, (j + 1) * config.chains)
             outputs[f"langevin_{s}"] = (pos_l[sl], np.asarray(res_l.info.nonfinite)[sl])
+        if is_gauss:
+            res_de = lj.run(jax.random.fold_in(k_trial, 98), reverse_exact, z0, reverse_steps)
+            res_le = lj.run(jax.random.fold_in(k_trial, 99), ula_exact, x0[: config.chains],
+                            config.langevin_steps)
+            outputs["ddpm_exact"] = (np.asarray(res_de.positions, np.float64), np.asarray(res_de.info.nonfinite))
+            outputs["langevin_exact_vanilla"] = (np.asarray(res_le.positions, np.float64),
+                                                 np.asarray(res_le.info.nonfinite))
         perm = rng.permutation(config.reference_samples)
         y_sub = reference[perm[:n_sk]]
         floor_pairs.append((reference[perm[n_sk:2 * n_sk]], y_sub))
-        for m in METHODS:
+        for m in methods_run:
             pos, bad = outputs[m]
             good = pos[~bad & np.all(np.isfinite(pos), axis=1)]
             nonfinite[m] += int(pos.shape[0] - good.shape[0])
@@ -147,13 +160,12 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
     t_sk = time.perf_counter()
     values, converged = mem.batched_sinkhorn(xs, ys, config.blur)
     sk_seconds = time.perf_counter() - t_sk
-    sk = {m: [] for m in METHODS}
+    sk = {m: [] for m in methods_run}
     for m, v, ok in zip(sk_where, values, converged):
         sk[m].append(float(v) if ok else float("nan"))
     floor = values[len(sk_where):]
-    is_gauss = config.target == "gaussian"
     methods = {}
-    for m in METHODS:
+    for m in methods_run:
         kls = [mem.fit_kl(g, target) for g in finals[m] if g.shape[0] >= 2] if is_gauss else []
         near = [float(np.mean(mem.nearest_distance(g, train_np) < 0.15 * math.sqrt(config.d)))
                 for g in finals[m] if g.shape[0] > 0]
@@ -162,7 +174,10 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
         methods[m] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
                           sinkhorn_not_converged=int(np.sum(np.isnan(sk[m]))),
                           near_train_fraction=float(np.mean(near)) if near else None,
-                          nonfinite_chains=nonfinite[m])
+                          nonfinite_chains=nonfinite[m],
+                          coordinate_variance_mean=float(np.mean([np.var(g, axis=0, ddof=1).mean()
+                                                                  for g in finals[m] if g.shape[0] >= 2]))
+                          if finals[m] else None)
     example = {m: finals[m][0][:200, :2].tolist() for m in METHODS}
     return dict(
         d=config.d, width=config.width, train=train_summary, methods=methods,
@@ -171,7 +186,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
                        kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, config.chains) if is_gauss else None),
         sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_seconds=sk_seconds,
         sampling_seconds=sample_seconds, example_final_xy=example, train_xy=train_np[:200, :2].tolist(),
-        loss_history_every=max(1, len(history) // 500),
+        loss_history_every=history_every * max(1, len(history) // 500),
         loss_history=history[:: max(1, len(history) // 500)].tolist(),
     )
 
@@ -188,15 +203,17 @@ def plot(result: dict, config: Config, path: Path) -> None:
     ax = axes[0]
     ms = [m for m in METHODS if result["methods"][m]["sinkhorn_mean"] is not None]
     ax.bar(range(len(ms)), [result["methods"][m]["sinkhorn_mean"] for m in ms],
-           yerr=[result["methods"][m]["sinkhorn_std"] for m in ms], color=[colors[m] for m in ms], capsize=4)
+           yerr=[np.nan if result["methods"][m]["sinkhorn_std"] is None else result["methods"][m]["sinkhorn_std"]
+                 for m in ms], color=[colors[m] for m in ms], capsize=4)
     ax.axhline(result["reference"]["sinkhorn_pi_vs_pi_mean"], color="k", ls=":", label=r"$\pi$ vs $\pi$ floor")
     ax.set_xticks(range(len(ms)), [m.replace("langevin_", "ULA ") for m in ms], fontsize=8)
     ax.set_ylabel(f"Sinkhorn divergence to $\\pi$ (blur {config.blur})")
     ax.legend(fontsize=7)
     ax = axes[1]
     if result["methods"]["ddpm"]["kl_mean"] is not None:
-        ax.bar(range(len(METHODS)), [result["methods"][m]["kl_mean"] for m in METHODS],
-               yerr=[result["methods"][m]["kl_std"] for m in METHODS], color=[colors[m] for m in METHODS],
+        nan = lambda v: np.nan if v is None else v  # noqa: E731 - an infinite KL (collapsed fit) has no std
+        ax.bar(range(len(METHODS)), [nan(result["methods"][m]["kl_mean"]) for m in METHODS],
+               yerr=[nan(result["methods"][m]["kl_std"]) for m in METHODS], color=[colors[m] for m in METHODS],
                capsize=4)
         ax.axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL = 0")
         ax.set_yscale("log")
@@ -225,29 +242,41 @@ def plot(result: dict, config: Config, path: Path) -> None:
 
 def summary_markdown(payload: dict, config: Config) -> str:
     rows = []
-    for m in METHODS:
+    for m in payload["methods"]:
         f = payload["methods"][m]
         kl = mem.fmt_pm(f["kl_mean"], f["kl_std"])
         skv = mem.fmt_pm(f["sinkhorn_mean"], f["sinkhorn_std"], 4)
         near = "n/a" if f["near_train_fraction"] is None else f"{f['near_train_fraction']:.2f}"
-        rows.append([m, skv, kl, near, f["nonfinite_chains"], f["sinkhorn_not_converged"]])
+        var = "n/a" if f.get("coordinate_variance_mean") is None else f"{f['coordinate_variance_mean']:.3g}"
+        rows.append([m, skv, kl, var, near, f["nonfinite_chains"], f["sinkhorn_not_converged"]])
     table = _cli.markdown_table(
         ["sampler", f"Sinkhorn to pi (mean ± std, {config.trials} trials)", "Gaussian-fit KL",
+         f"mean per-coordinate variance (pi: {config.variance:g})",
          "fraction within 0.15 sqrt(d) of a training point", "non-finite chains",
          "Sinkhorn not converged"], rows)
     tr, ref = payload["train"], payload["reference"]
     bias = "" if ref["kl_fit_bias"] is None else f"; Gaussian-fit KL bias at KL = 0: {ref['kl_fit_bias']:.3g}"
+    oracle = ""
+    if "ddpm_exact" in payload["methods"]:
+        oracle = ("Rows `*_exact`: the same samplers driven by the exact denoiser of pi "
+                  "(`diffusion.gaussian_eps_fn`), an oracle that separates the sampler's error from "
+                  "the network's. ")
     return (
         f"# Diffusion vs Langevin with one denoiser ({config.target}, d = {config.d})\n\n"
+        f"{mem.denoiser_source_markdown(tr)}"
         f"MLP {config.depth} x {config.width} trained {tr['steps']} steps on levels "
         f"{config.min_level}..{config.max_level} ({config.num_train} points x {config.duplicates}), loss "
-        f"{tr['loss_first']:.3f} -> {tr['loss_final']:.3f}{' (re-used checkpoint)' if tr['reused'] else ''}. "
+        f"{tr['loss_first']:.3f} -> {tr['loss_final']:.3f}{mem._reused_note(tr)}. "
         f"Reverse process: {config.reverse} over {payload['reverse_steps']} steps from N(0, I). Langevin: "
         f"ULA h = {config.step_size}, {config.langevin_steps} iterations with the score at level "
         f"{config.score_level}. {config.chains} chains per sampler.\n\n{table}\n"
         f"Sinkhorn between two {config.sinkhorn_points}-point samples of pi (noise floor): "
         f"{ref['sinkhorn_pi_vs_pi_mean']:.4g} ± {ref['sinkhorn_pi_vs_pi_std']:.2g}{bias}. "
-        f"Elapsed {payload['elapsed_seconds']:.0f} s.\n"
+        f"Elapsed {payload['elapsed_seconds']:.0f} s.\n\n"
+        f"{oracle}Read the Sinkhorn column with the KL and the variance: a "
+        f"{config.sinkhorn_points}-point Sinkhorn divergence at blur {config.blur} can fall *below* the "
+        f"pi-vs-pi floor for samples more concentrated than pi (smaller variance), so a low value is "
+        f"not by itself a sign of a faithful sampler.\n"
     )
 
 
@@ -258,11 +287,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--reverse", choices=["ddpm", "ddim"], default=None)
     args = parser.parse_args(argv)
     name, config = mem.config_from_args(parser, args, Config, reverse=args.reverse)
-    if args.force:  # retrain instead of re-using the saved parameters
-        for old_ckpt in args.out.glob("denoiser_all_levels_*.ckpt"):
-            old_ckpt.unlink()
+    if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
+        seed_tag = str(np.asarray(jax.random.key_data(jax.random.key(args.seed))).tolist())
+        mem.checkpoint_path(args.out, config, seed_tag, name="denoiser_all_levels").unlink(missing_ok=True)
     start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed), out=args.out)
+    result = run(config, jax.random.key(args.seed), out=args.out, retrain=args.retrain)
     payload = dict(config=config, config_name=name, seed=args.seed,
                    elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(), **result)
     plot(result, config, args.out / f"{NAME}.png")

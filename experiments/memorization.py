@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _pretrained
 from langevin_jax import metrics, nn
 from langevin_jax.targets import GaussianMixture, IsotropicGaussian
 
@@ -89,22 +89,36 @@ class Config:
         d = self.d if self.d is not None else (50 if self.target == "gaussian" else 25)
         width = self.width if self.width is not None else (256 if self.target == "gaussian" else 512)
         cfg = dataclasses.replace(self, d=d, width=width)
-        if cfg.sinkhorn_every % cfg.save_every or cfg.langevin_steps % cfg.save_every:
-            raise ValueError("sinkhorn_every and langevin_steps must be multiples of save_every")
-        if cfg.sinkhorn_points > min(cfg.chains, cfg.reference_samples // 2):
-            raise ValueError("sinkhorn_points must be <= chains and <= reference_samples / 2")
-        if cfg.num_seeds > cfg.num_train:
-            raise ValueError("num_seeds must be <= num_train")
-        for name in ("train_steps", "langevin_steps", "chains", "trials", "num_train", "duplicates"):
+        for name in ("train_steps", "langevin_steps", "chains", "trials", "num_train", "duplicates",
+                     "num_seeds", "save_every", "sinkhorn_every", "sinkhorn_points", "reference_samples"):
             if getattr(cfg, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        if cfg.sinkhorn_every % cfg.save_every or cfg.langevin_steps % cfg.save_every:
+            raise ValueError(f"sinkhorn_every={cfg.sinkhorn_every} and langevin_steps={cfg.langevin_steps} "
+                             f"must be multiples of save_every={cfg.save_every}")
+        if cfg.sinkhorn_points > min(cfg.chains, cfg.reference_samples // 2):
+            raise ValueError(f"sinkhorn_points={cfg.sinkhorn_points} must be <= chains={cfg.chains} and <= "
+                             f"reference_samples / 2 = {cfg.reference_samples // 2}")
+        if cfg.num_seeds > cfg.num_train:
+            raise ValueError(f"num_seeds={cfg.num_seeds} must be <= num_train={cfg.num_train}")
         if not (cfg.step_size > 0 and math.isfinite(cfg.step_size)):
             raise ValueError(f"step_size must be positive and finite, got {cfg.step_size}")
+        if not (cfg.blur > 0 and math.isfinite(cfg.blur)):
+            raise ValueError(f"blur must be positive and finite, got {cfg.blur}")
+        if not 1 <= cfg.score_level <= 1000:
+            raise ValueError(f"score_level must be in [1, 1000], got {cfg.score_level}")
         return cfg
 
     @classmethod
     def paper(cls, target: str = "gaussian") -> "Config":
         return cls(target=target)
+
+    @classmethod
+    def paper_cpu(cls, target: str = "gaussian") -> "Config":
+        """The paper's protocol (network, data, score level, step size, iterations) with fewer
+        chains and trials, sized for a CPU: with the shipped pretrained denoisers (seed 0) it
+        samples in a few minutes on 2 cores instead of training for hours."""
+        return cls(target=target, chains=1500, trials=3)
 
     @classmethod
     def quick(cls, target: str = "gaussian") -> "Config":
@@ -211,13 +225,15 @@ def fmt_pm(mean, std, digits: int = 3) -> str:
     return f"{mean:.{digits}g} ± {std:.2g}"
 
 
-def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
-    """Train (or re-use) the denoiser, run ULA from the three starts, and measure.
+def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: bool = False) -> dict:
+    """Use the shipped pretrained denoiser (or train one), run ULA from the three starts, measure.
 
     Args:
       config: a :class:`Config`.
       key: a PRNG key.
       out: folder for the denoiser checkpoint (``None``: no checkpoint).
+      retrain: train here even when a shipped denoiser matches ``config`` and the seed
+        (:func:`langevin_jax.nn.load_pretrained`; the ``paper`` configurations with seed 0).
 
     Returns:
       A dict with ``train`` (training summary), ``iterations``, ``sinkhorn_iterations``,
@@ -234,18 +250,10 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
         seed_tag = str(np.asarray(jax.random.key_data(key)).tolist())
         ckpt = checkpoint_path(out, config, seed_tag)
     tcfg = train_config(config, ckpt)
-    result = nn.train_denoiser(k_train, data, tcfg)
-    history = result.loss_history
-    tail = max(1, len(history) // 100)
-    train_summary = dict(
-        steps=result.step, seconds_this_run=result.elapsed_seconds,
-        resumed_from=result.resumed_from, reused=result.resumed_from == config.train_steps,
-        loss_first=float(np.mean(history[:tail])), loss_final=float(np.mean(history[-tail:])),
-        checkpoint=None if ckpt is None else ckpt.name,
-        num_params=nn.num_params(result.params),
-    )
+    params, train, history, history_every, train_summary = _pretrained.denoiser(
+        NAME, config, key, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
     schedule = tcfg.noise_schedule()
-    score_fn = nn.denoiser_score_fn(result.params, tcfg.model, schedule, config.score_level)
+    score_fn = nn.denoiser_score_fn(params, tcfg.model, schedule, config.score_level)
 
     # score error E_pi |s_hat - s|^2 (Monte Carlo), relative to E_pi |s|^2
     x_err = target.sample(jax.random.fold_in(k_ref, 1), 5000)
@@ -333,7 +341,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None) -> dict:
         sinkhorn_seconds=sk_seconds, nonfinite_chains_total=int(sum(nonfinite.values())),
         example_final_xy={s: v.tolist() for s, v in example.items()},
         train_xy=train_np[:200, :2].tolist(),
-        loss_history_every=max(1, len(history) // 500),
+        loss_history_every=history_every * max(1, len(history) // 500),
         loss_history=history[:: max(1, len(history) // 500)].tolist(),
     )
 
@@ -394,6 +402,23 @@ def plot(result: dict, config: Config, path: Path) -> None:
     plt.close(fig)
 
 
+def _reused_note(train_summary: dict) -> str:
+    reused = train_summary["reused"] and train_summary.get("source") != "pretrained"
+    return " (re-used checkpoint)" if reused else ""
+
+
+def denoiser_source_markdown(train_summary: dict) -> str:
+    """One line saying where the denoiser came from (shipped pretrained, or trained here)."""
+    if train_summary.get("source") != "pretrained":
+        return "Denoiser trained here" + (" (re-used checkpoint).\n\n" if train_summary.get("reused") else ".\n\n")
+    p = train_summary["provenance"]
+    return (f"Denoiser: the shipped pretrained `{train_summary['pretrained']}` "
+            f"(`langevin_jax.nn.load_pretrained`), trained on {p['device']} by `{p['command']}` at "
+            f"commit {p['commit']} on {p['date']}; its exact training points are used (the CPU redraws "
+            f"them to within {train_summary['max_abs_diff_train_points_vs_redrawn']:.1e}). "
+            f"`--retrain` trains from scratch instead.\n\n")
+
+
 def summary_markdown(payload: dict, config: Config) -> str:
     res = payload["final"]
     rows = []
@@ -410,10 +435,11 @@ def summary_markdown(payload: dict, config: Config) -> str:
     bias = "" if ref["kl_fit_bias"] is None else f", Gaussian-fit KL bias at KL = 0: {ref['kl_fit_bias']:.3g}"
     return (
         f"# Learned-score memorisation ({config.target}, d = {config.d})\n\n"
+        f"{denoiser_source_markdown(tr)}"
         f"Denoiser: MLP {config.depth} x {config.width}, {tr['num_params']:,} parameters, trained "
         f"{tr['steps']} steps on levels {config.min_level}..{config.max_level} "
         f"({config.num_train} points x {config.duplicates}), loss {tr['loss_first']:.3f} -> "
-        f"{tr['loss_final']:.3f}{' (re-used checkpoint)' if tr['reused'] else ''}. Score at level "
+        f"{tr['loss_final']:.3f}{_reused_note(tr)}. Score at level "
         f"{config.score_level}: relative error E|s_hat - s|^2 / E|s|^2 = "
         f"{payload['score_error_relative']:.3g}.\n\n"
         f"ULA h = {config.step_size}, {config.langevin_steps} iterations, {config.chains} chains per "
@@ -425,27 +451,53 @@ def summary_markdown(payload: dict, config: Config) -> str:
     )
 
 
+CONFIGS = ("quick", "paper", "paper-cpu")
+
+# (flag, Config field, type, help): the protocol's fields a user may override
+PROTOCOL_FLAGS = (
+    ("--train-steps", "train_steps", int, "optimiser steps (paper: 150,000)"),
+    ("--chains", "chains", int, "chains per start (paper: 5000; paper-cpu: 1500)"),
+    ("--trials", "trials", int, "independent trials (paper: 10; paper-cpu: 3)"),
+    ("--num-seeds", "num_seeds", int, "distinct starting points per start, repeated to fill the chains (30)"),
+    ("--langevin-steps", "langevin_steps", int, "ULA iterations (1000)"),
+    ("--step-size", "step_size", float, "ULA step size h (0.0025)"),
+    ("--score-level", "score_level", int, "the noise level whose score drives ULA (10)"),
+    ("--sinkhorn-points", "sinkhorn_points", int, "points per Sinkhorn sample (500)"),
+    ("--reference-samples", "reference_samples", int, "samples of pi for the Sinkhorn references (5000)"),
+    ("--blur", "blur", float, "Sinkhorn blur (0.01)"),
+    ("--save-every", "save_every", int, "record the chains every this many iterations (50)"),
+    ("--sinkhorn-every", "sinkhorn_every", int, "Sinkhorn every this many iterations (100)"),
+)
+
+
 def add_protocol_args(parser) -> None:
     """The flags shared by the learned-score experiments (this one and
     :mod:`experiments.diffusion_vs_langevin`)."""
-    parser.add_argument("--config", choices=["quick", "paper"], default=None,
-                        help="quick (CPU, minutes) or paper (the full protocol, for a GPU)")
+    parser.add_argument("--config", choices=CONFIGS, default=None,
+                        help="paper (the full protocol; default), paper-cpu (the paper's network and "
+                        "protocol with 1500 chains and 3 trials, minutes on a CPU with the shipped "
+                        "pretrained denoiser), or quick (trains a small network from scratch on a CPU: "
+                        "a training demo)")
     parser.add_argument("--target", choices=TARGETS, default="gaussian")
-    parser.add_argument("--train-steps", type=int, default=None)
-    parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--chains", type=int, default=None)
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the denoiser here even when a shipped pretrained one matches the "
+                        "configuration and seed (paper and paper-cpu, seed 0); resumes from a checkpoint "
+                        "in --out")
+    for flag, _, typ, text in PROTOCOL_FLAGS:
+        parser.add_argument(flag, type=typ, default=None, help=text + "; default: the config's")
     parser.add_argument("--no-progress", action="store_true")
 
 
 def config_from_args(parser, args, config_cls, **overrides):
     """``(config name, resolved config)`` from the flags of :func:`add_protocol_args` (and
-    ``overrides``, ``None`` meaning unset); a bad combination is a parser error."""
-    if args.quick and args.config == "paper":
-        parser.error("--quick contradicts --config paper")
+    ``overrides``, ``None`` meaning unset); a bad combination is a parser error naming the values."""
+    if args.quick and args.config not in (None, "quick"):
+        parser.error(f"--quick contradicts --config {args.config}")
     name = "quick" if args.quick else (args.config or "paper")
-    config = config_cls.quick(args.target) if name == "quick" else config_cls.paper(args.target)
-    overrides = {k: v for k, v in dict(train_steps=args.train_steps, trials=args.trials,
-                                       chains=args.chains, **overrides).items() if v is not None}
+    make = {"quick": config_cls.quick, "paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu}[name]
+    config = make(args.target)
+    flags = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _, _ in PROTOCOL_FLAGS}
+    overrides = {k: v for k, v in dict(flags, **overrides).items() if v is not None}
     if args.no_progress:
         overrides["progress_bar"] = False
     try:
@@ -459,11 +511,11 @@ def main(argv=None) -> dict:
     add_protocol_args(parser)
     args = parser.parse_args(argv)
     name, config = config_from_args(parser, args, Config)
-    if args.force:  # retrain instead of re-using the saved parameters
-        for old_ckpt in args.out.glob("denoiser_*.ckpt"):
-            old_ckpt.unlink()
+    if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
+        seed_tag = str(np.asarray(jax.random.key_data(jax.random.key(args.seed))).tolist())
+        checkpoint_path(args.out, config, seed_tag).unlink(missing_ok=True)
     start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed), out=args.out)
+    result = run(config, jax.random.key(args.seed), out=args.out, retrain=args.retrain)
     payload = dict(config=config, config_name=name, seed=args.seed,
                    elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(),
                    device=str(jax.devices()[0]), **result)

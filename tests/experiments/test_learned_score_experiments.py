@@ -74,3 +74,74 @@ def test_diffusion_vs_langevin_cli(tmp_path, monkeypatch):
     assert payload["reverse_steps"] == 1000
     with pytest.raises(SystemExit):
         dvl.main(["--quick", "--config", "paper", "--out", str(out)])
+
+
+# ---------------------------------------------------------------- pretrained denoisers (issue 12)
+
+
+def test_the_paper_configurations_find_their_shipped_denoiser():
+    from experiments import _pretrained
+    from experiments import diffusion_vs_langevin as dvl
+    from experiments import memorization as mem
+
+    for target in ("gaussian", "mixture"):
+        for make in (mem.Config.paper, mem.Config.paper_cpu):
+            assert _pretrained.find_pretrained("memorization", make(target).resolved(), 0) == \
+                f"memorization_{target}_paper_seed0"
+    assert _pretrained.find_pretrained("diffusion_vs_langevin", dvl.Config.paper_cpu().resolved(), 0) == \
+        "diffusion_vs_langevin_gaussian_paper_seed0"
+    paper = mem.Config.paper().resolved()
+    assert _pretrained.find_pretrained("memorization", paper, 1) is None  # another seed
+    assert _pretrained.find_pretrained("memorization", dataclasses.replace(paper, train_steps=1000), 0) is None
+    assert _pretrained.find_pretrained("memorization", mem.Config.quick().resolved(), 0) is None
+    assert _pretrained.seed_of(jax.random.key(0)) == 0 and _pretrained.seed_of(jax.random.key(7)) == 7
+
+
+TINY_PAPER = ["--config", "paper-cpu", "--chains", "120", "--trials", "1", "--langevin-steps", "100",
+              "--sinkhorn-points", "20", "--reference-samples", "200", "--num-seeds", "4",
+              "--save-every", "50", "--sinkhorn-every", "100", "--no-progress"]
+
+
+def test_paper_cpu_samples_with_the_pretrained_denoiser(tmp_path):
+    from experiments import memorization as mem
+
+    payload = mem.main(["--out", str(tmp_path)] + TINY_PAPER)
+    train = payload["train"]
+    assert train["source"] == "pretrained" and train["pretrained"] == "memorization_gaussian_paper_seed0"
+    assert train["provenance"]["device"].startswith("one NVIDIA H100") and train["seconds_this_run"] == 0.0
+    assert payload["config"].chains == 120 and payload["config"].train_steps == 150_000
+    md = (tmp_path / "memorization.md").read_text()
+    assert "shipped pretrained `memorization_gaussian_paper_seed0`" in md
+    saved = json.loads((tmp_path / "memorization.json").read_text())
+    assert saved["train"]["source"] == "pretrained"
+    assert not list(tmp_path.glob("*.ckpt"))  # nothing was trained
+
+
+def test_diffusion_contrast_has_oracle_rows(tmp_path):
+    from experiments import diffusion_vs_langevin as dvl
+
+    payload = dvl.main(["--out", str(tmp_path), "--reverse", "ddim"] + TINY_PAPER)
+    assert payload["train"]["pretrained"] == "diffusion_vs_langevin_gaussian_paper_seed0"
+    methods = payload["methods"]
+    assert {"ddpm_exact", "langevin_exact_vanilla"} <= set(methods)
+    # the exact denoiser's reverse process has the target's per-coordinate variance (2)
+    assert abs(methods["ddpm_exact"]["coordinate_variance_mean"] - 2.0) < 0.3
+    md = (tmp_path / "diffusion_vs_langevin.md").read_text()
+    assert "oracle" in md and "below" in md
+
+
+@pytest.mark.parametrize("flags, match", [
+    (["--sinkhorn-points", "600", "--chains", "500"], "sinkhorn_points=600 must be <= chains=500"),
+    (["--save-every", "30"], "must be multiples of save_every=30"),
+    (["--num-seeds", "2000"], "num_seeds=2000 must be <= num_train=1000"),
+    (["--trials", "0"], "trials must be >= 1, got 0"),
+    (["--step-size", "-1"], "step_size must be positive"),
+    (["--quick", "--config", "paper-cpu"], "--quick contradicts --config paper-cpu"),
+])
+def test_bad_protocol_flags_are_named_with_their_values(flags, match, capsys, tmp_path):
+    from experiments import memorization as mem
+
+    with pytest.raises(SystemExit) as exc:
+        mem.main(["--out", str(tmp_path), "--config", "paper-cpu"] + flags)
+    assert exc.value.code == 2
+    assert match in capsys.readouterr().err

@@ -56,7 +56,13 @@ def test_main_job_reports_a_failure_and_exits_nonzero(tmp_path, monkeypatch):
 def test_every_experiment_has_the_common_flags(name, capsys):
     import importlib
 
-    module = importlib.import_module(f"experiments.{name}")
+    module_name, flags = main_job.run_spec(name, "quick")
+    module = importlib.import_module(f"experiments.{module_name}")
+    # the main job's flags for this run parse (checked without running: --help exits first)
+    with pytest.raises(SystemExit) as exc:
+        module.main(flags + ["--help"])
+    assert exc.value.code == 0
+    capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
         module.main(["--help"])
     assert exc.value.code == 0
