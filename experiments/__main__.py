@@ -26,7 +26,7 @@ RUNS = {
                               ["--config", "paper", "--target", "gaussian", "--no-progress"]),
     "memorization_mixture": ("memorization", ["--config", "paper-cpu", "--target", "mixture", "--no-progress"],
                              ["--config", "paper", "--target", "mixture", "--no-progress"]),
-    "diffusion_vs_langevin": ("diffusion_vs_langevin", ["--config", "paper-cpu", "--no-progress"],
+    "diffusion_vs_langevin": ("diffusion_vs_langevin", ["--config", "paper-cpu", "--level-probe", "--no-progress"],
                               ["--config", "paper", "--no-progress"]),
 }
 

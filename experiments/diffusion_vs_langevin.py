@@ -54,6 +54,7 @@ class Config(mem.Config):
     max_level: int = 1000
     reverse: str = "ddpm"
     ddim_steps: int = 100
+    level_probe: bool = False
 
     def resolved(self) -> "Config":
         if self.reverse not in ("ddpm", "ddim"):
@@ -179,7 +180,10 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
                                                                   for g in finals[m] if g.shape[0] >= 2]))
                           if finals[m] else None)
     example = {m: finals[m][0][:200, :2].tolist() for m in METHODS}
+    probe = (level_probe(config, target, schedule, eps_fn, exact_eps, jax.random.fold_in(k_runs, 1000))
+             if config.level_probe and is_gauss else None)
     return dict(
+        level_probe=probe,
         d=config.d, width=config.width, train=train_summary, methods=methods,
         reverse_steps=reverse_steps,
         reference=dict(sinkhorn_pi_vs_pi_mean=float(np.mean(floor)), sinkhorn_pi_vs_pi_std=float(np.std(floor)),
@@ -189,6 +193,43 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
         loss_history_every=history_every * max(1, len(history) // 500),
         loss_history=history[:: max(1, len(history) // 500)].tolist(),
     )
+
+
+PROBE_CUTOFFS = (10, 100, 300)
+PROBE_LEVELS = (1, 10, 50, 100, 200, 400, 700, 1000)
+
+
+def level_probe(config: Config, target, schedule, eps_fn, exact_eps, key, num_chains: int = 600) -> dict:
+    """Where does the network's reverse process go wrong? (Gaussian target.)
+
+    DDPM with hybrid denoisers: the network at levels ``<= L`` and the exact denoiser above,
+    and the reverse; plus the network's error ``E|eps_net - eps_exact|^2 / d`` on noised fresh
+    samples of ``pi`` at several levels, beside the exact denoiser's own ``E|eps_exact - eps|^2 / d``.
+    """
+    z0 = jax.random.normal(jax.random.fold_in(key, 0), (num_chains, config.d))
+    rows = []
+    for low in (True, False):
+        for cut in PROBE_CUTOFFS:
+            def eps(x, t, cut=cut, low=low):
+                use_net = (t <= cut) if low else (t > cut)
+                return jnp.where(use_net, eps_fn(x, t), exact_eps(x, t))
+
+            out = lj.run(jax.random.fold_in(key, 1), diffusion.ddpm_sampler(eps, schedule), z0, schedule.num_levels)
+            x = np.asarray(out.positions, np.float64)
+            rows.append(dict(network_levels=f"<= {cut}" if low else f"> {cut}",
+                             coordinate_variance_mean=float(np.var(x, axis=0, ddof=1).mean()),
+                             kl=mem.fit_kl(x, target)))
+    x0 = target.sample(jax.random.fold_in(key, 2), 2000)
+    errors = []
+    for t in PROBE_LEVELS:
+        noise = jax.random.normal(jax.random.fold_in(key, 10 + t), x0.shape)
+        ts = jnp.full((x0.shape[0],), t)
+        xt = diffusion.add_noise(schedule, x0, ts, noise)
+        e_net, e_exact = jax.vmap(eps_fn)(xt, ts), jax.vmap(exact_eps)(xt, ts)
+        errors.append(dict(level=t, network_vs_exact=float(jnp.mean((e_net - e_exact) ** 2)),
+                           exact_vs_true_noise=float(jnp.mean((e_exact - noise) ** 2))))
+    return dict(num_chains=num_chains, hybrid_ddpm=rows, eps_error_by_level=errors,
+                kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, num_chains))
 
 
 def plot(result: dict, config: Config, path: Path) -> None:
@@ -261,6 +302,20 @@ def summary_markdown(payload: dict, config: Config) -> str:
         oracle = ("Rows `*_exact`: the same samplers driven by the exact denoiser of pi "
                   "(`diffusion.gaussian_eps_fn`), an oracle that separates the sampler's error from "
                   "the network's. ")
+    probe_md = ""
+    if payload.get("level_probe"):
+        pr = payload["level_probe"]
+        t1 = _cli.markdown_table(["DDPM with the network at levels", "per-coordinate variance (pi: 2)",
+                                  f"Gaussian-fit KL (bias {pr['kl_fit_bias']:.2g})"],
+                                 [[r["network_levels"], f"{r['coordinate_variance_mean']:.3g}", f"{r['kl']:.3g}"]
+                                  for r in pr["hybrid_ddpm"]])
+        t2 = _cli.markdown_table(["level t", "E|eps_net - eps_exact|^2 / d", "E|eps_exact - eps|^2 / d"],
+                                 [[r["level"], f"{r['network_vs_exact']:.3g}", f"{r['exact_vs_true_noise']:.3g}"]
+                                  for r in pr["eps_error_by_level"]])
+        probe_md = (f"\n## Where the network's reverse process goes wrong (`--level-probe`)\n\n"
+                    f"DDPM from the same {pr['num_chains']} starting points with the network at some levels "
+                    f"and the exact denoiser at the others:\n\n{t1}\nThe network's noise prediction on noised "
+                    f"fresh samples of pi, against the exact denoiser:\n\n{t2}")
     return (
         f"# Diffusion vs Langevin with one denoiser ({config.target}, d = {config.d})\n\n"
         f"{mem.denoiser_source_markdown(tr)}"
@@ -276,7 +331,7 @@ def summary_markdown(payload: dict, config: Config) -> str:
         f"{oracle}Read the Sinkhorn column with the KL and the variance: a "
         f"{config.sinkhorn_points}-point Sinkhorn divergence at blur {config.blur} can fall *below* the "
         f"pi-vs-pi floor for samples more concentrated than pi (smaller variance), so a low value is "
-        f"not by itself a sign of a faithful sampler.\n"
+        f"not by itself a sign of a faithful sampler.\n{probe_md}"
     )
 
 
@@ -285,8 +340,12 @@ def main(argv=None) -> dict:
                                     "low-noise score, one denoiser")
     mem.add_protocol_args(parser)
     parser.add_argument("--reverse", choices=["ddpm", "ddim"], default=None)
+    parser.add_argument("--level-probe", action="store_true",
+                        help="Gaussian target: also run DDPM with the network at low or high levels only "
+                        "(the exact denoiser elsewhere) and measure the network's noise error by level")
     args = parser.parse_args(argv)
-    name, config = mem.config_from_args(parser, args, Config, reverse=args.reverse)
+    name, config = mem.config_from_args(parser, args, Config, reverse=args.reverse,
+                                        level_probe=True if args.level_probe else None)
     if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
         seed_tag = str(np.asarray(jax.random.key_data(jax.random.key(args.seed))).tolist())
         mem.checkpoint_path(args.out, config, seed_tag, name="denoiser_all_levels").unlink(missing_ok=True)

@@ -145,3 +145,15 @@ def test_bad_protocol_flags_are_named_with_their_values(flags, match, capsys, tm
         mem.main(["--out", str(tmp_path), "--config", "paper-cpu"] + flags)
     assert exc.value.code == 2
     assert match in capsys.readouterr().err
+
+
+def test_level_probe_rows(tmp_path):
+    from experiments import diffusion_vs_langevin as dvl
+
+    payload = dvl.main(["--out", str(tmp_path), "--reverse", "ddim", "--level-probe"] + TINY_PAPER)
+    probe = payload["level_probe"]
+    assert [r["network_levels"] for r in probe["hybrid_ddpm"]] == ["<= 10", "<= 100", "<= 300",
+                                                                  "> 10", "> 100", "> 300"]
+    # the exact denoiser's own error is E|eps - E[eps | x_t]|^2 / d = 1 - (posterior shrinkage) <= 1
+    assert all(0.0 <= r["exact_vs_true_noise"] <= 1.05 for r in probe["eps_error_by_level"])
+    assert "--level-probe" in (tmp_path / "diffusion_vs_langevin.md").read_text()
