@@ -309,7 +309,8 @@ def summary_markdown(payload: dict, config: Config) -> str:
                                   f"Gaussian-fit KL (bias {pr['kl_fit_bias']:.2g})"],
                                  [[r["network_levels"], f"{r['coordinate_variance_mean']:.3g}", f"{r['kl']:.3g}"]
                                   for r in pr["hybrid_ddpm"]])
-        t2 = _cli.markdown_table(["level t", "E|eps_net - eps_exact|^2 / d", "E|eps_exact - eps|^2 / d"],
+        t2 = _cli.markdown_table(["level t", "network vs exact: mean (eps_net - eps_exact)^2",
+                                  "exact vs the true noise: mean (eps_exact - eps)^2"],
                                  [[r["level"], f"{r['network_vs_exact']:.3g}", f"{r['exact_vs_true_noise']:.3g}"]
                                   for r in pr["eps_error_by_level"]])
         probe_md = (f"\n## Where the network's reverse process goes wrong (`--level-probe`)\n\n"
