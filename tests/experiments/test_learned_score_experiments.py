@@ -157,3 +157,27 @@ def test_level_probe_rows(tmp_path):
     # the exact denoiser's own error is E|eps - E[eps | x_t]|^2 / d = 1 - (posterior shrinkage) <= 1
     assert all(0.0 <= r["exact_vs_true_noise"] <= 1.05 for r in probe["eps_error_by_level"])
     assert "--level-probe" in (tmp_path / "diffusion_vs_langevin.md").read_text()
+
+
+def test_force_removes_only_its_own_checkpoint(tmp_path):
+    # (issue 13, item 3) --force used to delete every denoiser_*.ckpt in --out
+    from experiments import memorization as mem
+
+    other = tmp_path / "denoiser_0123456789ab.ckpt"
+    other.write_bytes(b"another configuration's checkpoint")
+    mem.main(["--out", str(tmp_path), "--force"] + TINY_PAPER)
+    assert other.read_bytes() == b"another configuration's checkpoint"
+
+
+def test_outputs_get_the_ordinary_file_mode(tmp_path):
+    # (issue 13, item 10) the atomic writes left results at mode 0600
+    import os
+
+    from langevin_jax import _io
+
+    umask = os.umask(0o022)
+    try:
+        _io.write_atomic(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(umask)
+    assert oct((tmp_path / "x.json").stat().st_mode & 0o777) == oct(0o644)

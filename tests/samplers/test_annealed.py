@@ -41,3 +41,12 @@ def test_schedule_errors():
     short = lj.annealed_langevin(lambda x, t: -x, (jnp.zeros(3), jnp.full(3, 0.1)))
     with pytest.raises(ValueError, match="exceeds the schedule's length"):
         lj.run(jax.random.key(0), short, jnp.zeros((2, 2)), 5)
+
+
+def test_array_schedule_keeps_step_sizes_float_with_integer_times():
+    # (issue 13, item 4) integer times used to cast the step sizes: 1.5 ran as 1.0, 0.05 as 0
+    sched = lj.array_schedule(jnp.arange(3), 1.5)
+    np.testing.assert_allclose(np.asarray(sched.step_sizes), 1.5)
+    sched = lj.array_schedule(jnp.arange(3), jnp.array([0.05, 0.1, 0.2]))
+    np.testing.assert_allclose(np.asarray(sched.step_sizes), [0.05, 0.1, 0.2])
+    assert jnp.issubdtype(sched.times.dtype, jnp.floating)
