@@ -105,7 +105,9 @@ def score_error(
         y = sampler.sample(k, n)
         diff = jax.vmap(score_hat_fn)(y) - jax.vmap(score_fn)(y)
         sq = jnp.sum(diff * diff, axis=-1)
-        log_f = jnp.where(sq > 0, 0.5 * p * jnp.log(jnp.where(sq > 0, sq, 1.0)), -jnp.inf)
+        # a NaN error stays NaN (it must not read as "no error"), zero error is log 0 = -inf
+        log_f = jnp.where(sq > 0, 0.5 * p * jnp.log(jnp.where(sq > 0, sq, 1.0)),
+                          jnp.where(sq == 0, -jnp.inf, jnp.nan))
         if proposal is not None:
             log_f = log_f + jax.vmap(target.log_prob)(y) - jax.vmap(proposal.log_prob)(y)
         return log_f
@@ -116,7 +118,12 @@ def score_error(
         chunks.append(np.asarray(log_terms(jax.random.fold_in(key, i), n), np.float64))
     log_t = np.concatenate(chunks)
     if np.any(np.isnan(log_t)):
-        raise ValueError("score_hat_fn or score_fn returned NaN on the sampled points")
+        raise ValueError(
+            f"score_hat_fn or score_fn returned NaN (or inf - inf) at {int(np.sum(np.isnan(log_t)))} of "
+            f"{num_samples} sampled points: the L^p error is undefined there, not zero")
+    if np.any(np.isposinf(log_t)):  # an infinite score (or an overflowing error): the error is infinite
+        inf = math.inf
+        return ScoreError(inf, inf, inf, inf, num_samples, proposal is not None)
     finite_max = np.max(log_t)
     if finite_max == -np.inf:
         return ScoreError(0.0, 0.0, -math.inf, 0.0, num_samples, proposal is not None)

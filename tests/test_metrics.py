@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+import langevin_jax as lj
 from langevin_jax import metrics
 
 # GeomLoss reference values (a copy of ../shared/reference/sinkhorn, vendored so CI always has it)
@@ -162,3 +163,21 @@ def test_batched_sinkhorn_reuses_its_compiled_program():
     b = metrics.sinkhorn_divergence_batched(xs, ys, blur=0.5)
     assert fn._cache_size() == 1  # one compilation for both calls
     np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value))
+
+
+@pytest.mark.parametrize("bad_hat, match", [
+    (lambda x: x * jnp.nan, "returned NaN .* at 1000 of 1000 sampled points"),
+    (lambda x: jnp.where(x[0] > 0, jnp.nan, 1.0) * x, "returned NaN .* at [45][0-9][0-9] of 1000"),
+])
+def test_score_error_never_reads_nan_as_zero(bad_hat, match):
+    # (issue 13, item 1) NaN scores used to give "0 (no sample hit ...)"
+    t = lj.IsotropicGaussian.create(jnp.zeros(3))
+    with pytest.raises(ValueError, match=match):
+        metrics.score_error(jax.random.key(0), bad_hat, t.score, t, 1000)
+
+
+def test_score_error_of_an_infinite_score_is_infinite():
+    # (issue 13, item 1) an infinite score gave value 0.0 and log_value nan
+    t = lj.IsotropicGaussian.create(jnp.zeros(3))
+    est = metrics.score_error(jax.random.key(0), lambda x: jnp.full_like(x, jnp.inf), t.score, t, 1000)
+    assert est.value == math.inf and est.log_value == math.inf
