@@ -178,16 +178,31 @@ def _fit(samples: jax.Array):
     return m, (c.T @ c) / (n - 1)
 
 
-def _check_fit_inputs(samples, mean):
-    """Validate ``samples`` ``[n >= 2, d]`` (finite) and ``mean`` ``[d]`` for a Gaussian fit."""
+def _check_fit_inputs(samples, mean, covariance):
+    """Validate ``samples`` ``[n >= 2, d]`` (finite) and the reference ``N(mean, covariance)``:
+    ``mean`` ``[d]`` finite, ``covariance`` ``[d, d]`` finite, symmetric and positive definite
+    (value checks only where the reference is concrete)."""
     samples = _checks.check_rank("samples", samples, 2, "[n, d]")
     if samples.shape[0] < 2:
         raise ValueError(f"samples must contain at least 2 points, got {samples.shape[0]}")
+    d = samples.shape[1]
     mean = jnp.asarray(mean)
-    if mean.shape != (samples.shape[1],):
-        raise ValueError(f"mean must have shape ({samples.shape[1]},) to match samples, "
-                         f"got {mean.shape}")
+    if mean.shape != (d,):
+        raise ValueError(f"mean must have shape ({d},) to match samples, got {mean.shape}")
+    covariance = jnp.asarray(covariance)
+    if covariance.shape != (d, d):
+        raise ValueError(f"covariance must have shape ({d}, {d}) to match samples, got {covariance.shape}")
     _checks.check_finite_array("samples", samples)
+    _checks.check_finite_array("mean", mean)
+    _checks.check_finite_array("covariance", covariance)
+    if _checks._is_concrete(covariance):
+        c = np.asarray(covariance, np.float64)
+        scale = max(float(np.max(np.abs(c))), 1e-300)
+        if not np.allclose(c, c.T, rtol=1e-5, atol=1e-6 * scale):
+            raise ValueError(f"covariance must be symmetric, max |C - C^T| = {np.max(np.abs(c - c.T)):.3g}")
+        lam_min = float(np.linalg.eigvalsh(0.5 * (c + c.T))[0])
+        if not lam_min > 0:
+            raise ValueError(f"covariance must be positive definite, smallest eigenvalue {lam_min:.3g}")
     return samples, mean
 
 
@@ -213,7 +228,7 @@ def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
       ValueError: fewer than ``2`` samples, mismatched ``d``, or non-finite samples
         (count and drop diverged chains before calling; never average them silently).
     """
-    samples, mean = _check_fit_inputs(samples, mean)
+    samples, mean = _check_fit_inputs(samples, mean, covariance)
     m, c = _fit(samples)
     dtype = samples.dtype
     kl = theory.gaussian_kl(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
@@ -430,7 +445,7 @@ def gaussian_fit_w2(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     Raises:
       ValueError: as :func:`gaussian_fit_kl`.
     """
-    samples, mean = _check_fit_inputs(samples, mean)
+    samples, mean = _check_fit_inputs(samples, mean, covariance)
     m, c = _fit(samples)
     dtype = samples.dtype
     return theory.gaussian_w2(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))

@@ -181,3 +181,19 @@ def test_score_error_of_an_infinite_score_is_infinite():
     t = lj.IsotropicGaussian.create(jnp.zeros(3))
     est = metrics.score_error(jax.random.key(0), lambda x: jnp.full_like(x, jnp.inf), t.score, t, 1000)
     assert est.value == math.inf and est.log_value == math.inf
+
+
+@pytest.mark.parametrize("fn", [metrics.gaussian_fit_kl, metrics.gaussian_fit_w2])
+@pytest.mark.parametrize("mean, cov, match", [
+    (jnp.zeros(2), -jnp.eye(2), "covariance must be positive definite, smallest eigenvalue -1"),
+    (jnp.zeros(2), jnp.array([[1.0, 5.0], [-5.0, 1.0]]), "covariance must be symmetric"),
+    (jnp.zeros(2), jnp.full((2, 2), jnp.nan), "covariance contains NaN"),
+    (jnp.array([0.0, jnp.nan]), jnp.eye(2), "mean contains NaN"),
+    (jnp.zeros(2), jnp.eye(3), r"covariance must have shape \(2, 2\)"),
+    (jnp.zeros(3), jnp.eye(2), r"mean must have shape \(2,\)"),
+])
+def test_gaussian_fit_checks_the_reference(fn, mean, cov, match):
+    # (issue 13, item 6) a bad reference gave KL = +inf (like a singular fit) or W2 = 0
+    x = jax.random.normal(jax.random.key(0), (100, 2))
+    with pytest.raises(ValueError, match=match):
+        fn(x, mean, cov)
