@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from langevin_jax import _checks
 
@@ -31,6 +32,18 @@ def _pytree_dataclass(cls):
     cls = dataclasses.dataclass(frozen=True)(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
     return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
+
+
+def _check_symmetric(name: str, c: Any) -> None:
+    """Raise if a concrete (batch of) matrix is not symmetric to float precision (it used to be
+    replaced silently by ``(C + C^T) / 2``, which is another distribution)."""
+    if not _checks._is_concrete(c):
+        return
+    c = np.asarray(c, np.float64)
+    scale = max(float(np.max(np.abs(c))) if c.size else 0.0, 1e-300)
+    asym = float(np.max(np.abs(c - np.swapaxes(c, -1, -2)))) if c.size else 0.0
+    if asym > 1e-5 * scale + 1e-6 * scale:
+        raise ValueError(f"{name} must be symmetric, max |C - C^T| = {asym:.3g}")
 
 
 def _check_point(x: jax.Array, d: int) -> None:
@@ -71,9 +84,12 @@ class Gaussian:
             raise ValueError(
                 f"covariance must have shape ({d}, {d}) to match mean, got {covariance.shape}"
             )
+        _checks.check_finite_array("mean", mean)
+        _checks.check_finite_array("covariance", covariance)
+        _check_symmetric("covariance", covariance)
         dtype = jnp.result_type(mean, covariance, jnp.float32)
         mean, covariance = mean.astype(dtype), covariance.astype(dtype)
-        covariance = 0.5 * (covariance + covariance.T)
+        covariance = 0.5 * (covariance + covariance.T)  # removes rounding-level asymmetry only
         scale_tril = jnp.linalg.cholesky(covariance)
         if _checks._is_concrete(scale_tril) and not bool(jnp.all(jnp.isfinite(scale_tril))):
             raise ValueError("covariance must be symmetric positive definite")
@@ -102,6 +118,11 @@ class Gaussian:
                 raise ValueError(
                     f"basis must have shape {(eigenvalues.shape[0],) * 2}, got {basis.shape}"
                 )
+            if _checks._is_concrete(basis):
+                b = np.asarray(basis, np.float64)
+                err = float(np.max(np.abs(b.T @ b - np.eye(b.shape[0]))))
+                if not err < 1e-4:
+                    raise ValueError(f"basis must be orthonormal (basis.T @ basis = I), max deviation {err:.3g}")
             cov = (basis * eigenvalues) @ basis.T
         return cls.create(mean, cov)
 
@@ -141,6 +162,10 @@ class IsotropicGaussian:
     @classmethod
     def create(cls, mean: Any, variance: Any = 1.0) -> "IsotropicGaussian":
         mean = _checks.check_rank("mean", mean, 1, "[d]")
+        _checks.check_finite_array("mean", mean)
+        if jnp.ndim(variance) != 0:
+            raise ValueError(f"variance must be a scalar (isotropic), got shape {jnp.shape(variance)}; "
+                             "use Gaussian.from_spectrum for a diagonal covariance")
         _checks.check_positive_finite("variance", variance)
         dtype = jnp.result_type(mean, jnp.float32)
         return cls(mean.astype(dtype), jnp.asarray(variance, dtype))
@@ -201,6 +226,12 @@ class GaussianMixture:
         if weights.shape != (num,):
             raise ValueError(f"weights must have shape ({num},) to match means, got {weights.shape}")
         _checks.check_positive_finite("weights", weights)
+        if _checks._is_concrete(weights):
+            total = float(np.sum(np.asarray(weights, np.float64)))
+            if abs(total - 1.0) > 1e-5 * num:
+                raise ValueError(f"weights must sum to 1, got sum {total:.6g}; pass weights / weights.sum() "
+                                 "(they are not renormalised silently)")
+        _checks.check_finite_array("means", means)
         covariances = jnp.asarray(covariances)
         if covariances.shape == (num,):
             _checks.check_positive_finite("covariances", covariances)
@@ -213,6 +244,9 @@ class GaussianMixture:
                 f"covariances must have shape ({num}, {d}, {d}), ({num}, {d}) or ({num},), "
                 f"got {covariances.shape}"
             )
+        else:
+            _checks.check_finite_array("covariances", covariances)
+            _check_symmetric("covariances", covariances)
         dtype = jnp.result_type(means, covariances, jnp.float32)
         weights = (weights / jnp.sum(weights)).astype(dtype)
         comps = jax.vmap(lambda m, c: Gaussian.create(m, c))(means.astype(dtype),

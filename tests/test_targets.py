@@ -51,7 +51,7 @@ def test_gaussian_log_prob_matches_scipy_formula(name):
 
 
 def test_mixture_log_prob_is_normalised_in_1d():
-    mix = lj.GaussianMixture.create(jnp.array([1.0, 3.0]), jnp.array([[-2.0], [3.0]]),
+    mix = lj.GaussianMixture.create(jnp.array([0.25, 0.75]), jnp.array([[-2.0], [3.0]]),
                                     jnp.array([0.5, 2.0]))
     grid = jnp.linspace(-15, 20, 20001)[:, None]
     dens = jnp.exp(jax.vmap(mix.log_prob)(grid))
@@ -96,3 +96,30 @@ def test_targets_are_pytrees_through_jit():
     f = jax.jit(lambda t, x: t.log_prob(x))
     x = jnp.ones(target.dim)
     np.testing.assert_allclose(f(target, x), target.log_prob(x), rtol=1e-6)
+
+
+@pytest.mark.parametrize("make, match", [
+    # (issue 13, item 5) each of these used to build a different distribution silently
+    (lambda: lj.Gaussian.create(jnp.zeros(2), jnp.array([[1.0, 5.0], [-5.0, 1.0]])), "covariance must be symmetric"),
+    (lambda: lj.Gaussian.from_spectrum(jnp.zeros(2), jnp.array([1.0, 2.0]), jnp.array([[1.0, 1.0], [0.0, 1.0]])),
+     "basis must be orthonormal"),
+    (lambda: lj.Gaussian.create(jnp.array([0.0, jnp.nan]), jnp.eye(2)), "mean contains NaN"),
+    (lambda: lj.IsotropicGaussian.create(jnp.array([jnp.nan, 0.0])), "mean contains NaN"),
+    (lambda: lj.IsotropicGaussian.create(jnp.zeros(2), jnp.array([1.0, 2.0])), "variance must be a scalar"),
+    (lambda: lj.GaussianMixture.create(jnp.array([1.0, 3.0]), jnp.zeros((2, 1)), jnp.ones(2)),
+     "weights must sum to 1, got sum 4"),
+    (lambda: lj.GaussianMixture.create(jnp.array([0.5, 0.5]), jnp.array([[0.0], [jnp.nan]]), jnp.ones(2)),
+     "means contains NaN"),
+    (lambda: lj.GaussianMixture.create(jnp.array([0.5, 0.5]), jnp.zeros((2, 2)),
+                                       jnp.array([[[1.0, 0.5], [0.0, 1.0]]] * 2)), "covariances must be symmetric"),
+])
+def test_targets_never_change_the_distribution_silently(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_a_rotated_spectrum_keeps_its_eigenvalues():
+    theta = 0.3
+    basis = jnp.array([[jnp.cos(theta), -jnp.sin(theta)], [jnp.sin(theta), jnp.cos(theta)]])
+    g = lj.Gaussian.from_spectrum(jnp.zeros(2), jnp.array([1.0, 2.0]), basis)
+    np.testing.assert_allclose(np.linalg.eigvalsh(np.asarray(g.covariance)), [1.0, 2.0], rtol=1e-5)
