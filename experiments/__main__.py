@@ -3,10 +3,12 @@
 ``python -m experiments [--out results] [--only NAME ...] [--force] [--config quick|paper]``
 
 Each run writes into ``<out>/<run name>/``; a run whose ``<module>.json`` already exists is
-skipped (its results are re-used) unless ``--force``. With ``--config quick`` (the default) most
-experiments run their ``--quick`` configuration; the learned-score ones run ``--config paper-cpu``:
-the paper's protocol with fewer chains, sampling with the shipped pretrained paper denoisers
-(``langevin_jax.nn.load_pretrained``) instead of training for hours.
+skipped (its results are re-used) unless ``--force``, but only when it was made by the main job
+with the same flags and seed (recorded in ``main_job_run.json``); otherwise it is recomputed.
+With ``--config quick`` (the default) most experiments run their ``--quick`` configuration;
+the learned-score ones run ``--config paper-cpu``: the paper's protocol with fewer chains,
+sampling with the shipped pretrained paper denoisers (``langevin_jax.nn.load_pretrained``)
+instead of training for hours.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ RUNS = {
     "diffusion_vs_langevin": ("diffusion_vs_langevin", ["--config", "paper-cpu", "--level-probe", "--no-progress"],
                               ["--config", "paper", "--no-progress"]),
 }
+
+
+# what the main job ran in a run folder (module, flags, seed): a result is re-used only when it matches
+STAMP = "main_job_run.json"
+
+
+def _read_stamp(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # no stamp (an older or hand-made result) or an unreadable one: recompute
 
 
 def run_spec(name: str, config: str):
@@ -86,9 +99,14 @@ def main(argv=None) -> None:
         out = args.out / name
         module_name, run_flags = run_spec(name, args.config)
         result_path = out / f"{module_name}.json"
-        if result_path.exists() and not args.force:
-            print(f"[{name}] finished earlier, re-using {result_path}")
+        stamp_path = out / STAMP
+        want = {"module": module_name, "flags": run_flags, "seed": args.seed}
+        have = _read_stamp(stamp_path) if result_path.exists() else None
+        if have == want and not args.force:
+            print(f"[{name}] finished earlier with the same flags and seed, re-using {result_path}")
         else:
+            if have is not None and have != want and not args.force:
+                print(f"[{name}] the result in {out} was made with {have}, not {want}: recomputing")
             print(f"[{name}] running ({args.config})", flush=True)
             start = time.perf_counter()
             module = importlib.import_module(f"experiments.{module_name}")
@@ -103,6 +121,7 @@ def main(argv=None) -> None:
                 sections.setdefault(paper, []).append(
                     f"### {name}\n\n{description}. **Failed**: `{type(err).__name__}: {err}`\n")
                 continue
+            _cli.write_atomic(stamp_path, json.dumps(want))
             print(f"[{name}] done in {time.perf_counter() - start:.1f}s", flush=True)
         summary = (out / f"{module_name}.md").read_text() if (out / f"{module_name}.md").exists() else ""
         summary = summary.replace("\n# ", "\n#### ").removeprefix("# ")

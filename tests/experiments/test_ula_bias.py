@@ -31,6 +31,10 @@ def test_cli_and_main_job_write_outputs(tmp_path, monkeypatch):
     mtime = (out / "ula_bias.json").stat().st_mtime_ns
     main_job.main(["--out", str(tmp_path), "--only", "ula_bias"])
     assert (out / "ula_bias.json").stat().st_mtime_ns == mtime
+    # (issue 13, item 2) another seed is recomputed, never re-used and relabelled
+    main_job.main(["--out", str(tmp_path), "--only", "ula_bias", "--seed", "5"])
+    assert json.loads((out / "ula_bias.json").read_text())["seed"] == 5
+    assert "seed 5" in (tmp_path / "REPORT.md").read_text()
 
 
 def test_help_exits_cleanly(capsys):
