@@ -138,7 +138,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Export the paper checkpoints as pretrained files")
     parser.add_argument("command", choices=["export"])
     parser.add_argument("src", type=Path, help="folder with the checkpoints and train_<target>_seed0.npz")
-    parser.add_argument("--dest", type=Path, default=None, help="default: the package's nn/pretrained")
+    parser.add_argument("--dest", type=Path, default=None, help="default: the package's nn/pretrained_data")
     args = parser.parse_args(argv)
     for p in export(args.src, args.dest):
         print(p)

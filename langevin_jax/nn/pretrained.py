@@ -1,6 +1,6 @@
 """Pretrained paper denoisers shipped with the package, and how to export new ones.
 
-Each pretrained denoiser is two files in ``langevin_jax/nn/pretrained/``:
+Each pretrained denoiser is two files in ``langevin_jax/nn/pretrained_data/``:
 
 * ``<name>.npz``: the parameters (one array per leaf, keyed ``"params/<layer>/<kernel|bias>"``),
   the exact training points (``"train_points"``, before duplication) and a subsampled loss
@@ -34,7 +34,7 @@ from langevin_jax.nn.train import TrainConfig
 
 __all__ = ["Pretrained", "pretrained_names", "load_pretrained", "export_pretrained", "PRETRAINED_DIR"]
 
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_data"
 
 
 class Pretrained(NamedTuple):
@@ -101,7 +101,7 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
 
     Args:
       name: one of :func:`pretrained_names`, e.g. ``"memorization_gaussian_paper_seed0"``.
-      directory: where to look (default: the package's ``nn/pretrained`` folder).
+      directory: where to look (default: the package's ``nn/pretrained_data`` folder).
 
     Returns:
       A :class:`Pretrained`.
