@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -54,7 +53,7 @@ def find_pretrained(experiment: str, config, seed: Optional[int]) -> Optional[st
     for name in nn.pretrained_names():
         if not name.startswith(experiment + "_"):
             continue
-        meta = json.loads((nn.pretrained.PRETRAINED_DIR / f"{name}.json").read_text())
+        meta = nn.pretrained_metadata(name)
         if meta["experiment_config"] == want and meta["provenance"].get("seed") == seed:
             return name
     return None
@@ -70,40 +69,37 @@ def seed_of(key) -> Optional[int]:
     return None
 
 
-def denoiser(experiment: str, config, key, train_points, data, tcfg, *, retrain: bool,
+def denoiser(experiment: str, config, key, k_train, train_points, data, tcfg, *, retrain: bool,
              checkpoint: Optional[Path]):
-    """``(params, train_points, loss_history, summary)`` for the experiment's run.
+    """``(params, train_points, loss_history, loss_history_every, summary)`` for a run.
 
-    A shipped denoiser is used when one matches ``config`` and the seed of ``key`` and
-    ``retrain`` is off; its exact training points replace ``train_points`` (a CPU redraws them
-    only to within one float32 ulp of the GPU that trained it). Otherwise the network is trained
-    here (resuming from ``checkpoint``).
+    A shipped denoiser is used when one matches ``config`` and the seed of ``key`` (the run's
+    key) and ``retrain`` is off; its exact training points replace ``train_points`` (a CPU
+    redraws them only to within one float32 ulp of the GPU that trained it). Otherwise the
+    network is trained here from ``k_train`` (resuming from ``checkpoint``).
     """
     name = None if retrain else find_pretrained(experiment, config, seed_of(key))
     if name is not None:
         p = nn.load_pretrained(name)
-        hist = np.asarray(p.loss_history)
-        tail = max(1, len(hist) // 100)
-        meta = json.loads((nn.pretrained.PRETRAINED_DIR / f"{name}.json").read_text())
+        params, hist, every = p.params, np.asarray(p.loss_history), p.loss_history_every
         summary = dict(
             source="pretrained", pretrained=name, provenance=p.provenance, steps=config.train_steps,
-            seconds_this_run=0.0, resumed_from=config.train_steps, reused=True,
-            loss_first=float(np.mean(hist[:tail])), loss_final=float(np.mean(hist[-tail:])),
-            checkpoint=None, num_params=nn.num_params(p.params),
+            seconds_this_run=0.0, resumed_from=config.train_steps, reused=True, checkpoint=None,
             max_abs_diff_train_points_vs_redrawn=float(jnp.max(jnp.abs(p.train_points - train_points))),
         )
-        return p.params, p.train_points, hist, meta["loss_history_every"], summary
-    _, k_train, _, _ = jax.random.split(key, 4)
-    result = nn.train_denoiser(k_train, data, tcfg)
-    hist = result.loss_history
+        train_points = p.train_points
+    else:
+        result = nn.train_denoiser(k_train, data, tcfg)
+        params, hist, every = result.params, result.loss_history, 1
+        summary = dict(
+            source="trained here", pretrained=None, steps=result.step, seconds_this_run=result.elapsed_seconds,
+            resumed_from=result.resumed_from, reused=result.resumed_from == config.train_steps,
+            checkpoint=None if checkpoint is None else checkpoint.name,
+        )
     tail = max(1, len(hist) // 100)
-    summary = dict(
-        source="trained here", pretrained=None, steps=result.step, seconds_this_run=result.elapsed_seconds,
-        resumed_from=result.resumed_from, reused=result.resumed_from == config.train_steps,
-        loss_first=float(np.mean(hist[:tail])), loss_final=float(np.mean(hist[-tail:])),
-        checkpoint=None if checkpoint is None else checkpoint.name, num_params=nn.num_params(result.params),
-    )
-    return result.params, train_points, hist, 1, summary
+    summary.update(loss_first=float(np.mean(hist[:tail])), loss_final=float(np.mean(hist[-tail:])),
+                   num_params=nn.num_params(params))
+    return params, train_points, hist, every, summary
 
 
 def export(src: Path, directory: Optional[Path] = None) -> list[Path]:

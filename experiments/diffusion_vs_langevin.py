@@ -97,7 +97,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
         ckpt = mem.checkpoint_path(out, config, seed_tag, name="denoiser_all_levels")
     tcfg = mem.train_config(config, ckpt)
     params, train, history, history_every, train_summary = _pretrained.denoiser(
-        NAME, config, key, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
+        NAME, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
     schedule = tcfg.noise_schedule()
     score_fn = nn.denoiser_score_fn(params, tcfg.model, schedule, config.score_level)
     eps_fn = nn.denoiser_eps_fn(params, tcfg.model)

@@ -251,7 +251,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
         ckpt = checkpoint_path(out, config, seed_tag)
     tcfg = train_config(config, ckpt)
     params, train, history, history_every, train_summary = _pretrained.denoiser(
-        NAME, config, key, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
+        NAME, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
     schedule = tcfg.noise_schedule()
     score_fn = nn.denoiser_score_fn(params, tcfg.model, schedule, config.score_level)
 

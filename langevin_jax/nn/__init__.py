@@ -16,7 +16,13 @@ from langevin_jax.nn.denoiser import (
     num_params,
 )
 from langevin_jax.nn import pretrained
-from langevin_jax.nn.pretrained import Pretrained, export_pretrained, load_pretrained, pretrained_names
+from langevin_jax.nn.pretrained import (
+    Pretrained,
+    export_pretrained,
+    load_pretrained,
+    pretrained_metadata,
+    pretrained_names,
+)
 from langevin_jax.nn.train import (
     TrainConfig,
     TrainResult,
@@ -46,5 +52,6 @@ __all__ = [
     "Pretrained",
     "load_pretrained",
     "pretrained_names",
+    "pretrained_metadata",
     "export_pretrained",
 ]

@@ -32,7 +32,8 @@ from langevin_jax import _io, diffusion
 from langevin_jax.nn.denoiser import DenoiserConfig, apply_denoiser
 from langevin_jax.nn.train import TrainConfig
 
-__all__ = ["Pretrained", "pretrained_names", "load_pretrained", "export_pretrained", "PRETRAINED_DIR"]
+__all__ = ["Pretrained", "pretrained_names", "pretrained_metadata", "load_pretrained", "export_pretrained",
+           "PRETRAINED_DIR"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_data"
 
@@ -49,6 +50,7 @@ class Pretrained(NamedTuple):
       train_points: ``[n, d]`` the exact (distinct) points it was trained on; the training
         data was these points repeated ``experiment_config["duplicates"]`` times.
       loss_history: the training loss, subsampled (every ``loss_history_every`` steps).
+      loss_history_every: the subsampling step of ``loss_history``.
       experiment_config: the fields of the experiment configuration it belongs to.
       provenance: command, commit, device, date, software versions, source checksum.
     """
@@ -60,6 +62,7 @@ class Pretrained(NamedTuple):
     schedule: diffusion.NoiseSchedule
     train_points: jax.Array
     loss_history: np.ndarray
+    loss_history_every: int
     experiment_config: dict
     provenance: dict
 
@@ -68,6 +71,23 @@ def pretrained_names(directory: Optional[Path] = None) -> list[str]:
     """The names :func:`load_pretrained` accepts (sorted)."""
     directory = PRETRAINED_DIR if directory is None else Path(directory)
     return sorted(p.stem for p in directory.glob("*.json"))
+
+
+def pretrained_metadata(name: str, directory: Optional[Path] = None) -> dict:
+    """The ``<name>.json`` record (configs, provenance, checksum) without loading the parameters.
+
+    Raises:
+      ValueError: an unknown name (the message lists the known ones) or an unreadable file.
+    """
+    directory = PRETRAINED_DIR if directory is None else Path(directory)
+    names = pretrained_names(directory)
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(f"name must be one of {names}, got {name!r}")
+    meta_path = directory / f"{name}.json"
+    try:
+        return json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"pretrained metadata {meta_path} is unreadable ({err}); reinstall langevin_jax") from err
 
 
 def _sha256(path: Path) -> str:
@@ -118,14 +138,8 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
       (256, (1000, 50))
     """
     directory = PRETRAINED_DIR if directory is None else Path(directory)
-    names = pretrained_names(directory)
-    if not isinstance(name, str) or name not in names:
-        raise ValueError(f"name must be one of {names}, got {name!r}")
-    meta_path, data_path = directory / f"{name}.json", directory / f"{name}.npz"
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"pretrained metadata {meta_path} is unreadable ({err}); reinstall langevin_jax") from err
+    meta = pretrained_metadata(name, directory)
+    data_path = directory / f"{name}.npz"
     if not data_path.exists():
         raise ValueError(f"pretrained parameters {data_path} are missing; reinstall langevin_jax")
     digest = _sha256(data_path)
@@ -144,7 +158,8 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
     return Pretrained(
         name=name, params=params, model=model, train_config=train_config,
         schedule=train_config.noise_schedule(), train_points=jnp.asarray(arrays["train_points"]),
-        loss_history=arrays["loss_history"], experiment_config=meta["experiment_config"],
+        loss_history=arrays["loss_history"], loss_history_every=int(meta["loss_history_every"]),
+        experiment_config=meta["experiment_config"],
         provenance=meta["provenance"],
     )
 

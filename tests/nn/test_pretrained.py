@@ -1,6 +1,5 @@
 """The shipped paper denoisers: load, checksum, same outputs as the network they came from."""
 
-import json
 import shutil
 from pathlib import Path
 
@@ -23,7 +22,7 @@ def test_listing():
 @pytest.mark.parametrize("name", NAMES)
 def test_loads_and_reproduces_the_recorded_outputs(name):
     p = nn.load_pretrained(name)
-    meta = json.loads((nn.pretrained.PRETRAINED_DIR / f"{name}.json").read_text())
+    meta = nn.pretrained_metadata(name)
     ref = meta["reference_eps"]
     eps = nn.apply_denoiser(p.params, p.model, jnp.asarray(ref["x"]), jnp.asarray(ref["t"]))
     np.testing.assert_allclose(np.asarray(eps), np.asarray(ref["eps"]), rtol=1e-5, atol=1e-6)
@@ -31,6 +30,7 @@ def test_loads_and_reproduces_the_recorded_outputs(name):
     assert p.train_points.shape == (1000, p.model.dim)
     assert p.schedule.num_levels == 1000 and p.provenance["train_steps"] == 150_000
     assert p.experiment_config["train_steps"] == 150_000
+    assert p.loss_history_every == meta["loss_history_every"] >= 1
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared/pretrained (the source checkpoints) not present")
@@ -57,6 +57,8 @@ def test_training_points_are_the_seeds_points_to_one_ulp():
 def test_unknown_name_and_corrupt_files(tmp_path):
     with pytest.raises(ValueError, match="name must be one of .*memorization_gaussian_paper_seed0"):
         nn.load_pretrained("memorisation_gaussian")
+    with pytest.raises(ValueError, match="name must be one of"):
+        nn.pretrained_metadata("memorisation_gaussian")
     name = "memorization_gaussian_paper_seed0"
     for suffix in (".json", ".npz"):
         shutil.copy(nn.pretrained.PRETRAINED_DIR / f"{name}{suffix}", tmp_path)
