@@ -88,3 +88,17 @@ def check_schedule_values(name: str, values: Any) -> None:
     if np.any(bad):
         k = int(np.argmax(bad))
         raise ValueError(f"{name} must be finite and > 0 at every step; step {k} gives {arr[k]!r}")
+
+
+def check_symmetric(name: str, matrix: Any) -> None:
+    """Raise if a concrete matrix (or batch ``[..., d, d]``) is not symmetric to float precision:
+    ``|C - C^T| <= 1e-6 max|C| + 1e-5 |C|`` elementwise. Skipped when traced."""
+    if not _is_concrete(matrix):
+        return
+    c = np.asarray(matrix, np.float64)
+    if c.size == 0:
+        return
+    ct = np.swapaxes(c, -1, -2)
+    scale = max(float(np.max(np.abs(c))), 1e-300)
+    if not np.allclose(c, ct, rtol=1e-5, atol=1e-6 * scale):
+        raise ValueError(f"{name} must be symmetric, max |C - C^T| = {np.max(np.abs(c - ct)):.3g}")

@@ -25,7 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
-from langevin_jax.samplers.base import LangevinState, SamplingAlgorithm, as_pytree_fn, check_score_shape, noise_like
+from langevin_jax.samplers.base import (
+    LangevinState,
+    SamplingAlgorithm,
+    as_pytree_fn,
+    check_score_shape,
+    gaussian_noise,
+)
 
 __all__ = [
     "NoiseSchedule",
@@ -322,7 +328,7 @@ def ddpm_sampler(
         mean = (x - beta / jnp.sqrt(1.0 - ab) * eps_fn(x, t)) / jnp.sqrt(alpha)
         var = beta if variance == "beta" else beta * (1.0 - ab_prev) / (1.0 - ab)
         sigma = jnp.where(t > 1, jnp.sqrt(var), 0.0)
-        new = mean + sigma * noise_like(key, x)
+        new = mean + sigma * gaussian_noise(key, x)
         return DDPMState(new, state.count + 1), DiffusionInfo(jnp.all(jnp.isfinite(new)), t)
 
     def check(position, num_steps):
@@ -391,7 +397,7 @@ def ddim_sampler(
         direction = jnp.sqrt(jnp.maximum(1.0 - ab_s - sigma**2, 0.0))
         new = jnp.sqrt(ab_s) * x0 + direction * eps
         if eta > 0:
-            new = new + sigma * noise_like(key, x)
+            new = new + sigma * gaussian_noise(key, x)
         return DDPMState(new, state.count + 1), DiffusionInfo(jnp.all(jnp.isfinite(new)), t)
 
     def check(position, n):

@@ -225,7 +225,7 @@ def _chain_axes(algorithm, keys, initial_positions, fields):
     state = jax.eval_shape(jax.vmap(init, out_axes=state_axes), initial_positions)
     try:  # step must keep those leaves chain-independent
         info_shape = jax.eval_shape(
-            jax.vmap(lambda k, s: step(k, s), in_axes=(0, state_axes), out_axes=(state_axes, 0)), keys, state)[1]
+            jax.vmap(step, in_axes=(0, state_axes), out_axes=(state_axes, 0)), keys, state)[1]
     except ValueError:
         return 0, 0, {}
     shared = {name: _unbatched(lambda k, s, n=name: _get(step(k, s)[1], n), (0, state_axes), (keys, state))

@@ -34,18 +34,6 @@ def _pytree_dataclass(cls):
     return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
 
 
-def _check_symmetric(name: str, c: Any) -> None:
-    """Raise if a concrete (batch of) matrix is not symmetric to float precision (it used to be
-    replaced silently by ``(C + C^T) / 2``, which is another distribution)."""
-    if not _checks._is_concrete(c):
-        return
-    c = np.asarray(c, np.float64)
-    scale = max(float(np.max(np.abs(c))) if c.size else 0.0, 1e-300)
-    asym = float(np.max(np.abs(c - np.swapaxes(c, -1, -2)))) if c.size else 0.0
-    if asym > 1e-5 * scale + 1e-6 * scale:
-        raise ValueError(f"{name} must be symmetric, max |C - C^T| = {asym:.3g}")
-
-
 def _check_point(x: jax.Array, d: int) -> None:
     if x.shape != (d,):
         raise ValueError(
@@ -86,7 +74,7 @@ class Gaussian:
             )
         _checks.check_finite_array("mean", mean)
         _checks.check_finite_array("covariance", covariance)
-        _check_symmetric("covariance", covariance)
+        _checks.check_symmetric("covariance", covariance)
         dtype = jnp.result_type(mean, covariance, jnp.float32)
         mean, covariance = mean.astype(dtype), covariance.astype(dtype)
         covariance = 0.5 * (covariance + covariance.T)  # removes rounding-level asymmetry only
@@ -246,7 +234,7 @@ class GaussianMixture:
             )
         else:
             _checks.check_finite_array("covariances", covariances)
-            _check_symmetric("covariances", covariances)
+            _checks.check_symmetric("covariances", covariances)
         dtype = jnp.result_type(means, covariances, jnp.float32)
         weights = (weights / jnp.sum(weights)).astype(dtype)
         comps = jax.vmap(lambda m, c: Gaussian.create(m, c))(means.astype(dtype),

@@ -201,10 +201,14 @@ def as_pytree_fn(fn: Callable) -> Callable:
 # --------------------------------------------------------------------------- eager checks
 
 
+def shape_spec(position: Any) -> Any:
+    """``position`` as ``jax.ShapeDtypeStruct`` leaves, for ``jax.eval_shape`` checks."""
+    return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), position)
+
+
 def check_score_shape(name: str, fn: Callable, position: Any, *extra: Any) -> None:
     """Trace ``fn(position, *extra)`` abstractly and check it returns ``position``'s structure."""
-    spec = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)),
-                                  position)
+    spec = shape_spec(position)
     try:
         out = jax.eval_shape(fn, spec, *extra)
     except Exception as err:  # noqa: BLE001 - re-raised with the argument named
@@ -246,6 +250,3 @@ def check_step_size_over_run(name: str, step_size: StepSize, num_steps: int) -> 
                          f"{values.shape[1:]}")
     _checks.check_schedule_values(name, values)
 
-
-# Kept for the diffusion samplers: one position's noise (an alias of gaussian_noise).
-noise_like = gaussian_noise

@@ -133,8 +133,7 @@ def mala(
     grad_fn = _grad_fn(logdensity_fn, score_fn)
 
     def check(position: Any, num_steps: int) -> None:
-        spec = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)),
-                                      position)
+        spec = base.shape_spec(position)
         try:
             out = jax.eval_shape(logdensity_fn, spec)
         except Exception as err:  # noqa: BLE001
