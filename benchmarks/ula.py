@@ -38,6 +38,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import time
 from collections.abc import Callable
@@ -194,6 +195,16 @@ def _drop_info(alg):
 # --------------------------------------------------------------------------- main
 
 
+@contextlib.contextmanager
+def _sharing(share: bool):
+    """``run`` with (the default) or without its chain-independent state carried once."""
+    runner._SHARE[0] = share
+    try:
+        yield
+    finally:
+        runner._SHARE[0] = True
+
+
 def _fmt(counts) -> str:
     return "-" if counts is None else f"{counts[0]}+{counts[1]}r"
 
@@ -209,11 +220,8 @@ def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False,
 
     def lj_call(algorithm, share=True, **kw):
         def call():
-            runner._SHARE[0] = share
-            try:
+            with _sharing(share):
                 return lj.run(key, algorithm, x0, num_steps, **kw).positions
-            finally:
-                runner._SHARE[0] = True
 
         return call
 
@@ -222,11 +230,8 @@ def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False,
         f = jax.jit(lambda k, x: lj.run(k, algorithm, x, num_steps, **kw))
 
         def count():
-            runner._SHARE[0] = share
-            try:
+            with _sharing(share):
                 return _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
-            finally:
-                runner._SHARE[0] = True
 
         return count
 
