@@ -27,6 +27,72 @@ def test_bump_values_and_lipschitz():
     assert np.all(np.isfinite(g)) and np.all(np.abs(g) < 1e-6)
 
 
+def _smooth_step_grad_f64(u):
+    """``g'(u)`` of the exact smooth step, in float64 log space (0 outside (0, 1))."""
+    u = np.asarray(u, np.float64)
+    out = np.zeros_like(u)
+    m = (u > 0) & (u < 1)
+    ui = u[m]
+    with np.errstate(divide="ignore", over="ignore"):
+        z = 1.0 / (1.0 - ui) - 1.0 / ui
+    log_s, log_1ms = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)  # z may be +-inf
+    out[m] = np.exp(log_s + log_1ms + np.logaddexp(-2 * np.log(ui), -2 * np.log1p(-ui)))
+    return out
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_bump_derivatives_finite_across_the_band(dtype):
+    """Issue 13 (GPU): the trap score's Jacobian was ``inf`` next to ``r_out`` on an H100.
+
+    The old ``exp(-1/u) / u**2`` derivative needs denormals; a GPU flushes them. The smooth
+    step is now built so that every value and derivative stays in the normal range: check g,
+    g' and g'' on a dense grid across the band, including the points where ``exp(-1/u)``
+    underflows (u < 1/87 in float32, u < 1/708 in float64) and exact 0 / 1 edges.
+    """
+    with jax.enable_x64(dtype == jnp.float64):
+        tiny = np.logspace(-45 if dtype == jnp.float32 else -320, -0.5, 4000)
+        grid = np.concatenate([tiny, np.linspace(0, 1, 20001), 1 - tiny, [-1.0, 2.0]])
+        u = jnp.asarray(grid, dtype)
+        g = scores._smooth_step(u)
+        d1 = jax.vmap(jax.grad(scores._smooth_step))(u)
+        d2 = jax.vmap(jax.grad(jax.grad(scores._smooth_step)))(u)
+        for name, v in (("g", g), ("g'", d1), ("g''", d2)):
+            assert np.all(np.isfinite(np.asarray(v))), name
+        assert float(jnp.min(g)) == 0.0 and float(jnp.max(g)) == 1.0
+        assert np.all(np.asarray(d1) >= 0) and float(jnp.max(d1)) <= 2.0 * (1 + 1e-5)
+        # the derivative is the exact one wherever the exact one is a normal number
+        exact = _smooth_step_grad_f64(np.asarray(u, np.float64))
+        lo, _ = scores._smooth_step_cutoff(dtype)
+        normal = (grid > lo) & (grid < 1 - lo)
+        rtol = 1e-4 if dtype == jnp.float32 else 1e-10
+        np.testing.assert_allclose(np.asarray(d1, np.float64)[normal], exact[normal],
+                                   rtol=rtol, atol=0)
+        # where it is cut to 0, the exact derivative is below the smallest normal number
+        cut = (np.asarray(d1) == 0) & (grid > 0) & (grid < 1)
+        assert np.all(exact[cut] < float(jnp.finfo(dtype).tiny) * 1e8)
+
+
+def test_trap_and_memorizing_jacobians_finite_near_the_band_edges():
+    """The configuration that gave an infinite Jacobian on the GPU, on radii packed at
+    ``r_out`` and ``r_in`` (float32 spacing), and the radius derivative the sweeps take."""
+    d, alpha, r_in, r_out = 10, 2.0, 4.0, 6.0
+    mu = jnp.full((d,), 7.0)
+    s = scores.trap_score(mu, r_in, r_out, alpha)
+    e = jnp.ones(d) / math.sqrt(d)
+    steps = jnp.arange(-400, 401, dtype=jnp.float32) * 4.8e-7  # float32 ulps around 4 and 6
+    radii = jnp.concatenate([r_out + steps, r_in + steps, jnp.linspace(3.0, 7.0, 4001)])
+    jac = jax.vmap(jax.jacfwd(s))(radii[:, None] * e)
+    jac_rev = jax.vmap(jax.jacrev(s))(radii[:, None] * e)
+    assert np.all(np.isfinite(np.asarray(jac))) and np.all(np.isfinite(np.asarray(jac_rev)))
+    bound = max(alpha, 1.0) + 2 * (abs(1 - alpha) * r_out + 7.0 * math.sqrt(d)) / (r_out - r_in)
+    assert float(jnp.max(jnp.linalg.norm(jac, ord=2, axis=(1, 2)))) <= bound
+    pts = jnp.eye(d)[:2] * 10.0
+    dr = jax.vmap(jax.grad(lambda r, x: jnp.sum(
+        scores.memorizing_score(pts, r_in=1.0, r_out=r, alpha=1.0, check=False)(x))), in_axes=(None, 0))(
+        2.0, pts[0] + radii[:, None] * e / 3.0)
+    assert np.all(np.isfinite(np.asarray(dr)))
+
+
 def test_trap_score_regions_and_continuity():
     d = 4
     mu = jnp.full((d,), 3.0)
