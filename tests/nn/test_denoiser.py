@@ -16,6 +16,8 @@ def test_shapes_jit_vmap(key, embedding):
     assert batched.shape == (5, 3)
     eps_fn = nn.denoiser_eps_fn(params, cfg)
     assert eps_fn(x[0], t[0]).shape == (3,)
+    # full float32 products on every backend (MLPDenoiser.precision): batched vs per-point
+    # results differ only by summation order, a few float32 ulps (TF32 on a GPU gave 4e-3)
     np.testing.assert_allclose(jax.jit(jax.vmap(eps_fn))(x, t), batched, rtol=1e-5, atol=1e-6)
     sched = diffusion.linear_schedule()
     score = nn.denoiser_score_fn(params, cfg, sched, 10)
@@ -24,6 +26,41 @@ def test_shapes_jit_vmap(key, embedding):
     tscore = nn.denoiser_time_score_fn(params, cfg, sched)
     np.testing.assert_allclose(jax.vmap(tscore)(x, t), jax.vmap(
         diffusion.score_from_eps(eps_fn, sched))(x, t), rtol=1e-6)
+
+
+def _dot_precisions(fn, *args):
+    jaxpr = jax.make_jaxpr(fn)(*args)
+    out = []
+
+    def walk(jp):
+        for eqn in jp.eqns:
+            if eqn.primitive.name == "dot_general":
+                out.append(eqn.params["precision"])
+            for sub in jax.core.jaxprs_in_params(eqn.params):
+                walk(sub)
+
+    walk(jaxpr.jaxpr)
+    return out
+
+
+def test_sampling_uses_full_float32_products_training_the_default(key):
+    """Issue 13 (GPU): every matrix product of the network used for sampling asks for
+    HIGHEST precision (a CPU ignores it, so check the program, not the numbers); training
+    asks for DEFAULT (TF32 allowed: the loss is noisier than its rounding)."""
+    cfg = nn.DenoiserConfig(dim=3, width=8, depth=2)
+    params = nn.init_denoiser(key, cfg)
+    x, t = jnp.ones((4, 3)), jnp.arange(1, 5)
+    highest = jax.lax.Precision.HIGHEST
+    score = nn.denoiser_score_fn(params, cfg, diffusion.linear_schedule(), 10)
+    for fn, args in ((lambda x, t: nn.apply_denoiser(params, cfg, x, t), (x, t)),
+                     (jax.vmap(nn.denoiser_eps_fn(params, cfg)), (x, t)),
+                     (jax.vmap(score), (x,))):
+        precisions = _dot_precisions(fn, *args)
+        assert len(precisions) == cfg.depth + 1
+        assert all(p == (highest, highest) for p in precisions), precisions
+    model = nn.MLPDenoiser(cfg, precision=jax.lax.Precision.DEFAULT)
+    train = _dot_precisions(lambda x, t: model.apply({"params": params}, x, t), x, t)
+    assert all(p in (None, (jax.lax.Precision.DEFAULT,) * 2) for p in train), train
 
 
 def test_param_count_and_flops():
