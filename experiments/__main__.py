@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from experiments import _cli
+from langevin_jax import _io
 
 # (module name, paper, one-line description, where the numbers stand next to the published ones)
 # run name -> (module, flags for --config quick, flags for --config paper); others: (name, --quick, none)
@@ -42,6 +43,13 @@ def _read_stamp(path: Path):
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None  # no stamp (an older or hand-made result) or an unreadable one: recompute
+
+
+def _read_result(path: Path):
+    try:
+        return _io.read_json(path)
+    except (OSError, ValueError):
+        return None
 
 
 def run_spec(name: str, config: str):
@@ -86,12 +94,22 @@ EXPERIMENTS = [
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("results"))
+    parser.add_argument("--out", type=Path, default=Path("results"),
+                        help="output folder (default results); checked writable at the start")
     parser.add_argument("--only", nargs="+", choices=[e[0] for e in EXPERIMENTS], default=None)
     parser.add_argument("--force", action="store_true", help="re-run finished experiments")
     parser.add_argument("--config", choices=["quick", "paper"], default="quick")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_cli.seed, default=0,
+                        help=f"PRNG seed, an integer in [0, {_cli.MAX_SEED}] (default 0)")
     args = parser.parse_args(argv)
+    # REPORT.md is written after every experiment: find out now that it can be written
+    try:
+        _io.check_writable_dir(args.out, "--out")
+    except ValueError as err:
+        parser.error(str(err))
+    if (args.out / "REPORT.md").is_dir():
+        parser.error(f"--out {args.out}: {args.out / 'REPORT.md'} is a folder, so the report cannot be "
+                     "written there; remove it or pass another --out")
     selected = [e for e in EXPERIMENTS if args.only is None or e[0] in args.only]
     sections, failed = {}, []
     t_total = time.perf_counter()
@@ -102,6 +120,9 @@ def main(argv=None) -> None:
         stamp_path = out / STAMP
         want = {"module": module_name, "flags": run_flags, "seed": args.seed}
         have = _read_stamp(stamp_path) if result_path.exists() else None
+        if have == want and not args.force and _read_result(result_path) is None:
+            print(f"[{name}] {result_path} is unreadable (corrupt or truncated): recomputing")
+            have = None
         if have == want and not args.force:
             print(f"[{name}] finished earlier with the same flags and seed, re-using {result_path}")
         else:
@@ -125,7 +146,7 @@ def main(argv=None) -> None:
             print(f"[{name}] done in {time.perf_counter() - start:.1f}s", flush=True)
         summary = (out / f"{module_name}.md").read_text() if (out / f"{module_name}.md").exists() else ""
         summary = summary.replace("\n# ", "\n#### ").removeprefix("# ")
-        elapsed = json.loads(result_path.read_text()).get("elapsed_seconds")
+        elapsed = _io.read_json(result_path, remedy="rerun with --force").get("elapsed_seconds")
         elapsed_txt = "" if elapsed is None else f" ({elapsed:.0f} s)"
         figures = "\n".join(f"![{p.stem}]({name}/{p.name})" for p in sorted(out.glob("*.png")))
         sections.setdefault(paper, []).append(

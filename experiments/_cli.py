@@ -18,12 +18,63 @@ from typing import Any
 from langevin_jax import _io
 
 
+# jax.random.key keeps only the low 32 bits of a seed (without x64): 2**32 and -1 would
+# silently alias the seeds 0 and 2**32 - 1, and 2**64 overflows; so seeds are [0, 2**32 - 1]
+MAX_SEED = 2**32 - 1
+
+
+def seed(text: str) -> int:
+    """argparse type of ``--seed``: an integer in ``[0, MAX_SEED]`` (argparse names the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer in [0, {MAX_SEED}] (jax.random.key keeps 32 bits), got {value}; "
+            "pick a seed in that range")
+    return value
+
+
+class ExperimentParser(argparse.ArgumentParser):
+    """The experiments' parser. Every ``type=int`` flag of an experiment is a count (chains,
+    steps, trials, dimensions, levels), so a value below 1 is a parser error naming the flag
+    (``--chains must be >= 1, got 0``) rather than an error from deep inside naming an
+    internal argument; and ``--out`` is checked writable once parsed, before any work."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._counts: list[argparse.Action] = []
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        if kwargs.get("type") is int:
+            self._counts.append(action)
+        return action
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extras = super().parse_known_args(args, namespace)
+        for action in self._counts:
+            value = getattr(parsed, action.dest, None)
+            for v in value if isinstance(value, list) else [value]:
+                if v is not None and v < 1:
+                    self.error(f"{action.option_strings[0]} must be >= 1, got {v}")
+        if getattr(parsed, "out", None) is not None:
+            try:
+                _io.check_writable_dir(parsed.out, "--out")
+            except ValueError as err:
+                self.error(str(err))
+        return parsed, extras
+
+
 def base_parser(name: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=description)
+    """The flags every experiment takes, on an :class:`ExperimentParser`."""
+    parser = ExperimentParser(prog=f"python -m experiments.{name}", description=description)
     parser.add_argument("--quick", action="store_true", help="small configuration (CPU, minutes)")
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help=f"PRNG seed, an integer in [0, {MAX_SEED}] (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results") / name,
-                        help=f"output folder (default results/{name})")
+                        help=f"output folder (default results/{name}); checked writable at the start")
     parser.add_argument("--force", action="store_true",
                         help="recompute parts finished by an earlier (interrupted) run")
     return parser
@@ -106,8 +157,9 @@ class PartCache:
     def get_or_compute(self, part: str, compute) -> Any:
         path = self.dir / f"{part}.json"
         if path.exists() and not self.fresh:
+            value = _io.read_json(path, remedy="rerun with --force to recompute it, or delete the file")
             self.reused.append(part)
-            return _from_json(json.loads(path.read_text()))
+            return _from_json(value)
         value = _jsonable(compute())
         write_json(path, value)
         return _from_json(value)

@@ -6,6 +6,9 @@ ULA with step ``h`` has the exact stationary law ``N(0, diag(lambda / (1 - h / (
 experiment runs the chains and compares the Gaussian-fit KL of the samples with the
 exact value for several ``h``, and MALA at the same ``h`` for contrast.
 
+Each step size is one part, stored in ``DIR/.parts`` when done: an interrupted run resumes
+from the finished step sizes (``--force`` recomputes them).
+
 Run ``python -m experiments.ula_bias --help``.
 """
 
@@ -49,28 +52,35 @@ def _fit_kl(samples: jax.Array, target: lj.Gaussian) -> float:
                                         jnp.asarray(target.covariance, jnp.float64)))
 
 
-def run(config: Config, key: jax.Array) -> dict:
+def _one(config: Config, key: jax.Array, lam: jax.Array, target: lj.Gaussian, h: float) -> dict:
+    """One row: ULA and MALA at step size ``h``, beside ULA's exact KL."""
+    x0 = jnp.zeros((config.num_chains, config.d))
+    k_ula, k_mala = jax.random.split(key)
+    ula = lj.run(k_ula, lj.ula(target.score, h), x0, config.num_steps)
+    mala = lj.run(k_mala, lj.mala(target.log_prob, h), x0, config.num_steps)
+    with jax.enable_x64(True):
+        lam64 = jnp.asarray(lam, jnp.float64)
+        v = theory.ula_gaussian_stationary_variance(lam64, h)
+        exact = float(0.5 * jnp.sum(v / lam64 - 1 - jnp.log(v / lam64)))
+    return dict(
+        h=h,
+        exact_kl_ula=exact,
+        fit_kl_ula=_fit_kl(ula.positions, target),
+        fit_kl_mala=_fit_kl(mala.positions, target),
+        mala_acceptance=float(mala.info.acceptance_rate),
+        nonfinite_ula=int(ula.info.num_nonfinite),
+        nonfinite_mala=int(mala.info.num_nonfinite),
+    )
+
+
+def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+    """Every step size; with a ``cache``, finished step sizes (one part each) are re-used."""
     lam = jnp.linspace(config.lambda_min, 1.0, config.d)
     target = lj.Gaussian.from_spectrum(jnp.zeros(config.d), lam)
-    x0 = jnp.zeros((config.num_chains, config.d))
     rows = []
     for i, h in enumerate(config.step_sizes):
-        k_ula, k_mala = jax.random.split(jax.random.fold_in(key, i))
-        ula = lj.run(k_ula, lj.ula(target.score, h), x0, config.num_steps)
-        mala = lj.run(k_mala, lj.mala(target.log_prob, h), x0, config.num_steps)
-        with jax.enable_x64(True):
-            lam64 = jnp.asarray(lam, jnp.float64)
-            v = theory.ula_gaussian_stationary_variance(lam64, h)
-            exact = float(0.5 * jnp.sum(v / lam64 - 1 - jnp.log(v / lam64)))
-        rows.append(dict(
-            h=h,
-            exact_kl_ula=exact,
-            fit_kl_ula=_fit_kl(ula.positions, target),
-            fit_kl_mala=_fit_kl(mala.positions, target),
-            mala_acceptance=mala.info.acceptance_rate,
-            nonfinite_ula=ula.info.num_nonfinite,
-            nonfinite_mala=mala.info.num_nonfinite,
-        ))
+        compute = lambda i=i, h=h: _one(config, jax.random.fold_in(key, i), lam, target, h)  # noqa: E731
+        rows.append(cache.get_or_compute(f"h={h}", compute) if cache else compute())
     # finite-sample bias of the Gaussian-fit KL at KL=0: ~ d(d+3)/(4n)
     return dict(rows=rows, fit_kl_bias=config.d * (config.d + 3) / (4 * config.num_chains))
 
@@ -99,9 +109,12 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     config = Config.quick() if args.quick else Config()
     start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed))
+    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
+    result = run(config, jax.random.key(args.seed), cache)
+    if cache.reused:
+        print(f"re-used finished parts: {', '.join(cache.reused)}")
     payload = dict(config=config, seed=args.seed, quick=args.quick,
-                   elapsed_seconds=time.perf_counter() - start, **result)
+                   elapsed_seconds=time.perf_counter() - start, reused_parts=cache.reused, **result)
     _plot(result, args.out)
     table = _cli.markdown_table(
         ["h", "exact KL (ULA)", "fit KL (ULA)", "fit KL (MALA)", "MALA acc.", "non-finite"],

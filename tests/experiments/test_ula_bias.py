@@ -73,3 +73,44 @@ def test_every_experiment_has_the_common_flags(name, capsys):
     text = capsys.readouterr().out
     for flag in ("--quick", "--seed", "--out", "--force"):
         assert flag in text, (name, flag)
+
+
+# --- issue 13: unwritable main-job output, resume of finished parts -------------------------
+
+def test_main_job_checks_its_output_before_running(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(ula_bias, "main", lambda argv=None: calls.append(argv))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as exc:  # --out under a regular file
+        main_job.main(["--out", str(blocker / "results"), "--only", "ula_bias"])
+    assert exc.value.code == 2 and "--out" in capsys.readouterr().err
+    (tmp_path / "res" / "REPORT.md").mkdir(parents=True)  # REPORT.md cannot be replaced
+    with pytest.raises(SystemExit) as exc:
+        main_job.main(["--out", str(tmp_path / "res"), "--only", "ula_bias"])
+    assert exc.value.code == 2 and "REPORT.md" in capsys.readouterr().err
+    assert calls == []  # no experiment ran
+
+
+def test_main_job_recomputes_a_corrupt_result(tmp_path, monkeypatch):
+    monkeypatch.setattr(ula_bias.Config, "quick", classmethod(lambda cls: TINY))
+    main_job.main(["--out", str(tmp_path), "--only", "ula_bias"])
+    result = tmp_path / "ula_bias" / "ula_bias.json"
+    result.write_text("{truncated")
+    main_job.main(["--out", str(tmp_path), "--only", "ula_bias"])
+    assert json.loads(result.read_text())["config"]["d"] == 3
+
+
+def test_resumes_finished_step_sizes(tmp_path, monkeypatch):
+    monkeypatch.setattr(ula_bias.Config, "quick", classmethod(lambda cls: TINY))
+    first = ula_bias.main(["--quick", "--out", str(tmp_path)])
+    (tmp_path / "ula_bias.json").unlink()  # as if interrupted after the parts were done
+    runs = []
+    real_run = ula_bias.lj.run
+    monkeypatch.setattr(ula_bias.lj, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    again = ula_bias.main(["--quick", "--out", str(tmp_path)])
+    assert runs == []  # every step size re-used
+    assert again["rows"] == json.loads(json.dumps(first["rows"]))
+    assert again["reused_parts"] == ["h=0.05", "h=0.4"]
+    forced = ula_bias.main(["--quick", "--out", str(tmp_path), "--force"])
+    assert len(runs) == 4 and forced["reused_parts"] == []  # ULA and MALA per step size
