@@ -89,6 +89,36 @@ class TrainConfig:
     checkpoint_path: Optional[str] = None
     progress_bar: bool = False
 
+    def __post_init__(self):
+        """Every field checked when the config is made (``ValueError`` naming the field)."""
+        if not isinstance(self.model, DenoiserConfig):
+            raise ValueError(f"model must be a DenoiserConfig, got {type(self.model).__name__}")
+        _checks.check_int_at_least("num_steps", self.num_steps, 1)
+        _checks.check_int_at_least("chunk_size", self.chunk_size, 1)
+        _checks.check_positive_finite("learning_rate", self.learning_rate)
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.level_sampling not in ("per_example", "per_batch"):
+            raise ValueError("level_sampling must be 'per_example' or 'per_batch', "
+                             f"got {self.level_sampling!r}")
+        if self.batch_size is not None:
+            _checks.check_int_at_least("batch_size", self.batch_size, 1)
+        if self.grad_clip is not None:
+            _checks.check_positive_finite("grad_clip", self.grad_clip)
+        _checks.check_int_at_least("num_levels", self.num_levels, 1)
+        if self.num_levels != self.model.num_levels:
+            raise ValueError(f"num_levels = {self.num_levels} must equal model.num_levels = "
+                             f"{self.model.num_levels}")
+        _checks.check_int_at_least("min_level", self.min_level, 1)
+        _checks.check_int_at_least("max_level", self.max_level, 1)
+        if not self.min_level <= self.max_level <= self.num_levels:
+            raise ValueError(f"need 1 <= min_level <= max_level <= num_levels, got min_level="
+                             f"{self.min_level}, max_level={self.max_level}, num_levels={self.num_levels}")
+        if self.checkpoint_every is not None:
+            _checks.check_int_at_least("checkpoint_every", self.checkpoint_every, 1)
+            if self.checkpoint_path is None:
+                raise ValueError("checkpoint_every needs a checkpoint_path")
+
     def noise_schedule(self) -> diffusion.NoiseSchedule:
         kwargs = dict(beta_min=self.beta_min, beta_max=self.beta_max) if self.schedule == "linear" else {}
         return diffusion.make_schedule(self.schedule, self.num_levels, **kwargs)
@@ -158,26 +188,8 @@ def _validate(data, config: TrainConfig, schedule) -> jax.Array:
     if not jnp.issubdtype(data.dtype, jnp.floating):
         data = data.astype(jnp.float32)
     _checks.check_finite_array("data", data)
-    _checks.check_int_at_least("num_steps", config.num_steps, 1)
-    _checks.check_int_at_least("chunk_size", config.chunk_size, 1)
-    _checks.check_positive_finite("learning_rate", config.learning_rate)
-    if config.lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {config.lr_schedule!r}")
-    if config.level_sampling not in ("per_example", "per_batch"):
-        raise ValueError("level_sampling must be 'per_example' or 'per_batch', "
-                         f"got {config.level_sampling!r}")
-    if config.batch_size is not None:
-        _checks.check_int_at_least("batch_size", config.batch_size, 1)
-    if config.grad_clip is not None:
-        _checks.check_positive_finite("grad_clip", config.grad_clip)
-    if config.num_levels != config.model.num_levels:
-        raise ValueError(f"num_levels = {config.num_levels} must equal model.num_levels = "
-                         f"{config.model.num_levels}")
+    # the config's own fields were checked when it was made (TrainConfig.__post_init__)
     diffusion.check_level_range(config.min_level, config.max_level, schedule)
-    if config.checkpoint_every is not None:
-        _checks.check_int_at_least("checkpoint_every", config.checkpoint_every, 1)
-        if config.checkpoint_path is None:
-            raise ValueError("checkpoint_every needs a checkpoint_path")
     return data
 
 
@@ -194,7 +206,8 @@ def _build_chunk(config: TrainConfig, length: int):
     with the same config re-use the compiled program instead of recompiling."""
     schedule = config.noise_schedule()
     optimizer = make_optimizer(config)
-    model = MLPDenoiser(config.model)
+    # training allows the backend's fast products (TF32 on a GPU): see MLPDenoiser.precision
+    model = MLPDenoiser(config.model, precision=jax.lax.Precision.DEFAULT)
     per_batch = config.level_sampling == "per_batch"
     lo, hi = config.min_level, config.max_level
 
@@ -218,7 +231,12 @@ def _build_chunk(config: TrainConfig, length: int):
         (params, opt_state), losses = jax.lax.scan(
             lambda c, s: one_step(c, s, key, data), (params, opt_state), steps
         )
-        return params, opt_state, losses
+        # the losses show a non-finite state only from the next step on: the last update of
+        # the chunk is checked here, so a checkpoint never holds non-finite parameters
+        leaves = [x for x in jax.tree_util.tree_leaves((params, opt_state))
+                  if jnp.issubdtype(x.dtype, jnp.inexact)]
+        state_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+        return params, opt_state, losses, state_finite
 
     return jax.jit(chunk)
 
@@ -245,14 +263,36 @@ def _write_checkpoint(path: Path, *, params, opt_state, step, key, losses, confi
     _io.write_atomic(path, blob)
 
 
+_CHECKPOINT_KEYS = ("params", "opt_state", "step", "key_data", "loss_history", "fingerprint",
+                    "data_hash")
+
+
 def load_checkpoint(path, config: TrainConfig) -> dict:
     """Read a checkpoint written by :func:`train_denoiser`.
 
     Returns a dict with ``params``, ``opt_state`` (restored into the structures of
     ``config``'s model and optimiser), ``step``, ``key_data``, ``loss_history``,
     ``fingerprint`` (dict) and ``data_hash``.
+
+    Raises:
+      ValueError: the file is corrupt or truncated, or holds another model; the message
+        names the file and what to do.
     """
-    raw = flax.serialization.msgpack_restore(Path(path).read_bytes())
+    blob = Path(path).read_bytes()  # a missing or unreadable file raises OSError, naming it
+    try:
+        raw = flax.serialization.msgpack_restore(blob)
+        missing = [k for k in _CHECKPOINT_KEYS if k not in raw]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)} in it")
+        fingerprint = json.loads(raw["fingerprint"])
+        meta = dict(step=int(raw["step"]), key_data=np.asarray(raw["key_data"]),
+                    loss_history=np.asarray(raw["loss_history"]), fingerprint=fingerprint,
+                    data_hash=str(raw["data_hash"]))
+    except Exception as err:  # msgpack raises its own types (ExtraData, ValueError, ...)
+        raise ValueError(
+            f"checkpoint_path {path} is not a readable checkpoint (corrupt, truncated or not written "
+            f"by train_denoiser: {type(err).__name__}: {err}); delete it to train from step 0 (an "
+            "experiment: rerun it with --force, which deletes its own checkpoint)") from err
     template = init_denoiser(jax.random.key(0), config.model)
     opt_template = make_optimizer(config).init(template)
     try:
@@ -262,9 +302,36 @@ def load_checkpoint(path, config: TrainConfig) -> dict:
         raise ValueError(f"checkpoint_path {path} does not hold a model of this config: {err}") from err
     params = jax.tree_util.tree_map(jnp.asarray, params)
     opt_state = jax.tree_util.tree_map(jnp.asarray, opt_state)
-    return dict(params=params, opt_state=opt_state, step=int(raw["step"]),
-                key_data=np.asarray(raw["key_data"]), loss_history=np.asarray(raw["loss_history"]),
-                fingerprint=json.loads(raw["fingerprint"]), data_hash=raw["data_hash"])
+    return dict(params=params, opt_state=opt_state, **meta)
+
+
+def _diverged(config: TrainConfig, path: Optional[Path], saved_step: Optional[int], start: int,
+              chunk_losses: np.ndarray):
+    """Raise the ``RuntimeError`` of a chunk starting at step ``start`` that went non-finite.
+
+    ``loss_history[k]`` is the loss of step ``k + 1`` (the state after ``k`` steps): the first
+    non-finite entry of the chunk names the step; when every loss is finite, the last update
+    of the chunk made the state non-finite."""
+    bad = np.flatnonzero(~np.isfinite(chunk_losses))
+    if bad.size:
+        k = start + int(bad[0])
+        what = (f"the loss is non-finite ({chunk_losses[bad[0]]}) at step {k + 1} of "
+                f"{config.num_steps} (loss_history[{k}], the first non-finite loss)")
+    else:
+        k = start + len(chunk_losses)
+        what = (f"the parameters or optimiser state became non-finite at step {k} of "
+                f"{config.num_steps} (every loss up to it finite)")
+    if path is None:
+        kept = "no checkpoint_path was set, so no parameters were kept"
+    elif saved_step is None:
+        kept = f"no checkpoint was written to {path} yet (none before the divergence)"
+    else:
+        kept = f"{path} still holds the last finite state, of step {saved_step}"
+    again = "" if path is None else (
+        " (with a new checkpoint_path, or delete the old one: the learning rate is part of its config)")
+    raise RuntimeError(
+        f"train_denoiser diverged: {what}; {kept}. Lower learning_rate (now "
+        f"{config.learning_rate:g}) or set grad_clip (now {config.grad_clip}), then train again{again}")
 
 
 def train_denoiser(
@@ -281,7 +348,13 @@ def train_denoiser(
     the step, the key, the loss history, the config fingerprint and a hash of the data. If
     the file exists when this is called, training resumes from it (and returns at once when
     it already holds ``num_steps`` steps); a checkpoint of another config, key or data set
-    raises ``ValueError``.
+    raises ``ValueError``, and so does one holding more steps than ``num_steps``. The
+    checkpoint's folder is checked writable before the first step.
+
+    A loss or state that turns non-finite stops training at the end of its chunk (checked
+    once per chunk, on the chunk's losses) with a ``RuntimeError`` naming the first bad step;
+    the checkpoint is never overwritten with non-finite parameters, so the file keeps the
+    last finite state.
 
     Args:
       key: a PRNG key.
@@ -295,7 +368,10 @@ def train_denoiser(
 
     Raises:
       ValueError: wrong shape or non-finite ``data``, a level range outside ``[1, T]``,
-        bad settings, or an incompatible checkpoint; before anything is compiled.
+        bad settings, an incompatible, corrupt or longer (``step > num_steps``) checkpoint,
+        or a checkpoint folder that cannot be written; before anything is compiled.
+      RuntimeError: training diverged (a non-finite loss or parameters); the message names
+        the step and the last checkpoint kept.
     """
     t_start = time.perf_counter()
     schedule = config.noise_schedule() if isinstance(config, TrainConfig) else None
@@ -309,7 +385,8 @@ def train_denoiser(
     k_init, k_steps = jax.random.split(key)
     data_hash = _data_hash(data)
     path = None if config.checkpoint_path is None else Path(config.checkpoint_path)
-
+    if path is not None and path.is_dir():
+        raise ValueError(f"checkpoint_path {path} is a folder; pass a file path in it")
     if path is not None and path.exists():
         ckpt = load_checkpoint(path, config)
         if ckpt["fingerprint"] != json.loads(json.dumps(config.fingerprint(), sort_keys=True)):
@@ -319,13 +396,21 @@ def train_denoiser(
             raise ValueError(f"checkpoint_path {path} was written with another key")
         if ckpt["data_hash"] != data_hash:
             raise ValueError(f"checkpoint_path {path} was written with other data")
+        if ckpt["step"] > config.num_steps:
+            raise ValueError(
+                f"checkpoint_path {path} holds {ckpt['step']} steps but num_steps = {config.num_steps}: "
+                f"training cannot go back; pass num_steps >= {ckpt['step']}, or another checkpoint_path "
+                f"(or delete {path}) to train {config.num_steps} steps from scratch")
         params, opt_state, step = ckpt["params"], ckpt["opt_state"], ckpt["step"]
-        losses = [ckpt["loss_history"]]
+        losses, saved_step = [ckpt["loss_history"]], step  # saved_step: the file's step
     else:
         params = init_denoiser(k_init, config.model)
         opt_state = optimizer.init(params)
-        step, losses = 0, []
+        step, losses, saved_step = 0, [], None
     resumed_from = step
+    if path is not None and step < end:
+        # before any step: a checkpoint that cannot be written would lose the whole run
+        _io.check_writable_dir(path.parent, f"checkpoint_path {path}: its folder")
 
     # the fields that do not change the compiled step are normalised, so that calls differing
     # only in them (length, checkpointing, progress) share one compiled program
@@ -339,9 +424,11 @@ def train_denoiser(
     while step < end:
         # cut at multiples of chunk_len so checkpoints fall on chunk boundaries
         length = min(chunk_len - step % chunk_len, end - step)
-        params, opt_state, chunk_losses = _build_chunk(compile_config, length)(
+        params, opt_state, chunk_losses, state_finite = _build_chunk(compile_config, length)(
             params, opt_state, k_steps, data, jnp.asarray(step, jnp.int32))
         chunk_losses = np.asarray(chunk_losses)
+        if not (np.all(np.isfinite(chunk_losses)) and bool(state_finite)):
+            _diverged(config, path, saved_step, step, chunk_losses)
         losses.append(chunk_losses)
         step += length
         if bar is not None:
@@ -350,6 +437,7 @@ def train_denoiser(
         if path is not None and (due or step == end):
             _write_checkpoint(path, params=params, opt_state=opt_state, step=step, key=key,
                               losses=np.concatenate(losses), config=config, data_hash=data_hash)
+            saved_step = step
     history = np.concatenate(losses) if losses else np.zeros((0,), np.float32)
     return TrainResult(params, opt_state, history, step, resumed_from,
                        time.perf_counter() - t_start)

@@ -58,8 +58,13 @@ def test_sampling_uses_full_float32_products_training_the_default(key):
         precisions = _dot_precisions(fn, *args)
         assert len(precisions) == cfg.depth + 1
         assert all(p == (highest, highest) for p in precisions), precisions
-    model = nn.MLPDenoiser(cfg, precision=jax.lax.Precision.DEFAULT)
-    train = _dot_precisions(lambda x, t: model.apply({"params": params}, x, t), x, t)
+    from langevin_jax.nn.train import _build_chunk, make_optimizer
+
+    config = nn.TrainConfig(model=cfg, num_steps=2)
+    chunk = _build_chunk(config, 2)
+    opt_state = make_optimizer(config).init(params)
+    train = _dot_precisions(chunk, params, opt_state, key, jnp.ones((6, 3)), jnp.int32(0))
+    assert len(train) >= 2 * (cfg.depth + 1)  # forward and backward products
     assert all(p in (None, (jax.lax.Precision.DEFAULT,) * 2) for p in train), train
 
 

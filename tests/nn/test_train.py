@@ -102,3 +102,134 @@ def test_minibatch_and_per_batch_levels_and_progress(key, data):
 def test_bad_input_raises_before_compiling(key, data, data_fn, kw, match):
     with pytest.raises(ValueError, match=match):
         nn.train_denoiser(key, data_fn(data), _config(**kw))
+
+
+# --- issue 13: divergence, resume length, unwritable and corrupt checkpoints ---------------
+
+import os  # noqa: E402
+
+import optax  # noqa: E402
+
+import langevin_jax.nn.train as train_mod  # noqa: E402
+
+
+def _poison_update_at(monkeypatch, bad_step: int):
+    """Make the optimiser's update of step ``bad_step`` (0-based) NaN, and nothing else: a
+    deterministic divergence at a known step (a real one depends on the numerics)."""
+    make = train_mod.make_optimizer
+
+    def poisoned(config):
+        base = make(config)
+
+        def init(params):
+            return base.init(params), jnp.zeros([], jnp.int32)
+
+        def update(grads, state, params=None):
+            inner, count = state
+            updates, inner = base.update(grads, inner, params)
+            updates = jax.tree_util.tree_map(
+                lambda u: jnp.where(count == bad_step, jnp.nan, u), updates)
+            return updates, (inner, count + 1)
+
+        return optax.GradientTransformation(init, update)
+
+    monkeypatch.setattr(train_mod, "make_optimizer", poisoned)
+
+
+@pytest.fixture
+def clear_chunk_cache():
+    train_mod._build_chunk.cache_clear()
+    yield
+    train_mod._build_chunk.cache_clear()  # drop programs compiled with a patched optimiser
+
+
+@pytest.mark.parametrize("bad_update, first_bad_step", [
+    (24, 26),  # NaN update inside a chunk: the loss of the next step is the first NaN
+    (29, 30),  # NaN update at the end of a chunk: every loss finite, the parameters are not
+])
+def test_divergence_stops_at_first_nonfinite_step_and_keeps_last_good_checkpoint(
+        key, data, tmp_path, monkeypatch, clear_chunk_cache, bad_update, first_bad_step):
+    _poison_update_at(monkeypatch, bad_update)
+    path = tmp_path / "div.ckpt"
+    cfg = _config(checkpoint_every=10, checkpoint_path=str(path))
+    with pytest.raises(RuntimeError) as exc:
+        nn.train_denoiser(key, data, cfg)
+    msg = str(exc.value)
+    assert f"step {first_bad_step}" in msg and "non-finite" in msg
+    assert str(path) in msg and "step 20" in msg  # where the last good state is
+    assert "learning_rate" in msg  # what to do
+    # the file still holds the finite state of step 20, equal to an uninterrupted run's
+    ckpt = nn.load_checkpoint(path, cfg)
+    assert ckpt["step"] == 20 and np.all(np.isfinite(ckpt["loss_history"]))
+    ref = nn.train_denoiser(key, data, _config(), stop_at=20)
+    for x, y in zip(jax.tree_util.tree_leaves(ref.params), jax.tree_util.tree_leaves(ckpt["params"])):
+        assert np.all(np.isfinite(y))
+        np.testing.assert_array_equal(x, y)
+
+
+def test_huge_learning_rate_raises_instead_of_returning_nan(key, data, tmp_path):
+    path = tmp_path / "lr.ckpt"
+    with pytest.raises(RuntimeError, match=r"non-finite.*step \d+") as exc:
+        nn.train_denoiser(key, data, _config(learning_rate=1e30, checkpoint_path=str(path)))
+    assert "no checkpoint" in str(exc.value)
+    assert not path.exists()  # never a checkpoint of NaN parameters
+
+
+def test_resume_with_fewer_steps_than_the_checkpoint_raises(key, data, tmp_path):
+    path = tmp_path / "r.ckpt"
+    nn.train_denoiser(key, data, _config(checkpoint_path=str(path)))  # 40 steps
+    with pytest.raises(ValueError) as exc:
+        nn.train_denoiser(key, data, _config(num_steps=10, checkpoint_path=str(path)))
+    msg = str(exc.value)
+    assert "num_steps = 10" in msg and "40 steps" in msg and str(path) in msg
+    assert nn.load_checkpoint(path, _config())["step"] == 40  # left alone
+
+
+def _count_chunks(monkeypatch):
+    calls = []
+    build = train_mod._build_chunk
+    monkeypatch.setattr(train_mod, "_build_chunk", lambda *a: calls.append(a) or build(*a))
+    return calls
+
+
+def test_unwritable_checkpoint_folder_raises_before_training(key, data, tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    calls = _count_chunks(monkeypatch)
+    path = blocker / "sub" / "c.ckpt"  # its parent cannot be created, not even by root
+    with pytest.raises(ValueError, match="checkpoint_path") as exc:
+        nn.train_denoiser(key, data, _config(checkpoint_path=str(path)))
+    assert str(blocker) in str(exc.value)
+    assert calls == []  # no step was compiled or run
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only folders")
+def test_read_only_checkpoint_folder_raises_before_training(key, data, tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    calls = _count_chunks(monkeypatch)
+    try:
+        with pytest.raises(ValueError, match="checkpoint_path"):
+            nn.train_denoiser(key, data, _config(checkpoint_path=str(folder / "c.ckpt")))
+    finally:
+        folder.chmod(0o700)
+    assert calls == []
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda blob: b"\x00garbage, not msgpack" * 3,
+    lambda blob: blob[: len(blob) // 2],  # truncated
+    lambda blob: b"",
+])
+def test_corrupt_checkpoint_names_the_file(key, data, tmp_path, corrupt):
+    path = tmp_path / "bad.ckpt"
+    nn.train_denoiser(key, data, _config(num_steps=10, checkpoint_path=str(path)))
+    path.write_bytes(corrupt(path.read_bytes()))
+    for call in (lambda: nn.train_denoiser(key, data, _config(num_steps=10, checkpoint_path=str(path))),
+                 lambda: nn.load_checkpoint(path, _config())):
+        with pytest.raises(ValueError) as exc:
+            call()
+        msg = str(exc.value)
+        assert str(path) in msg and "delete" in msg and "--force" in msg
