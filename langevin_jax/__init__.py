@@ -1,7 +1,7 @@
 """langevin_jax: a JAX-native functional toolkit for Langevin and score-based sampling."""
 
 from langevin_jax import targets, theory
-from langevin_jax.runner import RunInfo, RunResult, chain_keys, run
+from langevin_jax.runner import NonFiniteWarning, RunInfo, RunResult, chain_keys, run
 from langevin_jax.samplers import (
     SamplingAlgorithm,
     annealed_langevin,
@@ -20,6 +20,7 @@ __all__ = [
     "RunResult",
     "RunInfo",
     "chain_keys",
+    "NonFiniteWarning",
     "SamplingAlgorithm",
     "ula",
     "mala",

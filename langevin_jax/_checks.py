@@ -18,13 +18,60 @@ def _is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def _dtype_of(value: Any):
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        return dtype
+    try:
+        return np.asarray(value).dtype
+    except Exception:  # noqa: BLE001 - an object NumPy cannot read: reported as its type
+        return np.dtype(object)
+
+
+def is_real_dtype(dtype: Any) -> bool:
+    """Whether ``dtype`` is a real number type (integer or floating; not bool, complex, keys)."""
+    try:
+        return bool(jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating))
+    except TypeError:
+        return False
+
+
+def check_real(name: str, value: Any) -> None:
+    """Raise unless ``value`` is a real number or array of them: a complex value (whose imaginary
+    part a cast to the positions' dtype would drop), a bool, a string or another object is
+    refused. Only the dtype is read, so this also runs on traced values."""
+    dtype = _dtype_of(value)
+    if is_real_dtype(dtype):
+        return
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise ValueError(f"{name} must be real, got a complex value {value!r}")
+    shown = type(value).__name__ if dtype == np.dtype(object) else f"dtype {dtype}"
+    raise ValueError(f"{name} must be a real number, got {shown} ({value!r})")
+
+
+def check_key(name: str, key: Any) -> None:
+    """Raise unless ``key`` is one PRNG key: a typed key of shape ``()`` (``jax.random.key``) or
+    a legacy ``uint32[2]`` key (``jax.random.PRNGKey``). Only the dtype and shape are read, so
+    this also runs on traced keys (inside ``jit``/``vmap``)."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"{name} must be a single PRNG key, got a key array of shape {key.shape}")
+        return
+    if dtype == jnp.uint32 and getattr(key, "shape", None) == (2,):
+        return
+    raise ValueError(
+        f"{name} must be a PRNG key (jax.random.key(seed)), got {type(key).__name__} "
+        f"{getattr(key, 'dtype', '')}{list(getattr(key, 'shape', ()))}"
+    )
+
+
 def check_positive_finite(name: str, value: Any) -> None:
-    """Raise if a concrete scalar or array is not finite and > 0 everywhere."""
+    """Raise if a scalar or array is not real, or (when concrete) not finite and > 0 everywhere."""
+    check_real(name, value)
     if not _is_concrete(value):
         return
     arr = np.asarray(value)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if not np.all(arr > 0):
@@ -64,13 +111,16 @@ def check_finite_array(name: str, x: Any) -> None:
 
 
 def check_step_size(name: str, step_size: Any) -> None:
-    """A step size is a positive finite float or a callable schedule."""
+    """A step size is a positive finite real number (a float or scalar array) or a callable
+    schedule. Complex, bool and non-numeric values are refused, traced ones included (their
+    dtype is known while tracing)."""
     if callable(step_size):
         return
     if isinstance(step_size, (int, float)) and not isinstance(step_size, bool):
         if not math.isfinite(step_size) or step_size <= 0:
             raise ValueError(f"{name} must be a finite float > 0 or a schedule, got {step_size!r}")
         return
+    check_real(name, step_size)
     arr = np.asarray(step_size) if _is_concrete(step_size) else None
     if arr is not None and arr.ndim != 0:
         raise ValueError(
@@ -102,3 +152,69 @@ def check_symmetric(name: str, matrix: Any) -> None:
     scale = max(float(np.max(np.abs(c))), 1e-300)
     if not np.allclose(c, ct, rtol=1e-5, atol=1e-6 * scale):
         raise ValueError(f"{name} must be symmetric, max |C - C^T| = {np.max(np.abs(c - ct)):.3g}")
+
+
+def check_covariance(name: str, matrix: Any, d: int | None = None, *,
+                     definite: bool = True) -> jax.Array:
+    """A covariance ``[d, d]``: the shape always; when concrete, finite, symmetric and positive
+    definite (``definite=False``: semidefinite, down to ``-1e-6`` of its largest eigenvalue).
+    Never symmetrises or clips silently: a matrix that is not a covariance is refused."""
+    matrix = jnp.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or (d is not None
+                                                                   and matrix.shape[0] != d):
+        want = f"({d}, {d})" if d is not None else "[d, d]"
+        raise ValueError(f"{name} must have shape {want}, got {matrix.shape}")
+    check_real(name, matrix)
+    if not _is_concrete(matrix):
+        return matrix
+    c = np.asarray(matrix, np.float64)
+    if not np.all(np.isfinite(c)):
+        raise ValueError(f"{name} must be finite, got non-finite entries")
+    check_symmetric(name, c)
+    if c.size:
+        lam = np.linalg.eigvalsh(0.5 * (c + c.T))
+        floor = 0.0 if definite else -1e-6 * max(float(np.max(np.abs(lam))), 1e-300)
+        if not (lam[0] > floor if definite else lam[0] >= floor):
+            kind = "positive definite" if definite else "positive semidefinite"
+            raise ValueError(f"{name} must be {kind}, smallest eigenvalue {lam[0]:.3g}")
+    return matrix
+
+
+def check_vector(name: str, vector: Any, d: int | None = None) -> jax.Array:
+    """A finite real vector ``[d]`` (finiteness checked when concrete)."""
+    vector = jnp.asarray(vector)
+    if vector.ndim != 1 or (d is not None and vector.shape[0] != d):
+        want = f"({d},)" if d is not None else "[d]"
+        raise ValueError(f"{name} must have shape {want}, got {vector.shape}")
+    check_real(name, vector)
+    check_finite_array(name, vector)
+    return vector
+
+
+def check_nonnegative(name: str, value: Any, *, allow_inf: bool = False) -> None:
+    """Raise unless ``value`` is real and (when concrete) ``>= 0`` everywhere and not NaN
+    (``+inf`` allowed with ``allow_inf``)."""
+    check_real(name, value)
+    if not _is_concrete(value):
+        return
+    arr = np.asarray(value, np.float64)
+    if np.any(np.isnan(arr)) or (not allow_inf and not np.all(np.isfinite(arr))):
+        raise ValueError(f"{name} must be {'not NaN' if allow_inf else 'finite'}, got {value!r}")
+    if not np.all(arr >= 0):
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def check_orthonormal(name: str, basis: Any, tol: float = 1e-4) -> None:
+    """Raise if a concrete square matrix is not orthonormal: ``max |B^T B - I| > tol``."""
+    if not _is_concrete(basis):
+        return
+    b = np.asarray(basis, np.float64)
+    err = float(np.max(np.abs(b.T @ b - np.eye(b.shape[0])))) if b.size else 0.0
+    if not err <= tol:
+        raise ValueError(f"{name} must be orthonormal (basis.T @ basis = I), max deviation {err:.3g}")
+
+
+def check_callable(name: str, fn: Any) -> None:
+    """Raise unless ``fn`` is callable (a function, a ``Partial``, a bound method)."""
+    if not callable(fn):
+        raise ValueError(f"{name} must be callable, got {type(fn).__name__}")

@@ -16,6 +16,7 @@ program. There is no hand-written compile cache: ``jax.jit``'s own cache is the 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, NamedTuple, Optional
 
 import jax
@@ -26,7 +27,18 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from langevin_jax import _checks, _progress
 from langevin_jax.samplers.base import tree_is_finite
 
-__all__ = ["run", "RunResult", "RunInfo", "chain_keys"]
+__all__ = ["run", "RunResult", "RunInfo", "chain_keys", "NonFiniteWarning"]
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Issued by an eager :func:`run` when chains went non-finite (NaN/inf), or when a chain's
+    state holds a NaN log-density (a Metropolis chain that can never accept a proposal).
+
+    The run still returns every chain (``info.nonfinite`` says which diverged): filter it with
+    ``warnings.simplefilter("ignore", lj.NonFiniteWarning)`` when divergence is expected, or
+    turn it into an error with ``"error"``. Never issued while ``run`` is traced (inside a
+    user's ``jit``/``vmap``/``grad``): there the counts are arrays of the caller's program.
+    """
 
 
 class RunInfo(NamedTuple):
@@ -89,6 +101,8 @@ def chain_keys(key: jax.Array, step: jax.Array, num_chains: int) -> jax.Array:
 
     Documented so a run can be reproduced chain by chain, and independent of sharding.
     """
+    _checks.check_key("key", key)
+    _checks.check_int_at_least("num_chains", num_chains, 1)
     return jax.random.split(jax.random.fold_in(key, step), num_chains)
 
 
@@ -363,17 +377,31 @@ def _check_algorithm(algorithm: Any) -> None:
 
 
 def _check_key(key: Any) -> None:
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        if key.shape != ():
-            raise ValueError(f"key must be a single PRNG key, got a key array of shape {key.shape}")
+    _checks.check_key("key", key)
+
+
+def _warn_nonfinite(out: RunResult) -> None:
+    """Warn (eagerly, when the results are concrete) about diverged chains and chains stuck at
+    a NaN log-density. One scalar comes back to the host; the compiled run is unchanged."""
+    num_bad = out.info.num_nonfinite
+    if not _checks._is_concrete(num_bad):
         return
-    if dtype == jnp.uint32 and getattr(key, "shape", None) == (2,):
-        return
-    raise ValueError(
-        f"key must be a PRNG key (jax.random.key(seed)), got {type(key).__name__} "
-        f"{getattr(key, 'dtype', '')}{list(getattr(key, 'shape', ()))}"
-    )
+    num_chains = out.info.nonfinite.shape[0]
+    num_bad = int(num_bad)
+    if num_bad:
+        warnings.warn(NonFiniteWarning(
+            f"{num_bad} of {num_chains} chains went non-finite (NaN/inf): see info.nonfinite for "
+            "which (they are kept in the result; drop them before computing statistics). A smaller "
+            "step size or a score that does not blow up usually helps"), stacklevel=3)
+    logdensity = getattr(out.state, "logdensity", None)
+    if (isinstance(logdensity, jax.Array) and _checks._is_concrete(logdensity)
+            and logdensity.shape == (num_chains,) and jnp.issubdtype(logdensity.dtype, jnp.floating)):
+        num_nan = int(jnp.sum(jnp.isnan(logdensity)))
+        if num_nan:
+            warnings.warn(NonFiniteWarning(
+                f"{num_nan} of {num_chains} chains have a NaN log-density (logdensity_fn returned NaN "
+                "at their position): a Metropolis step rejects every proposal from there, so these "
+                "chains are stuck where they started or went"), stacklevel=3)
 
 
 def _check_positions(initial_positions: Any) -> Any:
@@ -464,7 +492,15 @@ def run(
         position without a chain axis or with mismatched chain counts, NaN/inf in concrete
         initial positions, a score whose output shape differs from the position's (e.g.
         mismatched ``d``), a non-positive or non-finite step size anywhere in a concrete
-        schedule, ``num_steps < 1``, or a bad ``save_every``; all before anything is compiled.
+        schedule (or a complex one), ``num_steps < 1``, or a bad ``save_every``; all before
+        anything is compiled. MALA also refuses a NaN/``+inf`` log-density at the first chain's
+        initial position.
+
+    Warns:
+      NonFiniteWarning: when called eagerly (not inside a user's ``jit``/``vmap``/``grad``), if
+        any chain went non-finite (``info.num_nonfinite > 0``; ``info.nonfinite`` says which),
+        or if the final state has a NaN ``logdensity`` (a Metropolis chain stuck where it
+        started). Reading the count waits for the run to finish; the compiled run is unchanged.
 
     Example:
       >>> import jax, jax.numpy as jnp, langevin_jax as lj
@@ -498,6 +534,8 @@ def run(
                 x, NamedSharding(mesh, PartitionSpec("chains", *([None] * (x.ndim - 1))))),
             initial_positions)
     dynamic, static = _partition(algorithm)
-    return _run_jit(key, dynamic, initial_positions, static=static, num_steps=num_steps,
-                    save_every=save_every, progress=bool(progress_bar), mesh=mesh,
-                    check_every_step=bool(check_every_step), unroll=unroll, share=_SHARE[0])
+    out = _run_jit(key, dynamic, initial_positions, static=static, num_steps=num_steps,
+                   save_every=save_every, progress=bool(progress_bar), mesh=mesh,
+                   check_every_step=bool(check_every_step), unroll=unroll, share=_SHARE[0])
+    _warn_nonfinite(out)
+    return out

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -44,11 +45,13 @@ def test_nonfinite_chains_are_counted():
     # x' = x + h x^3 blows up from |x| large, stays bounded from small x
     alg = lj.ula(lambda x: x**3, 0.5)
     x0 = jnp.concatenate([jnp.full((3, 1), 5.0), jnp.full((5, 1), 0.0)])
-    out = lj.run(jax.random.key(0), alg, x0, 200)
+    with pytest.warns(lj.NonFiniteWarning):
+        out = lj.run(jax.random.key(0), alg, x0, 200)
     assert out.info.num_nonfinite >= 3
     assert np.all(np.asarray(out.info.nonfinite)[:3])
     # absorbing: checking every step finds exactly the same chains
-    every = lj.run(jax.random.key(0), alg, x0, 200, check_every_step=True)
+    with pytest.warns(lj.NonFiniteWarning):
+        every = lj.run(jax.random.key(0), alg, x0, 200, check_every_step=True)
     np.testing.assert_array_equal(np.asarray(every.info.nonfinite), np.asarray(out.info.nonfinite))
     assert out.info.summary()["num_nonfinite"] == int(out.info.num_nonfinite)
 
@@ -175,3 +178,61 @@ def test_progress_stream_is_resolved_at_call_time():
     bar(np.array(0))
     bar(np.array([3, 10]))  # batched under vmap: the furthest batch
     assert "10/10 steps" in buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# issue 13, item 11 (bad-input audit, lower-impact defects)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [1j, 0.1 + 0j, np.complex64(0.1), jnp.asarray(0.1 + 0.1j), True,
+                                 np.bool_(True), "0.1", None])
+def test_complex_bool_or_non_numeric_step_size_is_rejected(bad):
+    # a complex step size ran with h = 0 (its real part cast away with a ComplexWarning)
+    with pytest.raises((ValueError, TypeError), match="step_size"):
+        lj.ula(lambda x: -x, bad)
+    with pytest.raises((ValueError, TypeError), match="step_size"):
+        lj.mala(lambda x: -jnp.sum(x**2), bad)
+
+
+def test_complex_step_size_schedule_is_rejected(no_compile):
+    alg = lj.ula(lambda x: -x, lambda k: 0.1 + 0j * k)
+    with pytest.raises(ValueError, match="step_size schedule must return real"):
+        lj.run(jax.random.key(0), alg, jnp.zeros((2, 2)), 5)
+
+
+def test_complex_step_size_is_rejected_when_traced():
+    # the dtype is known while tracing: a traced complex step size is refused as well
+    def final(h):
+        return lj.run(jax.random.key(0), lj.ula(lambda x: -x, h), jnp.zeros((2, 2)), 5).positions
+
+    with pytest.raises(ValueError, match="step_size must be real"):
+        jax.jit(final)(jnp.asarray(0.1 + 0j))
+    assert jax.jit(final)(jnp.asarray(0.1)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, jnp.zeros(3, jnp.uint32), jnp.zeros(2, jnp.float32), None])
+def test_chain_keys_and_run_name_a_bad_key(no_compile, bad):
+    with pytest.raises(ValueError, match="key must be a PRNG key"):
+        lj.run(bad, _alg(), jnp.zeros((2, 3)), 10)
+    with pytest.raises(ValueError, match="key must be a PRNG key"):
+        lj.chain_keys(bad, 0, 4)
+
+
+def test_nonfinite_chains_warn_eagerly_only():
+    alg = lj.ula(lambda x: x**3, 0.5)
+    x0 = jnp.concatenate([jnp.full((3, 1), 5.0), jnp.full((5, 1), 0.0)])
+    with pytest.warns(lj.NonFiniteWarning, match=r"[3-8] of 8 chains .*info\.nonfinite"):
+        out = lj.run(jax.random.key(0), alg, x0, 200)
+    assert issubclass(lj.NonFiniteWarning, RuntimeWarning)
+    assert int(out.info.num_nonfinite) >= 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lj.NonFiniteWarning)
+        # healthy chains: silent
+        lj.run(jax.random.key(0), alg, jnp.zeros((8, 1)), 5)
+        # traced (jit, vmap): the counts are arrays in the caller's program; no warning
+        n = jax.jit(lambda k: lj.run(k, alg, x0, 200).info.num_nonfinite)(jax.random.key(0))
+        assert int(n) >= 3
+        nv = jax.vmap(lambda k: lj.run(k, alg, x0, 200).info.num_nonfinite)(
+            jax.random.split(jax.random.key(0), 2))
+        assert nv.shape == (2,) and np.all(np.asarray(nv) >= 3)

@@ -123,3 +123,13 @@ def test_a_rotated_spectrum_keeps_its_eigenvalues():
     basis = jnp.array([[jnp.cos(theta), -jnp.sin(theta)], [jnp.sin(theta), jnp.cos(theta)]])
     g = lj.Gaussian.from_spectrum(jnp.zeros(2), jnp.array([1.0, 2.0]), basis)
     np.testing.assert_allclose(np.linalg.eigvalsh(np.asarray(g.covariance)), [1.0, 2.0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+@pytest.mark.parametrize("bad", [0, 1.5, jnp.zeros(3, jnp.uint32), jnp.zeros(2, jnp.float32),
+                                 jax.random.split(jax.random.key(0), 2)])
+def test_sample_names_a_bad_key(name, bad):
+    # (issue 13, item 11) an int key died in JAX's "invalid PRNG key data" TypeError
+    with pytest.raises(ValueError, match="key must be a PRNG key|single PRNG key"):
+        TARGETS[name].sample(bad, 3)
+    assert TARGETS[name].sample(jax.random.PRNGKey(0), 3).shape == (3, 4)  # legacy uint32[2]

@@ -64,9 +64,13 @@ def array_schedule(times, step_sizes) -> ArraySchedule:
     ``times`` become float32; a step size is never rounded to an integer dtype).
     """
     times = _checks.check_rank("times", times, 1, "[num_steps]")
+    if times.shape[0] < 1:
+        raise ValueError("times must hold at least one step, got an empty array")
+    _checks.check_real("times", times)
     if not jnp.issubdtype(times.dtype, jnp.floating):
         times = times.astype(jnp.float32)
     step_sizes = jnp.asarray(step_sizes)
+    _checks.check_real("step_sizes", step_sizes)
     if not jnp.issubdtype(step_sizes.dtype, jnp.floating):
         step_sizes = step_sizes.astype(times.dtype)
     if step_sizes.ndim > 1 or (step_sizes.ndim == 1 and step_sizes.shape != times.shape):
@@ -82,11 +86,28 @@ def init(position: Any, rng_key: jax.Array | None = None) -> AnnealedState:
     return base.init(position, rng_key)
 
 
+def _schedule_at(schedule: Schedule, count: jax.Array) -> Tuple[jax.Array, jax.Array]:
+    """``schedule(count)``, checked to be a pair ``(t, h)`` of real scalars. The checks read
+    shapes and dtypes only, at trace time: they cost nothing in the compiled step."""
+    out = schedule(count)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        got = f"a {type(out).__name__} of length {len(out)}" if isinstance(out, (tuple, list)) else (
+            f"{type(out).__name__} of shape {jnp.shape(out)}" if hasattr(out, "shape") else type(out).__name__)
+        raise ValueError(f"schedule must return a pair (t, h) of scalars for each step k, got {got}")
+    t, h = (jnp.asarray(v) for v in out)
+    for v, what, name in ((t, "time t", "schedule time"), (h, "step size h", "schedule step size")):
+        if v.shape != ():
+            raise ValueError(f"schedule must return a scalar {what} per step, got shape {v.shape}")
+        if not _checks.is_real_dtype(v.dtype):
+            raise ValueError(f"{name} must be real, got dtype {v.dtype}")
+    return t, h
+
+
 def build_kernel():
     """``kernel(rng_key, state, score_fn, schedule) -> (AnnealedState, AnnealedInfo)``."""
 
     def kernel(rng_key: jax.Array, state: AnnealedState, score_fn: Callable, schedule: Schedule):
-        t, h = schedule(state.count)
+        t, h = _schedule_at(schedule, state.count)
         x = state.position
         dtype = jax.tree_util.tree_leaves(x)[0].dtype
         h = jnp.asarray(h, dtype)
@@ -137,8 +158,7 @@ def annealed_langevin(
             raise ValueError(
                 f"num_steps={num_steps} exceeds the schedule's length {provided}"
             )
-        ts, hs = jax.vmap(schedule)(jnp.arange(num_steps))
-        hs = jnp.broadcast_to(hs, (num_steps,))
+        ts, hs = jax.vmap(lambda k: _schedule_at(schedule, k))(jnp.arange(num_steps))
         _checks.check_schedule_values("schedule step size", hs)
         _checks.check_finite_array("schedule times", ts)
 

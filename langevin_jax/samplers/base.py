@@ -176,10 +176,17 @@ def tree_is_finite(tree: Any) -> jax.Array:
 
 
 def resolve_step_size(step_size: StepSize, count: jax.Array) -> jax.Array:
-    """The step size at step ``count`` for a float, an array or a schedule."""
-    if callable(step_size):
-        return jnp.asarray(step_size(count))
-    return jnp.asarray(step_size)
+    """The step size at step ``count`` for a float, an array or a schedule.
+
+    Raises ``ValueError`` for a complex, bool or non-numeric step size (a complex ``h`` cast
+    to the positions' dtype would silently run with its real part, ``1j`` with ``h = 0``). The
+    test reads the dtype only, at trace time: it costs nothing in the compiled step.
+    """
+    h = jnp.asarray(step_size(count) if callable(step_size) else step_size)
+    if not _checks.is_real_dtype(h.dtype):
+        what = "schedule must return real step sizes" if callable(step_size) else "must be real"
+        raise ValueError(f"step_size {what} (floats > 0), got dtype {h.dtype}")
+    return h
 
 
 def as_pytree_fn(fn: Callable) -> Callable:

@@ -13,6 +13,7 @@ score_fn=None)``, the signature BlackJAX's SMC and adaptation code call; :func:`
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -106,6 +107,29 @@ def _step(logdensity_fn, step_size, score_fn, rng_key, state):
     return _KERNEL(rng_key, state, logdensity_fn, step_size, score_fn)
 
 
+def _check_logdensity_at_start(logdensity_fn: Callable, position: Any) -> None:
+    """Raise if ``log pi`` is NaN or ``+inf`` at a concrete initial ``position``.
+
+    From such a point every acceptance ratio is NaN (or ``-inf``), so every proposal is
+    rejected and the chain returns its starting point, with acceptance 0 the only sign.
+    (``-inf``, a start outside the support, is allowed: the first proposal inside is accepted.)
+    Evaluated eagerly on one point; skipped when the position or the log-density is traced.
+    """
+    if any(not _checks._is_concrete(x) for x in jax.tree_util.tree_leaves(position)):
+        return
+    with jax.ensure_compile_time_eval():  # evaluated now even while a user's jit is traced
+        value = logdensity_fn(position)
+    if not _checks._is_concrete(value):  # the log-density closes over traced numbers
+        return
+    value = float(value)
+    if math.isnan(value) or value == math.inf:
+        raise ValueError(
+            f"logdensity_fn returned {value} at the initial position (of the first chain): MALA "
+            "would reject every proposal from there and return its starting points; start where "
+            "log pi is finite"
+        )
+
+
 def mala(
     logdensity_fn: Callable[[Any], jax.Array],
     step_size: StepSize,
@@ -144,6 +168,7 @@ def mala(
             raise ValueError(f"logdensity_fn must return a scalar, got shape {getattr(out, 'shape', out)}")
         check_score_shape("score_fn", grad_fn, position)
         check_step_size_over_run("step_size", step_size, num_steps)
+        _check_logdensity_at_start(logdensity_fn, position)
 
     P = jax.tree_util.Partial
     return SamplingAlgorithm(P(_init, logdensity_fn, score_fn),

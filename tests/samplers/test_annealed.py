@@ -50,3 +50,27 @@ def test_array_schedule_keeps_step_sizes_float_with_integer_times():
     sched = lj.array_schedule(jnp.arange(3), jnp.array([0.05, 0.1, 0.2]))
     np.testing.assert_allclose(np.asarray(sched.step_sizes), [0.05, 0.1, 0.2])
     assert jnp.issubdtype(sched.times.dtype, jnp.floating)
+
+
+@pytest.mark.parametrize("schedule, match", [
+    # (issue 13, item 11) a vector step size died in a raw broadcast error; a vector time ran,
+    # broadcast silently into the score
+    (lambda k: (0.0, jnp.full(3, 0.1)), r"schedule must return a scalar step size h per step, got shape \(3,\)"),
+    (lambda k: (jnp.ones(2), 0.1), r"schedule must return a scalar time t per step, got shape \(2,\)"),
+    (lambda k: 0.1, r"schedule must return a pair \(t, h\)"),
+    (lambda k: (0.0, 0.1, 1.0), r"schedule must return a pair \(t, h\)"),
+    (lambda k: (0.0, 0.1j), "schedule step size must be real"),
+    (lambda k: (1j, 0.1), "schedule time must be real"),
+    (lambda k: (0.0, True), "schedule step size must be real"),
+])
+def test_schedule_must_return_two_real_scalars(schedule, match):
+    alg = lj.annealed_langevin(lambda x, t: -x * t, schedule)
+    with pytest.raises(ValueError, match=match):
+        lj.run(jax.random.key(0), alg, jnp.zeros((2, 2)), 5)
+
+
+def test_array_schedule_rejects_complex_step_sizes():
+    with pytest.raises(ValueError, match="step_sizes must be real"):
+        lj.array_schedule(jnp.arange(3.0), 0.1j)
+    with pytest.raises(ValueError, match="times must be real"):
+        lj.array_schedule(jnp.arange(3.0) * 1j, 0.1)

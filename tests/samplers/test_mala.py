@@ -1,6 +1,9 @@
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import langevin_jax as lj
 from tests.conftest import assert_within_se, variance_se
@@ -38,3 +41,26 @@ def test_mala_rejects_nonfinite_proposals():
     assert out.info.num_nonfinite == 0
     assert np.all(np.sum(np.asarray(out.positions) ** 2, 1) < 1.0)
     assert_within_se(out.info.acceptance_rate, 0.3, 0.3, num_se=1.0, what="acceptance in (0,0.6)")
+
+
+@pytest.mark.parametrize("value", [jnp.nan, jnp.inf])
+def test_mala_refuses_a_nan_log_density_at_the_start(value):
+    # (issue 13, item 11) MALA rejects every proposal from a NaN (or +inf) log-density and used
+    # to return its starting points, with acceptance 0 the only sign
+    logdensity = lambda x: value * jnp.sum(x**2 + 1.0)  # noqa: E731
+    with pytest.raises(ValueError, match=f"logdensity_fn returned {value} at the initial position"):
+        lj.run(jax.random.key(0), lj.mala(logdensity, 0.1), jnp.zeros((4, 2)), 10)
+
+
+def test_mala_warns_about_chains_stuck_at_a_nan_log_density():
+    # chain 0 starts where the log-density is finite, chain 1 where it is NaN
+    logdensity = lambda x: jnp.where(x[0] > 1.0, jnp.nan, -0.5 * jnp.sum(x**2))  # noqa: E731
+    x0 = jnp.array([[0.0, 0.0], [2.0, 0.0], [0.0, 0.0]])
+    with pytest.warns(lj.NonFiniteWarning, match="1 of 3 chains .*log-density"):
+        out = lj.run(jax.random.key(0), lj.mala(logdensity, 0.1, score_fn=lambda x: -x), x0, 20)
+    np.testing.assert_array_equal(np.asarray(out.positions[1]), [2.0, 0.0])
+    # under jit the check is skipped (traced positions), and so is the warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lj.NonFiniteWarning)
+        jax.jit(lambda x: lj.run(jax.random.key(0), lj.mala(logdensity, 0.1, score_fn=lambda x: -x), x, 20)
+                .positions)(x0)
