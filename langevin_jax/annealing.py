@@ -600,6 +600,8 @@ def kl_bound(action_value, kappa, initial_kl=0.0) -> jax.Array:
       initial_kl: ``KL(mu_0 || Law(Y_0))``.
     """
     _checks.check_positive_finite("kappa", kappa)
+    _checks.check_nonnegative("action_value", action_value, allow_inf=True)
+    _checks.check_nonnegative("initial_kl", initial_kl, allow_inf=True)
     return initial_kl + 0.25 * kappa * jnp.asarray(action_value)
 
 

@@ -181,6 +181,11 @@ def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: jax.Array, eps: jax.Arr
 
 def sample_levels(key: jax.Array, shape, min_level: int, max_level: int) -> jax.Array:
     """Integer levels uniform on ``{min_level, ..., max_level}``, ``int32`` of ``shape``."""
+    _checks.check_key("key", key)
+    if _checks._is_concrete(min_level) and _checks._is_concrete(max_level):
+        if not 1 <= int(min_level) <= int(max_level):
+            raise ValueError(f"need 1 <= min_level <= max_level, got min_level={min_level}, "
+                             f"max_level={max_level}")
     return jax.random.randint(key, shape, min_level, max_level + 1, dtype=jnp.int32)
 
 
@@ -243,11 +248,9 @@ def gaussian_eps_fn(schedule: NoiseSchedule, mean, covariance) -> EpsFn:
     Returns:
       ``eps_fn(x[d], t[]) -> [d]``.
     """
-    mean = _checks.check_rank("mean", mean, 1, "[d]")
-    covariance = _checks.check_rank("covariance", covariance, 2, "[d, d]")
+    mean = _checks.check_vector("mean", mean)
     d = mean.shape[0]
-    if covariance.shape != (d, d):
-        raise ValueError(f"covariance must have shape ({d}, {d}), got {covariance.shape}")
+    covariance = _checks.check_covariance("covariance", covariance, d)
     lam, u = jnp.linalg.eigh(0.5 * (covariance + covariance.T))
 
     def eps_fn(x, t):

@@ -150,12 +150,17 @@ def _check_spectrum(name: str, spectrum: Any) -> jax.Array:
     return spectrum if spectrum.dtype == dtype else spectrum.astype(dtype)
 
 
-def _check_square(name: str, x: Any, d: Optional[int] = None) -> jax.Array:
+def _check_square(name: str, x: Any, d: Optional[int] = None, symmetric: bool = True) -> jax.Array:
+    """A finite ``[d, d]`` matrix, symmetric unless ``symmetric=False`` (every matrix of the
+    Gaussian setting is, but a basis): a non-symmetric one is refused, never symmetrised."""
     x = _checks.check_rank(name, x, 2, "[d, d]")
     if x.shape[0] != x.shape[1] or (d is not None and x.shape[0] != d):
         want = f"({d}, {d})" if d is not None else "square [d, d]"
         raise ValueError(f"{name} must have shape {want}, got {x.shape}")
+    _checks.check_real(name, x)
     _checks.check_finite_array(name, x)
+    if symmetric:
+        _checks.check_symmetric(name, x)
     dtype = _float_dtype(x)
     return x if x.dtype == dtype else x.astype(dtype)
 
@@ -253,7 +258,9 @@ def sample_empirical_covariance(key: jax.Array, spectrum: Any, num_samples: int,
     spectrum = _check_spectrum("spectrum", spectrum)
     n = _checks.check_int_at_least("num_samples", num_samples, 1)
     if basis is not None:
-        basis = _check_square("basis", basis, spectrum.shape[0]).astype(spectrum.dtype)
+        basis = _check_square("basis", basis, spectrum.shape[0], symmetric=False).astype(
+            spectrum.dtype)
+        _checks.check_orthonormal("basis", basis)
     return _sample_empirical_covariance(key, spectrum, basis, n)
 
 
@@ -299,7 +306,7 @@ def dsm_loss(score_matrix: Any, empirical_covariance: Any, sigma: Any) -> jax.Ar
       sigma: noise level ``> 0``.
     """
     cov = _check_square("empirical_covariance", empirical_covariance)
-    a = _check_square("score_matrix", score_matrix, cov.shape[0])
+    a = _check_square("score_matrix", score_matrix, cov.shape[0], symmetric=False)  # any A
     _check_scalar_positive("sigma", sigma)
     return _dsm_loss(a, cov, sigma)
 

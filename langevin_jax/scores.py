@@ -97,6 +97,11 @@ def bump(r: jax.Array, a: float, c: float) -> jax.Array:
       a: inner radius (``b = 1`` below it).
       c: outer radius, ``c > a`` (``b = 0`` above it).
     """
+    _checks.check_real("r", r)
+    if _checks._is_concrete(a) and _checks._is_concrete(c):
+        a_, c_ = np.asarray(a), np.asarray(c)
+        if not (np.all(np.isfinite(a_)) and np.all(np.isfinite(c_)) and np.all(c_ > a_)):
+            raise ValueError(f"bump needs finite radii with c > a, got a={a}, c={c}")
     return _smooth_step((c - r) / (c - a))
 
 
@@ -126,6 +131,7 @@ def theory_trap_radii(d: int) -> TrapRadii:
 
     From secondary notes on the paper (SPEC.md), not read in the paper itself.
     """
+    d = _checks.check_int_at_least("d", d, 1)
     return TrapRadii(4.0 * math.sqrt(d), 5.0 * math.sqrt(d))
 
 
@@ -155,7 +161,10 @@ def trap_score(
       ``max(alpha, 1) + 2 (|1 - alpha| r_out + |mu|) / (r_out - r_in)``.
     """
     mu = _checks.check_rank("mu", mu, 1, "[d]")
+    _checks.check_finite_array("mu", mu)
     d = mu.shape[0]
+    if d < 1:
+        raise ValueError("mu must have at least one coordinate, got shape (0,)")
     default = theory_trap_radii(d)
     r_in = default.r_in if r_in is None else r_in
     r_out = default.r_out if r_out is None else r_out
@@ -505,8 +514,18 @@ def log_ball_error(
     """
     from scipy.special import gammaln
 
-    if d < 2:
-        raise ValueError(f"d must be >= 2 for the quadrature, got {d}")
+    d = _checks.check_int_at_least("d", d, 2)
+    num_grid = _checks.check_int_at_least("num_grid", num_grid, 2)
+    for name, value in (("m_norm", m_norm), ("r_in", r_in), ("r_out", r_out), ("alpha", alpha),
+                        ("p", p)):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name} must be finite, got {value}")
+    _checks.check_positive_finite("r_out", r_out)
+    _checks.check_positive_finite("p", p)
+    if not 0 <= r_in < r_out:
+        raise ValueError(f"need 0 <= r_in < r_out, got r_in={r_in}, r_out={r_out}")
+    if m_norm < 0:
+        raise ValueError(f"m_norm must be >= 0 (a norm), got {m_norm}")
     k = d - 1
     rho = (np.arange(num_grid) + 0.5) * (r_out / num_grid)
     theta = (np.arange(2 * num_grid) + 0.5) * (np.pi / (2 * num_grid))

@@ -48,7 +48,9 @@ __all__ = [
 
 def dimension_masks(dims: Sequence[int], d_max: int | None = None) -> jax.Array:
     """``[len(dims), d_max]`` float masks, row ``j`` is 1 on the first ``dims[j]`` coordinates."""
-    dims = [int(_checks.check_int_at_least("dims entries", int(d), 1)) for d in dims]
+    dims = [_checks.check_int_at_least("dims entries", d, 1) for d in dims]
+    if not dims:
+        raise ValueError("dims must list at least one dimension, got an empty sequence")
     d_max = max(dims) if d_max is None else _checks.check_int_at_least("d_max", d_max, 1)
     if max(dims) > d_max:
         raise ValueError(f"every d in dims must be <= d_max={d_max}, got {max(dims)}")
@@ -85,6 +87,10 @@ def prefix_noise(key: jax.Array, num_steps: int, num_chains: int, d: int,
     evaluations, e.g. gradient descent on a step size through simulated chains.
     """
     _check_partitionable()
+    _checks.check_key("key", key)
+    num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
+    num_chains = _checks.check_int_at_least("num_chains", num_chains, 1)
+    d = _checks.check_int_at_least("d", d, 1)
 
     def one(k):
         keys = chain_keys(key, k, num_chains)
@@ -126,6 +132,22 @@ def masked_ula(
       ``[num_chains, d_max]`` final positions.
     """
     _check_partitionable()
+    initial_positions = _checks.check_rank("initial_positions", initial_positions, 2,
+                                           "[num_chains, d_max]")
+    d_max = initial_positions.shape[1]
+    mask = jnp.asarray(mask)
+    if mask.shape != (d_max,):
+        raise ValueError(f"mask must have shape ({d_max},) to match initial_positions, got "
+                         f"{mask.shape}")
+    _checks.check_positive_finite("step_size", step_size)
+    if _checks._is_concrete(mask) and not np.all(np.isin(np.asarray(mask), (0, 1))):
+        raise ValueError("mask must hold only 0 and 1")
+    if noise is not None:
+        noise = jnp.asarray(noise)
+        want = (num_steps,) + initial_positions.shape
+        if noise.shape != want:
+            raise ValueError(f"noise must have shape {want} ([num_steps, num_chains, d_max]), got "
+                             f"{noise.shape}")
     h = jnp.asarray(step_size, initial_positions.dtype) * jnp.asarray(mask, initial_positions.dtype)
     if noise is not None:
         def advance(x, xi):

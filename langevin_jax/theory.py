@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from langevin_jax import _checks
 
 __all__ = [
     "gaussian_kl",
@@ -24,6 +27,24 @@ def sqrtm_psd(a: jax.Array) -> jax.Array:
     return (v * jnp.sqrt(jnp.clip(w, 0.0))) @ v.T
 
 
+def _check_pair(mean0, cov0, mean1, cov1, *, definite):
+    mean0 = _checks.check_vector("mean0", mean0)
+    d = mean0.shape[0]
+    mean1 = _checks.check_vector("mean1", mean1, d)
+    cov0 = _checks.check_covariance("cov0", cov0, d, definite=definite)
+    cov1 = _checks.check_covariance("cov1", cov1, d, definite=definite)
+    return mean0, cov0, mean1, cov1
+
+
+def _check_ula_step(variance, h):
+    _checks.check_positive_finite("variance", variance)
+    _checks.check_positive_finite("h", h)
+    if _checks._is_concrete(variance) and _checks._is_concrete(h):
+        if not np.all(np.asarray(h) < 2.0 * np.asarray(variance)):
+            raise ValueError(f"h must be < 2 * variance for ULA to be stable on N(m, variance), "
+                             f"got h={h}, variance={variance}")
+
+
 def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
     """``KL(N(mean0, cov0) || N(mean1, cov1))``.
 
@@ -34,7 +55,18 @@ def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
       cov0: ``[d, d]`` symmetric positive definite.
       mean1: ``[d]``, mean of the second Gaussian.
       cov1: ``[d, d]`` symmetric positive definite.
+
+    Shapes are checked always; finiteness, symmetry and positive definiteness where the
+    arguments are concrete (a ``ValueError`` naming the argument).
     """
+    mean0, cov0, mean1, cov1 = _check_pair(mean0, cov0, mean1, cov1, definite=True)
+    return gaussian_kl_unchecked(mean0, cov0, mean1, cov1)
+
+
+def gaussian_kl_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
+    """:func:`gaussian_kl` without the input checks, for callers that validated their reference
+    and pass a fitted ``cov0`` that may be singular (then the Cholesky gives NaN, which
+    :func:`langevin_jax.metrics.gaussian_fit_kl` reports as ``+inf``)."""
     d = mean0.shape[-1]
     l1 = jnp.linalg.cholesky(cov1)
     l0 = jnp.linalg.cholesky(cov0)
@@ -50,7 +82,14 @@ def gaussian_w2(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
 
     ``W2^2 = |m0 - m1|^2 + tr(S0) + tr(S1) - 2 tr((S1^1/2 S0 S1^1/2)^1/2)``.
     Returns ``W2`` (not squared); use ``gaussian_w2(...)**2`` for the squared distance.
+    Covariances must be symmetric positive semidefinite (checked where concrete).
     """
+    mean0, cov0, mean1, cov1 = _check_pair(mean0, cov0, mean1, cov1, definite=False)
+    return gaussian_w2_unchecked(mean0, cov0, mean1, cov1)
+
+
+def gaussian_w2_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
+    """:func:`gaussian_w2` without the input checks (for callers that validated them)."""
     r1 = sqrtm_psd(cov1)
     cross = sqrtm_psd(r1 @ cov0 @ r1)
     w2sq = jnp.sum((mean0 - mean1) ** 2) + jnp.trace(cov0) + jnp.trace(cov1) - 2 * jnp.trace(cross)
@@ -62,11 +101,14 @@ def ula_gaussian_stationary_variance(variance: jax.Array, h: jax.Array) -> jax.A
 
     The chain ``x' = x - (h/lambda)(x - m) + sqrt(2h) xi`` is an AR(1) process with
     stationary variance ``2h / (1 - (1 - h/lambda)^2) = lambda / (1 - h / (2 lambda))``,
-    which exists iff ``0 < h < 2 lambda``.
+    which exists iff ``0 < h < 2 lambda`` (checked where concrete).
     """
+    _check_ula_step(variance, h)
     return variance / (1.0 - h / (2.0 * variance))
 
 
 def ula_gaussian_mean_contraction(variance: jax.Array, h: jax.Array) -> jax.Array:
     """Per-step contraction ``1 - h / lambda`` of ULA's mean error on ``N(m, lambda)``."""
+    _checks.check_positive_finite("variance", variance)
+    _checks.check_positive_finite("h", h)
     return 1.0 - h / variance
