@@ -1,9 +1,9 @@
 """File plumbing (private): atomic writes, an early writability check, and JSON reads whose
 errors name the file.
 
-A crash mid-write never leaves a truncated file behind (:func:`write_atomic`); an unwritable
-output is found before the work, not after it (:func:`check_writable_dir`); a corrupt file
-read back says which file it is and what to do (:func:`read_json`).
+A crash mid-write never leaves a truncated file behind (`write_atomic`); an unwritable
+output is found before the work, not after it (`check_writable_dir`); a corrupt file
+read back says which file it is and what to do (`read_json`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def check_writable_dir(path, what: str) -> Path:
     """Make sure files can be written into the folder ``path``, before any long computation.
 
     Creates the folder (and its parents) when missing, then creates and removes a temp file
-    in it, the way :func:`write_atomic` will. Returns ``path`` as a :class:`~pathlib.Path`.
+    in it, the way `write_atomic` will. Returns ``path`` as a `Path`.
 
     Args:
       path: the folder.

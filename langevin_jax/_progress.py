@@ -1,7 +1,7 @@
 """One text progress bar for sampling and training (private).
 
-:class:`ProgressBar` is host-side; :meth:`ProgressBar.update` is called directly by eager
-loops (training, between compiled chunks) and through :func:`report` from inside traced code
+`ProgressBar` is host-side; `ProgressBar.update` is called directly by eager
+loops (training, between compiled chunks) and through `report` from inside traced code
 (sampling), where ``jax.debug.callback`` delivers the step. Under a user's ``vmap`` the step
 arrives batched: the bar shows the furthest chain batch.
 """

@@ -27,9 +27,9 @@ Bias bound (paper 003, Section 2; Girsanov plus data processing). With the actio
     ``KL(pi || Law(Y_{1/kappa})) <= KL(mu_0 || Law(Y_0)) + kappa A / 4``.
 
 The direction matters: the *target* is the first argument. Every exact KL in this module is
-computed in that direction (:func:`gaussian_bias_kl`). The first term vanishes when
+computed in that direction ([`gaussian_bias_kl`][langevin_jax.annealing.gaussian_bias_kl]). The first term vanishes when
 ``Y_0 ~ mu_0``; for the OU schedule ``lambda_0 = exp(-2T) > 0`` and starting from
-``N(0, I)`` it is :func:`gaussian_initial_kl`.
+``N(0, I)`` it is [`gaussian_initial_kl`][langevin_jax.annealing.gaussian_initial_kl].
 
 Action (derived here). The conditional velocity of ``X_t`` given ``X_t = y`` is
 ``v_t(y) = (lambda'_t / (2 lambda_t)) (y + grad log mu_t(y))`` (Tweedie's formula); it solves
@@ -37,7 +37,7 @@ the continuity equation of ``mu_t`` and is a gradient field, hence the tangent v
 
     ``|mu'_t|^2 = (lambda'_t / (2 lambda_t))^2 E_{mu_t} |Y + grad log mu_t(Y)|^2``
 
-exactly (not only a bound). :func:`action` integrates it by Gauss-Legendre quadrature in ``t``
+exactly (not only a bound). [`action`][langevin_jax.annealing.action] integrates it by Gauss-Legendre quadrature in ``t``
 and Monte Carlo in ``Y`` for any path with a score and a sampler (mixtures, learned
 denoisers). For a Gaussian target ``N(m, Sigma)`` with eigenvalues ``sigma_i`` the path is
 ``N(sqrt(lambda) m, lambda Sigma + (1 - lambda) I)``, whose covariances commute, and
@@ -45,7 +45,7 @@ denoisers). For a Gaussian target ``N(m, Sigma)`` with eigenvalues ``sigma_i`` t
     ``|mu'_t|^2 = lambda'^2 |m|^2 / (4 lambda)
                  + sum_i lambda'^2 (sigma_i - 1)^2 / (4 (1 + lambda (sigma_i - 1)))``,
 
-with closed-form integrals (:func:`gaussian_action`):
+with closed-form integrals ([`gaussian_action`][langevin_jax.annealing.gaussian_action]):
 
 * linear ``lambda = t``: ``A = sum_i (sigma_i - 1) log(sigma_i) / 4``, plus ``+inf`` when
   ``m != 0`` (``d sqrt(t) / dt = 1 / (2 sqrt t)`` is not square integrable);
@@ -57,13 +57,16 @@ with closed-form integrals (:func:`gaussian_action`):
 
 Exact laws (derived here). For a Gaussian target the law of ``Y`` stays Gaussian. With
 ``P_t = (lambda_t Sigma + (1 - lambda_t) I)^{-1}`` and ``m_t = sqrt(lambda_t) m``, in Langevin
-time ``dM/ds = -P (M - m_t)``, ``dC/ds = -P C - C P + 2 I`` (:func:`gaussian_annealed_law`,
+time ``dM/ds = -P (M - m_t)``, ``dC/ds = -P C - C P + 2 I``
+([`gaussian_annealed_law`][langevin_jax.annealing.gaussian_annealed_law],
 solved by RK4), and DALMC's moments follow ``M' = M - h P (M - m_t)``,
-``C' = (I - h P) C (I - h P) + 2 h I`` exactly (:func:`gaussian_dalmc_law`). All ``P_t`` share
+``C' = (I - h P) C (I - h P) + 2 h I`` exactly ([`gaussian_dalmc_law`][langevin_jax.annealing.gaussian_dalmc_law]).
+All ``P_t`` share
 ``Sigma``'s eigenvectors, so both are solved entry by entry in that eigenbasis.
 
 Our choices, not the paper's: the OU horizon default ``T = 3``, the adapted time grid
-(:func:`adapted_time_grid`, equal arc length mixed with uniform), and the quadrature sizes.
+([`adapted_time_grid`][langevin_jax.annealing.adapted_time_grid], equal arc length mixed with uniform), and the
+quadrature sizes.
 """
 
 from __future__ import annotations
@@ -213,10 +216,12 @@ def custom_schedule(lambda_fn: Callable[[jax.Array], jax.Array],
 
 def get_schedule(schedule: Union[str, AnnealingSchedule, Callable], *,
                  horizon: float = 3.0) -> AnnealingSchedule:
-    """Resolve ``"linear"``, ``"cosine"``, ``"ou"``, an :class:`AnnealingSchedule` or a callable.
+    """Resolve ``"linear"``, ``"cosine"``, ``"ou"``, an
+    [`AnnealingSchedule`][langevin_jax.annealing.AnnealingSchedule] or a callable.
 
     Args:
-      schedule: a name, a schedule, or a user ``lambda_fn`` (checked by :func:`custom_schedule`).
+      schedule: a name, a schedule, or a user ``lambda_fn`` (checked by
+        [`custom_schedule`][langevin_jax.annealing.custom_schedule]).
       horizon: the OU horizon ``T`` when ``schedule == "ou"``.
     """
     if isinstance(schedule, AnnealingSchedule):
@@ -253,7 +258,7 @@ class DiffusionPath(NamedTuple):
     """The path ``mu_t = Law(sqrt(lambda_t) X + sqrt(1 - lambda_t) Z)``, ``t in [0, 1]``.
 
     Attributes:
-      schedule: the :class:`AnnealingSchedule`.
+      schedule: the [`AnnealingSchedule`][langevin_jax.annealing.AnnealingSchedule].
       dim: ``d``.
       score_fn: ``(x [d], t []) -> grad log mu_t(x) [d]``.
       log_prob_fn: ``(x [d], t []) -> log mu_t(x) []``, or ``None`` (learned paths).
@@ -319,12 +324,12 @@ def diffusion_path(target, schedule: Union[str, AnnealingSchedule, Callable]) ->
     the target's covariance go through ``eigh`` and need distinct eigenvalues.
 
     Args:
-      target: :class:`langevin_jax.Gaussian`, :class:`~langevin_jax.IsotropicGaussian` or
-        :class:`~langevin_jax.GaussianMixture`.
-      schedule: see :func:`get_schedule`.
+      target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian], [`IsotropicGaussian`][langevin_jax.IsotropicGaussian] or
+        [`GaussianMixture`][langevin_jax.GaussianMixture].
+      schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
 
     Returns:
-      A :class:`DiffusionPath` with score, log-density and exact sampler.
+      A [`DiffusionPath`][langevin_jax.annealing.DiffusionPath] with score, log-density and exact sampler.
     """
     schedule = get_schedule(schedule)
     comps = _components(target)
@@ -356,7 +361,7 @@ def diffusion_marginal(target, schedule: Union[str, AnnealingSchedule, Callable]
 
     Args:
       target: Gaussian or Gaussian mixture.
-      schedule: see :func:`get_schedule`.
+      schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
       t: a path time in ``[0, 1]`` (scalar).
     """
     schedule = get_schedule(schedule)
@@ -388,14 +393,14 @@ def denoiser_path(
 
     Args:
       denoiser_fn: ``(y [d], lambda []) -> [d]``.
-      schedule: see :func:`get_schedule`.
+      schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
       dim: ``d``.
       target_sample_fn: optional ``(key, num) -> [num, d]`` draws from ``pi`` (e.g. the
-        training set); gives the path's exact sampler, needed by :func:`action`.
+        training set); gives the path's exact sampler, needed by [`action`][langevin_jax.annealing.action].
       max_lambda: clip for ``lambda``, in ``(0, 1)``.
 
     Returns:
-      A :class:`DiffusionPath` with ``log_prob_fn = None``.
+      A [`DiffusionPath`][langevin_jax.annealing.DiffusionPath] with ``log_prob_fn = None``.
     """
     if not callable(denoiser_fn):
         raise ValueError(f"denoiser_fn must be callable, got {type(denoiser_fn).__name__}")
@@ -446,8 +451,8 @@ def gaussian_action_density(target, schedule: Union[str, AnnealingSchedule, Call
     commute, so ``W2`` splits into the mean and one term per eigen-direction).
 
     Args:
-      target: :class:`langevin_jax.Gaussian` or ``IsotropicGaussian``.
-      schedule: see :func:`get_schedule`.
+      target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
+      schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
       t: path times in ``(0, 1)``, any shape (``0/0`` at a ``t`` with ``lambda_t = 0``).
 
     Returns:
@@ -484,13 +489,14 @@ def gaussian_action(target, schedule: Union[str, AnnealingSchedule, Callable], *
     Closed form for the named schedules (see the module docstring): linear
     ``sum_i (sigma_i - 1) log(sigma_i) / 4`` (``+inf`` if ``m != 0``), cosine
     ``(pi^2/8)(|m|^2 + sum_i (sqrt(sigma_i) - 1)^2)``, OU as stated there. A user schedule
-    integrates :func:`gaussian_action_density` by ``num_nodes``-point Gauss-Legendre; if the
+    integrates [`gaussian_action_density`][langevin_jax.annealing.gaussian_action_density] by ``num_nodes``-point
+    Gauss-Legendre; if the
     integral diverges (e.g. ``lambda ~ t`` near 0 with ``m != 0``) that returns a finite number
     that grows with ``num_nodes``.
 
     Args:
-      target: :class:`langevin_jax.Gaussian` or ``IsotropicGaussian``.
-      schedule: see :func:`get_schedule`.
+      target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
+      schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
       num_nodes: quadrature nodes for user schedules.
 
     Returns:
@@ -543,7 +549,7 @@ def action(key: jax.Array, path: DiffusionPath, *, num_samples: int = 4096,
 
     Args:
       key: PRNG key.
-      path: a :class:`DiffusionPath`.
+      path: a [`DiffusionPath`][langevin_jax.annealing.DiffusionPath].
       num_samples: draws of ``(X, Z)``, >= 2.
       num_nodes: Gauss-Legendre nodes on ``(0, 1)``.
       target_sample_fn: ``(key, num) -> [num, d]`` draws from ``pi``; defaults to
@@ -551,7 +557,7 @@ def action(key: jax.Array, path: DiffusionPath, *, num_samples: int = 4096,
       batch_size: draws per compiled batch.
 
     Returns:
-      An :class:`ActionEstimate`.
+      An [`ActionEstimate`][langevin_jax.annealing.ActionEstimate].
     """
     num_samples = _checks.check_int_at_least("num_samples", num_samples, 2)
     num_nodes = _checks.check_int_at_least("num_nodes", num_nodes, 2)
@@ -654,7 +660,7 @@ def _from_basis(eigenvectors, mu, c):
 
 
 def default_ode_steps(target, kappa) -> int:
-    """RK4 steps used by :func:`gaussian_annealed_law` by default.
+    """RK4 steps used by [`gaussian_annealed_law`][langevin_jax.annealing.gaussian_annealed_law] by default.
 
     ``max(2000, ceil(8 p_max / kappa))`` with ``p_max = max(1, 1 / sigma_min)``, the largest
     rate of the moment ODEs in path time being ``2 p_max / kappa``: each step times that rate
@@ -689,17 +695,17 @@ def gaussian_annealed_law(
     ``u = kappa s`` by classical RK4 with ``num_ode_steps`` steps in a ``lax.scan``.
 
     Args:
-      target: :class:`langevin_jax.Gaussian` or ``IsotropicGaussian``.
-      schedule: see :func:`get_schedule`.
+      target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
+      schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
       kappa: ``> 0``; total Langevin time ``1 / kappa``. Differentiable.
-      num_ode_steps: RK4 steps; default :func:`default_ode_steps`. Required when
+      num_ode_steps: RK4 steps; default [`default_ode_steps`][langevin_jax.annealing.default_ode_steps]. Required when
         ``kappa`` is traced (e.g. under ``jit`` or ``grad``).
       initial_mean: ``[d]``, default 0.
       initial_covariance: ``[d, d]``, default ``I`` (``Y_0 ~ N(0, I)``).
 
     Returns:
-      :class:`GaussianLaw` of ``Y_{1/kappa}``. Compare with the target by
-      :func:`gaussian_bias_kl` (``KL(pi || Law(Y))``, the bound's direction).
+      [`GaussianLaw`][langevin_jax.annealing.GaussianLaw] of ``Y_{1/kappa}``. Compare with the target by
+      [`gaussian_bias_kl`][langevin_jax.annealing.gaussian_bias_kl] (``KL(pi || Law(Y))``, the bound's direction).
     """
     schedule = get_schedule(schedule)
     _checks.check_positive_finite("kappa", kappa)
@@ -764,13 +770,14 @@ def dalmc_step_schedule(time_grid, kappa) -> Tuple[jax.Array, jax.Array]:
 
     Args:
       time_grid: ``[N + 1]`` nondecreasing path times, normally from 0 to 1. A repeated
-        point is a step with ``h_k = 0``: a no-op for :func:`gaussian_dalmc_law` (so grids of
+        point is a step with ``h_k = 0``: a no-op for
+        [`gaussian_dalmc_law`][langevin_jax.annealing.gaussian_dalmc_law] (so grids of
         different lengths can be padded to share one compiled function) but rejected by
-        :func:`langevin_jax.run` for the sampler.
+        [`langevin_jax.run`][langevin_jax.run] for the sampler.
       kappa: ``> 0``.
 
     Returns:
-      ``(times [N], step_sizes [N])``, the pair :func:`langevin_jax.annealed_langevin` takes.
+      ``(times [N], step_sizes [N])``, the pair [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] takes.
     """
     grid = _check_time_grid(time_grid)
     _checks.check_positive_finite("kappa", kappa)
@@ -789,25 +796,27 @@ def gaussian_dalmc_law(
 ) -> GaussianLaw:
     """Exact law of DALMC on a Gaussian target (an exact linear recursion, no sampling).
 
-    With ``(t_k, h_k)`` from :func:`dalmc_step_schedule`, ``P_k = (lambda_{t_k} Sigma +
+    With ``(t_k, h_k)`` from [`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule], ``P_k =
+    (lambda_{t_k} Sigma +
     (1 - lambda_{t_k}) I)^{-1}``:
 
         ``M_{k+1} = M_k - h_k P_k (M_k - sqrt(lambda_{t_k}) m)``,
         ``C_{k+1} = (I - h_k P_k) C_k (I - h_k P_k) + 2 h_k I``,
 
-    solved entrywise in ``Sigma``'s eigenbasis. The same ``(t_k, h_k)`` drive :func:`dalmc`.
+    solved entrywise in ``Sigma``'s eigenbasis. The same ``(t_k, h_k)`` drive [`dalmc`][langevin_jax.annealing.dalmc].
 
     Args:
-      target: :class:`langevin_jax.Gaussian` or ``IsotropicGaussian``.
-      schedule: see :func:`get_schedule`.
+      target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
+      schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
       kappa: ``> 0``.
-      time_grid: ``[N + 1]`` path times (:func:`uniform_time_grid`, :func:`adapted_time_grid`).
+      time_grid: ``[N + 1]`` path times ([`uniform_time_grid`][langevin_jax.annealing.uniform_time_grid],
+        [`adapted_time_grid`][langevin_jax.annealing.adapted_time_grid]).
       initial_mean: ``[d]``, default 0.
       initial_covariance: ``[d, d]``, default ``I``.
       return_trajectory: return the law after every step (``[N, d]``, ``[N, d, d]``).
 
     Returns:
-      :class:`GaussianLaw` after the last step (or after each step).
+      [`GaussianLaw`][langevin_jax.annealing.GaussianLaw] after the last step (or after each step).
     """
     schedule = get_schedule(schedule)
     mean, sig, vecs = _gaussian_spectrum(target)
@@ -872,7 +881,8 @@ def adapted_time_grid(speed_fn: Callable[[jax.Array], jax.Array], num_steps: int
     DALMC's Euler steps stable where the path is nearly still.
 
     Args:
-      speed_fn: ``t [n] -> |mu'_t| [n]`` (e.g. :func:`gaussian_speed_fn`), evaluated at the
+      speed_fn: ``t [n] -> |mu'_t| [n]`` (e.g. [`gaussian_speed_fn`][langevin_jax.annealing.gaussian_speed_fn]),
+        evaluated at the
         midpoints of ``num_points`` cells (never at 0 or 1).
       num_steps: ``N``.
       uniform_fraction: ``beta in (0, 1]``.
@@ -902,7 +912,8 @@ def adapted_time_grid(speed_fn: Callable[[jax.Array], jax.Array], num_steps: int
 
 
 def gaussian_speed_fn(target, schedule: Union[str, AnnealingSchedule, Callable]):
-    """``t -> |mu'_t|`` for a Gaussian target (square root of :func:`gaussian_action_density`)."""
+    """``t -> |mu'_t|`` for a Gaussian target (square root of
+    [`gaussian_action_density`][langevin_jax.annealing.gaussian_action_density])."""
     schedule = get_schedule(schedule)
     return lambda t: jnp.sqrt(gaussian_action_density(target, schedule, t))
 
@@ -911,17 +922,17 @@ def dalmc(path: DiffusionPath, kappa, time_grid) -> SamplingAlgorithm:
     """DALMC: the Euler scheme of diffusion annealed Langevin, as a sampler.
 
     ``Y_{k+1} = Y_k + h_k grad log mu_{t_k}(Y_k) + sqrt(2 h_k) xi_k``,
-    ``h_k = (t_{k+1} - t_k) / kappa``: :func:`langevin_jax.annealed_langevin` on
-    ``path.score_fn`` with the pair from :func:`dalmc_step_schedule`. Run it for
+    ``h_k = (t_{k+1} - t_k) / kappa``: [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] on
+    ``path.score_fn`` with the pair from [`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule]. Run it for
     ``len(time_grid) - 1`` steps (one score evaluation per step) from ``Y_0 ~ N(0, I)``.
 
     Args:
-      path: a :class:`DiffusionPath`.
+      path: a [`DiffusionPath`][langevin_jax.annealing.DiffusionPath].
       kappa: ``> 0``; total Langevin time ``1 / kappa``.
       time_grid: ``[N + 1]`` path times.
 
     Returns:
-      A :class:`SamplingAlgorithm` for :func:`langevin_jax.run`.
+      A [`SamplingAlgorithm`][langevin_jax.annealing.SamplingAlgorithm] for [`langevin_jax.run`][langevin_jax.run].
     """
     if not isinstance(path, DiffusionPath):
         raise ValueError(f"path must be a DiffusionPath, got {type(path).__name__}")

@@ -12,7 +12,7 @@ Conventions (Ho, Jain & Abbeel 2020, *Denoising Diffusion Probabilistic Models*)
   ``s_hat(x, t) = -eps_fn(x, t) / sqrt(1 - alphabar_t)``.
 
 This module knows nothing about neural networks (no Flax/Optax): it takes any ``eps_fn``.
-The network and its training live in :mod:`langevin_jax.nn`.
+The network and its training live in [`langevin_jax.nn`][langevin_jax.nn].
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def linear_schedule(
       beta_max: ``beta_T < 1`` (Ho et al.'s ``0.02``).
 
     Returns:
-      A :class:`NoiseSchedule`.
+      A [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule].
     """
     num_levels = _checks.check_int_at_least("num_levels", num_levels, 1)
     if not (0.0 < beta_min <= beta_max < 1.0):
@@ -197,7 +197,7 @@ def score_from_eps(eps_fn: EpsFn, schedule: NoiseSchedule) -> Callable[[jax.Arra
       schedule: the schedule it was trained with.
 
     Returns:
-      ``score_fn(x[d], t[]) -> [d]`` (usable with :func:`langevin_jax.annealed_langevin`).
+      ``score_fn(x[d], t[]) -> [d]`` (usable with [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin]).
     """
     if not callable(eps_fn):
         raise ValueError(f"eps_fn must be callable, got {type(eps_fn).__name__}")
@@ -215,7 +215,7 @@ def score_at_level(eps_fn: EpsFn, schedule: NoiseSchedule, level: int) -> Callab
     """The score at one fixed level, ``s_hat(x) = -eps_fn(x, level) / sqrt(1 - alphabar_level)``.
 
     This is how Cao et al. (2026, Section 9) turn a denoiser into a Langevin score
-    (``level = 10``). Returns ``score_fn(x[d]) -> [d]`` for :func:`langevin_jax.ula`.
+    (``level = 10``). Returns ``score_fn(x[d]) -> [d]`` for [`langevin_jax.ula`][langevin_jax.ula].
 
     Raises:
       ValueError: ``level`` not an int in ``[1, T]``.
@@ -267,7 +267,7 @@ def gaussian_eps_fn(schedule: NoiseSchedule, mean, covariance) -> EpsFn:
 
 
 #: Position and the number of reverse steps taken: the shared
-#: :class:`langevin_jax.samplers.base.LangevinState` ``(position, count)``.
+#: [`langevin_jax.samplers.base.LangevinState`][langevin_jax.samplers.base.LangevinState] ``(position, count)``.
 DDPMState = LangevinState
 
 
@@ -299,17 +299,19 @@ def ddpm_sampler(
     with ``z ~ N(0, I)``, ``sigma_t^2 = beta_t`` (``variance="beta"``) or the posterior
     variance ``(1 - alphabar_{t-1}) / (1 - alphabar_t) beta_t`` (``"posterior"``), and no
     noise at the last step (``t = 1``). Run it for ``start_level`` steps with
-    :func:`langevin_jax.run` from ``N(0, I)`` (the law of ``x_T`` up to ``alphabar_T``, about
+    [`langevin_jax.run`][langevin_jax.run] from ``N(0, I)`` (the law of ``x_T`` up to ``alphabar_T``, about
     ``4e-5`` for the linear schedule) to get samples of the data law.
 
     Args:
       eps_fn: ``([d], []) -> [d]`` noise predictor at integer level ``t``.
-      schedule: the :class:`NoiseSchedule` it was trained with.
+      schedule: the [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule] it was trained with.
       start_level: the level of the initial positions (default ``T``).
       variance: ``"beta"`` or ``"posterior"``.
 
     Returns:
-      A :class:`SamplingAlgorithm` with :class:`DDPMState` and :class:`DiffusionInfo`;
+      A [`SamplingAlgorithm`][langevin_jax.diffusion.SamplingAlgorithm] with
+      [`DDPMState`][langevin_jax.samplers.base.LangevinState] and
+      [`DiffusionInfo`][langevin_jax.diffusion.DiffusionInfo];
       ``num_steps`` must be ``<= start_level``.
     """
     _check_eps_fn(eps_fn)
@@ -364,13 +366,15 @@ def ddim_sampler(
 
     Args:
       eps_fn: ``([d], []) -> [d]`` noise predictor.
-      schedule: the :class:`NoiseSchedule`.
+      schedule: the [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule].
       num_steps: ``S`` (default: every level from ``start_level`` down).
       start_level: the level of the initial positions (default ``T``).
       eta: ``>= 0``, the stochasticity.
 
     Returns:
-      A :class:`SamplingAlgorithm` (:class:`DDPMState`, :class:`DiffusionInfo`); run it for
+      A [`SamplingAlgorithm`][langevin_jax.diffusion.SamplingAlgorithm]
+      ([`DDPMState`][langevin_jax.samplers.base.LangevinState],
+      [`DiffusionInfo`][langevin_jax.diffusion.DiffusionInfo]); run it for
       ``S`` steps.
     """
     _check_eps_fn(eps_fn)

@@ -45,11 +45,14 @@ Hence, **in the population limit** ``Sigma_hat = Sigma`` (``n = infinity``; more
 
     W2^2 = sum_i k(lambda_i),      k(lambda) = (sqrt(lambda) - sqrt(phi(lambda)))^2,
 
-a kernel-type norm of the spectrum (:func:`kernel`, :func:`kernel_w2`). For finite ``n`` the matrices
-do not commute; our second-order perturbation expansion (:func:`finite_sample_kernel`) gives the
+a kernel-type norm of the spectrum ([`kernel`][langevin_jax.gaussian_dsm.kernel],
+[`kernel_w2`][langevin_jax.gaussian_dsm.kernel_w2]). For finite ``n`` the matrices
+do not commute; our second-order perturbation expansion
+([`finite_sample_kernel`][langevin_jax.gaussian_dsm.finite_sample_kernel]) gives the
 expected error ``E W2^2 = sum_i k(lambda_i) + (1/n) sum_{i,j} kappa(lambda_i, lambda_j) + O(n^-2)``,
 a two-point kernel, accurate for ``n >> d``. The exact value for a given ``Sigma_hat`` is
-:func:`pipeline_w2`, computed independently of the scalar map: ``A`` and ``C`` by exact matrix
+[`pipeline_w2`][langevin_jax.gaussian_dsm.pipeline_w2], computed independently of the scalar map: ``A`` and ``C`` by
+exact matrix
 series and solves, the Bures trace from the eigenvalues (never eigenvectors) of
 ``Sigma^{1/2} C Sigma^{1/2}``.
 
@@ -326,7 +329,7 @@ def dsm_score_matrix(empirical_covariance: Any, sigma: Any, num_steps: Optional[
                      gamma: Any = None) -> jax.Array:
     """The score matrix ``A`` learned by DSM at noise ``sigma`` (``s_A(y) = -A y``).
 
-    ``A_inf = (Sigma_hat + sigma^2 I)^{-1}`` (the minimiser of :func:`dsm_loss`) when
+    ``A_inf = (Sigma_hat + sigma^2 I)^{-1}`` (the minimiser of [`dsm_loss`][langevin_jax.gaussian_dsm.dsm_loss]) when
     ``num_steps`` is ``None``; otherwise ``K = num_steps`` steps of gradient descent with step
     ``gamma`` from ``A_0 = 0``:
     ``A_K = gamma sum_{j<K} (I - gamma M)^j = [I - (I - gamma M)^K] M^{-1}``,
@@ -469,11 +472,11 @@ def pipeline_w2(data_covariance: Any, empirical_covariance: Any, sigma: Any, eta
     Args:
       data_covariance: ``Sigma``, ``[d, d]``.
       empirical_covariance: ``Sigma_hat``, ``[d, d]``, or ``None`` for ``Sigma``.
-      sigma: see :func:`pipeline_covariance`.
-      eta: see :func:`pipeline_covariance`.
-      gamma: see :func:`pipeline_covariance`.
-      num_dsm_steps: see :func:`pipeline_covariance`.
-      num_ula_steps: see :func:`pipeline_covariance`.
+      sigma: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      eta: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      gamma: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      num_dsm_steps: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      num_ula_steps: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
 
     Returns:
       ``W2`` (scalar).
@@ -506,7 +509,7 @@ def dsm_eigenvalue(mu: Any, sigma: Any, num_dsm_steps: Optional[int] = None,
     """Eigenvalue ``a(mu)`` of the DSM score matrix along an eigenvalue ``mu`` of ``Sigma_hat``.
 
     ``a = 1 / m`` (minimiser) or ``a = [1 - (1 - gamma m)^K] / m`` (``K`` gradient steps),
-    ``m = mu + sigma^2``. Elementwise; no validation (see :func:`dsm_score_matrix`).
+    ``m = mu + sigma^2``. Elementwise; no validation (see [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix]).
     """
     m = mu + sigma**2
     if num_dsm_steps is None:
@@ -548,7 +551,8 @@ def sampled_variance(mu: Any, sigma: Any, eta: Any, *, gamma: Any = None,
     """``phi(mu) = c(a(mu))``: the sampled variance along an eigenvalue ``mu`` of ``Sigma_hat``.
 
     The pipeline acts on ``Sigma_hat`` as a spectral function: ``C = phi(Sigma_hat)``.
-    Elementwise on ``mu``; see :func:`dsm_eigenvalue` and :func:`ula_variance`.
+    Elementwise on ``mu``; see [`dsm_eigenvalue`][langevin_jax.gaussian_dsm.dsm_eigenvalue] and
+    [`ula_variance`][langevin_jax.gaussian_dsm.ula_variance].
     """
     a = dsm_eigenvalue(mu, sigma, num_dsm_steps, gamma)
     return ula_variance(a, eta, num_ula_steps)
@@ -575,7 +579,8 @@ def kernel(spectrum: Any, sigma: Any, eta: Any, *, gamma: Any = None,
            num_dsm_steps: Optional[int] = None, num_ula_steps: Optional[int] = None) -> jax.Array:
     """The per-eigenvalue error kernel ``k(lambda) = (sqrt(lambda) - sqrt(phi(lambda)))^2``.
 
-    ``phi`` is :func:`sampled_variance`. In the population limit (``Sigma_hat = Sigma``), and more
+    ``phi`` is [`sampled_variance`][langevin_jax.gaussian_dsm.sampled_variance]. In the population limit (``Sigma_hat
+    = Sigma``), and more
     generally whenever ``Sigma_hat`` commutes with ``Sigma``, the pipeline's sampling error is
     exactly ``W2^2 = sum_i k(lambda_i)``. Our derivation (module docstring).
 
@@ -604,7 +609,8 @@ def kernel_w2(spectrum: Any, sigma: Any, eta: Any, *, gamma: Any = None,
     """``W2 = sqrt(sum_i k(lambda_i))``: the sampling error as a kernel norm of the spectrum.
 
     Exact in the population limit ``Sigma_hat = Sigma`` (for any ``sigma``, ``gamma``, ``K``,
-    ``eta``, ``k``); see :func:`kernel` for the arguments and :func:`expected_kernel_w2` for
+    ``eta``, ``k``); see [`kernel`][langevin_jax.gaussian_dsm.kernel] for the arguments and
+    [`expected_kernel_w2`][langevin_jax.gaussian_dsm.expected_kernel_w2] for
     finite ``n``.
     """
     spectrum, num_dsm_steps, num_ula_steps = _validate_spectral(
@@ -634,7 +640,8 @@ def _divided_differences(phi, x: jax.Array, y: jax.Array, rtol: float = 1e-3):
 
 
 def _kappa(phi, lam: jax.Array) -> jax.Array:
-    """``kappa`` of :func:`finite_sample_kernel` for the scalar map ``phi``, ``[d, d]``."""
+    """``kappa`` of [`finite_sample_kernel`][langevin_jax.gaussian_dsm.finite_sample_kernel] for the scalar map
+    ``phi``, ``[d, d]``."""
     li, lj = lam[:, None], lam[None, :]
     first, second = _divided_differences(phi, li, lj)
     c = phi(lam)
@@ -666,12 +673,13 @@ def finite_sample_kernel(spectrum: Any, sigma: Any, eta: Any, *, gamma: Any = No
                           + phi[l_i, l_j]^2 l_i l_j / (2 sqrt(b_i b_j) (sqrt(b_i) + sqrt(b_j))) ],
 
     with ``c_i = phi(l_i)``, ``b_i = l_i c_i`` and ``phi[.]`` the divided differences of
-    :func:`sampled_variance`. Valid as ``n -> infinity`` at fixed ``d`` (accurate for ``n >> d``);
+    [`sampled_variance`][langevin_jax.gaussian_dsm.sampled_variance]. Valid as ``n -> infinity`` at fixed ``d``
+    (accurate for ``n >> d``);
     when every stage is ideal (``phi(mu) = mu``) it reduces to
     ``(1 + delta_ij) l_i l_j / (2 (l_i + l_j))``, the error of the empirical covariance itself.
 
     Args:
-      spectrum: ``[d]``; other arguments as in :func:`kernel`.
+      spectrum: ``[d]``; other arguments as in [`kernel`][langevin_jax.gaussian_dsm.kernel].
 
     Returns:
       ``kappa``, ``[d, d]`` (``1/n`` not included).
@@ -694,7 +702,7 @@ def expected_kernel_w2(spectrum: Any, num_samples: int, sigma: Any, eta: Any, *,
     """``sqrt(E W2^2)`` over the draw of ``n`` samples, to first order in ``1/n``.
 
     ``sqrt(sum_i k(lambda_i) + (1/n) sum_{i,j} kappa(lambda_i, lambda_j))`` (see
-    :func:`finite_sample_kernel`); an asymptotic formula (``n >> d``), not exact.
+    [`finite_sample_kernel`][langevin_jax.gaussian_dsm.finite_sample_kernel]); an asymptotic formula (``n >> d``), not exact.
     """
     n = _checks.check_int_at_least("num_samples", num_samples, 1)
     lam, num_dsm_steps, num_ula_steps = _validate_spectral(
@@ -743,9 +751,9 @@ def max_stable_eta(spectrum: Any, sigma: Any, *, gamma: Any = None,
 
     Args:
       spectrum: ``[d]`` eigenvalues of ``Sigma_hat`` (of ``Sigma`` in the population limit).
-      sigma: as in :func:`dsm_score_matrix`.
-      gamma: as in :func:`dsm_score_matrix`.
-      num_dsm_steps: as in :func:`dsm_score_matrix`.
+      sigma: as in [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix].
+      gamma: as in [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix].
+      num_dsm_steps: as in [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix].
 
     Returns:
       ``2 / max_i a(mu_i)``; ULA is stationary iff ``eta`` is below it.
@@ -811,9 +819,9 @@ def optimal_sigma(spectrum: Any, eta: Any, *, gamma: Any = None,
     Args:
       spectrum: ``[d]``.
       eta: ULA step ``> 0``.
-      gamma: as in :func:`kernel`.
-      num_dsm_steps: as in :func:`kernel`.
-      num_ula_steps: as in :func:`kernel`.
+      gamma: as in [`kernel`][langevin_jax.gaussian_dsm.kernel].
+      num_dsm_steps: as in [`kernel`][langevin_jax.gaussian_dsm.kernel].
+      num_ula_steps: as in [`kernel`][langevin_jax.gaussian_dsm.kernel].
       num_samples: ``n`` for the finite-sample objective, or ``None``.
       sigma_init: start (default ``sqrt(eta)``, which is stable: ``eta a <= eta / sigma^2 = 1``).
       num_iterations: descent steps.
@@ -841,7 +849,7 @@ def optimal_sigma(spectrum: Any, eta: Any, *, gamma: Any = None,
 
 
 class ErrorSources(NamedTuple):
-    """One W2 value per error source (see :func:`error_decomposition`)."""
+    """One W2 value per error source (see [`error_decomposition`][langevin_jax.gaussian_dsm.error_decomposition])."""
 
     finite_samples: jax.Array
     optimisation: jax.Array
@@ -854,7 +862,7 @@ class ErrorDecomposition(NamedTuple):
     """The pipeline's W2 error and its sources.
 
     Attributes:
-      total: W2 of the full pipeline (= :func:`pipeline_w2`).
+      total: W2 of the full pipeline (= [`pipeline_w2`][langevin_jax.gaussian_dsm.pipeline_w2]).
       alone: W2 with only that source switched on, all others ideal (from the ideal W2 = 0).
       marginal: ``total`` minus the W2 of the pipeline with only that source switched off.
     """
@@ -899,14 +907,14 @@ def error_decomposition(data_covariance: Any, empirical_covariance: Any, sigma: 
     Args:
       data_covariance: ``Sigma``, ``[d, d]``.
       empirical_covariance: ``Sigma_hat``, ``[d, d]``, or ``None`` (population limit).
-      sigma: as in :func:`pipeline_covariance`.
-      eta: as in :func:`pipeline_covariance`.
-      gamma: as in :func:`pipeline_covariance`.
-      num_dsm_steps: as in :func:`pipeline_covariance`.
-      num_ula_steps: as in :func:`pipeline_covariance`.
+      sigma: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      eta: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      gamma: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      num_dsm_steps: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
+      num_ula_steps: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
 
     Returns:
-      An :class:`ErrorDecomposition`.
+      An [`ErrorDecomposition`][langevin_jax.gaussian_dsm.ErrorDecomposition].
     """
     sig = _check_square("data_covariance", data_covariance)
     emp = sig if empirical_covariance is None else _check_square(

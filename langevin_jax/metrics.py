@@ -1,6 +1,6 @@
 """Metrics: score error, Lipschitz estimates, and distances between sample sets and targets.
 
-This is the only module that imports OTT-JAX (inside :func:`sinkhorn_divergence`).
+This is the only module that imports OTT-JAX (inside [`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence]).
 
 All estimators that involve randomness take the key first. Monte Carlo estimates come
 with their standard error.
@@ -90,11 +90,11 @@ def score_error(
       num_samples: number of draws, >= 2.
       p: the exponent of the L^p error, > 0.
       proposal: optional object with ``sample`` and ``log_prob`` (e.g. a shifted
-        :class:`langevin_jax.Gaussian`); its support must cover where ``s_hat != s``.
+        [`langevin_jax.Gaussian`][langevin_jax.Gaussian]); its support must cover where ``s_hat != s``.
       batch_size: draws evaluated per compiled batch (bounds memory), an int >= 1.
 
     Returns:
-      A :class:`ScoreError`.
+      A [`ScoreError`][langevin_jax.metrics.ScoreError].
 
     Raises:
       ValueError: a ``key`` that is not a PRNG key, ``num_samples < 2``, ``p <= 0``, a
@@ -235,7 +235,8 @@ def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     Finite-sample bias: even when the samples come from the target exactly, the fit
     fluctuates, and to leading order ``E[KL] - KL = d (d + 3) / (4 n)`` when the sample
     law is near the target (``d/(2n)`` from the mean, ``d (d + 1) / (4 n)`` from the
-    covariance); see :func:`gaussian_fit_kl_bias`. With ``d = 50`` and ``n = 5000`` chains
+    covariance); see [`gaussian_fit_kl_bias`][langevin_jax.metrics.gaussian_fit_kl_bias]. With ``d = 50`` and ``n =
+    5000`` chains
     this is ``0.1325``: state ``n`` next to any number you report.
 
     Pure JAX (differentiable, jit-able). Compute under ``jax.enable_x64`` for large ``d``.
@@ -264,7 +265,7 @@ def _check_bias_args(d, n) -> None:
 
 
 def gaussian_fit_kl_bias(d: int, n: int) -> float:
-    """Leading-order finite-sample bias ``d (d + 3) / (4 n)`` of :func:`gaussian_fit_kl`
+    """Leading-order finite-sample bias ``d (d + 3) / (4 n)`` of [`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl]
     (``n > d + 1``: with fewer samples the fit is singular and its KL infinite)."""
     _check_bias_args(d, n)
     return d * (d + 3) / (4.0 * n)
@@ -323,12 +324,12 @@ def _check_weights(name: str, w: Any, n: int, dtype) -> Optional[jax.Array]:
     return w / jnp.sum(w)
 
 
-#: Default ``max_memory_bytes`` of :func:`sinkhorn_divergence`: 4 GiB.
+#: Default ``max_memory_bytes`` of [`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence]: 4 GiB.
 SINKHORN_MAX_MEMORY_BYTES = 4 * 2**30
 
 
 def _sinkhorn_memory_bytes(n: int, m: int, itemsize: int, batch_size: Optional[int]) -> int:
-    """Bytes of the ``[n, m]``-sized buffers :func:`_sinkhorn_impl` allocates (an estimate).
+    """Bytes of the ``[n, m]``-sized buffers `_sinkhorn_impl` allocates (an estimate).
 
     Dense: the three cost matrices (``n m + n^2 + m^2`` entries) and the temporaries of the
     log-sum-exp kernel applications of the largest problem (``2 max(n, m)^2 + n m +
@@ -372,7 +373,7 @@ def _check_sinkhorn_memory(n: int, m: int, itemsize: int, batch_size: Optional[i
 @functools.lru_cache(maxsize=None)
 def _online_cloud_cls():
     """A ``PointCloud`` whose log-kernel is applied online, ``batch_size`` rows at a time, with
-    :func:`_sq_dists`'s full-precision costs (``lax.map(..., batch_size=...)``; OTT 0.6's own
+    `_sq_dists`'s full-precision costs (``lax.map(..., batch_size=...)``; OTT 0.6's own
     online mode fails on this JAX: ``batching.is_vmappable`` was removed). Only
     ``apply_lse_kernel`` is needed by the log-domain Sinkhorn (updates, marginals). Built on
     first use: OTT is imported only when a Sinkhorn divergence is computed."""
@@ -523,7 +524,8 @@ def sinkhorn_divergence(
     * **Precision**: the costs use full float32 matrix products on every backend (a GPU's
       default float32 product is TF32, which tripled the error against GeomLoss).
 
-    For many pairs use :func:`sinkhorn_divergence_batched` (one compiled call); the function
+    For many pairs use [`sinkhorn_divergence_batched`][langevin_jax.metrics.sinkhorn_divergence_batched] (one compiled
+    call); the function
     also composes with ``jax.vmap`` and ``jit``. It is compiled once per shape and settings.
 
     Args:
@@ -543,7 +545,7 @@ def sinkhorn_divergence(
         ``[n, m]``-sized buffers exceed this many bytes; ``None`` skips the check.
 
     Returns:
-      :class:`SinkhornResult` ``(value, converged, num_iterations)``.
+      [`SinkhornResult`][langevin_jax.metrics.SinkhornResult] ``(value, converged, num_iterations)``.
 
     Raises:
       ValueError: NaN/inf in the inputs, mismatched dimensions, fewer than 2 points, bad
@@ -598,10 +600,10 @@ def gaussian_fit_w2(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     Finite-sample bias: for samples from ``N(0, I_d)`` itself,
     ``E[W2^2] ~ d / n + d (d + 1) / (4 n)`` to leading order (``d/n`` from the mean,
     ``tr(E^2)/4`` from the covariance fluctuation ``E = S_hat - I``); it scales with the
-    covariance for other targets. See :func:`gaussian_fit_w2_bias`.
+    covariance for other targets. See [`gaussian_fit_w2_bias`][langevin_jax.metrics.gaussian_fit_w2_bias].
 
     Raises:
-      ValueError: as :func:`gaussian_fit_kl`.
+      ValueError: as [`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl].
     """
     samples, mean = _check_fit_inputs(samples, mean, covariance)
     m, c = _fit(samples)
@@ -669,7 +671,7 @@ def energy_distance(x: jax.Array, y: jax.Array) -> jax.Array:
 def sinkhorn_divergence_batched(
     xs: jax.Array, ys: jax.Array, *, method: str = "auto", **kwargs: Any
 ) -> SinkhornResult:
-    """:func:`sinkhorn_divergence` for many pairs of clouds in one compiled call.
+    """[`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence] for many pairs of clouds in one compiled call.
 
     Args:
       xs: ``[num_pairs, n, d]``; ys: ``[num_pairs, m, d]`` (e.g. trials x methods flattened).
@@ -680,15 +682,16 @@ def sinkhorn_divergence_batched(
         too when ``vmap``'s ``num_pairs`` copies of the buffers would exceed
         ``max_memory_bytes``; an explicit ``"vmap"`` raises then). Measured on a
         2-core CPU (16 pairs, ``d = 10``, blur 0.01): ``lax.map`` runs at the speed of a
-        Python loop over :func:`sinkhorn_divergence` (1.06x at 50 points, 0.97x at 500: one
+        Python loop over [`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence] (1.06x at 50 points, 0.97x
+        at 500: one
         pair already keeps both cores busy), ``vmap`` at 0.5x for 500 points (the batched
         ``[pairs, n, m]`` kernels no longer fit in cache). The compiled program is cached per
         method and settings.
-      **kwargs: passed to :func:`sinkhorn_divergence` (``blur``, ``batch_size``,
+      **kwargs: passed to [`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence] (``blur``, ``batch_size``,
         ``max_memory_bytes``, ...).
 
     Returns:
-      :class:`SinkhornResult` with ``[num_pairs]`` fields.
+      [`SinkhornResult`][langevin_jax.metrics.SinkhornResult] with ``[num_pairs]`` fields.
     """
     xs, ys = jnp.asarray(xs), jnp.asarray(ys)
     if xs.ndim != 3 or ys.ndim != 3 or xs.shape[0] != ys.shape[0]:

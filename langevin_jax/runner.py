@@ -1,14 +1,14 @@
 """Run a batch of chains: one ``jit`` of a ``lax.scan`` over a ``vmap``ped step.
 
-:func:`run` is a thin eager shell (input checks that name the argument, before anything is
+[`run`][langevin_jax.runner.run] is a thin eager shell (input checks that name the argument, before anything is
 compiled, wherever the inputs are concrete) around a pure JAX core. The core is traceable:
 ``run`` may be called inside a user's ``jit``, ``vmap`` (over keys, step sizes, initial
 positions, score parameters), ``grad`` and ``lax.scan``, and gives the same numbers there as
 eagerly.
 
 Compilation is keyed on the *structure* of the algorithm, not on its numbers: the algorithm
-is a pytree (a :class:`~langevin_jax.samplers.base.SamplingAlgorithm` whose ``step`` is a
-:class:`jax.tree_util.Partial`), its array and float leaves (step sizes, schedules' values, a
+is a pytree (a [`SamplingAlgorithm`][langevin_jax.samplers.base.SamplingAlgorithm] whose ``step`` is a
+`jax.tree_util.Partial`), its array and float leaves (step sizes, schedules' values, a
 target's or a network's parameters) are traced inputs, and only its functions and integers
 are static. So ``run(key, lj.ula(score, h), ...)`` for a new ``h`` re-uses the compiled
 program. There is no hand-written compile cache: ``jax.jit``'s own cache is the only one.
@@ -31,7 +31,7 @@ __all__ = ["run", "RunResult", "RunInfo", "chain_keys", "NonFiniteWarning"]
 
 
 class NonFiniteWarning(RuntimeWarning):
-    """Issued by an eager :func:`run` when chains went non-finite (NaN/inf), or when a chain's
+    """Issued by an eager [`run`][langevin_jax.runner.run] when chains went non-finite (NaN/inf), or when a chain's
     state holds a NaN log-density (a Metropolis chain that can never accept a proposal).
 
     The run still returns every chain (``info.nonfinite`` says which diverged): filter it with
@@ -42,14 +42,15 @@ class NonFiniteWarning(RuntimeWarning):
 
 
 class RunInfo(NamedTuple):
-    """Summary of a run, all arrays (so a run can be traced); :meth:`summary` gives Python numbers.
+    """Summary of a run, all arrays (so a run can be traced); [`summary`][langevin_jax.runner.RunInfo.summary] gives
+    Python numbers.
 
     Attributes:
       num_nonfinite: int32 scalar, the number of chains whose position was non-finite
         (NaN/inf). Such chains are *not* removed from ``state``: callers decide. A chain is
         counted when its final position or a saved one is non-finite; for Langevin updates
         ``x + (...)`` a non-finite position stays non-finite, so this is "at any step" (pass
-        ``check_every_step=True`` to :func:`run` for samplers that could recover).
+        ``check_every_step=True`` to [`run`][langevin_jax.runner.run] for samplers that could recover).
       nonfinite: ``[num_chains]`` bool, which chains went non-finite.
       acceptance_rate: float scalar, the mean over chains and steps of the Metropolis
         acceptance probability (MALA, BlackJAX's MALA/HMC/NUTS); ``None`` for unadjusted
@@ -77,13 +78,13 @@ class RunInfo(NamedTuple):
 
 
 class RunResult(NamedTuple):
-    """What :func:`run` returns (a pytree of arrays).
+    """What [`run`][langevin_jax.runner.run] returns (a pytree of arrays).
 
     Attributes:
       state: the final state of every chain (leaves with a leading ``[num_chains]`` axis).
       trajectory: the positions after steps ``save_every, 2 save_every, ...``, leaves
         ``[num_saved, num_chains, ...]`` (``num_saved = num_steps // save_every``), or ``None``.
-      info: a :class:`RunInfo`.
+      info: a [`RunInfo`][langevin_jax.runner.RunInfo].
     """
 
     state: Any
@@ -463,8 +464,8 @@ def run(
     Args:
       key: a PRNG key.
       algorithm: anything with ``init(position)`` and ``step(rng_key, state) -> (state,
-        info)`` for one chain: :func:`langevin_jax.ula`, :func:`~langevin_jax.mala`,
-        :func:`~langevin_jax.annealed_langevin`, or BlackJAX's ``mala``, ``hmc``, ``nuts``.
+        info)`` for one chain: [`langevin_jax.ula`][langevin_jax.ula], [`mala`][langevin_jax.mala],
+        [`annealed_langevin`][langevin_jax.annealed_langevin], or BlackJAX's ``mala``, ``hmc``, ``nuts``.
         An eager ``check(position, num_steps)`` attribute, when present, is called first.
       initial_positions: a pytree whose leaves carry the chain axis first: ``[num_chains, d]``,
         ``[num_chains, H, W]``, ``{"a": [num_chains, 3], "b": [num_chains]}``, ...
@@ -485,7 +486,7 @@ def run(
         (measured on an H100: 1.1-1.5x faster than 1 at the sizes of ``benchmarks.ula``).
 
     Returns:
-      A :class:`RunResult` ``(state, trajectory, info)`` of arrays.
+      A [`RunResult`][langevin_jax.runner.RunResult] ``(state, trajectory, info)`` of arrays.
 
     Raises:
       ValueError: on an object without ``init``/``step``, a key that is not a PRNG key, a

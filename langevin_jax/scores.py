@@ -2,12 +2,12 @@
 Langevin Dynamics to Score Function Error* (arXiv 2603.11319).
 
 Every constructor returns a plain ``score_fn(x)`` on one point ``[d] -> [d]``
-(batch with ``jax.vmap``); compose them with :func:`langevin_jax.ula`.
+(batch with ``jax.vmap``); compose them with [`langevin_jax.ula`][langevin_jax.ula].
 
-* :func:`bump`: a C-infinity bump, 1 on ``[0, a]``, 0 on ``[c, inf)``.
-* :func:`trap_score`: Theorem 1 (standard-normal start is trapped near the origin).
-* :func:`memorizing_score`: Theorem 7 (chains started at training points stay there).
-* :func:`cone_escape_score`: Theorem 11 (a thin far-away cone where the score pushes
+* [`bump`][langevin_jax.scores.bump]: a C-infinity bump, 1 on ``[0, a]``, 0 on ``[c, inf)``.
+* [`trap_score`][langevin_jax.scores.trap_score]: Theorem 1 (standard-normal start is trapped near the origin).
+* [`memorizing_score`][langevin_jax.scores.memorizing_score]: Theorem 7 (chains started at training points stay there).
+* [`cone_escape_score`][langevin_jax.scores.cone_escape_score]: Theorem 11 (a thin far-away cone where the score pushes
   chains out to infinity).
 """
 
@@ -65,7 +65,7 @@ def _smooth_step(u: jax.Array) -> jax.Array:
 
     Computed as ``sigmoid(1/(1-u) - 1/u)`` on ``[lo, 1 - lo]`` and exactly 0 / 1 outside,
     where ``lo`` (about 1/80 in float32, 1/700 in float64) is where ``g`` falls below the
-    dtype's smallest normal number (see :func:`_smooth_step_cutoff`). So no value or
+    dtype's smallest normal number (see `_smooth_step_cutoff`). So no value or
     derivative of any order ever passes through a denormal, an overflow or ``0 * inf``: the
     naive ``exp(-1/u)`` form had a derivative ``exp(-1/u) / u**2`` that a GPU (which flushes
     denormals) turned into ``inf``/NaN next to the edge of the band. The cut changes ``g``
@@ -106,7 +106,7 @@ def bump(r: jax.Array, a: float, c: float) -> jax.Array:
 
 
 def bump_lipschitz(a: float, c: float) -> float:
-    """The Lipschitz constant ``2 / (c - a)`` of :func:`bump`."""
+    """The Lipschitz constant ``2 / (c - a)`` of [`bump`][langevin_jax.scores.bump]."""
     return 2.0 / (c - a)
 
 
@@ -151,7 +151,8 @@ def trap_score(
 
     Args:
       mu: ``[d]`` target mean. Theory: ``|mu| = 7 sqrt(d)``.
-      r_in: inner radius; default ``4 sqrt(d)`` (theory value, see :func:`theory_trap_radii`).
+      r_in: inner radius; default ``4 sqrt(d)`` (theory value, see
+        [`theory_trap_radii`][langevin_jax.scores.theory_trap_radii]).
       r_out: outer radius ``> r_in``; default ``5 sqrt(d)``.
       alpha: trap strength ``>= 1`` would match the paper's "constant >= 1"; any ``> 0``
         is accepted (the trapped law is ``N(0, I / alpha)``).
@@ -216,7 +217,7 @@ def general_position(points: jax.Array, block: int = 2048) -> GeneralPosition:
 
 
 def default_memorizing_alpha(d: int, r_in: float) -> float:
-    """``2 d / r_in^2``: the default well strength of :func:`memorizing_score`."""
+    """``2 d / r_in^2``: the default well strength of [`memorizing_score`][langevin_jax.scores.memorizing_score]."""
     return 2.0 * d / float(r_in) ** 2
 
 
@@ -316,7 +317,7 @@ def cone_escape_score(
 ) -> ScoreFn:
     """Theorem 11's construction (our reconstruction): the true score except on a thin cone.
 
-    ``s_hat(x) = drift * u`` for ``x`` in the cone (see :func:`in_cone`) with axis ``u``,
+    ``s_hat(x) = drift * u`` for ``x`` in the cone (see [`in_cone`][langevin_jax.scores.in_cone]) with axis ``u``,
     apex distance ``start`` and half-angle ``theta``; ``s_hat(x) = s(x)`` elsewhere. The
     cone lies far out in ``pi``'s tail, so ``E_pi |s_hat - s|^2`` is tiny; but a chain that
     wanders in is pushed outward at speed ``drift`` while the cone widens linearly, so it
@@ -356,7 +357,8 @@ def cone_escape_score(
 
 
 def trap_score_error_log_bound(mu_norm: float, r_out: float, alpha: float, p: float = 2.0) -> float:
-    """Analytic upper bound on ``log E_pi |s_hat - s|^p`` for :func:`trap_score`, ``pi = N(mu, I)``.
+    """Analytic upper bound on ``log E_pi |s_hat - s|^p`` for [`trap_score`][langevin_jax.scores.trap_score], ``pi =
+    N(mu, I)``.
 
     ``s_hat - s = b(|x|) ((1 - alpha) x - mu)`` vanishes outside the ball ``|x| < r_out``,
     where its norm is at most ``|1 - alpha| r_out + |mu|``; and
@@ -377,11 +379,11 @@ def trap_score_error(
     num_samples: int = 100_000,
     p: float = 2.0,
 ):
-    """``E_pi |s_hat - s|^p`` of :func:`trap_score` under ``pi = N(mu, I)``.
+    """``E_pi |s_hat - s|^p`` of [`trap_score`][langevin_jax.scores.trap_score] under ``pi = N(mu, I)``.
 
     Runs plain Monte Carlo under ``pi`` and importance sampling from ``N(r_out mu/|mu|, I)``
     (centred on the trap's boundary point nearest to ``mu``); returns the estimate with the
-    smaller relative standard error (a :class:`langevin_jax.metrics.ScoreError`).
+    smaller relative standard error (a [`langevin_jax.metrics.ScoreError`][langevin_jax.metrics.ScoreError]).
     """
     from langevin_jax import metrics, targets
 
@@ -450,11 +452,11 @@ def memorizing_score_error(
     num_samples: int = 20_000,
     p: float = 2.0,
 ):
-    """``E_pi |s_hat - s|^p`` of :func:`memorizing_score` under ``pi = N(0, I_d)``.
+    """``E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``pi = N(0, I_d)``.
 
     Plain Monte Carlo and importance sampling from a uniform mixture of
     ``N(x_i, (r_out^2 / d) I)`` around the training points; returns the estimate with the
-    smaller relative standard error (a :class:`langevin_jax.metrics.ScoreError`).
+    smaller relative standard error (a [`langevin_jax.metrics.ScoreError`][langevin_jax.metrics.ScoreError]).
     """
     from langevin_jax import metrics, targets
 
@@ -549,16 +551,17 @@ def log_ball_error(
 
 def trap_score_error_exact(mu_norm: float, d: int, r_in: float, r_out: float,
                            alpha: float = 1.0, p: float = 2.0) -> float:
-    """``log E_pi |s_hat - s|^p`` of :func:`trap_score` under ``N(mu, I_d)`` by quadrature."""
+    """``log E_pi |s_hat - s|^p`` of [`trap_score`][langevin_jax.scores.trap_score] under ``N(mu, I_d)`` by quadrature."""
     return log_ball_error(mu_norm, d, r_in, r_out, alpha, -1.0, p)
 
 
 def memorizing_score_error_exact(points, r_in: float | None = None, r_out: float | None = None,
                                  alpha: float | None = None, p: float = 2.0) -> float:
-    """``log E_pi |s_hat - s|^p`` of :func:`memorizing_score` under ``N(0, I_d)`` by quadrature.
+    """``log E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``N(0, I_d)`` by
+    quadrature.
 
     Exact (up to quadrature error) when the points are in general position (disjoint
-    balls): the sum over points of :func:`log_ball_error` with ``m = -x_i``.
+    balls): the sum over points of [`log_ball_error`][langevin_jax.scores.log_ball_error] with ``m = -x_i``.
     """
     pts = np.asarray(points, np.float64)
     d = pts.shape[1]

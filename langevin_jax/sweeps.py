@@ -6,10 +6,11 @@ one ``jit``: one trace, one compilation for the whole sweep. For this to be hone
 padded computation must equal the unpadded one at that ``d``; the pieces here are built so
 that it does:
 
-* **noise** (:func:`prefix_normal`): with JAX's partitionable threefry (the default since
+* **noise** ([`prefix_normal`][langevin_jax.sweeps.prefix_normal]): with JAX's partitionable threefry (the default since
   JAX 0.5) coordinate ``i`` of ``jax.random.normal(key, (d,))`` depends on ``(key, i)`` only,
   so the first ``d`` coordinates do not depend on ``d_max``;
-* **dynamics** (:func:`masked_ula`): ULA run by :func:`langevin_jax.run` with the diagonal
+* **dynamics** ([`masked_ula`][langevin_jax.sweeps.masked_ula]): ULA run by [`langevin_jax.run`][langevin_jax.run]
+  with the diagonal
   step ``h * mask``, so padded coordinates stay exactly at their start (0), and a sweep and a
   plain run with the same key agree;
 * **targets and metrics**: padded coordinates carry the target's own law (mean 0,
@@ -72,7 +73,7 @@ def prefix_normal(key: jax.Array, d: int, dtype=jnp.float32) -> jax.Array:
     This is ``jax.random.normal(key, (d,))``: with JAX's partitionable threefry (the default
     since JAX 0.5) coordinate ``i`` depends on ``(key, i)`` only, so the first ``d``
     coordinates do not depend on the padding, and a sweep draws exactly the noise of
-    :func:`langevin_jax.run` (which is what makes a sweep and a plain run agree).
+    [`langevin_jax.run`][langevin_jax.run] (which is what makes a sweep and a plain run agree).
     """
     _check_partitionable()
     return jax.random.normal(key, (d,), dtype)
@@ -80,8 +81,8 @@ def prefix_normal(key: jax.Array, d: int, dtype=jnp.float32) -> jax.Array:
 
 def prefix_noise(key: jax.Array, num_steps: int, num_chains: int, d: int,
                  dtype=jnp.float32) -> jax.Array:
-    """``[num_steps, num_chains, d]``: exactly the noise :func:`masked_ula` (and
-    :func:`langevin_jax.run`) draws, chain ``c`` at step ``k`` from ``chain_keys(key, k)[c]``.
+    """``[num_steps, num_chains, d]``: exactly the noise [`masked_ula`][langevin_jax.sweeps.masked_ula] (and
+    [`langevin_jax.run`][langevin_jax.run]) draws, chain ``c`` at step ``k`` from ``chain_keys(key, k)[c]``.
 
     Precompute it once to reuse the same noise (common random numbers) across many
     evaluations, e.g. gradient descent on a step size through simulated chains.
@@ -111,11 +112,11 @@ def masked_ula(
     """ULA on the coordinates selected by ``mask``; padded coordinates stay where they start.
 
     ``x_{k+1} = x_k + (h m) s(x_k) + sqrt(2 h m) xi_k``: ULA with the diagonal step ``h * mask``,
-    run by :func:`langevin_jax.run` with ULA's kernel (one implementation, one key scheme), so
+    run by [`langevin_jax.run`][langevin_jax.run] with ULA's kernel (one implementation, one key scheme), so
     on the used coordinates it agrees with ``lj.run(key, lj.ula(score, h), x0[:, :d], num_steps)``
     up to float rounding of the score. Differentiable in ``step_size`` and in anything
     ``score_fn`` closes over (the padded coordinates contribute zero derivative). Call it
-    inside ``jit``/``vmap`` (e.g. from :func:`sweep`).
+    inside ``jit``/``vmap`` (e.g. from [`sweep`][langevin_jax.sweeps.sweep]).
 
     Args:
       key: PRNG key.
@@ -124,7 +125,7 @@ def masked_ula(
       initial_positions: ``[num_chains, d_max]``.
       num_steps: static number of steps.
       mask: ``[d_max]`` of 0/1.
-      noise: optional ``[num_steps, num_chains, d_max]`` from :func:`prefix_noise` (then
+      noise: optional ``[num_steps, num_chains, d_max]`` from [`prefix_noise`][langevin_jax.sweeps.prefix_noise] (then
         ``key`` is unused); the result equals drawing it on the fly up to float rounding
         (a few ulps: XLA fuses the two code paths differently).
 
@@ -226,7 +227,7 @@ def masked_gaussian_fit_kl(samples: jax.Array, mean: jax.Array, mask: jax.Array)
 
     Padded coordinates (zero in ``samples`` and ``mean``) get the target's law (variance 1)
     substituted, so they add exactly zero; equals
-    :func:`langevin_jax.metrics.gaussian_fit_kl` of the unpadded samples.
+    [`langevin_jax.metrics.gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl] of the unpadded samples.
     """
     n, d_max = samples.shape
     m = jnp.mean(samples, axis=0)

@@ -46,8 +46,8 @@ def _check_point(x: jax.Array, d: int) -> None:
 class Gaussian:
     """Gaussian ``N(mean, covariance)`` on R^d with a full covariance.
 
-    Build it from ``(mean, covariance)`` with :meth:`create`, or from a spectrum
-    in a given orthonormal basis with :meth:`from_spectrum`
+    Build it from ``(mean, covariance)`` with [`create`][langevin_jax.targets.Gaussian.create], or from a spectrum
+    in a given orthonormal basis with [`from_spectrum`][langevin_jax.targets.Gaussian.from_spectrum]
     (``covariance = basis @ diag(eigenvalues) @ basis.T``).
 
     Attributes:

@@ -64,9 +64,9 @@ def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
 
 
 def gaussian_kl_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
-    """:func:`gaussian_kl` without the input checks, for callers that validated their reference
+    """[`gaussian_kl`][langevin_jax.theory.gaussian_kl] without the input checks, for callers that validated their reference
     and pass a fitted ``cov0`` that may be singular (then the Cholesky gives NaN, which
-    :func:`langevin_jax.metrics.gaussian_fit_kl` reports as ``+inf``)."""
+    [`langevin_jax.metrics.gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl] reports as ``+inf``)."""
     d = mean0.shape[-1]
     l1 = jnp.linalg.cholesky(cov1)
     l0 = jnp.linalg.cholesky(cov0)
@@ -89,7 +89,7 @@ def gaussian_w2(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
 
 
 def gaussian_w2_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
-    """:func:`gaussian_w2` without the input checks (for callers that validated them)."""
+    """[`gaussian_w2`][langevin_jax.theory.gaussian_w2] without the input checks (for callers that validated them)."""
     r1 = sqrtm_psd(cov1)
     cross = sqrtm_psd(r1 @ cov0 @ r1)
     w2sq = jnp.sum((mean0 - mean1) ** 2) + jnp.trace(cov0) + jnp.trace(cov1) - 2 * jnp.trace(cross)

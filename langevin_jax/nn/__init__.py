@@ -1,6 +1,7 @@
 """Neural denoisers and their training (the only place Flax and Optax are used).
 
-Samplers never see the network: :func:`denoiser_score_fn` and :func:`denoiser_eps_fn` turn
+Samplers never see the network: [`denoiser_score_fn`][langevin_jax.nn.denoiser_score_fn] and
+[`denoiser_eps_fn`][langevin_jax.nn.denoiser_eps_fn] turn
 parameters into plain ``score_fn(x)`` / ``eps_fn(x, t)`` functions.
 """
 

@@ -1,6 +1,6 @@
 """An MLP noise predictor ``(x_t, t) -> eps`` (Flax linen) behind a pure-function boundary.
 
-The network is a Flax module, but nothing outside :mod:`langevin_jax.nn` sees it: samplers
+The network is a Flax module, but nothing outside [`langevin_jax.nn`][langevin_jax.nn] sees it: samplers
 get a plain ``eps_fn(x, t)`` or ``score_fn(x)`` closing over the parameters (a pytree).
 
 Architecture (Cao et al. 2026, Section 9: "a fully connected network with 3 hidden layers"
@@ -41,7 +41,7 @@ _ACTIVATIONS: dict[str, Callable] = {"silu": nn.silu, "relu": nn.relu, "gelu": n
 
 @dataclasses.dataclass(frozen=True)
 class DenoiserConfig:
-    """Hyperparameters of :class:`MLPDenoiser` (hashable, JSON-able).
+    """Hyperparameters of [`MLPDenoiser`][langevin_jax.nn.denoiser.MLPDenoiser] (hashable, JSON-able).
 
     Attributes:
       dim: ``d``, the data dimension.
@@ -103,7 +103,7 @@ class MLPDenoiser(nn.Module):
     is full float32 on every backend: a GPU's default (TF32 on NVIDIA, bf16 passes on TPU)
     keeps about 10 mantissa bits, a relative error near 1e-3 in ``eps`` that the score
     ``-eps / sqrt(1 - alphabar_t)`` multiplies by up to 100 at the low noise levels the
-    learned-score experiments sample at. Training (:func:`langevin_jax.nn.train_denoiser`)
+    learned-score experiments sample at. Training ([`langevin_jax.nn.train_denoiser`][langevin_jax.nn.train_denoiser])
     passes ``DEFAULT``: the epsilon loss is a Monte Carlo estimate whose noise is far larger
     than TF32's rounding, and the faster products are worth having there.
     """
@@ -133,14 +133,14 @@ def init_denoiser(key: jax.Array, config: DenoiserConfig) -> Params:
 
 def apply_denoiser(params: Params, config: DenoiserConfig, x: jax.Array, t: jax.Array) -> jax.Array:
     """``eps_theta(x, t)`` on one point ``[d]`` or a batch ``[n, d]`` (``t`` broadcast), in
-    full float32 precision on every backend (see :class:`MLPDenoiser`)."""
+    full float32 precision on every backend (see [`MLPDenoiser`][langevin_jax.nn.denoiser.MLPDenoiser])."""
     return MLPDenoiser(config).apply({"params": params}, x, t)
 
 
 def denoiser_eps_fn(params: Params, config: DenoiserConfig):
-    """``eps_fn(x[d], t[]) -> [d]``: a :class:`jax.tree_util.Partial` holding ``params``.
+    """``eps_fn(x[d], t[]) -> [d]``: a `jax.tree_util.Partial` holding ``params``.
 
-    The parameters are pytree leaves, so under :func:`langevin_jax.run` they are traced
+    The parameters are pytree leaves, so under [`langevin_jax.run`][langevin_jax.run] they are traced
     inputs: a new set of parameters (another checkpoint) re-uses the compiled program, and
     ``run`` can be ``vmap``-ped or differentiated over them.
     """

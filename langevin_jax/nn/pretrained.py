@@ -11,8 +11,8 @@ Each pretrained denoiser is two files in ``langevin_jax/nn/pretrained_data/``:
   ``.npz`` (verified on every load).
 
 The three shipped denoisers were trained on an NVIDIA H100 by this project's own commands (the
-``paper`` configurations of :mod:`experiments.memorization` and
-:mod:`experiments.diffusion_vs_langevin`, seed 0): 150,000 full-batch Adam steps, which take
+``paper`` configurations of `experiments.memorization` and
+`experiments.diffusion_vs_langevin`, seed 0): 150,000 full-batch Adam steps, which take
 4.4 h and 12.6 h on a 2-core CPU but seconds to sample with.
 """
 
@@ -44,9 +44,10 @@ class Pretrained(NamedTuple):
     Attributes:
       name: the name it was loaded by.
       params: the Flax parameters (a pytree of float32 arrays).
-      model: its :class:`DenoiserConfig`.
-      train_config: the :class:`TrainConfig` it was trained with (``checkpoint_path`` unset).
-      schedule: the :class:`langevin_jax.diffusion.NoiseSchedule` of that training.
+      model: its [`DenoiserConfig`][langevin_jax.nn.pretrained.DenoiserConfig].
+      train_config: the [`TrainConfig`][langevin_jax.nn.pretrained.TrainConfig] it was trained with
+        (``checkpoint_path`` unset).
+      schedule: the [`langevin_jax.diffusion.NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule] of that training.
       train_points: ``[n, d]`` the exact (distinct) points it was trained on; the training
         data was these points repeated ``experiment_config["duplicates"]`` times.
       loss_history: the training loss, subsampled (every ``loss_history_every`` steps).
@@ -68,7 +69,7 @@ class Pretrained(NamedTuple):
 
 
 def pretrained_names(directory: Optional[Path] = None) -> list[str]:
-    """The names :func:`load_pretrained` accepts (sorted)."""
+    """The names [`load_pretrained`][langevin_jax.nn.pretrained.load_pretrained] accepts (sorted)."""
     directory = PRETRAINED_DIR if directory is None else Path(directory)
     return sorted(p.stem for p in directory.glob("*.json"))
 
@@ -120,11 +121,12 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
     """Load a shipped denoiser after verifying its checksum.
 
     Args:
-      name: one of :func:`pretrained_names`, e.g. ``"memorization_gaussian_paper_seed0"``.
+      name: one of [`pretrained_names`][langevin_jax.nn.pretrained.pretrained_names], e.g.
+        ``"memorization_gaussian_paper_seed0"``.
       directory: where to look (default: the package's ``nn/pretrained_data`` folder).
 
     Returns:
-      A :class:`Pretrained`.
+      A [`Pretrained`][langevin_jax.nn.pretrained.Pretrained].
 
     Raises:
       ValueError: an unknown name (the message lists the known ones), or a file that is missing,
@@ -173,9 +175,10 @@ def reference_inputs(dim: int, num: int = 4) -> tuple[np.ndarray, np.ndarray]:
 def export_pretrained(name: str, params, train_config: TrainConfig, train_points, *, loss_history,
                       experiment_config: dict, provenance: dict, directory: Optional[Path] = None,
                       loss_history_every: int = 1) -> Path:
-    """Write ``<name>.npz`` and ``<name>.json`` (atomically) for :func:`load_pretrained`.
+    """Write ``<name>.npz`` and ``<name>.json`` (atomically) for
+    [`load_pretrained`][langevin_jax.nn.pretrained.load_pretrained].
 
-    Records ``eps(x, t)`` at :func:`reference_inputs` so a load can be checked against the
+    Records ``eps(x, t)`` at `reference_inputs` so a load can be checked against the
     network it came from. Returns the ``.json`` path.
     """
     directory = PRETRAINED_DIR if directory is None else Path(directory)

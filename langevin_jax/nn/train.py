@@ -52,7 +52,7 @@ class TrainConfig:
     """How to train a denoiser.
 
     Attributes:
-      model: the :class:`DenoiserConfig`.
+      model: the [`DenoiserConfig`][langevin_jax.nn.train.DenoiserConfig].
       num_steps: optimiser steps (150,000 in Cao et al. 2026).
       learning_rate: Adam's step size (the paper's value was lost in our copy; ``1e-3`` is
         a reconstruction).
@@ -63,7 +63,7 @@ class TrainConfig:
       level_sampling: ``"per_example"`` (a level per row, as in Ho et al.) or
         ``"per_batch"`` (one level for the whole batch per step, our reading of Section 9).
       schedule, num_levels, beta_min, beta_max: the noise schedule
-        (:func:`langevin_jax.diffusion.make_schedule`; ``beta_*`` only for ``"linear"``).
+        ([`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule]; ``beta_*`` only for ``"linear"``).
       grad_clip: clip the global gradient norm to this value (``None``: no clipping).
       chunk_size: optimiser steps per jitted ``lax.scan`` (one host round trip per chunk).
       checkpoint_every: write a checkpoint every this many steps (and at the end).
@@ -134,7 +134,7 @@ class TrainConfig:
 
 
 class TrainResult(NamedTuple):
-    """Output of :func:`train_denoiser`.
+    """Output of [`train_denoiser`][langevin_jax.nn.train.train_denoiser].
 
     Attributes:
       params: the denoiser parameters (pytree).
@@ -202,7 +202,7 @@ def _data_hash(data: jax.Array) -> str:
 def _build_chunk(config: TrainConfig, length: int):
     """A jitted ``lax.scan`` over ``length`` optimiser steps starting at a traced step.
 
-    Cached per (config, length), so repeated or resumed calls of :func:`train_denoiser`
+    Cached per (config, length), so repeated or resumed calls of [`train_denoiser`][langevin_jax.nn.train.train_denoiser]
     with the same config re-use the compiled program instead of recompiling."""
     schedule = config.noise_schedule()
     optimizer = make_optimizer(config)
@@ -268,7 +268,7 @@ _CHECKPOINT_KEYS = ("params", "opt_state", "step", "key_data", "loss_history", "
 
 
 def load_checkpoint(path, config: TrainConfig) -> dict:
-    """Read a checkpoint written by :func:`train_denoiser`.
+    """Read a checkpoint written by [`train_denoiser`][langevin_jax.nn.train.train_denoiser].
 
     Returns a dict with ``params``, ``opt_state`` (restored into the structures of
     ``config``'s model and optimiser), ``step``, ``key_data``, ``loss_history``,
@@ -337,7 +337,7 @@ def _diverged(config: TrainConfig, path: Optional[Path], saved_step: Optional[in
 def train_denoiser(
     key: jax.Array, data: jax.Array, config: TrainConfig, *, stop_at: Optional[int] = None
 ) -> TrainResult:
-    """Train an :class:`MLPDenoiser` on ``data`` with the DDPM epsilon loss.
+    """Train an [`MLPDenoiser`][langevin_jax.nn.train.MLPDenoiser] on ``data`` with the DDPM epsilon loss.
 
     The parameters are initialised from ``split(key)[0]``; step ``k`` uses ``fold_in(split(key)[1], k)`` (minibatch indices,
     levels, noise). Steps run in jitted ``lax.scan`` chunks of ``chunk_size`` (cut so that
@@ -360,11 +360,11 @@ def train_denoiser(
       key: a PRNG key.
       data: ``[n, d]`` training points (duplicates allowed: the paper duplicates each point
         10 times).
-      config: a :class:`TrainConfig`.
+      config: a [`TrainConfig`][langevin_jax.nn.train.TrainConfig].
       stop_at: stop after this many total steps (checkpointing first), as if interrupted.
 
     Returns:
-      A :class:`TrainResult`.
+      A [`TrainResult`][langevin_jax.nn.train.TrainResult].
 
     Raises:
       ValueError: wrong shape or non-finite ``data``, a level range outside ``[1, T]``,

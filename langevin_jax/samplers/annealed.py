@@ -5,8 +5,10 @@ and step sizes ``h_k`` given by a schedule. Used for diffusion annealed Langevin
 (DALMC, Cordero-Encinar, Akyildiz & Duncan 2025) and for annealing over noise
 levels (Song & Ermon 2019).
 
-BlackJAX-style layers: :func:`init`, :func:`build_kernel` (``kernel(rng_key, state,
-score_fn, schedule)``) and :func:`annealed_langevin`, the pair for :func:`langevin_jax.run`.
+BlackJAX-style layers: [`init`][langevin_jax.samplers.annealed.init],
+[`build_kernel`][langevin_jax.samplers.annealed.build_kernel] (``kernel(rng_key, state,
+score_fn, schedule)``) and [`annealed_langevin`][langevin_jax.samplers.annealed.annealed_langevin], the pair for
+[`langevin_jax.run`][langevin_jax.run].
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["AnnealedState", "AnnealedInfo", "ArraySchedule", "annealed_langevin"
 
 Schedule = Callable[[jax.Array], Tuple[jax.Array, jax.Array]]
 
-#: Annealed Langevin's state: :class:`langevin_jax.samplers.base.LangevinState`.
+#: Annealed Langevin's state: [`langevin_jax.samplers.base.LangevinState`][langevin_jax.samplers.base.LangevinState].
 AnnealedState = LangevinState
 
 
@@ -41,7 +43,7 @@ class AnnealedInfo(NamedTuple):
 class ArraySchedule:
     """The schedule ``k -> (times[k], step_sizes[k])`` of two ``[num_steps]`` arrays.
 
-    A pytree: its arrays are traced inputs of :func:`langevin_jax.run`, so a new schedule of
+    A pytree: its arrays are traced inputs of [`langevin_jax.run`][langevin_jax.run], so a new schedule of
     the same length re-uses the compiled program. Past the end the last entry is repeated.
     """
 
@@ -134,11 +136,12 @@ def annealed_langevin(
     Args:
       score_fn: ``s(x, t)``: ``(position, []) -> position``.
       schedule: a callable ``k -> (t_k, h_k)`` of the step index, or a pair of arrays
-        ``(times[num_steps], step_sizes[num_steps])`` (see :func:`array_schedule`; its
+        ``(times[num_steps], step_sizes[num_steps])`` (see
+        [`array_schedule`][langevin_jax.samplers.annealed.array_schedule]; its
         values are then traced inputs of a run).
 
     Returns:
-      A :class:`SamplingAlgorithm` with ``AnnealedState`` / ``AnnealedInfo``.
+      A [`SamplingAlgorithm`][langevin_jax.samplers.annealed.SamplingAlgorithm] with ``AnnealedState`` / ``AnnealedInfo``.
     """
     if not callable(score_fn):
         raise ValueError(f"score_fn must be callable, got {type(score_fn).__name__}")

@@ -2,17 +2,18 @@
 
 A sampler is a pair of pure functions, as in BlackJAX: ``init(position, rng_key=None)
 -> State`` and ``step(rng_key, state) -> (State, Info)`` on **one** chain; batching over
-chains is ``jax.vmap``, steps are ``jax.lax.scan`` (see :func:`langevin_jax.run`).
+chains is ``jax.vmap``, steps are ``jax.lax.scan`` (see [`langevin_jax.run`][langevin_jax.run]).
 
 What is shared here, once:
 
-* :class:`LangevinState` ``(position, count)``: the state of ULA, annealed Langevin and
+* [`LangevinState`][langevin_jax.samplers.base.LangevinState] ``(position, count)``: the state of ULA, annealed Langevin and
   the diffusion samplers (MALA's adds the log-density and score it re-uses);
-* :func:`euler_maruyama`: the update ``x + h s + sqrt(2 h) xi`` of ULA, MALA's proposal,
+* [`euler_maruyama`][langevin_jax.samplers.base.euler_maruyama]: the update ``x + h s + sqrt(2 h) xi`` of ULA, MALA's
+  proposal,
   annealed Langevin and the masked sweeps;
-* :func:`gaussian_noise`: ``xi ~ N(0, I)`` shaped like a position (any pytree);
-* :func:`as_pytree_fn`: a score given as a bound method of a pytree (``target.score``)
-  becomes a :class:`jax.tree_util.Partial` whose arrays are traced inputs, so a new target
+* [`gaussian_noise`][langevin_jax.samplers.base.gaussian_noise]: ``xi ~ N(0, I)`` shaped like a position (any pytree);
+* [`as_pytree_fn`][langevin_jax.samplers.base.as_pytree_fn]: a score given as a bound method of a pytree (``target.score``)
+  becomes a `jax.tree_util.Partial` whose arrays are traced inputs, so a new target
   of the same kind re-uses the compiled program.
 
 Positions are pytrees: a ``[d]`` array, a ``[H, W]`` array, a dict of arrays, ... Every
@@ -43,7 +44,7 @@ __all__ = [
 
 #: A step size: a float or scalar array ``h > 0``, or a schedule ``k -> h_k`` of the (traced)
 #: step index (a callable, like Optax's ``ScalarOrSchedule``). A pytree schedule (e.g.
-#: :func:`langevin_jax.array_schedule`) keeps its values as traced inputs.
+#: [`langevin_jax.array_schedule`][langevin_jax.array_schedule]) keeps its values as traced inputs.
 StepSize = Union[float, jax.Array, Callable[[jax.Array], jax.Array]]
 
 
@@ -59,12 +60,12 @@ class SamplingAlgorithm:
       step: ``step(rng_key, state) -> (State, Info)`` for one chain; batch with ``vmap``.
       check: ``check(position, num_steps) -> None`` (optional), raising ``ValueError`` on bad
         input (a score of the wrong shape, a schedule that goes non-positive) without
-        compiling. :func:`langevin_jax.run` looks it up by attribute, so any object with
+        compiling. [`langevin_jax.run`][langevin_jax.run] looks it up by attribute, so any object with
         ``init``/``step`` runs, with or without one.
 
     It is a pytree whose children are ``init`` and ``step``: the numbers they carry (step
     sizes, schedules' values, a network score's parameters, when given as pytrees such as
-    :class:`jax.tree_util.Partial`) are traced inputs of :func:`langevin_jax.run`, so a new
+    `jax.tree_util.Partial`) are traced inputs of [`langevin_jax.run`][langevin_jax.run], so a new
     algorithm with new numbers re-uses the compiled program. ``check`` is not part of the
     pytree (it is eager only).
     """
@@ -110,7 +111,8 @@ class LangevinState(NamedTuple):
 
 
 def init(position: Any, rng_key: Optional[jax.Array] = None) -> LangevinState:
-    """The :class:`LangevinState` at ``position``, step count 0 (``rng_key`` is unused)."""
+    """The [`LangevinState`][langevin_jax.samplers.base.LangevinState] at ``position``, step count 0 (``rng_key`` is
+    unused)."""
     del rng_key
     return LangevinState(jax.tree_util.tree_map(jnp.asarray, position), jnp.zeros((), jnp.int32))
 
@@ -140,12 +142,12 @@ def euler_maruyama(position: Any, drift: Any, step_size: Any, noise: Any) -> Any
       position: ``x``, a pytree.
       drift: ``s(x)``, the same structure.
       step_size: ``h``: a scalar, or an array broadcastable to every leaf (a diagonal step,
-        e.g. ``h * mask`` in :func:`langevin_jax.sweeps.masked_ula`; the derivative of
+        e.g. ``h * mask`` in [`langevin_jax.sweeps.masked_ula`][langevin_jax.sweeps.masked_ula]; the derivative of
         ``sqrt(2 h)`` is taken as 0 where ``h = 0``).
       noise: ``xi ~ N(0, I)``, the same structure.
 
     A non-finite position stays non-finite (``inf + finite = inf``, ``NaN + anything =
-    NaN``): :func:`langevin_jax.run` relies on this to find diverged chains from their
+    NaN``): [`langevin_jax.run`][langevin_jax.run] relies on this to find diverged chains from their
     final positions.
     """
 
@@ -193,7 +195,7 @@ def as_pytree_fn(fn: Callable) -> Callable:
     """``fn`` with the arrays it carries exposed as pytree leaves, when it is a bound method.
 
     ``target.score`` (a bound method of a pytree target such as
-    :class:`langevin_jax.Gaussian`) becomes ``Partial(type(target).score, target)``: the
+    [`langevin_jax.Gaussian`][langevin_jax.Gaussian]) becomes ``Partial(type(target).score, target)``: the
     target's arrays are then traced inputs of a run, and a new target of the same kind
     re-uses the compiled program. Anything else is returned unchanged (a plain function is
     static: its identity is part of the compiled program).

@@ -5,10 +5,10 @@ probability ``min(1, pi(y) q(x|y) / (pi(x) q(y|x)))`` where
 ``q(y|x) = N(y; x + h s(x), 2h I)``. The chain is reversible for ``pi`` and so
 unbiased at any step size (Roberts & Tweedie, 1996).
 
-BlackJAX-style layers: :func:`init` ``(position, logdensity_fn, score_fn=None)`` and
-:func:`build_kernel` whose kernel is ``kernel(rng_key, state, logdensity_fn, step_size,
-score_fn=None)``, the signature BlackJAX's SMC and adaptation code call; :func:`mala` is the
-``init``/``step`` pair for :func:`langevin_jax.run`.
+BlackJAX-style layers: [`init`][langevin_jax.samplers.mala.init] ``(position, logdensity_fn, score_fn=None)`` and
+[`build_kernel`][langevin_jax.samplers.mala.build_kernel] whose kernel is ``kernel(rng_key, state, logdensity_fn, step_size,
+score_fn=None)``, the signature BlackJAX's SMC and adaptation code call; [`mala`][langevin_jax.samplers.mala.mala] is the
+``init``/``step`` pair for [`langevin_jax.run`][langevin_jax.run].
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def mala(
         inexact score keeps the chain exact for ``pi`` (only the proposal changes).
 
     Returns:
-      A :class:`SamplingAlgorithm` with ``MALAState`` / ``MALAInfo``; ``init, step =
+      A [`SamplingAlgorithm`][langevin_jax.samplers.mala.SamplingAlgorithm] with ``MALAState`` / ``MALAInfo``; ``init, step =
       lj.mala(...)`` unpacks.
     """
     if not callable(logdensity_fn):

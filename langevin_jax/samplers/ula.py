@@ -3,9 +3,11 @@
 ``x_{k+1} = x_k + h_k s_hat(x_k) + sqrt(2 h_k) xi_k``, ``xi_k ~ N(0, I_d)``: the
 Euler-Maruyama discretisation of ``dX = s_hat(X) dt + sqrt(2) dB``.
 
-BlackJAX-style layers: :func:`init` and :func:`build_kernel` (a kernel that takes its
+BlackJAX-style layers: [`init`][langevin_jax.samplers.ula.init] and
+[`build_kernel`][langevin_jax.samplers.ula.build_kernel] (a kernel that takes its
 parameters per call, ``kernel(rng_key, state, score_fn, step_size)``, so adaptation or SMC
-code can drive it), and :func:`ula`, the ``init``/``step`` pair for :func:`langevin_jax.run`.
+code can drive it), and [`ula`][langevin_jax.samplers.ula.ula], the ``init``/``step`` pair for
+[`langevin_jax.run`][langevin_jax.run].
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ from langevin_jax.samplers.base import (
 
 __all__ = ["ULAState", "ULAInfo", "ula", "init", "build_kernel"]
 
-#: ULA's state: :class:`langevin_jax.samplers.base.LangevinState` ``(position, count)``.
+#: ULA's state: [`langevin_jax.samplers.base.LangevinState`][langevin_jax.samplers.base.LangevinState] ``(position, count)``.
 ULAState = LangevinState
 
 
 class ULAInfo(NamedTuple):
     """``is_finite``: whether the new position is finite; ``step_size``: the ``h`` used.
 
-    :func:`langevin_jax.run` does not average ``is_finite`` step by step (it finds diverged
+    [`langevin_jax.run`][langevin_jax.run] does not average ``is_finite`` step by step (it finds diverged
     chains from the positions: a non-finite Langevin position stays non-finite), so XLA drops
     that reduction from a run; it is there for hand-written loops.
     """
@@ -76,14 +78,14 @@ def ula(score_fn: Callable[[Any], Any], step_size: StepSize) -> SamplingAlgorith
     Args:
       score_fn: ``s_hat(x)``: position -> position (e.g. ``[d] -> [d]``), an estimate of
         ``grad log pi``. A bound method of a pytree target (``target.score``) or a
-        :class:`jax.tree_util.Partial` carries its arrays as traced inputs.
+        `jax.tree_util.Partial` carries its arrays as traced inputs.
       step_size: ``h > 0``, a float, or a schedule ``k -> h_k`` of the step index.
 
     Returns:
-      A :class:`SamplingAlgorithm`; ``init(position, rng_key=None) -> ULAState``,
+      A [`SamplingAlgorithm`][langevin_jax.samplers.ula.SamplingAlgorithm]; ``init(position, rng_key=None) -> ULAState``,
       ``step(key, state) -> (ULAState, ULAInfo)``. ``step`` is a
-      :class:`jax.tree_util.Partial` holding ``score_fn`` and ``step_size``: a new step size
-      re-uses the compiled :func:`langevin_jax.run`.
+      `jax.tree_util.Partial` holding ``score_fn`` and ``step_size``: a new step size
+      re-uses the compiled [`langevin_jax.run`][langevin_jax.run].
 
     Example:
       >>> import jax, jax.numpy as jnp, langevin_jax as lj
