@@ -5,54 +5,10 @@ Samplers never see the network: [`denoiser_score_fn`][langevin_jax.nn.denoiser_s
 parameters into plain ``score_fn(x)`` / ``eps_fn(x, t)`` functions.
 """
 
-from langevin_jax.nn.denoiser import (
-    DenoiserConfig,
-    MLPDenoiser,
-    apply_denoiser,
-    denoiser_eps_fn,
-    denoiser_score_fn,
-    denoiser_time_score_fn,
-    flops_per_example,
-    init_denoiser,
-    num_params,
-)
-from langevin_jax.nn import pretrained
-from langevin_jax.nn.pretrained import (
-    Pretrained,
-    export_pretrained,
-    load_pretrained,
-    pretrained_metadata,
-    pretrained_names,
-)
-from langevin_jax.nn.train import (
-    TrainConfig,
-    TrainResult,
-    epsilon_loss,
-    load_checkpoint,
-    make_optimizer,
-    train_denoiser,
-)
+from langevin_jax.nn import denoiser, pretrained, train
+from langevin_jax.nn.denoiser import *  # noqa: F401,F403 - re-exported, listed in __all__ below
+from langevin_jax.nn.pretrained import *  # noqa: F401,F403
+from langevin_jax.nn.train import *  # noqa: F401,F403
 
-__all__ = [
-    "DenoiserConfig",
-    "MLPDenoiser",
-    "init_denoiser",
-    "apply_denoiser",
-    "denoiser_eps_fn",
-    "denoiser_score_fn",
-    "denoiser_time_score_fn",
-    "num_params",
-    "flops_per_example",
-    "TrainConfig",
-    "TrainResult",
-    "train_denoiser",
-    "load_checkpoint",
-    "make_optimizer",
-    "epsilon_loss",
-    "pretrained",
-    "Pretrained",
-    "load_pretrained",
-    "pretrained_names",
-    "pretrained_metadata",
-    "export_pretrained",
-]
+# the public names of the three modules, in one place each (their own ``__all__``)
+__all__ = [*denoiser.__all__, *train.__all__, "pretrained", *pretrained.__all__]
