@@ -31,6 +31,7 @@ import argparse
 import math
 import os
 import platform
+import re
 import time
 
 import jax
@@ -109,13 +110,18 @@ def _sampling_rate(d, width, chains, steps):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__,
+    # the docstring for --help: without issue references and reST markup
+    description = re.sub(r"\s*\(issue \d+\)", "", __doc__)
+    description = re.sub(r"``([^`]+)``", r"\1", re.sub(r":[a-z]+:`([^`]+)`", r"\1", description))
+    p = argparse.ArgumentParser(prog="python -m benchmarks.training", description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batches", type=int, nargs="+", default=[1000, 10_000])
-    p.add_argument("--steps", type=int, default=40, help="timed optimiser steps per row")
-    p.add_argument("--chunk", type=int, default=20, help="steps per jitted scan chunk")
-    p.add_argument("--chains", type=int, default=1000, help="chains for the sampling rows")
-    p.add_argument("--sample-steps", type=int, default=200)
+    p.add_argument("--batches", type=int, nargs="+", default=[1000, 10_000],
+                   help="training batch sizes, one row each (default 1000 10000)")
+    p.add_argument("--steps", type=int, default=40, help="timed optimiser steps per row (default 40)")
+    p.add_argument("--chunk", type=int, default=20, help="steps per jitted scan chunk (default 20)")
+    p.add_argument("--chains", type=int, default=1000, help="chains for the sampling rows (default 1000)")
+    p.add_argument("--sample-steps", type=int, default=200,
+                   help="ULA steps of the sampling rows (default 200)")
     args = p.parse_args(argv)
     if args.steps % args.chunk:
         p.error("--steps must be a multiple of --chunk")

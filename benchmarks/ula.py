@@ -317,7 +317,7 @@ def variance_line(d: int, num_chains: int, rows: list[Row]) -> str:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0].replace("``", ""))
     p.add_argument("--sizes", nargs="+", default=["cpu"],
                    choices=sorted(SIZES) + sorted(GROUPS),
                    help="cpu: d=100, 1,000 chains, 1,000 steps (default); full: 10,000 chains; "

@@ -1,19 +1,23 @@
 """Shared command-line and output plumbing for experiments (no algorithms here).
 
-Every experiment takes ``--help``, ``--quick``, ``--seed`` and ``--out DIR`` and
-writes ``DIR/<name>.json`` (config + results, written atomically), PNG figures and
-``DIR/<name>.md``.
+Every experiment takes ``--help``, ``--quick``, ``--seed`` and ``--out DIR`` (:func:`base_parser`),
+plus one flag per field of its ``Config`` (:class:`ConfigFlags`), and writes
+``DIR/<name>.json`` (config + results, written atomically), PNG figures and ``DIR/<name>.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import dataclasses
+import inspect
 import json
 import math
 import os
+import re
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from langevin_jax import _io
 
@@ -42,19 +46,10 @@ class ExperimentParser(argparse.ArgumentParser):
     (``--chains must be >= 1, got 0``) rather than an error from deep inside naming an
     internal argument; and ``--out`` is checked writable once parsed, before any work."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._counts: list[argparse.Action] = []
-
-    def add_argument(self, *args, **kwargs):
-        action = super().add_argument(*args, **kwargs)
-        if kwargs.get("type") is int:
-            self._counts.append(action)
-        return action
-
     def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
-        for action in self._counts:
+        # every type=int flag, argument groups' included (they add actions without add_argument)
+        for action in (a for a in self._actions if a.type is int):
             value = getattr(parsed, action.dest, None)
             for v in value if isinstance(value, list) else [value]:
                 if v is not None and v < 1:
@@ -67,9 +62,18 @@ class ExperimentParser(argparse.ArgumentParser):
         return parsed, extras
 
 
+def plain(text: str) -> str:
+    """``text`` without reStructuredText / Markdown markup, for ``--help``: double backticks,
+    roles (``:func:`x``` -> ``x``), ``**bold**`` and mkdocs links ``[text][ref]`` -> ``text``."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"\1", text)
+    return re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
+
+
 def base_parser(name: str, description: str) -> argparse.ArgumentParser:
     """The flags every experiment takes, on an :class:`ExperimentParser`."""
-    parser = ExperimentParser(prog=f"python -m experiments.{name}", description=description)
+    parser = ExperimentParser(prog=f"python -m experiments.{name}", description=plain(description))
     parser.add_argument("--quick", action="store_true", help="small configuration (CPU, minutes)")
     parser.add_argument("--seed", type=seed, default=0,
                         help=f"PRNG seed, an integer in [0, {MAX_SEED}] (default 0)")
@@ -78,6 +82,277 @@ def base_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true",
                         help="recompute parts finished by an earlier (interrupted) run")
     return parser
+
+
+# --- flags generated from an experiment's Config ------------------------------------------
+
+
+def finite_number(text: str) -> float:
+    """argparse type: a finite float (``nan`` and ``inf`` are parser errors naming the flag)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite float ``> 0`` (step sizes, blurs, scales)."""
+    value = finite_number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer ``>= minimum``. Not ``int`` itself, so
+    :class:`ExperimentParser`'s ``>= 1`` check of counts leaves it alone (use it for a count
+    that may be 0)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"int_at_least_{minimum}"
+    return parse
+
+
+def _int_or_number(text: str):
+    """argparse type of an untyped tuple's entries: an ``int`` when written as one, else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        return finite_number(text)
+
+
+def format_value(value: Any) -> str:
+    """A config value as it is shown in ``--help`` and typed on the command line."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (tuple, list)):
+        return " ".join(format_value(v) for v in value) if value else "(empty)"
+    return str(value)
+
+
+def field_docs(config_cls: type) -> dict:
+    """``{field: one-line help}`` from the ``Attributes:`` sections of the docstrings of
+    ``config_cls`` and its bases (a subclass's entry wins). An entry is ``name: text`` (or
+    ``a, b: text`` for several fields) with indented continuation lines."""
+    docs: dict = {}
+    for klass in reversed(config_cls.__mro__):
+        doc = klass.__dict__.get("__doc__")
+        if not isinstance(doc, str):
+            continue
+        lines = inspect.cleandoc(doc).splitlines()
+        start = next((i for i, line in enumerate(lines) if line.strip() == "Attributes:"), None)
+        if start is None:
+            continue
+        base = len(lines[start]) - len(lines[start].lstrip())
+        entry_indent, current = None, []
+        for line in lines[start + 1:]:
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            if indent <= base:
+                break
+            match = re.match(r"([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*):(?:\s+|$)(.*)", line.strip())
+            if entry_indent is None:
+                entry_indent = indent
+            if indent == entry_indent and match:
+                current = [n.strip() for n in match.group(1).split(",")]
+                for name in current:
+                    docs[name] = match.group(2).strip()
+            else:
+                for name in current:
+                    docs[name] = f"{docs[name]} {line.strip()}".strip()
+    return {k: plain(" ".join(v.split())) for k, v in docs.items()}
+
+
+_ELEMENT_TYPES = (int, float, str)
+_METAVARS = {int: "N", float: "X", str: "NAME", _int_or_number: "X"}
+
+
+def _describe(hint: Any, default: Any):
+    """``(kind, element type)`` of a field: kind is ``"scalar"``, ``"bool"`` or ``"sequence"``
+    (``Optional[X]`` is ``X``); ``None`` when the field cannot be a flag."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return _describe(rest[0], None) if len(rest) == 1 else None
+    if hint is bool:
+        return "bool", bool
+    if hint in _ELEMENT_TYPES:
+        return "scalar", hint
+    if hint in (tuple, list) or origin in (tuple, list, collections.abc.Sequence):
+        elems = [a for a in args if a is not Ellipsis]
+        if len(set(elems)) == 1 and elems[0] in _ELEMENT_TYPES:
+            return "sequence", elems[0]
+        if not args and isinstance(default, (tuple, list)) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in default):
+            return "sequence", _int_or_number
+    return None
+
+
+class ConfigFlags:
+    """One command-line flag per field of a frozen ``Config`` dataclass.
+
+    ``--field-name`` (dashes for underscores) with its type from the field's annotation:
+    ``int``, ``float`` (finite), ``str``, ``bool`` (``--flag/--no-flag``), sequences
+    (``nargs="+"``, one value per entry), ``Optional[X]`` as ``X``. Help comes from the Config's
+    docstring (``Attributes:``, :func:`field_docs`) and ends with the default and the value
+    under each named configuration where it differs, e.g. ``(default 5000; --quick: 500)``.
+    Every flag defaults to ``None`` (unset), so :meth:`apply` replaces only the fields given.
+
+    ``int`` fields are counts, checked ``>= 1`` by :class:`ExperimentParser` (name a field in
+    ``minimum`` to allow smaller values, e.g. ``minimum={"burn_in": 0}``).
+
+    Args:
+      parser: the experiment's parser (:func:`base_parser`).
+      config_cls: the frozen ``Config`` dataclass.
+      default: the configuration used when no named one is chosen (default ``config_cls()``).
+      variants: ``{label: config}``, the named configurations shown in the help
+        (e.g. ``{"--quick": Config.quick()}``).
+      names: ``{field: flag or (flag, alias, ...)}`` for public flag names that differ from
+        ``--field-name``; ``--field-name`` is then added as an alias.
+      skip: ``{field: why}``: fields without a flag (e.g. nested dataclasses), listed with the
+        reason in the group's description.
+      choices: ``{field: allowed values}`` for fields validated against a fixed set.
+      positive: fields (float, or sequences of floats) that must be finite and ``> 0``.
+      minimum: ``{field: least value}`` for integer fields whose least value is not 1.
+      extra: ``{field: add_argument keyword arguments}`` overriding the inferred ones
+        (``nargs``, ``metavar``, ``type``).
+      title: the title of the argument group.
+    """
+
+    def __init__(self, parser: argparse.ArgumentParser, config_cls: type, *,
+                 default: Any = None, variants: Optional[Mapping[str, Any]] = None,
+                 names: Optional[Mapping[str, Any]] = None, skip: Optional[Mapping[str, str]] = None,
+                 choices: Optional[Mapping[str, Sequence]] = None, positive: Sequence[str] = (),
+                 minimum: Optional[Mapping[str, int]] = None,
+                 extra: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                 title: str = "protocol"):
+        self.parser = parser
+        self.config_cls = config_cls
+        self.default = config_cls() if default is None else default
+        self.variants = dict(variants or {})
+        names, skip, choices = dict(names or {}), dict(skip or {}), dict(choices or {})
+        minimum, extra, positive = dict(minimum or {}), dict(extra or {}), set(positive)
+        fields = [f.name for f in dataclasses.fields(config_cls)]
+        unknown = (set(names) | set(skip) | set(choices) | positive | set(minimum) | set(extra)) - set(fields)
+        if unknown:
+            raise ValueError(f"not fields of {config_cls.__name__}: {sorted(unknown)}")
+        hints = typing.get_type_hints(config_cls)
+        docs = field_docs(config_cls)
+        taken = {a.dest for a in parser._actions}
+        description = "Flags for the fields of the configuration; an unset flag keeps the chosen " \
+                      "configuration's value."
+        if skip:
+            description += " Not flags: " + "; ".join(f"{k} ({v})" for k, v in skip.items()) + "."
+        group = parser.add_argument_group(title, description)
+        self.actions: dict = {}  # field -> argparse.Action
+        self.kinds: dict = {}
+        for name in fields:
+            if name in skip:
+                continue
+            if name in taken:
+                raise ValueError(f"field {name!r} clashes with an existing flag's destination")
+            described = _describe(hints[name], getattr(self.default, name))
+            if described is None:
+                raise TypeError(f"{config_cls.__name__}.{name} ({hints[name]}) cannot be a flag: "
+                                "pass it in skip with the flags that cover it, or in extra")
+            kind, elem = described
+            flag = "--" + name.replace("_", "-")
+            given = names.get(name, flag)
+            option_strings = [given] if isinstance(given, str) else list(given)
+            if flag not in option_strings:
+                option_strings.append(flag)
+            kwargs: dict = dict(dest=name, default=None, help=self._help(name, docs))
+            if kind == "bool":
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                if name in minimum:
+                    typ = int_at_least(minimum[name])
+                elif name in positive:
+                    typ = positive_number
+                elif elem is float:
+                    typ = finite_number
+                else:
+                    typ = elem
+                kwargs.update(type=typ, metavar=_METAVARS.get(elem, "X"))
+                if name in choices:
+                    kwargs.update(choices=tuple(choices[name]), metavar=None)
+                if kind == "sequence":
+                    kwargs["nargs"] = "+"
+            kwargs.update(extra.get(name, {}))
+            self.actions[name] = group.add_argument(*option_strings, **kwargs)
+            self.kinds[name] = kind
+
+    def _help(self, name: str, docs: Mapping[str, str]) -> str:
+        value = getattr(self.default, name)
+        shown = [f"default {format_value(value)}"]
+        for label, config in self.variants.items():
+            other = getattr(config, name)
+            if other != value:
+                shown.append(f"{label}: {format_value(other)}")
+        text = docs.get(name, name.replace("_", " ")).rstrip(".")
+        return f"{text} ({'; '.join(shown)})".replace("%", "%%")
+
+    def flag(self, name: str) -> str:
+        """The public flag of field ``name``."""
+        return self.actions[name].option_strings[0]
+
+    def overrides(self, args: argparse.Namespace) -> dict:
+        """``{field: value}`` of the flags given on the command line (lists as tuples)."""
+        out = {}
+        for name in self.actions:
+            value = getattr(args, name, None)
+            if value is not None:
+                out[name] = tuple(value) if isinstance(value, list) else value
+        return out
+
+    def explain(self, message: str, values: Mapping[str, Any]) -> str:
+        """``message`` prefixed with the flags (and values) of the fields it names."""
+        # a field is named as in "chains=90", "chains must ...", "a <= b", "a / 2", "a, b"
+        named = [n for n in self.actions
+                 if re.search(rf"(?<![\w.-]){re.escape(n)}(?=\s*(?:=|must\b|<|>|/|,))", message)]
+        if not named:
+            return message
+
+        def shown(n):
+            value = values.get(n)
+            if self.kinds[n] == "bool":
+                return self.flag(n) if value else "--no-" + self.flag(n)[2:]
+            return f"{self.flag(n)} {format_value(value)}"
+
+        return ", ".join(shown(n) for n in named) + ": " + message
+
+    def apply(self, args: argparse.Namespace, base: Any,
+              validate: Optional[Callable[[Any], Any]] = None) -> Any:
+        """``base`` (the chosen named configuration) with the fields given on the command line
+        replaced (:func:`dataclasses.replace`), then ``validate(config)`` (a ``resolved`` or
+        ``validate`` method, say; its result replaces the config unless ``None``). A
+        ``ValueError`` from either is a parser error naming the flags and values involved."""
+        overrides = self.overrides(args)
+        values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)} | overrides
+        try:
+            config = dataclasses.replace(base, **overrides)
+            if validate is not None:
+                checked = validate(config)
+                config = config if checked is None else checked
+        except ValueError as err:
+            self.parser.error(self.explain(str(err), values))
+        return config
 
 
 def _jsonable(obj: Any) -> Any:
@@ -103,13 +378,30 @@ def write_json(path: Path, obj: Any) -> None:
     write_atomic(path, json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
+def environment() -> dict:
+    """Where a result was computed: JAX backend and device, versions, OS (recorded in every
+    experiment's JSON as ``environment``, and in the docs' figure provenance)."""
+    import platform
+
+    import jax
+    import jaxlib
+
+    devices = jax.devices()
+    return dict(backend=jax.default_backend(), device_kind=devices[0].device_kind,
+                num_devices=len(devices), jax=jax.__version__, jaxlib=jaxlib.__version__,
+                python=platform.python_version(), platform=platform.platform(terse=True),
+                cpu_count=os.cpu_count())
+
+
 def finish(out: Path, name: str, payload: dict, markdown: str) -> dict:
     """End an experiment: write ``<out>/<name>.md`` and print it, then ``<out>/<name>.json``.
 
     The JSON is written last, atomically: its presence marks the experiment finished (the
     main job then skips it), so a crash while plotting or summarising never leaves a
-    finished-looking experiment without its figures or summary. Returns ``payload``.
+    finished-looking experiment without its figures or summary. The JSON gains an
+    ``environment`` record (:func:`environment`). Returns ``payload``.
     """
+    payload = {**payload, "environment": payload.get("environment") or environment()}
     write_atomic(Path(out) / f"{name}.md", markdown)
     print(markdown)
     write_json(Path(out) / f"{name}.json", payload)
