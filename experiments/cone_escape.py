@@ -12,6 +12,7 @@ error of each construction.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Sequence
 
@@ -28,6 +29,21 @@ NAME = "cone_escape"
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The protocol.
+
+    Attributes:
+      starts_1d: 1-D runs: apex distances R of the half-line x >= R of wrong score, one curve each.
+      half_angles_2d: 2-D runs: cone half-angles theta in radians, one curve each.
+      start_2d: 2-D runs: distance R of the cone's apex from the origin.
+      drift: size of the constant outward drift that replaces the score on the cone.
+      escape_radius: a chain has escaped once <x, u> exceeds this.
+      chains: chains per curve, started at pi = N(0, I).
+      step_size: ULA step size h.
+      steps: ULA iterations per chain.
+      save_every: record the escaped fraction every this many iterations.
+      score_error_samples: Monte Carlo draws for each construction's L2 score error.
+    """
+
     starts_1d: Sequence[float] = (2.0, 2.5, 3.0)
     half_angles_2d: Sequence[float] = (0.1, 0.3, 0.6)
     start_2d: float = 2.0
@@ -103,15 +119,19 @@ def _plot(result, out):
 
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Theorem 11: escape through a thin cone of wrong score")
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--chains", type=int, default=None)
+    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
+                             positive=("starts_1d", "half_angles_2d", "start_2d", "escape_radius",
+                                       "step_size"))
     args = parser.parse_args(argv)
-    config = Config.quick() if args.quick else Config()
-    overrides = {k: v for k, v in dict(steps=args.steps, chains=args.chains).items()
-                 if v is not None}
-    config = dataclasses.replace(config, **overrides)
-    if config.steps < config.save_every:
-        parser.error(f"--steps must be >= save_every={config.save_every}")
+
+    def validate(config: Config) -> None:
+        if config.steps < config.save_every:
+            raise ValueError(f"steps={config.steps} must be >= save_every={config.save_every}")
+        if max(config.half_angles_2d) >= math.pi / 2:
+            raise ValueError(f"half_angles_2d must be < pi / 2 (radians), got "
+                             f"{_cli.format_value(config.half_angles_2d)}")
+
+    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
     start = time.perf_counter()
     cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
     result = run(config, jax.random.key(args.seed), cache)

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _pretrained
+from experiments import _cli, _plotting, _pretrained, _status
 from experiments import memorization as mem
 from langevin_jax import diffusion, metrics, nn
 
@@ -49,7 +49,15 @@ ORACLE_METHODS = ("ddpm_exact", "langevin_exact_vanilla")
 class Config(mem.Config):
     """The settings of :class:`experiments.memorization.Config` (same data, network, Langevin
     protocol and metrics), trained on **every** level by default, plus the reverse sampler:
-    ``reverse`` (``"ddpm"`` over all levels, or ``"ddim"`` over ``ddim_steps`` levels)."""
+    ``reverse`` (``"ddpm"`` over all levels, or ``"ddim"`` over ``ddim_steps`` levels).
+
+    Attributes:
+      max_level: highest noise level trained on (1000: every level, as the reverse process needs).
+      reverse: the reverse sampler: ddpm (ancestral, over every level) or ddim (over ddim_steps levels).
+      ddim_steps: levels visited by the DDIM reverse sampler.
+      level_probe: Gaussian target: also run DDPM with the network at low or high levels only (the
+        exact denoiser elsewhere) and measure the network's noise error by level.
+    """
 
     max_level: int = 1000
     reverse: str = "ddpm"
@@ -98,6 +106,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     tcfg = mem.train_config(config, ckpt)
     params, train, history, history_every, train_summary = _pretrained.denoiser(
         NAME, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
+    _status.status(NAME, f"denoiser ready ({mem.denoiser_status(train_summary)})")
     schedule = tcfg.noise_schedule()
     score_fn = nn.denoiser_score_fn(params, tcfg.model, schedule, config.score_level)
     eps_fn = nn.denoiser_eps_fn(params, tcfg.model)
@@ -124,22 +133,34 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     nonfinite = {m: 0 for m in methods_run}
     sk_x, sk_y, sk_where, floor_pairs = [], [], [], []
     t_sample = time.perf_counter()
+    bar = config.progress_bar  # the bars (stderr) only report step counts: same numbers without
+    _status.status(NAME, f"sampling: {config.trials} trials; per trial ULA from {len(mem.STARTS)} starts x "
+                         f"{config.chains} chains ({config.langevin_steps} steps) and {config.reverse} "
+                         f"({reverse_steps} steps)" + (", each also with the exact denoiser" if is_gauss else ""))
     for trial in range(config.trials):
+        t_trial = time.perf_counter()
         k_trial = jax.random.fold_in(k_runs, trial)
         x0 = jnp.concatenate([mem.starts(jax.random.fold_in(k_trial, j), s, train, config, target)
                               for j, s in enumerate(mem.STARTS)])
-        res_l = lj.run(jax.random.fold_in(k_trial, 99), ula, x0, config.langevin_steps)
+        if bar:
+            _status.status(NAME, f"trial {trial + 1}/{config.trials}: ULA, network score")
+        res_l = lj.run(jax.random.fold_in(k_trial, 99), ula, x0, config.langevin_steps, progress_bar=bar)
         z0 = jax.random.normal(jax.random.fold_in(k_trial, 7), (config.chains, config.d))
-        res_d = lj.run(jax.random.fold_in(k_trial, 98), reverse, z0, reverse_steps)
+        if bar:
+            _status.status(NAME, f"trial {trial + 1}/{config.trials}: {config.reverse}, network")
+        res_d = lj.run(jax.random.fold_in(k_trial, 98), reverse, z0, reverse_steps, progress_bar=bar)
         pos_l = np.asarray(res_l.state.position, np.float64)
         outputs = {"ddpm": (np.asarray(res_d.state.position, np.float64), np.asarray(res_d.info.nonfinite))}
         for j, s in enumerate(mem.STARTS):
             sl = slice(j * config.chains, (j + 1) * config.chains)
             outputs[f"langevin_{s}"] = (pos_l[sl], np.asarray(res_l.info.nonfinite)[sl])
         if is_gauss:
-            res_de = lj.run(jax.random.fold_in(k_trial, 98), reverse_exact, z0, reverse_steps)
+            if bar:
+                _status.status(NAME, f"trial {trial + 1}/{config.trials}: {config.reverse} and ULA (vanilla), "
+                                     "exact denoiser")
+            res_de = lj.run(jax.random.fold_in(k_trial, 98), reverse_exact, z0, reverse_steps, progress_bar=bar)
             res_le = lj.run(jax.random.fold_in(k_trial, 99), ula_exact, x0[: config.chains],
-                            config.langevin_steps)
+                            config.langevin_steps, progress_bar=bar)
             outputs["ddpm_exact"] = (np.asarray(res_de.positions, np.float64), np.asarray(res_de.info.nonfinite))
             outputs["langevin_exact_vanilla"] = (np.asarray(res_le.positions, np.float64),
                                                  np.asarray(res_le.info.nonfinite))
@@ -155,11 +176,15 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
                 sk_x.append(good[rng.choice(good.shape[0], n_sk, replace=False)])
                 sk_y.append(y_sub)
                 sk_where.append(m)
+        _status.status(NAME, f"sampling: trial {trial + 1}/{config.trials} done in "
+                             f"{time.perf_counter() - t_trial:.1f} s" + (" (incl. compilation)" if trial == 0 else "")
+                             + f", {time.perf_counter() - t_sample:.0f} s so far")
     sample_seconds = time.perf_counter() - t_sample
     xs = np.stack(sk_x + [p[0] for p in floor_pairs])
     ys = np.stack(sk_y + [p[1] for p in floor_pairs])
     t_sk = time.perf_counter()
-    values, converged = mem.batched_sinkhorn(xs, ys, config.blur)
+    with _status.Phase(NAME, f"Sinkhorn: {xs.shape[0]} divergences of {xs.shape[1]} points"):
+        values, converged = mem.batched_sinkhorn(xs, ys, config.blur)
     sk_seconds = time.perf_counter() - t_sk
     sk = {m: [] for m in methods_run}
     for m, v, ok in zip(sk_where, values, converged):
@@ -180,8 +205,10 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
                                                                   for g in finals[m] if g.shape[0] >= 2]))
                           if finals[m] else None)
     example = {m: finals[m][0][:200, :2].tolist() for m in METHODS}
-    probe = (level_probe(config, target, schedule, eps_fn, exact_eps, jax.random.fold_in(k_runs, 1000))
-             if config.level_probe and is_gauss else None)
+    probe = None
+    if config.level_probe and is_gauss:
+        with _status.Phase(NAME, f"level probe: {2 * len(PROBE_CUTOFFS)} hybrid DDPM runs"):
+            probe = level_probe(config, target, schedule, eps_fn, exact_eps, jax.random.fold_in(k_runs, 1000))
     return dict(
         level_probe=probe,
         d=config.d, width=config.width, train=train_summary, methods=methods,
@@ -238,8 +265,8 @@ def plot(result: dict, config: Config, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = dict(ddpm="tab:purple", langevin_vanilla="tab:blue", langevin_fresh="tab:green",
-                  langevin_train="tab:red")
+    # the starts keep their colours of the memorisation figures (_plotting.START_STYLE)
+    colors = dict(ddpm="tab:purple", **{f"langevin_{s}": _plotting.start_color(s) for s in mem.STARTS})
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     ax = axes[0]
     ms = [m for m in METHODS if result["methods"][m]["sinkhorn_mean"] is not None]
@@ -258,6 +285,7 @@ def plot(result: dict, config: Config, path: Path) -> None:
                capsize=4)
         ax.axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL = 0")
         ax.set_yscale("log")
+        _plotting.log_ticks(ax, "y")
         ax.set_xticks(range(len(METHODS)), [m.replace("langevin_", "ULA ") for m in METHODS], fontsize=8)
         ax.set_ylabel(r"Gaussian-fit KL to $\pi$")
         ax.legend(fontsize=7)
@@ -269,7 +297,8 @@ def plot(result: dict, config: Config, path: Path) -> None:
     for m in METHODS:
         xy = np.asarray(result["example_final_xy"][m])
         if xy.size:
-            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[m], alpha=0.6, label=m)
+            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[m], alpha=0.6, label=m,
+                       zorder=_plotting.START_STYLE.get(m.removeprefix("langevin_"), {}).get("zorder", 2))
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title("trial 0, outputs (first 2 coordinates)", fontsize=8)
@@ -339,14 +368,9 @@ def summary_markdown(payload: dict, config: Config) -> str:
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: a diffusion model vs Langevin with its "
                                     "low-noise score, one denoiser")
-    mem.add_protocol_args(parser)
-    parser.add_argument("--reverse", choices=["ddpm", "ddim"], default=None)
-    parser.add_argument("--level-probe", action="store_true",
-                        help="Gaussian target: also run DDPM with the network at low or high levels only "
-                        "(the exact denoiser elsewhere) and measure the network's noise error by level")
+    flags = mem.add_protocol_args(parser, Config)  # with --reverse, --ddim-steps, --level-probe
     args = parser.parse_args(argv)
-    name, config = mem.config_from_args(parser, args, Config, reverse=args.reverse,
-                                        level_probe=True if args.level_probe else None)
+    name, config = mem.config_from_args(args, flags)
     if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
         seed_tag = str(np.asarray(jax.random.key_data(jax.random.key(args.seed))).tolist())
         mem.checkpoint_path(args.out, config, seed_tag, name="denoiser_all_levels").unlink(missing_ok=True)

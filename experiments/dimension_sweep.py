@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _cli
+from experiments import _cli, _plotting
 from langevin_jax import scores, sweeps
 
 NAME = "dimension_sweep"
@@ -32,6 +32,24 @@ NAME = "dimension_sweep"
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The protocol: (a) robustness versus d, (b) the optimal step size versus d.
+
+    Attributes:
+      dims: (a) dimensions d, all swept in one compilation.
+      chains: (a) chains per score and start.
+      steps: (a) ULA iterations per chain.
+      step_size: (a) ULA step size h.
+      num_train: (a) training points of the memorising score (drawn from N(0, I)).
+      num_seeds: (a) distinct starting points of the memorising-score runs, each repeated to
+        fill the chains.
+      opt_dims: (b) dimensions d, all swept in one compilation.
+      spectrum_exponent: (b) the exponent a of the target's variances lambda_i = i^(-a).
+      budget: (b) the fixed number K of ULA steps whose final W2 is minimised over h.
+      opt_chains: (b) simulated chains of the simulated objective.
+      gd_steps: (b) gradient-descent steps on log h.
+      gd_lr: (b) initial gradient-descent learning rate on log h (decays by 0.95 a step).
+    """
+
     dims: Sequence[int] = (5, 10, 20, 50, 100)
     chains: int = 1500
     steps: int = 1000
@@ -189,13 +207,18 @@ def _plot(result, out):
     axes[0].set_ylabel("log10 score error")
     axes[1].semilogy(ds, [r["kl_trap"] for r in rob], "o-", label="trap score")
     axes[1].semilogy(ds, [r["kl_trap_true_score"] for r in rob], "o--", label="true score (trap target)")
-    axes[1].semilogy(ds, [r["kl_memo_train"] for r in rob], "s-", label="memorising, train start")
-    axes[1].semilogy(ds, [r["kl_memo_fresh"] for r in rob], "s--", label="memorising, fresh start")
+    # the memorising score's starts in their colours of the memorisation figures
+    for s in ("train", "fresh"):
+        axes[1].semilogy(ds, [r[f"kl_memo_{s}"] for r in rob], label=f"memorising, {s} start",
+                         **_plotting.START_STYLE[s])
     axes[1].set_ylabel("Gaussian-fit KL to pi")
     od = [r["d"] for r in opt]
     axes[2].loglog(od, [r["h_star_closed_form"] for r in opt], "o-", label="closed form")
     axes[2].loglog(od, [r["h_star_simulated"] for r in opt], "x--", label="simulated chains")
     axes[2].set_ylabel("optimal step size h*")
+    # labels at the swept d and at 1-2-5 steps of h*: the default log labels collided
+    _plotting.log_ticks(axes[2], "x", od)
+    _plotting.log_ticks(axes[2], "y")
     for ax in axes:
         ax.set_xlabel("d")
         ax.legend(fontsize=7)
@@ -206,8 +229,18 @@ def _plot(result, out):
 
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Sweeps over dimension: robustness and optimal step size")
+    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
+                             positive=("step_size", "gd_lr"))
     args = parser.parse_args(argv)
-    config = Config.quick() if args.quick else Config()
+
+    def validate(config: Config) -> None:
+        for name in ("chains", "opt_chains"):
+            if getattr(config, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
+        if config.num_seeds > config.num_train:
+            raise ValueError(f"num_seeds={config.num_seeds} must be <= num_train={config.num_train}")
+
+    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
     start = time.perf_counter()
     result = run(config, jax.random.key(args.seed))
     payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,

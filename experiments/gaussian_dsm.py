@@ -64,6 +64,29 @@ DEFAULT_SETTINGS = (
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The protocol: closed-form sweeps, exact-matrix sweeps over n and K, the three-way check.
+
+    Attributes:
+      d: closed-form sweeps: dimension of the data N(0, Sigma).
+      exponents: closed-form sweeps: exponents a of the spectrum lambda_i = i^(-a), one panel each.
+      etas: closed-form sweeps: ULA step sizes eta, one curve each.
+      sigma_grid: closed-form sweeps: the DSM noise levels sigma, log-spaced: min, max, number.
+      d_finite_n: sweeps over n and K: dimension (exact matrices, so smaller than d).
+      sweep_a: sweeps over n and K: spectrum exponent a.
+      sweep_eta: sweeps over n and K: ULA step size eta.
+      sweep_sigmas: sweeps over n and K: DSM noise levels sigma (the middle one for K).
+      num_samples_grid: sweep over n: the sample sizes n.
+      num_datasets: sweep over n: datasets per n (the exact W2 is averaged over them).
+      finite_n_sigma_points: sweep over n: sigmas on the W2(sigma) curves at fixed n (log-spaced
+        in [0.01, 1]).
+      dsm_steps_grid: sweep over K: numbers K of DSM gradient steps.
+      gammas: sweep over K: DSM gradient step sizes gamma, one curve each.
+      d_sim: three-way check: dimension.
+      settings: three-way check: the pipeline settings (a, n, sigma, eta, k, gamma, K), one row each.
+      num_chains: three-way check: ULA chains per replicate.
+      num_replicates: three-way check: independent replicates (mean and standard error over them).
+    """
+
     # closed-form (kernel) sweeps
     d: int = 300
     exponents: Sequence[float] = (0.5, 1.0, 1.5, 2.0)
@@ -490,27 +513,34 @@ def _markdown(config: Config, result: dict) -> str:
 
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, __doc__.splitlines()[0])
-    parser.add_argument("--d", type=int, default=None, help="dimension of the closed-form sweeps")
-    parser.add_argument("--d-sim", type=int, default=None, help="dimension of the three-way check")
-    parser.add_argument("--chains", type=int, default=None, help="ULA chains per replicate")
-    parser.add_argument("--replicates", type=int, default=None, help="independent replicates")
-    parser.add_argument("--datasets", type=int, default=None, help="datasets per n in the n sweep")
-    parser.add_argument("--settings", type=int, default=None,
-                        help="use only the first N three-way settings")
+    # settings (a tuple of Setting dataclasses) has no flag of its own: --settings N keeps the
+    # first N; the other fields are flags (--chains, --replicates, --datasets: their old names)
+    flags = _cli.ConfigFlags(
+        parser, Config, variants={"--quick": Config.quick()},
+        names=dict(num_chains="--chains", num_replicates="--replicates", num_datasets="--datasets"),
+        skip=dict(settings="--settings N keeps the first N of the built-in settings"),
+        positive=("etas", "sweep_eta", "sweep_sigmas", "gammas"),
+        extra=dict(sigma_grid=dict(nargs=3, metavar=("MIN", "MAX", "NUM"))))
+    parser.add_argument("--settings", type=int, default=None, metavar="N",
+                        help=f"use only the first N three-way settings (default all {len(DEFAULT_SETTINGS)})")
     args = parser.parse_args(argv)
-    config = Config.quick() if args.quick else Config()
-    overrides = {k: v for k, v in dict(d=args.d, d_sim=args.d_sim, num_chains=args.chains,
-                                       num_replicates=args.replicates,
-                                       num_datasets=args.datasets).items() if v is not None}
-    if args.settings is not None:
-        overrides["settings"] = tuple(config.settings[: args.settings])
-    config = dataclasses.replace(config, **overrides)
-    if config.d < 2 or config.d_sim < 2:
-        parser.error("--d and --d-sim must be >= 2")
-    if config.num_chains <= config.d_sim:
-        parser.error("--chains must exceed --d-sim (the Gaussian fit needs a full-rank covariance)")
-    if config.num_replicates < 2 or config.num_datasets < 2:
-        parser.error("--replicates and --datasets must be >= 2")
+
+    def validate(config: Config) -> Config:
+        if args.settings is not None:
+            config = dataclasses.replace(config, settings=tuple(config.settings[: args.settings]))
+        for name in ("d", "d_sim", "num_replicates", "num_datasets"):
+            if getattr(config, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
+        if config.num_chains <= config.d_sim:
+            raise ValueError(f"num_chains={config.num_chains} must be > d_sim={config.d_sim} (the "
+                             "Gaussian fit needs a full-rank covariance)")
+        lo, hi, num = config.sigma_grid
+        if not (0 < lo < hi and isinstance(num, int) and num >= 2):
+            raise ValueError(f"sigma_grid={_cli.format_value(config.sigma_grid)} must be min max number "
+                             "with 0 < min < max and an integer number >= 2")
+        return config
+
+    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
     start = time.perf_counter()
     result = run(config, jax.random.key(args.seed))
     payload = dict(config=config, seed=args.seed, quick=args.quick,

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _pretrained
+from experiments import _cli, _plotting, _pretrained, _status
 from langevin_jax import metrics, nn
 from langevin_jax.targets import GaussianMixture, IsotropicGaussian
 
@@ -51,7 +51,41 @@ TARGETS = ("gaussian", "mixture")
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The protocol; ``None`` fields take the target's default (``d``: 50 / 25, ``width``:
-    256 / 512 for the Gaussian / the mixture)."""
+    256 / 512 for the Gaussian / the mixture).
+
+    Attributes:
+      target: gaussian (N(ones(d), variance I)) or mixture (1/2 N(-ones, variance I) + 1/2 N(4 ones,
+        variance I)).
+      d: dimension; unset: 50 for the Gaussian, 25 for the mixture.
+      variance: variance per coordinate of the Gaussian (of each mixture component).
+      num_train: distinct training points drawn from pi.
+      duplicates: copies of each training point in the training set.
+      width: hidden width of the MLP denoiser; unset: 256 for the Gaussian, 512 for the mixture.
+      depth: hidden layers of the MLP denoiser.
+      time_embedding: how the noise level enters the network.
+      train_steps: optimiser (Adam) steps.
+      learning_rate: Adam's learning rate.
+      lr_schedule: constant, or cosine decay to 0 over the training steps.
+      batch_size: minibatch size drawn with replacement each step; unset: full batch.
+      min_level: lowest noise level trained on (of a linear schedule of 1000).
+      max_level: highest noise level trained on.
+      level_sampling: per_example (a level per row) or per_batch (one level per step).
+      score_level: the noise level whose score -eps(x, level) / sqrt(1 - alphabar) drives ULA.
+      step_size: ULA step size h.
+      langevin_steps: ULA iterations per chain.
+      num_seeds: distinct starting points of the fresh and train starts, each repeated to fill
+        the chains.
+      chains: chains per start and trial.
+      trials: independent trials (mean and spread over them).
+      reference_samples: samples of pi for the Sinkhorn references (at least 2 sinkhorn_points).
+      sinkhorn_points: chains (and as many reference samples) per Sinkhorn divergence (at most chains).
+      blur: Sinkhorn blur (GeomLoss convention, p = 2).
+      save_every: record the chains every this many ULA iterations.
+      sinkhorn_every: Sinkhorn divergence every this many ULA iterations (a multiple of save_every).
+      checkpoint_every: write a training checkpoint every this many optimiser steps.
+      chunk_size: optimiser steps per jitted lax.scan (one host round trip each).
+      progress_bar: show a training progress bar with the loss on stderr.
+    """
 
     target: str = "gaussian"
     d: Optional[int] = None
@@ -252,6 +286,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     tcfg = train_config(config, ckpt)
     params, train, history, history_every, train_summary = _pretrained.denoiser(
         NAME, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
+    _status.status(NAME, f"denoiser ready ({denoiser_status(train_summary)})")
     schedule = tcfg.noise_schedule()
     score_fn = nn.denoiser_score_fn(params, tcfg.model, schedule, config.score_level)
 
@@ -276,12 +311,17 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     floor_pairs = []
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
     example = {}
+    _status.status(NAME, f"sampling: {config.trials} trials x {len(STARTS)} starts ({', '.join(STARTS)}) x "
+                         f"{config.chains} chains, {config.langevin_steps} ULA steps")
+    t_sampling = time.perf_counter()
     for trial in range(config.trials):
+        t_trial = time.perf_counter()
         k_trial = jax.random.fold_in(k_runs, trial)
         x0 = jnp.concatenate([starts(jax.random.fold_in(k_trial, j), s, train, config, target)
                               for j, s in enumerate(STARTS)])
+        # the bar (stderr) only reports the step count: same numbers with --no-progress
         res = lj.run(jax.random.fold_in(k_trial, 99), algorithm, x0, config.langevin_steps,
-                     save_every=config.save_every)
+                     save_every=config.save_every, progress_bar=config.progress_bar)
         traj = np.concatenate([np.asarray(x0, np.float64)[None],
                                np.asarray(res.trajectory, np.float64)])  # [saves + 1, 3 chains, d]
         finite_all = ~np.asarray(res.info.nonfinite)
@@ -306,11 +346,16 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
                     sk_where.append((s, trial, i_sk))
             if trial == 0:
                 example[s] = good[-1, :200, :2]
+        _status.status(NAME, f"sampling: trial {trial + 1}/{config.trials} done in "
+                             f"{time.perf_counter() - t_trial:.1f} s"
+                             + (" (incl. compilation)" if trial == 0 else "")
+                             + f", {time.perf_counter() - t_sampling:.0f} s so far")
     # one batched Sinkhorn call for every (start, trial, iteration) and the pi-vs-pi floor
     xs = np.stack(sk_x + [p[0] for p in floor_pairs])
     ys = np.stack(sk_y + [p[1] for p in floor_pairs])
     t_sk = time.perf_counter()
-    values, converged = batched_sinkhorn(xs, ys, config.blur)
+    with _status.Phase(NAME, f"Sinkhorn: {xs.shape[0]} divergences of {xs.shape[1]} points"):
+        values, converged = batched_sinkhorn(xs, ys, config.blur)
     sk_seconds = time.perf_counter() - t_sk
     sk = {s: np.full((config.trials, len(sk_iters)), np.nan) for s in STARTS}
     for (s, trial, i_sk), v, ok in zip(sk_where, values, converged):
@@ -352,7 +397,9 @@ def plot(result: dict, config: Config, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = dict(vanilla="tab:blue", fresh="tab:green", train="tab:red")
+    # one look per start in every figure (_plotting.START_STYLE); vanilla dashed with hollow
+    # markers and drawn on top, so it shows where it coincides with fresh
+    style = _plotting.START_STYLE
     has_kl = result["curves"]["train"]["kl_mean"] is not None
     fig, axes = plt.subplots(1, 4 if has_kl else 3, figsize=(17 if has_kl else 13, 3.6))
     ax_iter = list(axes[:2] if has_kl else axes[:1])
@@ -360,16 +407,18 @@ def plot(result: dict, config: Config, path: Path) -> None:
         its = result["iterations"]
         for s in STARTS:
             m, sd = np.asarray(result["curves"][s]["kl_mean"]), np.asarray(result["curves"][s]["kl_std"])
-            axes[0].plot(its, m, color=colors[s], label=s)
-            axes[0].fill_between(its, m - sd, m + sd, color=colors[s], alpha=0.2)
+            axes[0].plot(its, m, label=s, markevery=max(1, len(its) // 10), **style[s])
+            axes[0].fill_between(its, m - sd, m + sd, color=style[s]["color"], alpha=0.15, lw=0, zorder=1)
         axes[0].axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL=0")
         axes[0].set_yscale("log")
         axes[0].set_ylabel("Gaussian-fit KL to $\\pi$")
+        _plotting.log_ticks(axes[0], "y")
     ax = ax_iter[-1]
-    its = result["sinkhorn_iterations"]
-    for s in STARTS:
+    its = np.asarray(result["sinkhorn_iterations"], float)
+    dodge = 0.012 * (its[-1] - its[0])  # coinciding error bars side by side, not on top of each other
+    for i, s in enumerate(STARTS):
         m, sd = np.asarray(result["curves"][s]["sinkhorn_mean"]), np.asarray(result["curves"][s]["sinkhorn_std"])
-        ax.errorbar(its, m, sd, color=colors[s], marker="o", capsize=3, label=s)
+        ax.errorbar(its + (i - 1) * dodge, m, sd, capsize=3, label=s, **style[s])
     ax.axhline(result["reference"]["sinkhorn_pi_vs_pi_mean"], color="k", ls=":", label="$\\pi$ vs $\\pi$")
     ax.set_ylabel(f"Sinkhorn divergence (blur {config.blur})")
     for a in ax_iter:
@@ -380,6 +429,8 @@ def plot(result: dict, config: Config, path: Path) -> None:
     hist = np.asarray(result["loss_history"])
     ax.plot(np.arange(len(hist)) * every, hist, lw=0.7)
     ax.set_yscale("log")
+    _plotting.log_ticks(ax, "y")
+    _plotting.count_ticks(ax, "x")
     ax.set_xlabel("training step")
     ax.set_ylabel("epsilon loss")
     ax.set_title(f"levels {config.min_level}..{config.max_level}", fontsize=8)
@@ -389,7 +440,8 @@ def plot(result: dict, config: Config, path: Path) -> None:
     for s in STARTS:
         xy = np.asarray(result["example_final_xy"][s])
         if xy.size:
-            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[s], alpha=0.6, label=f"{s} (final)")
+            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=style[s]["color"], alpha=0.6, label=f"{s} (final)",
+                       zorder=style[s]["zorder"])
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title("trial 0, final chains (first 2 coords)", fontsize=8)
@@ -405,6 +457,15 @@ def plot(result: dict, config: Config, path: Path) -> None:
 def _reused_note(train_summary: dict) -> str:
     reused = train_summary["reused"] and train_summary.get("source") != "pretrained"
     return " (re-used checkpoint)" if reused else ""
+
+
+def denoiser_status(train_summary: dict) -> str:
+    """Where the denoiser came from, in a few words (for the status line on stderr)."""
+    if train_summary.get("source") == "pretrained":
+        return f"shipped pretrained {train_summary['pretrained']}"
+    if train_summary.get("reused"):
+        return f"re-used checkpoint {train_summary.get('checkpoint')}"
+    return f"trained here in {train_summary.get('seconds_this_run', 0.0):.0f} s"
 
 
 def denoiser_source_markdown(train_summary: dict) -> str:
@@ -452,65 +513,62 @@ def summary_markdown(payload: dict, config: Config) -> str:
 
 
 CONFIGS = ("quick", "paper", "paper-cpu")
-
-# (flag, Config field, type, help): the protocol's fields a user may override
-PROTOCOL_FLAGS = (
-    ("--train-steps", "train_steps", int, "optimiser steps (paper: 150,000)"),
-    ("--chains", "chains", int, "chains per start (paper: 5000; paper-cpu: 1500)"),
-    ("--trials", "trials", int, "independent trials (paper: 10; paper-cpu: 3)"),
-    ("--num-seeds", "num_seeds", int, "distinct starting points per start, repeated to fill the chains (30)"),
-    ("--langevin-steps", "langevin_steps", int, "ULA iterations (1000)"),
-    ("--step-size", "step_size", float, "ULA step size h (0.0025)"),
-    ("--score-level", "score_level", int, "the noise level whose score drives ULA (10)"),
-    ("--sinkhorn-points", "sinkhorn_points", int, "points per Sinkhorn sample (500)"),
-    ("--reference-samples", "reference_samples", int, "samples of pi for the Sinkhorn references (5000)"),
-    ("--blur", "blur", float, "Sinkhorn blur (0.01)"),
-    ("--save-every", "save_every", int, "record the chains every this many iterations (50)"),
-    ("--sinkhorn-every", "sinkhorn_every", int, "Sinkhorn every this many iterations (100)"),
-)
+# fields checked against a fixed set (reverse: experiments.diffusion_vs_langevin's)
+CHOICES = dict(target=TARGETS, time_embedding=("sinusoidal", "linear", "none"),
+               lr_schedule=("constant", "cosine"), level_sampling=("per_example", "per_batch"),
+               reverse=("ddpm", "ddim"))
 
 
-def add_protocol_args(parser) -> None:
+def add_protocol_args(parser, config_cls=None) -> _cli.ConfigFlags:
     """The flags shared by the learned-score experiments (this one and
-    :mod:`experiments.diffusion_vs_langevin`)."""
+    :mod:`experiments.diffusion_vs_langevin`): ``--config``, ``--retrain`` and one flag per field
+    of ``config_cls`` (default :class:`Config`; :class:`experiments._cli.ConfigFlags`)."""
+    config_cls = config_cls or Config
     parser.add_argument("--config", choices=CONFIGS, default=None,
                         help="paper (the full protocol; default), paper-cpu (the paper's network and "
-                        "protocol with 1500 chains and 3 trials, minutes on a CPU with the shipped "
-                        "pretrained denoiser), or quick (trains a small network from scratch on a CPU: "
-                        "a training demo)")
-    parser.add_argument("--target", choices=TARGETS, default="gaussian")
+                        "protocol with fewer chains and trials, minutes on a CPU with the shipped "
+                        "pretrained denoiser), or quick (the same as --quick: trains a small network "
+                        "from scratch on a CPU, a training demo)")
     parser.add_argument("--retrain", action="store_true",
                         help="train the denoiser here even when a shipped pretrained one matches the "
                         "configuration and seed (paper and paper-cpu, seed 0); resumes from a checkpoint "
                         "in --out")
-    for flag, _, typ, text in PROTOCOL_FLAGS:
-        parser.add_argument(flag, type=typ, default=None, help=text + "; default: the config's")
-    parser.add_argument("--no-progress", action="store_true")
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    flags = _cli.ConfigFlags(
+        parser, config_cls, default=config_cls.paper(),
+        variants={"--config paper-cpu": config_cls.paper_cpu(), "--quick": config_cls.quick()},
+        choices={k: v for k, v in CHOICES.items() if k in fields},
+        # step_size and blur: checked by Config.resolved (an error naming the flag and value)
+        positive=("variance", "learning_rate"))
+    parser.add_argument("--no-progress", dest="progress_bar", action="store_false", default=None,
+                        help="the same as --no-progress-bar")
+    return flags
 
 
-def config_from_args(parser, args, config_cls, **overrides):
-    """``(config name, resolved config)`` from the flags of :func:`add_protocol_args` (and
-    ``overrides``, ``None`` meaning unset); a bad combination is a parser error naming the values."""
+def config_from_args(args, flags: _cli.ConfigFlags):
+    """``(config name, resolved config)`` from the flags of :func:`add_protocol_args`: the named
+    configuration (for ``--target``), the fields given replaced, then checked
+    (:meth:`Config.resolved` and the training settings); a bad value is a parser error naming
+    the flags and values."""
+    parser, config_cls = flags.parser, flags.config_cls
     if args.quick and args.config not in (None, "quick"):
         parser.error(f"--quick contradicts --config {args.config}")
     name = "quick" if args.quick else (args.config or "paper")
     make = {"quick": config_cls.quick, "paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu}[name]
-    config = make(args.target)
-    flags = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _, _ in PROTOCOL_FLAGS}
-    overrides = {k: v for k, v in dict(flags, **overrides).items() if v is not None}
-    if args.no_progress:
-        overrides["progress_bar"] = False
-    try:
-        return name, dataclasses.replace(config, **overrides).resolved()
-    except ValueError as err:
-        parser.error(str(err))
+
+    def validate(config):
+        config = config.resolved()
+        train_config(config, None)  # the training settings' own checks (levels, batch size, ...)
+        return config
+
+    return name, flags.apply(args, make(args.target or "gaussian"), validate)
 
 
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: learned-score memorisation")
-    add_protocol_args(parser)
+    flags = add_protocol_args(parser)
     args = parser.parse_args(argv)
-    name, config = config_from_args(parser, args, Config)
+    name, config = config_from_args(args, flags)
     if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
         seed_tag = str(np.asarray(jax.random.key_data(jax.random.key(args.seed))).tolist())
         checkpoint_path(args.out, config, seed_tag).unlink(missing_ok=True)

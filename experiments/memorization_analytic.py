@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _plotting
 from langevin_jax import metrics, scores
 
 NAME = "memorization_analytic"
@@ -32,6 +32,25 @@ STARTS = ("vanilla", "fresh", "train")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The protocol.
+
+    Attributes:
+      dims: dimensions d of the target N(0, I_d), one table row each.
+      num_train: training points drawn from pi (before thinning to general position).
+      num_seeds: distinct starting points of the fresh and train starts, each repeated to fill
+        the chains.
+      chains: chains per start and trial.
+      steps: ULA iterations per chain.
+      step_size: ULA step size h.
+      trials: independent trials per start (mean and spread over them).
+      r_in_factor: inner radius of the memorising score's bumps, in units of sqrt(d).
+      r_out_factor: outer radius of the bumps, in units of sqrt(d); a chain within it of a
+        training point counts as trapped.
+      score_error_samples: Monte Carlo draws checking the exact score error, per d.
+      sinkhorn_points: chains (and as many samples of pi) per Sinkhorn divergence (at most chains).
+      blur: Sinkhorn blur (GeomLoss convention, p = 2).
+    """
+
     dims: Sequence[int] = (2, 5, 10, 20, 50, 100)
     num_train: int = 1000
     num_seeds: int = 30
@@ -155,13 +174,16 @@ def _plot(result: dict, out) -> None:
     rows = result["rows"]
     ds = [r["d"] for r in rows]
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    # the starts look the same as in the learned-score figures (_plotting.START_STYLE); vanilla
+    # dashed, hollow and on top: it coincides with fresh
     for s in STARTS:
+        style = _plotting.START_STYLE[s]
         axes[0].errorbar(ds, [r[s]["kl_mean"] for r in rows], [r[s]["kl_std"] for r in rows],
-                         fmt="o-", label=s)
-        axes[1].plot(ds, [r[s]["trapped_mean"] for r in rows], "o-", label=s)
+                         capsize=3, label=s, **style)
+        axes[1].plot(ds, [r[s]["trapped_mean"] for r in rows], label=s, **style)
         sk_rows = [r for r in rows if r[s].get("sinkhorn_mean") is not None]
         axes[3].errorbar([r["d"] for r in sk_rows], [r[s]["sinkhorn_mean"] for r in sk_rows],
-                         [r[s]["sinkhorn_std"] for r in sk_rows], fmt="o-", label=s)
+                         [r[s]["sinkhorn_std"] for r in sk_rows], capsize=3, label=s, **style)
     axes[3].plot(ds, [r.get("sinkhorn_pi_vs_pi", np.nan) for r in rows], "k:", label="$\\pi$ vs $\\pi$")
     axes[3].set_yscale("log")
     axes[3].set_ylabel("Sinkhorn divergence to $\\pi$ (blur 0.01)")
@@ -183,18 +205,21 @@ def _plot(result: dict, out) -> None:
 
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Theorem 7: memorising score, starts vanilla/fresh/train vs d")
-    parser.add_argument("--dims", type=int, nargs="+", default=None)
-    parser.add_argument("--num-train", type=int, default=None)
-    parser.add_argument("--chains", type=int, default=None)
-    parser.add_argument("--trials", type=int, default=None)
+    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
+                             positive=("step_size", "r_in_factor", "r_out_factor", "blur"))
     args = parser.parse_args(argv)
-    config = Config.quick() if args.quick else Config()
-    overrides = {k: v for k, v in dict(dims=args.dims, num_train=args.num_train,
-                                       chains=args.chains, trials=args.trials).items()
-                 if v is not None}
-    config = dataclasses.replace(config, **overrides)
-    if min(config.dims) < 2:
-        parser.error("--dims must all be >= 2")
+
+    def validate(config: Config) -> None:
+        if min(config.dims) < 2:
+            raise ValueError(f"dims must all be >= 2, got {_cli.format_value(config.dims)}")
+        if config.chains < 2:
+            raise ValueError(f"chains must be >= 2, got {config.chains}")
+        if config.num_seeds > config.num_train:
+            raise ValueError(f"num_seeds={config.num_seeds} must be <= num_train={config.num_train}")
+        if not config.r_in_factor < config.r_out_factor:
+            raise ValueError(f"r_in_factor={config.r_in_factor} must be < r_out_factor={config.r_out_factor}")
+
+    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
     start = time.perf_counter()
     cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
     result = run(config, jax.random.key(args.seed), cache)

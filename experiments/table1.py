@@ -38,6 +38,21 @@ PAPER_KL_TRUE = {1: 0.308, 2: 0.815, 3: 1.66, 4: 2.84, 5: 4.35, 6: 6.20, 7: 8.39
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """Table 1's protocol.
+
+    Attributes:
+      d: dimension of the target N(c 1, I_d).
+      c: the values of c, one table row each (mean mu = c * ones(d), |mu| = c sqrt(d)).
+      steps: ULA iterations per chain.
+      step_size: ULA step size h.
+      chains: chains per trial (the Gaussian fit of each trial uses them all).
+      trials: independent trials per row (mean and spread of the KL over them).
+      alpha: strength of the trap score's wrong drift (Theorem 1's alpha).
+      r_in_fraction: inner trap radius as a fraction of |mu| (4/7: Theorem 1's 4 sqrt(d) at c = 7).
+      r_out_fraction: outer trap radius as a fraction of |mu| (5/7: 5 sqrt(d) at c = 7).
+      score_error_samples: Monte Carlo draws checking the exact score error, per row.
+    """
+
     d: int = 50
     c: Sequence[float] = (1, 2, 3, 4, 5, 6, 7)
     steps: int = 1000
@@ -144,19 +159,22 @@ def _plot(result: dict, out) -> None:
     rows = result["rows"]
     x = [r["mu_norm"] for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax1.errorbar(x, [r["kl_score_hat"] for r in rows], [r["kl_score_hat_std"] for r in rows],
-                 fmt="o-", label="KL, ULA with trap score $\\hat s$")
-    ax1.errorbar(x, [r["kl_true_score"] for r in rows], [r["kl_true_score_std"] for r in rows],
-                 fmt="s-", label="KL, ULA with true score")
-    ax1.plot(x, [r["kl_true_score_exact_plus_fit_bias"] for r in rows], "k:",
-             label="true score: closed form + fit bias")
+    handles = [ax1.errorbar(x, [r["kl_score_hat"] for r in rows], [r["kl_score_hat_std"] for r in rows],
+                            fmt="o-", ms=5, label="KL, ULA with trap score $\\hat s$")]
+    # the paper's column and ours nearly coincide: the paper's markers hollow, larger and on
+    # top (they used to be hidden under ours), ours small and semi-transparent inside them
+    handles.append(ax1.errorbar(x, [r["kl_true_score"] for r in rows], [r["kl_true_score_std"] for r in rows],
+                                fmt="s-", ms=4, alpha=0.75, zorder=3, label="KL, ULA with true score (ours)"))
+    handles += ax1.plot(x, [r["kl_true_score_exact_plus_fit_bias"] for r in rows], ":", c="0.3", lw=1,
+                        zorder=2, label="true score: closed form + fit bias")
     paper = [(r["mu_norm"], r["paper_kl_true_score"]) for r in rows if r["paper_kl_true_score"]]
     if paper:
-        ax1.plot(*zip(*paper), "x", c="r", label="paper, true score")
+        handles += ax1.plot(*zip(*paper), ls="none", marker="D", ms=9, mfc="none", mec="tab:red", mew=1.6,
+                            zorder=5, label="paper's Table 1, true score")
     ax1.set_yscale("log")
     ax1.set_xlabel("$\\|\\mu\\|$")
     ax1.set_ylabel("Gaussian-fit KL to $\\pi$")
-    ax1.legend(fontsize=7)
+    ax1.legend(handles=handles, fontsize=7)
     ax2.plot(x, [r["score_error_log10"] for r in rows], "o-", label="exact (quadrature)")
     ax2.errorbar(x, [r["score_error_mc_log10"] for r in rows],
                  [r["score_error_mc_log10_se"] for r in rows], fmt="x",
@@ -190,28 +208,22 @@ def _markdown(config: Config, result: dict) -> str:
 
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Table 1: the trap score of Theorem 1 (Cao et al. 2026)")
-    defaults = Config()
-    parser.add_argument("--d", type=int, default=None, help=f"dimension (default {defaults.d})")
-    parser.add_argument("--c", type=float, nargs="+", default=None, help="values of c, mu = c 1")
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--step-size", type=float, default=None)
-    parser.add_argument("--chains", type=int, default=None, help="chains per trial")
-    parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--alpha", type=float, default=None)
-    parser.add_argument("--score-error-samples", type=int, default=None,
-                        help="Monte Carlo draws for the score-error check")
+    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
+                             positive=("step_size", "alpha", "r_in_fraction", "r_out_fraction"))
     args = parser.parse_args(argv)
-    config = Config.quick() if args.quick else Config()
-    overrides = {k: v for k, v in dict(d=args.d, c=args.c, steps=args.steps,
-                                       step_size=args.step_size, chains=args.chains,
-                                       trials=args.trials, alpha=args.alpha,
-                                       score_error_samples=args.score_error_samples).items()
-                 if v is not None}
-    config = dataclasses.replace(config, **overrides)
-    if config.d < 2 or config.chains < 2 or config.trials < 1 or config.steps < 1:
-        parser.error("--d and --chains must be >= 2, --trials and --steps >= 1")
-    if not config.step_size > 0:
-        parser.error("--step-size must be > 0")
+
+    def validate(config: Config) -> None:
+        for name in ("d", "chains"):
+            if getattr(config, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
+        if any(c == 0 for c in config.c):
+            raise ValueError(f"c must be non-zero (the trap radii scale with |mu| = |c| sqrt(d)), "
+                             f"got {_cli.format_value(config.c)}")
+        if not config.r_in_fraction < config.r_out_fraction:
+            raise ValueError(f"r_in_fraction={config.r_in_fraction} must be < "
+                             f"r_out_fraction={config.r_out_fraction}")
+
+    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
     start = time.perf_counter()
     cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
     result = run(config, jax.random.key(args.seed), cache)

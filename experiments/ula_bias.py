@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _plotting
 from langevin_jax import theory
 
 NAME = "ula_bias"
@@ -31,6 +31,16 @@ NAME = "ula_bias"
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """The protocol.
+
+    Attributes:
+      d: dimension of the target N(0, diag(lambda)).
+      lambda_min: smallest target variance; the variances are evenly spaced in [lambda_min, 1].
+      step_sizes: ULA / MALA step sizes h, one row each (each must be < 2 lambda_min).
+      num_chains: chains per step size and sampler (all start at 0).
+      num_steps: iterations per chain.
+    """
+
     d: int = 20
     lambda_min: float = 0.25
     step_sizes: Sequence[float] = (0.01, 0.05, 0.1, 0.2, 0.4)
@@ -99,6 +109,8 @@ def _plot(result: dict, out):
     ax.axhline(result["fit_kl_bias"], ls=":", c="gray", label="fit bias at KL=0")
     ax.set_xlabel("step size h")
     ax.set_ylabel("KL(samples || target)")
+    _plotting.log_ticks(ax, "x", hs)  # labels at the step sizes, no colliding minor labels
+    _plotting.log_ticks(ax, "y")
     ax.legend(fontsize=8)
     _cli.save_figure(fig, out / f"{NAME}.png")
     plt.close(fig)
@@ -106,8 +118,23 @@ def _plot(result: dict, out):
 
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, __doc__.splitlines()[0])
+    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
+                             names={"num_chains": "--chains", "num_steps": "--steps"},
+                             positive=("lambda_min", "step_sizes"))
     args = parser.parse_args(argv)
-    config = Config.quick() if args.quick else Config()
+
+    def validate(config: Config) -> None:
+        if config.d < 2:
+            raise ValueError(f"d must be >= 2, got {config.d}")
+        if config.num_chains <= config.d:
+            raise ValueError(f"num_chains={config.num_chains} must be > d={config.d} (the Gaussian "
+                             "fit needs a full-rank covariance)")
+        limit = 2 * min(config.lambda_min, 1.0)
+        if max(config.step_sizes) >= limit:
+            raise ValueError(f"step_sizes must all be < 2 lambda_min = {limit:g} (ULA's stationary "
+                             f"law exists only there), got {_cli.format_value(config.step_sizes)}")
+
+    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
     start = time.perf_counter()
     cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
     result = run(config, jax.random.key(args.seed), cache)

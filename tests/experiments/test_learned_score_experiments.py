@@ -26,10 +26,15 @@ def _tiny_dvl(target="gaussian"):
     return dataclasses.replace(_DVL_QUICK(target), **TINY_MEM)
 
 
-def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypatch):
+def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mem.Config, "quick", classmethod(lambda cls, target="gaussian": _tiny_mem(target)))
     out = tmp_path / "mem"
     first = mem.main(["--quick", "--out", str(out), "--seed", "3"])
+    # (issue 14, item 5) the sampling phase reports its progress, on stderr only
+    captured = capsys.readouterr()
+    for line in ("memorization: denoiser ready (trained here", "memorization: sampling: trial 1/2 done in",
+                 "memorization: sampling: trial 2/2 done in", "memorization: Sinkhorn: "):
+        assert line in captured.err and line not in captured.out, line
     payload = json.loads((out / "memorization.json").read_text())
     assert {"config", "elapsed_seconds", "final"} <= set(payload)
     for start in ("vanilla", "fresh", "train"):
@@ -44,6 +49,8 @@ def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypat
     again = mem.main(["--quick", "--out", str(out), "--seed", "3"])
     assert again["train"]["reused"]
     assert again["final"] == first["final"]
+    err = capsys.readouterr().err  # the silent rerun of the issue: it reports too
+    assert "denoiser ready (re-used checkpoint denoiser_" in err and "sampling: trial 2/2 done" in err
 
 
 def test_memorization_mixture_reports_null_kl():
@@ -181,3 +188,72 @@ def test_outputs_get_the_ordinary_file_mode(tmp_path):
     finally:
         os.umask(umask)
     assert oct((tmp_path / "x.json").stat().st_mode & 0o777) == oct(0o644)
+
+
+# ---------------------------------------------------------------- figures (issue 14, item 3)
+
+
+def _fake_mem_result(has_kl: bool) -> dict:
+    """A result for :func:`mem.plot` where vanilla coincides exactly with fresh."""
+    kl = dict(kl_mean=[5.0, 2.0, 1.0], kl_std=[0.1] * 3) if has_kl else dict(kl_mean=None, kl_std=None)
+    curves = {s: dict(kl, sinkhorn_mean=[3.0, 2.0, 2.0], sinkhorn_std=[0.2] * 3) for s in mem.STARTS}
+    curves["train"] = dict(curves["train"], sinkhorn_mean=[3.0, 2.5, 2.5])
+    return dict(iterations=[0, 50, 100], sinkhorn_iterations=[0, 50, 100], curves=curves,
+                reference=dict(kl_fit_bias=0.5 if has_kl else None, sinkhorn_pi_vs_pi_mean=1.0),
+                loss_history_every=1000, loss_history=[1.0, 0.5, 0.3], train_xy=[[0.0, 0.0], [1.0, 1.0]],
+                example_final_xy={s: [[0.1, 0.2]] for s in mem.STARTS})
+
+
+def _start_lines(fig) -> list:
+    """``(start, Line2D)`` for every line or error-bar line labelled with a start, in every axes."""
+    found = []
+    for ax in fig.axes:
+        found += [(line.get_label(), line) for line in ax.get_lines() if line.get_label() in mem.STARTS]
+        found += [(c.get_label(), c.lines[0]) for c in ax.containers
+                  if c.get_label() in mem.STARTS and hasattr(c, "has_yerr")]
+    return found
+
+
+def test_every_figure_draws_a_start_the_same_way_and_vanilla_on_top(tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    from experiments import _plotting
+    from tests.experiments._figures import capture_figures
+
+    from experiments import memorization_analytic as analytic
+
+    figures = capture_figures(monkeypatch, mem)  # (the experiments share one _cli module)
+    for target, has_kl in (("gaussian", True), ("mixture", False)):
+        mem.plot(_fake_mem_result(has_kl), mem.Config.quick(target).resolved(), tmp_path / f"{target}.png")
+    # Theorem 7's analytic memorising score: the same starts, the same looks
+    start = dict(kl_mean=0.1, kl_std=0.01, trapped_mean=0.0, sinkhorn_mean=1.0, sinkhorn_std=0.1)
+    analytic._plot(dict(rows=[dict(d=d, fit_kl_bias=0.01, sinkhorn_pi_vs_pi=0.5, score_error_log10=-d,
+                                   score_error_mc_log10=-d, score_error_mc_log10_se=0.1,
+                                   **{s: start for s in mem.STARTS}) for d in (2, 5, 10)]), tmp_path)
+    assert len(figures) == 3
+    looks = {}
+    for fig in figures:
+        lines = _start_lines(fig)
+        assert {s for s, _ in lines} == set(mem.STARTS)
+        for s, line in lines:
+            look = (to_hex(line.get_color()), line.get_linestyle(), line.get_marker())
+            assert looks.setdefault(s, look) == look, (s, look)  # the same in both figures and all panels
+        # vanilla, which can coincide with fresh, is drawn on top in every panel
+        for ax in fig.axes:
+            z = {s: line.get_zorder() for s, line in _start_lines(fig) if line.axes is ax}
+            if z:
+                assert z["vanilla"] > max(z["fresh"], z["train"]), z
+    for s in mem.STARTS:
+        assert looks[s][0] == to_hex(_plotting.START_STYLE[s]["color"])
+    assert looks["vanilla"][1] != looks["fresh"][1]  # and dashed
+
+    dvl_figures = capture_figures(monkeypatch, dvl)
+    method = dict(sinkhorn_mean=2.0, sinkhorn_std=0.1, kl_mean=1.0, kl_std=0.1)
+    dvl.plot(dict(methods={m: method for m in dvl.METHODS}, train_xy=[[0.0, 0.0]],
+                  reference=dict(sinkhorn_pi_vs_pi_mean=1.0, kl_fit_bias=0.5),
+                  example_final_xy={m: [[0.1, 0.2]] for m in dvl.METHODS}),
+             dvl.Config.quick().resolved(), tmp_path / "dvl.png")
+    bars = dvl_figures[0].axes[0].patches
+    for bar, m in zip(bars, dvl.METHODS):
+        if m.startswith("langevin_"):
+            assert to_hex(bar.get_facecolor()) == looks[m.removeprefix("langevin_")][0], m

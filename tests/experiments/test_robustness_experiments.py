@@ -82,3 +82,23 @@ def test_interrupted_experiment_resumes_finished_parts(tmp_path, monkeypatch):
     # a rerun from scratch with --force recomputes everything
     table1.main(flags + ["--force"])
     assert len(calls) == 3
+
+
+def test_table1_figure_draws_the_papers_markers_on_top(tmp_path, monkeypatch):
+    # (issue 14, item 2) the paper's markers were hidden under ours
+    from tests.experiments._figures import capture_figures
+
+    figures = capture_figures(monkeypatch, table1)
+    rows = [dict(mu_norm=c * 50**0.5, kl_score_hat=25.0 * c**2, kl_score_hat_std=0.5, kl_true_score=paper,
+                 kl_true_score_std=0.02, kl_true_score_exact_plus_fit_bias=paper, paper_kl_true_score=paper,
+                 score_error_log10=-c**2, score_error_mc_log10=-c**2, score_error_mc_log10_se=0.1)
+            for c, paper in table1.PAPER_KL_TRUE.items()]
+    table1._plot(dict(rows=rows), tmp_path)
+    ax = figures[0].axes[0]
+    (paper,) = [line for line in ax.get_lines() if "paper" in line.get_label()]
+    others = [a for a in ax.get_children() if a is not paper and hasattr(a, "get_zorder")
+              and a not in (ax.patch, ax.get_legend()) and a.get_visible()
+              and type(a).__name__ in ("Line2D", "LineCollection", "PathCollection")]
+    assert others and paper.get_zorder() > max(a.get_zorder() for a in others)
+    assert paper.get_markerfacecolor() == "none"  # hollow: ours shows through
+    assert any("paper" in t.get_text() for t in ax.get_legend().get_texts())

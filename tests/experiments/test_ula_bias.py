@@ -114,3 +114,25 @@ def test_resumes_finished_step_sizes(tmp_path, monkeypatch):
     assert again["reused_parts"] == ["h=0.05", "h=0.4"]
     forced = ula_bias.main(["--quick", "--out", str(tmp_path), "--force"])
     assert len(runs) == 4 and forced["reused_parts"] == []  # ULA and MALA per step size
+
+
+# ---------------------------------------------------------------- figures (issue 14)
+
+FIGURE_ROWS = [dict(h=h, exact_kl_ula=kl, fit_kl_ula=kl + 0.008, fit_kl_mala=0.009)
+               for h, kl in ((0.01, 3e-4), (0.02, 1.2e-3), (0.05, 8e-3), (0.1, 0.035), (0.2, 0.17),
+                             (0.3, 0.58), (0.4, 1.2))]
+
+
+@pytest.mark.parametrize("hs", [(0.02, 0.1, 0.3), (0.01, 0.05, 0.1, 0.2, 0.4),
+                                (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4)])
+def test_figure_tick_labels_do_not_collide(hs, tmp_path, monkeypatch):
+    # (issue 14, item 1) the log axis labelled its minor ticks over each other
+    from tests.experiments._figures import capture_figures, overlapping_tick_labels, tick_labels
+
+    figures = capture_figures(monkeypatch, ula_bias)
+    rows = [r for r in FIGURE_ROWS if r["h"] in hs]
+    ula_bias._plot(dict(rows=rows, fit_kl_bias=0.008), tmp_path)
+    (ax,) = figures[0].axes
+    for axis in ("x", "y"):
+        assert len(tick_labels(ax, axis)) >= 2, axis
+        assert overlapping_tick_labels(ax, axis) == [], axis
