@@ -71,8 +71,12 @@ def plain(text: str) -> str:
     return re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
 
 
-def base_parser(name: str, description: str) -> argparse.ArgumentParser:
-    """The flags every experiment takes, on an :class:`ExperimentParser`."""
+def base_parser(name: str, description: str, *, resumable: bool = True) -> argparse.ArgumentParser:
+    """The flags every experiment takes, on an :class:`ExperimentParser`.
+
+    ``--force`` has one meaning everywhere: recompute instead of re-using what an earlier run
+    of the same configuration and seed left in ``--out`` (cached parts, the experiment's own
+    checkpoints). ``resumable=False`` says in its help that the experiment keeps no parts."""
     parser = ExperimentParser(prog=f"python -m experiments.{name}", description=plain(description))
     parser.add_argument("--quick", action="store_true", help="small configuration (CPU, minutes)")
     parser.add_argument("--seed", type=seed, default=0,
@@ -80,8 +84,43 @@ def base_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("results") / name,
                         help=f"output folder (default results/{name}); checked writable at the start")
     parser.add_argument("--force", action="store_true",
-                        help="recompute parts finished by an earlier (interrupted) run")
+                        help="recompute what an earlier (interrupted) run of the same configuration "
+                             "and seed left in --out instead of re-using it" if resumable else
+                             "accepted for uniformity: this experiment keeps no parts and always "
+                             "recomputes everything")
     return parser
+
+
+def execute(args: argparse.Namespace, name: str, config: Any, run: Callable, plot: Callable,
+            summary: Callable, *, parts: bool = True, **extra: Any) -> dict:
+    """The common end of an experiment's ``main``: run, plot, summarise, write.
+
+    ``run(config, key, cache)`` (``run(config, key)`` with ``parts=False``) returns the result
+    dict (keys starting with ``_`` go to ``plot`` only, not to the JSON); ``plot(result, out)``
+    writes the figures; ``summary(config, result)`` returns the
+    Markdown. The JSON holds the config, its name (``quick`` or ``default``), the seed, the
+    wall time, the parts re-used from an earlier run, the environment and the result.
+    """
+    import time
+
+    import jax
+
+    start = time.perf_counter()
+    key = jax.random.key(args.seed)
+    if parts:
+        cache = PartCache(args.out, name, config, args.seed, fresh=args.force)
+        result = run(config, key, cache)
+        if cache.reused:
+            print(f"re-used finished parts: {', '.join(cache.reused)}")
+        extra = dict(reused_parts=cache.reused, **extra)
+    else:
+        result = run(config, key)
+    payload = dict(config=config, config_name="quick" if getattr(args, "quick", False) else "default",
+                   seed=args.seed, quick=bool(getattr(args, "quick", False)),
+                   elapsed_seconds=time.perf_counter() - start, **extra,
+                   **{k: v for k, v in result.items() if not k.startswith("_")})  # "_x": plot-only
+    plot(result, args.out)
+    return finish(args.out, name, payload, summary(config, result))
 
 
 # --- flags generated from an experiment's Config ------------------------------------------
@@ -408,13 +447,20 @@ def finish(out: Path, name: str, payload: dict, markdown: str) -> dict:
     return payload
 
 
-def save_figure(fig, path: Path) -> None:
-    """Save a matplotlib figure atomically as PNG."""
+def save_figure(fig, path: Path, *, tight: bool = True) -> None:
+    """Lay out (``tight``), save atomically as PNG, and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if tight:
+        fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Sequence
 
 import jax
@@ -373,9 +372,7 @@ def _plot(result: dict, out) -> None:
     ax.set_title(f"final samples, {mrows[-1]['budget']} score evaluations; "
                  f"weights {mix['weights']}", fontsize=9)
     ax.legend(fontsize=7, markerscale=4)
-    fig.tight_layout()
     _cli.save_figure(fig, out / f"{NAME}.png")
-    plt.close(fig)
 
 
 def _bound_note(result: dict) -> str:
@@ -464,18 +461,7 @@ def main(argv=None) -> dict:
             raise ValueError(f"mean_norm must be >= 0, got {config.mean_norm}")
 
     config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    start = time.perf_counter()
-    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
-    result = run(config, jax.random.key(args.seed), cache)
-    if cache.reused:
-        print(f"re-used finished parts: {', '.join(cache.reused)}")
-    payload = dict(config=config, seed=args.seed, quick=args.quick,
-                   elapsed_seconds=time.perf_counter() - start,
-                   **{k: v for k, v in result.items() if not k.startswith("_")})
-    _plot(result, args.out)
-    md = _markdown(config, result)
-    return _cli.finish(args.out, NAME, payload, md)
-
+    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Sequence
 
 import jax
@@ -112,9 +111,19 @@ def _plot(result, out):
     for ax in axes:
         ax.set_xlabel("time t = k h")
         ax.legend(fontsize=7)
-    fig.tight_layout()
     _cli.save_figure(fig, out / f"{NAME}.png")
-    plt.close(fig)
+
+
+def _markdown(config: Config, result: dict) -> str:
+    table = _cli.markdown_table(
+        ["d", "R", "half-angle", "score error", "escaped at end", "non-finite"],
+        [[c["d"], c["start"], c["half_angle"] if c["half_angle"] is not None else "-",
+          f"{c['score_error']:.3g} ± {c['score_error_se']:.1g}",
+          f"{c['final_fraction_escaped']:.2f}", c["nonfinite_chains"]]
+         for c in result["curves"]])
+    return (f"# Theorem 11: cone escape\n\nULA h = {config.step_size}, {config.steps} steps, "
+            f"{config.chains} chains from pi = N(0, I), drift {config.drift}, escaped = "
+            f"<x, u> > {config.escape_radius}.\n\n{table}")
 
 
 def main(argv=None) -> dict:
@@ -132,23 +141,7 @@ def main(argv=None) -> dict:
                              f"{_cli.format_value(config.half_angles_2d)}")
 
     config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    start = time.perf_counter()
-    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
-    result = run(config, jax.random.key(args.seed), cache)
-    payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
-                   **result)
-    _plot(result, args.out)
-    table = _cli.markdown_table(
-        ["d", "R", "half-angle", "score error", "escaped at end", "non-finite"],
-        [[c["d"], c["start"], c["half_angle"] if c["half_angle"] is not None else "-",
-          f"{c['score_error']:.3g} ± {c['score_error_se']:.1g}",
-          f"{c['final_fraction_escaped']:.2f}", c["nonfinite_chains"]]
-         for c in result["curves"]])
-    md = (f"# Theorem 11: cone escape\n\nULA h = {config.step_size}, {config.steps} steps, "
-          f"{config.chains} chains from pi = N(0, I), drift {config.drift}, escaped = "
-          f"<x, u> > {config.escape_radius}.\n\n{table}")
-    return _cli.finish(args.out, NAME, payload, md)
-
+    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

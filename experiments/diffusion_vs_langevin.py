@@ -305,9 +305,7 @@ def plot(result: dict, config: Config, path: Path) -> None:
     ax.legend(fontsize=6, markerscale=2)
     fig.suptitle(f"One denoiser (all {config.max_level} levels), two samplers: {config.target} target, "
                  f"d = {config.d}", fontsize=9)
-    fig.tight_layout()
     _cli.save_figure(fig, path)
-    plt.close(fig)
 
 
 def summary_markdown(payload: dict, config: Config) -> str:

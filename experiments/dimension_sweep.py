@@ -222,30 +222,10 @@ def _plot(result, out):
     for ax in axes:
         ax.set_xlabel("d")
         ax.legend(fontsize=7)
-    fig.tight_layout()
     _cli.save_figure(fig, out / f"{NAME}.png")
-    plt.close(fig)
 
 
-def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Sweeps over dimension: robustness and optimal step size")
-    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             positive=("step_size", "gd_lr"))
-    args = parser.parse_args(argv)
-
-    def validate(config: Config) -> None:
-        for name in ("chains", "opt_chains"):
-            if getattr(config, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
-        if config.num_seeds > config.num_train:
-            raise ValueError(f"num_seeds={config.num_seeds} must be <= num_train={config.num_train}")
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed))
-    payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
-                   **result)
-    _plot(result, args.out)
+def _markdown(config: Config, result: dict) -> str:
     rob = _cli.markdown_table(
         ["d", "log10 err trap", "KL trap", "KL true", "log10 err memo", "KL memo train",
          "KL memo fresh"],
@@ -258,14 +238,29 @@ def main(argv=None) -> dict:
         [[r["d"], f"{r['h_star_closed_form']:.4g}", f"{r['h_star_simulated']:.4g}",
           f"{r['relative_difference']:.2%}", f"{r['w2_closed_form_at_optimum']:.3g}"]
          for r in result["optimal_step"]["rows"]])
-    md = (f"# Sweeps over dimension\n\n## (a) Robustness vs d\n\nOne compilation for all d "
-          f"({result['robustness']['num_traces']} trace, "
-          f"{result['robustness']['seconds']:.1f}s); {config.chains} chains, {config.steps} "
-          f"ULA steps of h = {config.step_size}.\n\n{rob}\n## (b) Optimal step size vs d\n\n"
-          f"Spectrum i^-{config.spectrum_exponent}, budget {config.budget} steps from x0 = 1; "
-          f"gradient descent on log h ({config.gd_steps} steps).\n\n{opt}")
-    return _cli.finish(args.out, NAME, payload, md)
+    return (f"# Sweeps over dimension\n\n## (a) Robustness vs d\n\nOne compilation for all d "
+            f"({result['robustness']['num_traces']} trace, "
+            f"{result['robustness']['seconds']:.1f}s); {config.chains} chains, {config.steps} "
+            f"ULA steps of h = {config.step_size}.\n\n{rob}\n## (b) Optimal step size vs d\n\n"
+            f"Spectrum i^-{config.spectrum_exponent}, budget {config.budget} steps from x0 = 1; "
+            f"gradient descent on log h ({config.gd_steps} steps).\n\n{opt}")
 
+
+def main(argv=None) -> dict:
+    parser = _cli.base_parser(NAME, "Sweeps over dimension: robustness and optimal step size", resumable=False)
+    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
+                             positive=("step_size", "gd_lr"))
+    args = parser.parse_args(argv)
+
+    def validate(config: Config) -> None:
+        for name in ("chains", "opt_chains"):
+            if getattr(config, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
+        if config.num_seeds > config.num_train:
+            raise ValueError(f"num_seeds={config.num_seeds} must be <= num_train={config.num_train}")
+
+    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
+    return _cli.execute(args, NAME, config, run, _plot, _markdown, parts=False)
 
 if __name__ == "__main__":
     main()

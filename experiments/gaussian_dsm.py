@@ -459,9 +459,7 @@ def _plot(result: dict, out) -> None:
     ax.set_ylabel("W2")
     ax.set_title(f"vs K (σ={ks['sigma']:g}, η={ks['eta']:g})", fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     _cli.save_figure(fig, out / f"{NAME}.png")
-    plt.close(fig)
 
 
 def _markdown(config: Config, result: dict) -> str:
@@ -512,7 +510,7 @@ def _markdown(config: Config, result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, __doc__.splitlines()[0])
+    parser = _cli.base_parser(NAME, __doc__.splitlines()[0], resumable=False)
     # settings (a tuple of Setting dataclasses) has no flag of its own: --settings N keeps the
     # first N; the other fields are flags (--chains, --replicates, --datasets: their old names)
     flags = _cli.ConfigFlags(
@@ -541,14 +539,7 @@ def main(argv=None) -> dict:
         return config
 
     config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed))
-    payload = dict(config=config, seed=args.seed, quick=args.quick,
-                   elapsed_seconds=time.perf_counter() - start, **result)
-    _plot(result, args.out)
-    md = _markdown(config, result)
-    return _cli.finish(args.out, NAME, payload, md)
-
+    return _cli.execute(args, NAME, config, run, _plot, _markdown, parts=False)
 
 if __name__ == "__main__":
     main()

@@ -449,9 +449,7 @@ def plot(result: dict, config: Config, path: Path) -> None:
     fig.suptitle(f"Learned score, {config.target} target, d = {config.d}, width {config.width}, "
                  f"{config.train_steps} training steps on {config.num_train} x {config.duplicates} points",
                  fontsize=9)
-    fig.tight_layout()
     _cli.save_figure(fig, path)
-    plt.close(fig)
 
 
 def _reused_note(train_summary: dict) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Sequence
 
 import jax
@@ -198,9 +197,24 @@ def _plot(result: dict, out) -> None:
     for ax in axes:
         ax.set_xlabel("d")
         ax.legend(fontsize=7)
-    fig.tight_layout()
     _cli.save_figure(fig, out / f"{NAME}.png")
-    plt.close(fig)
+
+
+def _markdown(config: Config, result: dict) -> str:
+    table = _cli.markdown_table(
+        ["d", "n used", "log10 score error", *[f"KL {s}" for s in STARTS],
+         *[f"Sinkhorn {s}" for s in STARTS], "Sinkhorn pi vs pi", *[f"trapped {s}" for s in STARTS]],
+        [[r["d"], r["num_train_used"], f"{r['score_error_log10']:.1f}",
+          *[f"{r[s]['kl_mean']:.3g}" for s in STARTS],
+          *["n/c" if r[s]["sinkhorn_mean"] is None else f"{r[s]['sinkhorn_mean']:.3g}" for s in STARTS],
+          f"{r['sinkhorn_pi_vs_pi']:.3g}",
+          *[f"{r[s]['trapped_mean']:.2f}" for s in STARTS]] for r in result["rows"]],
+    )
+    return (f"# Theorem 7: memorising score\n\nh = {config.step_size}, {config.steps} steps, "
+            f"{config.chains} chains, {config.trials} trials, r_in = {config.r_in_factor} sqrt(d), "
+            f"r_out = {config.r_out_factor} sqrt(d), alpha = 2 d / r_in^2. Sinkhorn: "
+            f"{min(config.sinkhorn_points, config.chains)} chains vs as many samples of pi, blur "
+            f"{config.blur} (n/c: did not converge, not reported).\n\n{table}")
 
 
 def main(argv=None) -> dict:
@@ -220,28 +234,7 @@ def main(argv=None) -> dict:
             raise ValueError(f"r_in_factor={config.r_in_factor} must be < r_out_factor={config.r_out_factor}")
 
     config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    start = time.perf_counter()
-    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
-    result = run(config, jax.random.key(args.seed), cache)
-    payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
-                   **result)
-    _plot(result, args.out)
-    table = _cli.markdown_table(
-        ["d", "n used", "log10 score error", *[f"KL {s}" for s in STARTS],
-         *[f"Sinkhorn {s}" for s in STARTS], "Sinkhorn pi vs pi", *[f"trapped {s}" for s in STARTS]],
-        [[r["d"], r["num_train_used"], f"{r['score_error_log10']:.1f}",
-          *[f"{r[s]['kl_mean']:.3g}" for s in STARTS],
-          *["n/c" if r[s]["sinkhorn_mean"] is None else f"{r[s]['sinkhorn_mean']:.3g}" for s in STARTS],
-          f"{r['sinkhorn_pi_vs_pi']:.3g}",
-          *[f"{r[s]['trapped_mean']:.2f}" for s in STARTS]] for r in result["rows"]],
-    )
-    md = (f"# Theorem 7: memorising score\n\nh = {config.step_size}, {config.steps} steps, "
-          f"{config.chains} chains, {config.trials} trials, r_in = {config.r_in_factor} sqrt(d), "
-          f"r_out = {config.r_out_factor} sqrt(d), alpha = 2 d / r_in^2. Sinkhorn: "
-          f"{min(config.sinkhorn_points, config.chains)} chains vs as many samples of pi, blur "
-          f"{config.blur} (n/c: did not converge, not reported).\n\n{table}")
-    return _cli.finish(args.out, NAME, payload, md)
-
+    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from typing import Sequence
 
 import jax
@@ -182,9 +181,7 @@ def _plot(result: dict, out) -> None:
     ax2.set_xlabel("$\\|\\mu\\|$")
     ax2.set_ylabel("$\\log_{10} E_\\pi|\\hat s - s|^2$")
     ax2.legend(fontsize=7)
-    fig.tight_layout()
     _cli.save_figure(fig, out / f"{NAME}.png")
-    plt.close(fig)
 
 
 def _markdown(config: Config, result: dict) -> str:
@@ -224,17 +221,7 @@ def main(argv=None) -> dict:
                              f"r_out_fraction={config.r_out_fraction}")
 
     config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    start = time.perf_counter()
-    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
-    result = run(config, jax.random.key(args.seed), cache)
-    if cache.reused:
-        print(f"re-used finished parts: {', '.join(cache.reused)}")
-    payload = dict(config=config, seed=args.seed, elapsed_seconds=time.perf_counter() - start,
-                   **result)
-    _plot(result, args.out)
-    md = _markdown(config, result)
-    return _cli.finish(args.out, NAME, payload, md)
-
+    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

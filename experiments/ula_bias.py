@@ -15,7 +15,6 @@ Run ``python -m experiments.ula_bias --help``.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Sequence
 
 import jax
@@ -112,8 +111,17 @@ def _plot(result: dict, out):
     _plotting.log_ticks(ax, "x", hs)  # labels at the step sizes, no colliding minor labels
     _plotting.log_ticks(ax, "y")
     ax.legend(fontsize=8)
-    _cli.save_figure(fig, out / f"{NAME}.png")
-    plt.close(fig)
+    _cli.save_figure(fig, out / f"{NAME}.png", tight=False)
+
+
+def _markdown(config: Config, result: dict) -> str:
+    table = _cli.markdown_table(
+        ["h", "exact KL (ULA)", "fit KL (ULA)", "fit KL (MALA)", "MALA acc.", "non-finite"],
+        [[r["h"], r["exact_kl_ula"], r["fit_kl_ula"], r["fit_kl_mala"], r["mala_acceptance"],
+          r["nonfinite_ula"] + r["nonfinite_mala"]] for r in result["rows"]],
+    )
+    return (f"# ULA bias on a Gaussian\n\n{table}\n"
+            f"Gaussian-fit KL finite-sample bias at KL=0: about {result['fit_kl_bias']:.3g}.\n")
 
 
 def main(argv=None) -> dict:
@@ -135,23 +143,7 @@ def main(argv=None) -> dict:
                              f"law exists only there), got {_cli.format_value(config.step_sizes)}")
 
     config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    start = time.perf_counter()
-    cache = _cli.PartCache(args.out, NAME, config, args.seed, fresh=args.force)
-    result = run(config, jax.random.key(args.seed), cache)
-    if cache.reused:
-        print(f"re-used finished parts: {', '.join(cache.reused)}")
-    payload = dict(config=config, seed=args.seed, quick=args.quick,
-                   elapsed_seconds=time.perf_counter() - start, reused_parts=cache.reused, **result)
-    _plot(result, args.out)
-    table = _cli.markdown_table(
-        ["h", "exact KL (ULA)", "fit KL (ULA)", "fit KL (MALA)", "MALA acc.", "non-finite"],
-        [[r["h"], r["exact_kl_ula"], r["fit_kl_ula"], r["fit_kl_mala"], r["mala_acceptance"],
-          r["nonfinite_ula"] + r["nonfinite_mala"]] for r in result["rows"]],
-    )
-    md = (f"# ULA bias on a Gaussian\n\n{table}\n"
-          f"Gaussian-fit KL finite-sample bias at KL=0: about {result['fit_kl_bias']:.3g}.\n")
-    return _cli.finish(args.out, NAME, payload, md)
-
+    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

@@ -10,9 +10,11 @@ def capture_figures(monkeypatch, module) -> list:
     returns the list the figures are appended to."""
     figures = []
 
-    def keep(fig, path):
+    def keep(fig, path, *, tight=True):
+        if tight:  # as save_figure does before saving
+            fig.tight_layout()
         fig.canvas.draw()
-        fig._test_renderer = fig.canvas.get_renderer()  # the caller closes the figure after saving
+        fig._test_renderer = fig.canvas.get_renderer()
         figures.append(fig)
 
     monkeypatch.setattr(module._cli, "save_figure", keep)
