@@ -39,7 +39,11 @@ def _machine(result: dict) -> str:
     env = result.get("environment") or {}
     if not env:
         return "not recorded"
-    return f"{env.get('device_kind', env.get('backend', '?'))} ({env.get('backend', '?')}, jax {env.get('jax', '?')})"
+    if env.get("backend") == "cpu":
+        where = f"{env.get('cpu_count', '?')}-core CPU ({env.get('platform', '?')})"
+    else:
+        where = f"{env.get('num_devices', 1)} x {env.get('device_kind', '?')} ({env.get('backend')})"
+    return f"{where}, jax {env.get('jax', '?')}"
 
 
 def collect(run_dir: Path, label: str) -> list[dict]:

@@ -51,3 +51,17 @@ def test_getting_started_code_runs():
     proc = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_every_experiment_figure_is_in_the_docs():
+    """Each experiment the main job runs has its main figure, from a real run, kept in
+    docs/figures/ (with its provenance row) and embedded in a docs page."""
+    from experiments.__main__ import EXPERIMENTS
+
+    pages = "\n".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
+    provenance = (ROOT / "docs" / "figures" / "README.md").read_text()
+    for name, *_ in EXPERIMENTS:
+        figure = f"figures/cpu_{name}.png"
+        assert (ROOT / "docs" / figure).is_file(), figure
+        assert f"]({figure})" in pages, f"{figure} is not embedded in any docs page"
+        assert f"| cpu_{name}.png |" in provenance, f"{figure} has no provenance row"
