@@ -29,7 +29,7 @@ import numpy as np
 
 import langevin_jax as lj
 from experiments import _cli
-from langevin_jax import metrics, scores
+from langevin_jax import metrics, scores, theory
 
 NAME = "table1"
 PAPER_KL_TRUE = {1: 0.308, 2: 0.815, 3: 1.66, 4: 2.84, 5: 4.35, 6: 6.20, 7: 8.39}
@@ -69,13 +69,11 @@ class Config:
 
 
 def exact_ula_kl(d: int, c: float, h: float, steps: int) -> float:
-    """KL(Law(ULA_k) || N(mu, I)) for the true score from N(0, I), in closed form."""
-    rho = (1.0 - h) ** steps
-    v = 1.0
-    for _ in range(steps):
-        v = (1.0 - h) ** 2 * v + 2.0 * h
-    mean_err_sq = d * (c * rho) ** 2
-    return 0.5 * mean_err_sq + 0.5 * d * (v - 1.0 - math.log(v))
+    """KL(Law(ULA_k) || N(mu, I)) for the true score from N(0, I), in closed form
+    (:func:`langevin_jax.theory.ula_gaussian_law`: every coordinate is the same AR(1) chain)."""
+    with jax.enable_x64(True):
+        m, v = (float(x) for x in theory.ula_gaussian_law(c, 1.0, h, steps, 0.0, 1.0))
+    return 0.5 * d * (m - c) ** 2 + 0.5 * d * (v - 1.0 - math.log(v))
 
 
 def _fit_kl(samples: np.ndarray, mu: np.ndarray) -> float:

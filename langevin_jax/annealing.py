@@ -71,6 +71,7 @@ quadrature sizes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Callable, NamedTuple, Optional, Tuple, Union
@@ -148,6 +149,17 @@ def _cosine(t):
     return jnp.sin(0.5 * jnp.pi * jnp.asarray(t)) ** 2
 
 
+@dataclasses.dataclass(frozen=True)
+class _OULambda:
+    """``t -> exp(-2 T (1 - t))``, equal (and hashing) by ``T``: two OU schedules with the same
+    horizon are the same static argument, so jitted functions of a schedule compile once."""
+
+    horizon: float
+
+    def __call__(self, t):
+        return jnp.exp(-2.0 * self.horizon * (1.0 - jnp.asarray(t)))
+
+
 def linear_schedule() -> AnnealingSchedule:
     """``lambda_t = t``."""
     return AnnealingSchedule(_linear, "linear")
@@ -169,8 +181,7 @@ def ou_schedule(horizon: float = 3.0) -> AnnealingSchedule:
     """
     _checks.check_positive_finite("horizon", horizon)
     horizon = float(horizon)
-    return AnnealingSchedule(lambda t: jnp.exp(-2.0 * horizon * (1.0 - jnp.asarray(t))),
-                             "ou", horizon)
+    return AnnealingSchedule(_OULambda(horizon), "ou", horizon)
 
 
 def custom_schedule(lambda_fn: Callable[[jax.Array], jax.Array],

@@ -17,6 +17,7 @@ __all__ = [
     "sqrtm_psd",
     "ula_gaussian_stationary_variance",
     "ula_gaussian_mean_contraction",
+    "ula_gaussian_law",
 ]
 
 
@@ -112,3 +113,25 @@ def ula_gaussian_mean_contraction(variance: jax.Array, h: jax.Array) -> jax.Arra
     _checks.check_positive_finite("variance", variance)
     _checks.check_positive_finite("h", h)
     return 1.0 - h / variance
+
+
+def ula_gaussian_law(mean, variance, h, num_steps, initial_mean=0.0, initial_variance=1.0):
+    """Exact law of ULA after ``num_steps`` steps on ``N(mean, variance)``, per eigen-direction.
+
+    The chain is the AR(1) recursion ``x' = (1 - h / lambda) x + (h / lambda) m + sqrt(2h) xi``,
+    so with ``rho = 1 - h / lambda`` and the stationary variance ``v_inf``
+    (:func:`ula_gaussian_stationary_variance`), from ``N(m0, v0)``::
+
+        E x_k = m + rho^k (m0 - m),     Var x_k = v_inf + rho^(2k) (v0 - v_inf).
+
+    Elementwise in all arguments (pass the eigenvalues of a covariance as ``variance``);
+    differentiable; ``0 < h < 2 lambda`` checked where concrete.
+
+    Returns:
+      ``(mean_k, variance_k)``.
+    """
+    _check_ula_step(variance, h)
+    rho = 1.0 - h / jnp.asarray(variance)
+    v_inf = variance / (1.0 - h / (2.0 * jnp.asarray(variance)))
+    decay = rho ** num_steps
+    return mean + decay * (initial_mean - mean), v_inf + decay**2 * (initial_variance - v_inf)

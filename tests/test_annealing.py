@@ -257,3 +257,20 @@ def test_errors_name_the_argument():
                               initial_mean=jnp.zeros(2))
     with pytest.raises(ValueError, match="num_ode_steps"):
         jax.jit(lambda k: an.gaussian_annealed_law(target, "cosine", k).mean)(0.5)
+
+
+def test_ou_schedule_is_one_static_argument_compiled_once():
+    """Issue 15: ``get_schedule("ou") == get_schedule("ou")`` was False (a fresh closure each
+    call), so every call with the OU schedule recompiled and grew the jit cache."""
+    assert an.get_schedule("ou") == an.get_schedule("ou")
+    assert hash(an.ou_schedule(2.0)) == hash(an.ou_schedule(2.0))
+    assert an.ou_schedule(2.0) != an.ou_schedule(3.0)
+    target = lj.Gaussian.from_spectrum(jnp.zeros(2), jnp.array([0.5, 2.0]))
+    an.gaussian_action_density(target, "ou", 0.5)  # compile (or reuse) once
+    before = an._action_density._cache_size()
+    for _ in range(3):
+        v = an.gaussian_action_density(target, an.ou_schedule(3.0), jnp.float32(0.5))
+    assert an._action_density._cache_size() == before
+    assert np.isfinite(float(v))
+    an.gaussian_action_density(target, an.ou_schedule(1.5), 0.5)  # another horizon: one more
+    assert an._action_density._cache_size() == before + 1

@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from langevin_jax import theory
 
@@ -45,3 +46,23 @@ def test_ula_stationary_variance_is_fixed_point_of_ar1():
     v = theory.ula_gaussian_stationary_variance(lam, h)
     rho = theory.ula_gaussian_mean_contraction(lam, h)
     np.testing.assert_allclose(rho**2 * v + 2 * h, v, rtol=1e-6)
+
+
+@jax.enable_x64(True)
+def test_ula_gaussian_law_is_the_ar1_recursion():
+    """The one closed form of ULA's law on a Gaussian after k steps (issue 15): equal to
+    iterating the mean/variance recursion, per eigen-direction, and stationary as k -> inf."""
+    lam = jnp.array([0.3, 1.0, 4.0])
+    m, h, m0, v0 = jnp.array([1.0, -2.0, 0.5]), 0.05, 0.0, 1.0
+    mean, var = jnp.full(3, m0), jnp.full(3, v0)
+    for k in range(1, 301):
+        mean = mean - (h / lam) * (mean - m)
+        var = (1 - h / lam) ** 2 * var + 2 * h
+        if k in (1, 7, 300):
+            got = theory.ula_gaussian_law(m, lam, h, k, m0, v0)
+            np.testing.assert_allclose(got[0], mean, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got[1], var, rtol=1e-12)
+    far = theory.ula_gaussian_law(m, lam, h, 100_000, m0, v0)
+    np.testing.assert_allclose(far[1], theory.ula_gaussian_stationary_variance(lam, h), rtol=1e-12)
+    with pytest.raises(ValueError, match="h"):
+        theory.ula_gaussian_law(m, lam, 1.0, 3)  # h >= 2 * 0.3: unstable
