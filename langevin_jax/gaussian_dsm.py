@@ -74,7 +74,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from langevin_jax import _checks
+from langevin_jax import _checks, theory
 
 __all__ = [
     "power_law_spectrum",
@@ -429,14 +429,8 @@ def pipeline_covariance(empirical_covariance: Any, sigma: Any, eta: Any, *, gamm
 
 @jax.jit
 def _sampling_w2(sig, c):
-    finite = jnp.all(jnp.isfinite(c))
-    c = jnp.where(finite, c, jnp.eye(c.shape[0], dtype=c.dtype))
-    chol = jnp.linalg.cholesky(0.5 * (sig + sig.T))
-    b = jnp.linalg.eigvalsh(chol.T @ c @ chol)
-    w2sq = jnp.trace(sig) + jnp.trace(c) - 2.0 * jnp.sum(jnp.sqrt(jnp.clip(b, 0.0)))
-    w2sq = jnp.clip(w2sq, 0.0)
-    safe = jnp.where(w2sq > 0, w2sq, 1.0)
-    return jnp.where(finite, jnp.where(w2sq > 0, jnp.sqrt(safe), 0.0), jnp.inf)
+    zero = jnp.zeros(sig.shape[0], sig.dtype)
+    return theory.gaussian_w2_unchecked(zero, c, zero, sig)  # the one Bures implementation
 
 
 def sampling_w2(data_covariance: Any, sampled_covariance: Any) -> jax.Array:

@@ -81,20 +81,33 @@ def gaussian_kl_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
 def gaussian_w2(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
     """Wasserstein-2 distance between Gaussians (Bures-Wasserstein formula).
 
-    ``W2^2 = |m0 - m1|^2 + tr(S0) + tr(S1) - 2 tr((S1^1/2 S0 S1^1/2)^1/2)``.
-    Returns ``W2`` (not squared); use ``gaussian_w2(...)**2`` for the squared distance.
-    Covariances must be symmetric positive semidefinite (checked where concrete).
+    ``W2^2 = |m0 - m1|^2 + tr(S0) + tr(S1) - 2 tr((S1^1/2 S0 S1^1/2)^1/2)``, the trace term
+    from the eigenvalues ``b_i`` of ``L^T S0 L`` with ``S1 = L L^T`` (Cholesky): the same as
+    those of ``S1^1/2 S0 S1^1/2``, and using no eigenvectors keeps ``jax.grad`` finite when
+    eigenvalues repeat. Returns ``W2`` (not squared); use ``gaussian_w2(...)**2`` for the
+    squared distance. ``cov0`` symmetric positive semidefinite, ``cov1`` positive definite
+    (checked where concrete).
     """
-    mean0, cov0, mean1, cov1 = _check_pair(mean0, cov0, mean1, cov1, definite=False)
+    mean0 = _checks.check_vector("mean0", mean0)
+    d = mean0.shape[0]
+    mean1 = _checks.check_vector("mean1", mean1, d)
+    cov0 = _checks.check_covariance("cov0", cov0, d, definite=False)
+    cov1 = _checks.check_covariance("cov1", cov1, d, definite=True)
     return gaussian_w2_unchecked(mean0, cov0, mean1, cov1)
 
 
 def gaussian_w2_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
-    """[`gaussian_w2`][langevin_jax.theory.gaussian_w2] without the input checks (for callers that validated them)."""
-    r1 = sqrtm_psd(cov1)
-    cross = sqrtm_psd(r1 @ cov0 @ r1)
-    w2sq = jnp.sum((mean0 - mean1) ** 2) + jnp.trace(cov0) + jnp.trace(cov1) - 2 * jnp.trace(cross)
-    return jnp.sqrt(jnp.clip(w2sq, 0.0))
+    """[`gaussian_w2`][langevin_jax.theory.gaussian_w2] without the input checks, for callers
+    that validated them; a non-finite ``cov0`` (e.g. a diverged sampler's) gives ``+inf``."""
+    finite = jnp.all(jnp.isfinite(cov0))
+    c = jnp.where(finite, cov0, jnp.eye(cov0.shape[0], dtype=cov0.dtype))
+    chol = jnp.linalg.cholesky(0.5 * (cov1 + cov1.T))
+    b = jnp.linalg.eigvalsh(chol.T @ c @ chol)
+    w2sq = (jnp.sum((mean0 - mean1) ** 2) + jnp.trace(cov1) + jnp.trace(c)
+            - 2.0 * jnp.sum(jnp.sqrt(jnp.clip(b, 0.0))))
+    w2sq = jnp.clip(w2sq, 0.0)
+    safe = jnp.where(w2sq > 0, w2sq, 1.0)
+    return jnp.where(finite, jnp.where(w2sq > 0, jnp.sqrt(safe), 0.0), jnp.inf)
 
 
 def ula_gaussian_stationary_variance(variance: jax.Array, h: jax.Array) -> jax.Array:

@@ -1,3 +1,5 @@
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,3 +68,20 @@ def test_ula_gaussian_law_is_the_ar1_recursion():
     np.testing.assert_allclose(far[1], theory.ula_gaussian_stationary_variance(lam, h), rtol=1e-12)
     with pytest.raises(ValueError, match="h"):
         theory.ula_gaussian_law(m, lam, 1.0, 3)  # h >= 2 * 0.3: unstable
+
+
+@jax.enable_x64(True)
+def test_gaussian_w2_gradient_finite_for_repeated_eigenvalues():
+    """One Bures implementation (issue 15), the gradient-safe one: no eigenvectors, so the
+    derivative is finite where eigenvalues repeat. W2(N(0, 2I), N(0, I)) in d = 3 is
+    sqrt(3) (sqrt(2) - 1); the gradient along S0 = s I matches finite differences."""
+    d, m = 3, jnp.zeros(3)
+
+    def w2_of(s):
+        return theory.gaussian_w2(m, s * jnp.eye(d), m, jnp.eye(d))
+
+    np.testing.assert_allclose(w2_of(2.0), math.sqrt(d) * (math.sqrt(2.0) - 1.0), rtol=1e-12)
+    g = jax.grad(lambda c: theory.gaussian_w2(m, c, m, jnp.eye(d)))(2.0 * jnp.eye(d))
+    assert np.all(np.isfinite(np.asarray(g)))
+    fd = (w2_of(2.0 + 1e-6) - w2_of(2.0 - 1e-6)) / 2e-6
+    np.testing.assert_allclose(jnp.trace(g), fd, rtol=1e-6)
