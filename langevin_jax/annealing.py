@@ -2,7 +2,7 @@
 
 Paper 003: Cattiaux, Cordero-Encinar & Guillin, *Diffusion annealed Langevin dynamics: a
 theoretical study*; its Euler discretisation is DALMC (Cordero-Encinar, Akyildiz & Duncan
-2025). SPEC.md section 3 is **our reconstruction** of the setting; the paper's text was not
+2025). The setting below is **our reconstruction** (``docs/paper3_annealed_langevin.md``); the paper's text was not
 available beyond its abstract and the statement of Theorem 2.1, so the formulas below were
 derived here and are checked by the tests, not copied.
 
@@ -113,7 +113,6 @@ __all__ = [
     "dalmc",
 ]
 
-_LOG_2PI = math.log(2.0 * math.pi)
 _RESERVED = ("linear", "cosine", "ou")
 
 
@@ -198,8 +197,7 @@ def custom_schedule(lambda_fn: Callable[[jax.Array], jax.Array],
         ``[0, 1]``, decreases, has ``lambda_1 != 1`` or a non-finite derivative; naming
         ``name`` if reserved.
     """
-    if not callable(lambda_fn):
-        raise ValueError(f"lambda_fn must be callable, got {type(lambda_fn).__name__}")
+    _checks.check_callable("lambda_fn", lambda_fn)
     if not isinstance(name, str) or name in _RESERVED:
         raise ValueError(f"name must be a string other than {_RESERVED}, got {name!r}")
     grid = jnp.linspace(0.0, 1.0, 257)
@@ -315,8 +313,8 @@ def _component_terms(comps: _Components, x, lam):
     diff = x - jnp.sqrt(lam) * comps.means  # [K, d]
     z = jnp.einsum("kji,kj->ki", comps.eigenvectors, diff)  # V^T diff
     var = lam * comps.eigenvalues + (1.0 - lam)  # [K, d]
-    log_p = comps.log_weights - 0.5 * (jnp.sum(z * z / var, -1) + jnp.sum(jnp.log(var), -1)
-                                       + d * _LOG_2PI)
+    log_p = comps.log_weights + theory.gaussian_log_density(
+        jnp.sum(z * z / var, -1), jnp.sum(jnp.log(var), -1), d)
     scores = -jnp.einsum("kij,kj->ki", comps.eigenvectors, z / var)
     return log_p, scores
 
@@ -413,8 +411,7 @@ def denoiser_path(
     Returns:
       A [`DiffusionPath`][langevin_jax.annealing.DiffusionPath] with ``log_prob_fn = None``.
     """
-    if not callable(denoiser_fn):
-        raise ValueError(f"denoiser_fn must be callable, got {type(denoiser_fn).__name__}")
+    _checks.check_callable("denoiser_fn", denoiser_fn)
     dim = _checks.check_int_at_least("dim", dim, 1)
     if not 0.0 < max_lambda < 1.0:
         raise ValueError(f"max_lambda must be in (0, 1), got {max_lambda}")
@@ -906,8 +903,7 @@ def adapted_time_grid(speed_fn: Callable[[jax.Array], jax.Array], num_steps: int
     num_points = _checks.check_int_at_least("num_points", num_points, 2)
     if not 0.0 < uniform_fraction <= 1.0:
         raise ValueError(f"uniform_fraction must be in (0, 1], got {uniform_fraction}")
-    if not callable(speed_fn):
-        raise ValueError("speed_fn must be callable")
+    _checks.check_callable("speed_fn", speed_fn)
     dtype = jnp.result_type(float)
     mid = (jnp.arange(num_points, dtype=dtype) + 0.5) / num_points
     speed = jnp.asarray(speed_fn(mid), dtype)

@@ -199,8 +199,7 @@ def score_from_eps(eps_fn: EpsFn, schedule: NoiseSchedule) -> Callable[[jax.Arra
     Returns:
       ``score_fn(x[d], t[]) -> [d]`` (usable with [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin]).
     """
-    if not callable(eps_fn):
-        raise ValueError(f"eps_fn must be callable, got {type(eps_fn).__name__}")
+    _checks.check_callable("eps_fn", eps_fn)
 
     return jax.tree_util.Partial(_score_from_eps, as_pytree_fn(eps_fn), schedule)
 
@@ -220,8 +219,7 @@ def score_at_level(eps_fn: EpsFn, schedule: NoiseSchedule, level: int) -> Callab
     Raises:
       ValueError: ``level`` not an int in ``[1, T]``.
     """
-    if not callable(eps_fn):
-        raise ValueError(f"eps_fn must be callable, got {type(eps_fn).__name__}")
+    _checks.check_callable("eps_fn", eps_fn)
     level = check_level("level", level, schedule)
     scale = float(np.sqrt(1.0 - float(schedule.alphabars[level - 1])))
     # a Partial: the denoiser's parameters (when eps_fn is a pytree, as nn.denoiser_eps_fn's
@@ -279,8 +277,7 @@ class DiffusionInfo(NamedTuple):
 
 
 def _check_eps_fn(eps_fn):
-    if not callable(eps_fn):
-        raise ValueError(f"eps_fn must be callable, got {type(eps_fn).__name__}")
+    _checks.check_callable("eps_fn", eps_fn)
 
 
 def ddpm_sampler(

@@ -6,7 +6,7 @@ only its abstract and summary: the W2 sampling error of the pipeline
 ``data -> score learned by DSM -> Langevin sampler`` depends on the data power spectrum through a
 *kernel-type norm* whose kernel depends on the noise level, the step sizes and ``n``. The paper's
 detailed theorems were not available. **Every formula in this module is our own derivation**
-(SPEC.md section 2, re-derived here and in ``docs/paper2_gaussian_dsm.md``), checked three ways:
+(derived in ``docs/paper2_gaussian_dsm.md``), checked three ways:
 closed-form kernel vs exact matrices vs simulated chains. Normalisations (DSM loss scaling, zero-mean
 data, ULA started at 0) are our choices; the paper's may differ by constants.
 

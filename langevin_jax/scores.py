@@ -129,7 +129,8 @@ class TrapRadii(NamedTuple):
 def theory_trap_radii(d: int) -> TrapRadii:
     """Theorem 1's radii ``r_in = 4 sqrt(d)``, ``r_out = 5 sqrt(d)`` (for ``||mu|| = 7 sqrt(d)``).
 
-    From secondary notes on the paper (SPEC.md), not read in the paper itself.
+    From secondary notes on Cao et al. (2026) (see ``docs/paper1_robustness.md``), not read in
+    the paper itself.
     """
     d = _checks.check_int_at_least("d", d, 1)
     return TrapRadii(4.0 * math.sqrt(d), 5.0 * math.sqrt(d))
@@ -243,7 +244,8 @@ def memorizing_score(
     Args:
       points: ``[n, d]`` training points.
       r_in: inner radius, default ``0.08 sqrt(d)`` (our reconstruction).
-      r_out: outer radius ``> r_in``, default ``0.16 sqrt(d)`` (SPEC.md's value).
+      r_out: outer radius ``> r_in``, default ``0.16 sqrt(d)`` (from notes on the paper, see
+        ``docs/paper1_robustness.md``).
       alpha: strength of the memorised well, ``> 0``. Default ``2 d / r_in^2`` (312.5 with
         the default radii; our reconstruction): the trapped law ``N(x_i, I / alpha)`` then
         has radius ``sqrt(d / alpha) = r_in / sqrt(2)``, and stays inside ``r_in`` under ULA
@@ -331,8 +333,7 @@ def cone_escape_score(
       half_angle: ``theta`` in radians, in ``(0, pi/2)``.
       drift: outward speed ``> 0`` inside the cone.
     """
-    if not callable(score_fn):
-        raise ValueError("score_fn must be callable")
+    _checks.check_callable("score_fn", score_fn)
     axis = _checks.check_rank("axis", axis, 1, "[d]")
     norm = float(jnp.linalg.norm(axis)) if _checks._is_concrete(axis) else 1.0
     if not norm > 0:

@@ -14,18 +14,15 @@ Batching over points is ``jax.vmap(target.score)``.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from langevin_jax import _checks
+from langevin_jax import _checks, theory
 
 __all__ = ["Gaussian", "IsotropicGaussian", "GaussianMixture"]
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _pytree_dataclass(cls):
@@ -121,7 +118,7 @@ class Gaussian:
         diff = x - self.mean
         z = jax.scipy.linalg.solve_triangular(self.scale_tril, diff, lower=True)
         logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(self.scale_tril)))
-        return -0.5 * (jnp.dot(z, z) + logdet + self.dim * _LOG_2PI)
+        return theory.gaussian_log_density(jnp.dot(z, z), logdet, self.dim)
 
     def score(self, x: jax.Array) -> jax.Array:
         _check_point(x, self.dim)
@@ -168,9 +165,8 @@ class IsotropicGaussian:
     def log_prob(self, x: jax.Array) -> jax.Array:
         _check_point(x, self.dim)
         diff = x - self.mean
-        return -0.5 * (
-            jnp.dot(diff, diff) / self.variance + self.dim * (jnp.log(self.variance) + _LOG_2PI)
-        )
+        return theory.gaussian_log_density(jnp.dot(diff, diff) / self.variance,
+                                           self.dim * jnp.log(self.variance), self.dim)
 
     def score(self, x: jax.Array) -> jax.Array:
         _check_point(x, self.dim)
@@ -257,7 +253,7 @@ class GaussianMixture:
         def one(m, tril):
             z = jax.scipy.linalg.solve_triangular(tril, x - m, lower=True)
             logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(tril)))
-            return -0.5 * (jnp.dot(z, z) + logdet + self.dim * _LOG_2PI)
+            return theory.gaussian_log_density(jnp.dot(z, z), logdet, self.dim)
 
         return jnp.log(self.weights) + jax.vmap(one)(self.means, self.scale_trils)
 

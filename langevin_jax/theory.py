@@ -5,6 +5,8 @@ All functions are pure JAX and differentiable in their continuous arguments.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,7 +20,21 @@ __all__ = [
     "ula_gaussian_stationary_variance",
     "ula_gaussian_mean_contraction",
     "ula_gaussian_law",
+    "gaussian_log_density",
+    "LOG_2PI",
 ]
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def gaussian_log_density(mahalanobis_sq, log_det, dim) -> jax.Array:
+    """``log N(x; m, S) = -(|x - m|_S^2 + log det S + d log 2 pi) / 2`` from its parts.
+
+    The one Gaussian log-density of the package (targets, mixtures, annealing paths and
+    proposals compute ``|x - m|_S^2`` and ``log det S`` in whatever factorisation they hold:
+    Cholesky, eigenbasis, isotropic).
+    """
+    return -0.5 * (mahalanobis_sq + log_det + dim * LOG_2PI)
 
 
 def sqrtm_psd(a: jax.Array) -> jax.Array:

@@ -1,4 +1,6 @@
-"""Langevin samplers as ``init``/``step`` pairs of pure functions."""
+"""Langevin samplers: each a
+[`SamplingAlgorithm`][langevin_jax.samplers.base.SamplingAlgorithm] ``(init, step, check)`` of
+pure functions (it unpacks as an ``init``/``step`` pair, as in BlackJAX)."""
 
 from langevin_jax.samplers.annealed import (
     AnnealedInfo,

@@ -143,8 +143,7 @@ def annealed_langevin(
     Returns:
       A [`SamplingAlgorithm`][langevin_jax.samplers.annealed.SamplingAlgorithm] with ``AnnealedState`` / ``AnnealedInfo``.
     """
-    if not callable(score_fn):
-        raise ValueError(f"score_fn must be callable, got {type(score_fn).__name__}")
+    _checks.check_callable("score_fn", score_fn)
     if isinstance(schedule, tuple):
         if len(schedule) != 2:
             raise ValueError("schedule must be a callable k -> (t, h) or a pair (times, step_sizes)")

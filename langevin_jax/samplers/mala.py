@@ -147,8 +147,7 @@ def mala(
       A [`SamplingAlgorithm`][langevin_jax.samplers.mala.SamplingAlgorithm] with ``MALAState`` / ``MALAInfo``; ``init, step =
       lj.mala(...)`` unpacks.
     """
-    if not callable(logdensity_fn):
-        raise ValueError(f"logdensity_fn must be callable, got {type(logdensity_fn).__name__}")
+    _checks.check_callable("logdensity_fn", logdensity_fn)
     if score_fn is not None and not callable(score_fn):
         raise ValueError(f"score_fn must be callable or None, got {type(score_fn).__name__}")
     _checks.check_step_size("step_size", step_size)

@@ -94,8 +94,7 @@ def ula(score_fn: Callable[[Any], Any], step_size: StepSize) -> SamplingAlgorith
       >>> state.position.shape
       (3,)
     """
-    if not callable(score_fn):
-        raise ValueError(f"score_fn must be callable, got {type(score_fn).__name__}")
+    _checks.check_callable("score_fn", score_fn)
     _checks.check_step_size("step_size", step_size)
     score_fn = base.as_pytree_fn(score_fn)
 
