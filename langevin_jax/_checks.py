@@ -218,3 +218,11 @@ def check_callable(name: str, fn: Any) -> None:
     """Raise unless ``fn`` is callable (a function, a ``Partial``, a bound method)."""
     if not callable(fn):
         raise ValueError(f"{name} must be callable, got {type(fn).__name__}")
+
+
+def check_point(x: Any, d: int, name: str = "x") -> None:
+    """Raise unless ``x`` is one point of shape ``(d,)`` (functions of one point are batched
+    with ``jax.vmap``). Reads only the shape, so it runs on traced values too."""
+    if jnp.shape(x) != (d,):
+        raise ValueError(f"{name} must be one point of shape ({d},); got shape {jnp.shape(x)} "
+                         "(use jax.vmap over a batch of points)")

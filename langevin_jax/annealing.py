@@ -301,10 +301,7 @@ def _components(target) -> _Components:
     return _Components(log_w, means, eigenvalues, eigenvectors)
 
 
-def _check_point(x, d):
-    if jnp.shape(x) != (d,):
-        raise ValueError(f"x must be one point of shape ({d},), got shape {jnp.shape(x)} "
-                         "(use jax.vmap over a batch)")
+_check_point = _checks.check_point
 
 
 def _component_terms(comps: _Components, x, lam):

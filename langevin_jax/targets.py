@@ -31,12 +31,7 @@ def _pytree_dataclass(cls):
     return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
 
 
-def _check_point(x: jax.Array, d: int) -> None:
-    if x.shape != (d,):
-        raise ValueError(
-            f"x must be one point of shape ({d},); got shape {x.shape} "
-            "(use jax.vmap over a batch of points)"
-        )
+_check_point = _checks.check_point
 
 
 @_pytree_dataclass
