@@ -121,12 +121,10 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
             x0 = _starts(k_start, start, train, config, d)
             out = lj.run(k_run, algorithm, x0, config.steps)
             xs = np.asarray(out.positions, np.float64)
-            finite = np.all(np.isfinite(xs), 1)
-            nonfinite += int((~finite).sum())
-            xs = xs[finite]
-            with jax.enable_x64(True):
-                kls.append(float(metrics.gaussian_fit_kl(jnp.asarray(xs), jnp.zeros(d),
-                                                         jnp.eye(d))))
+            fit = metrics.gaussian_fit_kl_report(xs, np.zeros(d), np.eye(d))
+            nonfinite += fit.num_dropped
+            kls.append(fit.value)
+            xs = xs[np.all(np.isfinite(xs), 1)]
             trapped.append(_fraction_trapped(xs, np.asarray(train, np.float64), r_out))
             if xs.shape[0] >= n_sk:  # a random subset (chains are grouped by seed)
                 pick = np.asarray(jax.random.permutation(jax.random.fold_in(k_ref, 500 + 10 * t + j),

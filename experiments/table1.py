@@ -76,13 +76,6 @@ def exact_ula_kl(d: int, c: float, h: float, steps: int) -> float:
     return 0.5 * d * (m - c) ** 2 + 0.5 * d * (v - 1.0 - math.log(v))
 
 
-def _fit_kl(samples: np.ndarray, mu: np.ndarray) -> float:
-    with jax.enable_x64(True):
-        x = jnp.asarray(samples, jnp.float64)
-        return float(metrics.gaussian_fit_kl(x, jnp.asarray(mu, jnp.float64),
-                                             jnp.eye(x.shape[1], dtype=jnp.float64)))
-
-
 def _trial_kls(key, score_fn, mu, config):
     """Run trials x chains chains at once; return per-trial fit KLs, non-finite count, positions."""
     k_x0, k_run = jax.random.split(key)
@@ -92,9 +85,9 @@ def _trial_kls(key, score_fn, mu, config):
     xs = np.asarray(out.positions, np.float64).reshape(config.trials, config.chains, config.d)
     kls, nonfinite = [], 0
     for t in range(config.trials):
-        finite = np.all(np.isfinite(xs[t]), axis=1)
-        nonfinite += int((~finite).sum())
-        kls.append(_fit_kl(xs[t][finite], np.asarray(mu)))
+        fit = metrics.gaussian_fit_kl_report(xs[t], mu, np.eye(config.d))
+        nonfinite += fit.num_dropped
+        kls.append(fit.value)
     return np.asarray(kls), nonfinite, xs
 
 

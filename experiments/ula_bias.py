@@ -19,11 +19,10 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import langevin_jax as lj
 from experiments import _cli, _plotting
-from langevin_jax import theory
+from langevin_jax import metrics, theory
 
 NAME = "ula_bias"
 
@@ -52,13 +51,7 @@ class Config:
 
 
 def _fit_kl(samples: jax.Array, target: lj.Gaussian) -> float:
-    xs = np.asarray(samples, np.float64)
-    finite = np.all(np.isfinite(xs), axis=1)
-    xs = xs[finite]
-    with jax.enable_x64(True):
-        m, c = jnp.asarray(xs.mean(0)), jnp.asarray(np.cov(xs.T))
-        return float(theory.gaussian_kl(m, c, jnp.asarray(target.mean, jnp.float64),
-                                        jnp.asarray(target.covariance, jnp.float64)))
+    return metrics.gaussian_fit_kl_report(samples, target.mean, target.covariance).value
 
 
 def _one(config: Config, key: jax.Array, lam: jax.Array, target: lj.Gaussian, h: float) -> dict:

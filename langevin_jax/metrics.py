@@ -24,6 +24,8 @@ __all__ = [
     "lipschitz_estimate",
     "gaussian_fit_kl",
     "gaussian_fit_kl_bias",
+    "FitReport",
+    "gaussian_fit_kl_report",
     "gaussian_fit_w2",
     "gaussian_fit_w2_bias",
     "SinkhornResult",
@@ -255,6 +257,47 @@ def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     kl = theory.gaussian_kl_unchecked(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
     # a singular fit makes the Cholesky factor NaN (or the log-determinant -inf): KL = +inf
     return jnp.where(jnp.isnan(kl), jnp.inf, kl)
+
+
+class FitReport(NamedTuple):
+    """A Gaussian-fit KL as reported by an experiment: Python numbers.
+
+    Attributes:
+      value: ``KL(N(m_hat, S_hat) || N(mean, covariance))`` over the finite chains (``inf``
+        when fewer than ``d + 1`` are left).
+      num_used: finite chains the fit used.
+      num_dropped: chains dropped because some coordinate was NaN/inf (report it).
+    """
+
+    value: float
+    num_used: int
+    num_dropped: int
+
+
+def gaussian_fit_kl_report(samples, mean, covariance) -> FitReport:
+    """[`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl] the way the experiments report
+    it: chains with a non-finite coordinate are dropped *and counted*, the fit is done in float64.
+
+    Eager only (it returns Python numbers and reads ``samples`` on the host); inside traced code
+    use ``gaussian_fit_kl`` on finite samples.
+
+    Args:
+      samples: ``[n, d]`` final positions of the chains.
+      mean: ``[d]`` reference mean.
+      covariance: ``[d, d]`` reference covariance (positive definite).
+    """
+    xs = np.asarray(samples, np.float64)
+    if xs.ndim != 2:
+        raise ValueError(f"samples must have shape [n, d], got {xs.shape}")
+    finite = np.all(np.isfinite(xs), axis=1)
+    xs = xs[finite]
+    used, dropped = int(xs.shape[0]), int((~finite).sum())
+    if used < xs.shape[1] + 1:
+        return FitReport(math.inf, used, dropped)
+    with jax.enable_x64(True):
+        value = gaussian_fit_kl(jnp.asarray(xs), jnp.asarray(mean, jnp.float64),
+                                jnp.asarray(covariance, jnp.float64))
+        return FitReport(float(value), used, dropped)
 
 
 def _check_bias_args(d, n) -> None:

@@ -291,3 +291,19 @@ def test_metrics_name_a_bad_key_batch_size_or_empty_points(call, match):
         call(t)
     # a legacy uint32[2] key still works
     metrics.lipschitz_estimate(jax.random.PRNGKey(0), t.score, jnp.zeros((3, 2)), num_pairs=4)
+
+
+def test_gaussian_fit_kl_report_drops_and_counts_nonfinite_chains():
+    """Issue 15: the experiments' "drop non-finite chains, fit in float64, KL" is one library
+    function, tested once: the count is reported and the value equals the fit on the rest."""
+    x = np.asarray(jax.random.normal(jax.random.key(0), (400, 3)), np.float64)
+    x[[3, 17], 1] = np.nan
+    x[50, 0] = np.inf
+    rep = metrics.gaussian_fit_kl_report(x, np.zeros(3), np.eye(3))
+    assert (rep.num_used, rep.num_dropped) == (397, 3)
+    keep = np.all(np.isfinite(x), axis=1)
+    with jax.enable_x64(True):
+        ref = float(metrics.gaussian_fit_kl(jnp.asarray(x[keep]), jnp.zeros(3), jnp.eye(3)))
+    assert rep.value == ref
+    few = metrics.gaussian_fit_kl_report(np.full((5, 3), np.nan), np.zeros(3), np.eye(3))
+    assert few == (math.inf, 0, 5)
