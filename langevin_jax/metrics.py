@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks, theory
+from langevin_jax.types import Target
 
 __all__ = [
     "ScoreError",
@@ -69,7 +70,7 @@ def score_error(
     key: jax.Array,
     score_hat_fn: Callable[[jax.Array], jax.Array],
     score_fn: Callable[[jax.Array], jax.Array],
-    target: Any,
+    target: Target,
     num_samples: int = 10_000,
     *,
     p: float = 2.0,

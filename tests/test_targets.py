@@ -133,3 +133,27 @@ def test_sample_names_a_bad_key(name, bad):
     with pytest.raises(ValueError, match="key must be a PRNG key|single PRNG key"):
         TARGETS[name].sample(bad, 3)
     assert TARGETS[name].sample(jax.random.PRNGKey(0), 3).shape == (3, 4)  # legacy uint32[2]
+
+
+def test_targets_satisfy_the_target_protocol():
+    """The members the metrics and experiments assume (issue 15), as a checked protocol."""
+    import jax.numpy as jnp
+
+    from langevin_jax.types import Target
+
+    eye = jnp.eye(2)
+    for t in (lj.Gaussian.create(jnp.zeros(2), eye), lj.IsotropicGaussian.create(jnp.zeros(2)),
+              lj.GaussianMixture.create(jnp.array([0.5, 0.5]), jnp.zeros((2, 2)),
+                                        jnp.stack([eye, eye]))):
+        assert isinstance(t, Target)
+
+    class NoScore:
+        dim = 2
+
+        def sample(self, key, num):
+            return jnp.zeros((num, 2))
+
+        def log_prob(self, x):
+            return 0.0
+
+    assert not isinstance(NoScore(), Target)

@@ -23,13 +23,14 @@ function here maps over the leaves.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from langevin_jax import _checks
+from langevin_jax.types import ScalarOrSchedule
 
 __all__ = [
     "SamplingAlgorithm",
@@ -45,7 +46,7 @@ __all__ = [
 #: A step size: a float or scalar array ``h > 0``, or a schedule ``k -> h_k`` of the (traced)
 #: step index (a callable, like Optax's ``ScalarOrSchedule``). A pytree schedule (e.g.
 #: [`langevin_jax.array_schedule`][langevin_jax.array_schedule]) keeps its values as traced inputs.
-StepSize = Union[float, jax.Array, Callable[[jax.Array], jax.Array]]
+StepSize = ScalarOrSchedule  # a number, or k -> h_k (like Optax's ScalarOrSchedule)
 
 
 @jax.tree_util.register_pytree_node_class

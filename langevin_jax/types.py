@@ -1,0 +1,43 @@
+"""Types shared by the public API (annotations only; nothing here runs).
+
+* ``ArrayLike``: anything ``jnp.asarray`` takes (``jax.typing.ArrayLike``).
+* ``ScalarOrSchedule``: a step size, a number or a function of the step index (Optax's
+  ``ScalarOrSchedule``, for Langevin step sizes).
+* :class:`Target`: what the metrics and experiments assume of a target distribution.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, Union, runtime_checkable
+
+import jax
+
+__all__ = ["ArrayLike", "PRNGKey", "Scalar", "Schedule", "ScalarOrSchedule", "ScoreFn", "Target"]
+
+ArrayLike = jax.typing.ArrayLike
+PRNGKey = jax.Array
+Scalar = Union[float, jax.Array]
+#: ``k -> h_k``: a step size as a function of the (traced) step index.
+Schedule = Callable[[jax.Array], jax.Array]
+ScalarOrSchedule = Union[Scalar, Schedule]
+#: ``score_fn(x) -> grad log p(x)`` on one point (batch with ``jax.vmap``).
+ScoreFn = Callable[[Any], Any]
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A distribution on ``R^d`` as the library uses it: ``dim``, ``sample(key, num) -> [num,
+    d]``, and on one point ``log_prob(x) -> []`` and ``score(x) -> [d]`` (the gradient of
+    ``log_prob``). [`Gaussian`][langevin_jax.targets.Gaussian],
+    [`IsotropicGaussian`][langevin_jax.targets.IsotropicGaussian] and
+    [`GaussianMixture`][langevin_jax.targets.GaussianMixture] are targets; any object with
+    these members is one too."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def sample(self, key: PRNGKey, num: int) -> jax.Array: ...
+
+    def log_prob(self, x: jax.Array) -> jax.Array: ...
+
+    def score(self, x: jax.Array) -> jax.Array: ...
