@@ -25,7 +25,6 @@ checkpoint in ``DIR`` and re-used (or resumed) when the experiment is run again.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from pathlib import Path
 from typing import Optional
@@ -35,19 +34,22 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _plotting, _pretrained, _status
-from experiments import memorization as mem
+from experiments import _cli, _learned, _plotting, _status
+from experiments._learned import (STARTS, SinkhornPairs, add_protocol_args, all_starts, config_from_args,
+                                  denoiser_source_markdown, drop_checkpoint, fit_kl, fmt_pm, mean_std,
+                                  near_train_fraction, prepare, reference_summary, reused_note)
 from langevin_jax import diffusion, metrics, nn
 
 NAME = "diffusion_vs_langevin"
 METHODS = ("ddpm", "langevin_vanilla", "langevin_fresh", "langevin_train")
 # Gaussian target only: the same samplers driven by the exact denoiser (diffusion.gaussian_eps_fn)
 ORACLE_METHODS = ("ddpm_exact", "langevin_exact_vanilla")
+CHECKPOINT_NAME = "denoiser_all_levels"  # out/<name>_<hash>.ckpt (experiments._learned.checkpoint_path)
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(mem.Config):
-    """The settings of :class:`experiments.memorization.Config` (same data, network, Langevin
+class Config(_learned.Config):
+    """The settings of :class:`experiments._learned.Config` (same data, network, Langevin
     protocol and metrics), trained on **every** level by default, plus the reverse sampler:
     ``reverse`` (``"ddpm"`` over all levels, or ``"ddim"`` over ``ddim_steps`` levels).
 
@@ -77,8 +79,8 @@ class Config(mem.Config):
     def quick(cls, target: str = "gaussian") -> "Config":
         """CPU-sized: the data and network of the memorisation quick configuration, trained on
         every level for 3,000 steps; 500 chains, 3 trials."""
-        q = mem.Config.quick(target)
-        fields = {f.name: getattr(q, f.name) for f in dataclasses.fields(mem.Config)}
+        q = _learned.Config.quick(target)
+        fields = {f.name: getattr(q, f.name) for f in dataclasses.fields(_learned.Config)}
         fields.update(max_level=1000, train_steps=3000, chains=500, trials=3)
         return cls(**fields)
 
@@ -95,21 +97,11 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     Gaussian-fit KL bias) and diagnostics.
     """
     config = config.resolved()
-    target = mem.make_target(config)
-    k_data, k_train, k_ref, k_runs = jax.random.split(key, 4)
-    train = target.sample(k_data, config.num_train)
-    data = jnp.repeat(train, config.duplicates, axis=0)
-    ckpt = None
-    if out is not None:
-        seed_tag = str(np.asarray(jax.random.key_data(key)).tolist())
-        ckpt = mem.checkpoint_path(out, config, seed_tag, name="denoiser_all_levels")
-    tcfg = mem.train_config(config, ckpt)
-    params, train, history, history_every, train_summary = _pretrained.denoiser(
-        NAME, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
-    _status.status(NAME, f"denoiser ready ({mem.denoiser_status(train_summary)})")
-    schedule = tcfg.noise_schedule()
-    score_fn = nn.denoiser_score_fn(params, tcfg.model, schedule, config.score_level)
-    eps_fn = nn.denoiser_eps_fn(params, tcfg.model)
+    den = prepare(NAME, config, key, out, retrain, checkpoint_name=CHECKPOINT_NAME)
+    target, train, k_ref, k_runs = den.target, den.train, den.k_ref, den.k_runs
+    schedule = den.tcfg.noise_schedule()
+    score_fn = nn.denoiser_score_fn(den.params, den.tcfg.model, schedule, config.score_level)
+    eps_fn = nn.denoiser_eps_fn(den.params, den.tcfg.model)
 
     def reverse_of(eps):
         if config.reverse == "ddpm":
@@ -131,17 +123,16 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     n_sk = config.sinkhorn_points
     finals = {m: [] for m in methods_run}
     nonfinite = {m: 0 for m in methods_run}
-    sk_x, sk_y, sk_where, floor_pairs = [], [], [], []
+    pairs = SinkhornPairs(reference, n_sk)
     t_sample = time.perf_counter()
     bar = config.progress_bar  # the bars (stderr) only report step counts: same numbers without
-    _status.status(NAME, f"sampling: {config.trials} trials; per trial ULA from {len(mem.STARTS)} starts x "
+    _status.status(NAME, f"sampling: {config.trials} trials; per trial ULA from {len(STARTS)} starts x "
                          f"{config.chains} chains ({config.langevin_steps} steps) and {config.reverse} "
                          f"({reverse_steps} steps)" + (", each also with the exact denoiser" if is_gauss else ""))
     for trial in range(config.trials):
         t_trial = time.perf_counter()
         k_trial = jax.random.fold_in(k_runs, trial)
-        x0 = jnp.concatenate([mem.starts(jax.random.fold_in(k_trial, j), s, train, config, target)
-                              for j, s in enumerate(mem.STARTS)])
+        x0 = all_starts(k_trial, train, config, target)
         if bar:
             _status.status(NAME, f"trial {trial + 1}/{config.trials}: ULA, network score")
         res_l = lj.run(jax.random.fold_in(k_trial, 99), ula, x0, config.langevin_steps, progress_bar=bar)
@@ -151,7 +142,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
         res_d = lj.run(jax.random.fold_in(k_trial, 98), reverse, z0, reverse_steps, progress_bar=bar)
         pos_l = np.asarray(res_l.state.position, np.float64)
         outputs = {"ddpm": (np.asarray(res_d.state.position, np.float64), np.asarray(res_d.info.nonfinite))}
-        for j, s in enumerate(mem.STARTS):
+        for j, s in enumerate(STARTS):
             sl = slice(j * config.chains, (j + 1) * config.chains)
             outputs[f"langevin_{s}"] = (pos_l[sl], np.asarray(res_l.info.nonfinite)[sl])
         if is_gauss:
@@ -164,39 +155,28 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
             outputs["ddpm_exact"] = (np.asarray(res_de.positions, np.float64), np.asarray(res_de.info.nonfinite))
             outputs["langevin_exact_vanilla"] = (np.asarray(res_le.positions, np.float64),
                                                  np.asarray(res_le.info.nonfinite))
-        perm = rng.permutation(config.reference_samples)
-        y_sub = reference[perm[:n_sk]]
-        floor_pairs.append((reference[perm[n_sk:2 * n_sk]], y_sub))
+        y_sub = pairs.trial_reference(rng)
         for m in methods_run:
             pos, bad = outputs[m]
             good = pos[~bad & np.all(np.isfinite(pos), axis=1)]
             nonfinite[m] += int(pos.shape[0] - good.shape[0])
             finals[m].append(good)
             if good.shape[0] >= n_sk:
-                sk_x.append(good[rng.choice(good.shape[0], n_sk, replace=False)])
-                sk_y.append(y_sub)
-                sk_where.append(m)
+                pairs.add(good[rng.choice(good.shape[0], n_sk, replace=False)], y_sub, m)
         _status.status(NAME, f"sampling: trial {trial + 1}/{config.trials} done in "
                              f"{time.perf_counter() - t_trial:.1f} s" + (" (incl. compilation)" if trial == 0 else "")
                              + f", {time.perf_counter() - t_sample:.0f} s so far")
     sample_seconds = time.perf_counter() - t_sample
-    xs = np.stack(sk_x + [p[0] for p in floor_pairs])
-    ys = np.stack(sk_y + [p[1] for p in floor_pairs])
-    t_sk = time.perf_counter()
-    with _status.Phase(NAME, f"Sinkhorn: {xs.shape[0]} divergences of {xs.shape[1]} points"):
-        values, converged = mem.batched_sinkhorn(xs, ys, config.blur)
-    sk_seconds = time.perf_counter() - t_sk
+    values, converged, floor, sk_seconds = pairs.compute(NAME, config.blur)
     sk = {m: [] for m in methods_run}
-    for m, v, ok in zip(sk_where, values, converged):
+    for m, v, ok in zip(pairs.where, values, converged):
         sk[m].append(float(v) if ok else float("nan"))
-    floor = values[len(sk_where):]
     methods = {}
     for m in methods_run:
-        kls = [mem.fit_kl(g, target) for g in finals[m] if g.shape[0] >= 2] if is_gauss else []
-        near = [float(np.mean(mem.nearest_distance(g, train_np) < 0.15 * math.sqrt(config.d)))
-                for g in finals[m] if g.shape[0] > 0]
-        sk_mean, sk_std = mem._mean_std(sk[m])
-        kl_mean, kl_std = mem._mean_std(kls) if is_gauss else (None, None)
+        kls = [fit_kl(g, target) for g in finals[m] if g.shape[0] >= 2] if is_gauss else []
+        near = [near_train_fraction(g, train_np, config.d) for g in finals[m] if g.shape[0] > 0]
+        sk_mean, sk_std = mean_std(sk[m])
+        kl_mean, kl_std = mean_std(kls) if is_gauss else (None, None)
         methods[m] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
                           sinkhorn_not_converged=int(np.sum(np.isnan(sk[m]))),
                           near_train_fraction=float(np.mean(near)) if near else None,
@@ -211,14 +191,12 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
             probe = level_probe(config, target, schedule, eps_fn, exact_eps, jax.random.fold_in(k_runs, 1000))
     return dict(
         level_probe=probe,
-        d=config.d, width=config.width, train=train_summary, methods=methods,
+        d=config.d, width=config.width, train=den.train_summary, methods=methods,
         reverse_steps=reverse_steps,
-        reference=dict(sinkhorn_pi_vs_pi_mean=float(np.mean(floor)), sinkhorn_pi_vs_pi_std=float(np.std(floor)),
-                       kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, config.chains) if is_gauss else None),
+        reference=reference_summary(floor, config),
         sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_seconds=sk_seconds,
         sampling_seconds=sample_seconds, example_final_xy=example, train_xy=train_np[:200, :2].tolist(),
-        loss_history_every=history_every * max(1, len(history) // 500),
-        loss_history=history[:: max(1, len(history) // 500)].tolist(),
+        **den.loss_history(),
     )
 
 
@@ -245,7 +223,7 @@ def level_probe(config: Config, target, schedule, eps_fn, exact_eps, key, num_ch
             x = np.asarray(out.positions, np.float64)
             rows.append(dict(network_levels=f"<= {cut}" if low else f"> {cut}",
                              coordinate_variance_mean=float(np.var(x, axis=0, ddof=1).mean()),
-                             kl=mem.fit_kl(x, target)))
+                             kl=fit_kl(x, target)))
     x0 = target.sample(jax.random.fold_in(key, 2), 2000)
     errors = []
     for t in PROBE_LEVELS:
@@ -266,7 +244,7 @@ def plot(result: dict, config: Config, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     # the starts keep their colours of the memorisation figures (_plotting.START_STYLE)
-    colors = dict(ddpm="tab:purple", **{f"langevin_{s}": _plotting.start_color(s) for s in mem.STARTS})
+    colors = dict(ddpm="tab:purple", **{f"langevin_{s}": _plotting.start_color(s) for s in STARTS})
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     ax = axes[0]
     ms = [m for m in METHODS if result["methods"][m]["sinkhorn_mean"] is not None]
@@ -312,8 +290,8 @@ def summary_markdown(payload: dict, config: Config) -> str:
     rows = []
     for m in payload["methods"]:
         f = payload["methods"][m]
-        kl = mem.fmt_pm(f["kl_mean"], f["kl_std"])
-        skv = mem.fmt_pm(f["sinkhorn_mean"], f["sinkhorn_std"], 4)
+        kl = fmt_pm(f["kl_mean"], f["kl_std"])
+        skv = fmt_pm(f["sinkhorn_mean"], f["sinkhorn_std"], 4)
         near = "n/a" if f["near_train_fraction"] is None else f"{f['near_train_fraction']:.2f}"
         var = "n/a" if f.get("coordinate_variance_mean") is None else f"{f['coordinate_variance_mean']:.3g}"
         rows.append([m, skv, kl, var, near, f["nonfinite_chains"], f["sinkhorn_not_converged"]])
@@ -346,10 +324,10 @@ def summary_markdown(payload: dict, config: Config) -> str:
                     f"fresh samples of pi, against the exact denoiser:\n\n{t2}")
     return (
         f"# Diffusion vs Langevin with one denoiser ({config.target}, d = {config.d})\n\n"
-        f"{mem.denoiser_source_markdown(tr)}"
+        f"{denoiser_source_markdown(tr)}"
         f"MLP {config.depth} x {config.width} trained {tr['steps']} steps on levels "
         f"{config.min_level}..{config.max_level} ({config.num_train} points x {config.duplicates}), loss "
-        f"{tr['loss_first']:.3f} -> {tr['loss_final']:.3f}{mem._reused_note(tr)}. "
+        f"{tr['loss_first']:.3f} -> {tr['loss_final']:.3f}{reused_note(tr)}. "
         f"Reverse process: {config.reverse} over {payload['reverse_steps']} steps from N(0, I). Langevin: "
         f"ULA h = {config.step_size}, {config.langevin_steps} iterations with the score at level "
         f"{config.score_level}. {config.chains} chains per sampler.\n\n{table}\n"
@@ -366,12 +344,11 @@ def summary_markdown(payload: dict, config: Config) -> str:
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: a diffusion model vs Langevin with its "
                                     "low-noise score, one denoiser")
-    flags = mem.add_protocol_args(parser, Config)  # with --reverse, --ddim-steps, --level-probe
+    flags = add_protocol_args(parser, Config)  # with --reverse, --ddim-steps, --level-probe
     args = parser.parse_args(argv)
-    name, config = mem.config_from_args(args, flags)
+    name, config = config_from_args(args, flags)
     if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
-        seed_tag = str(np.asarray(jax.random.key_data(jax.random.key(args.seed))).tolist())
-        mem.checkpoint_path(args.out, config, seed_tag, name="denoiser_all_levels").unlink(missing_ok=True)
+        drop_checkpoint(args.out, config, args.seed, name=CHECKPOINT_NAME)
     start = time.perf_counter()
     result = run(config, jax.random.key(args.seed), out=args.out, retrain=args.retrain)
     payload = dict(config=config, config_name=name, seed=args.seed,

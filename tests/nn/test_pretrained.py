@@ -45,7 +45,7 @@ def test_same_eps_as_the_source_checkpoint(name):
 
 
 def test_training_points_are_the_seeds_points_to_one_ulp():
-    from experiments import memorization as mem
+    from experiments import _learned as mem
 
     p = nn.load_pretrained("memorization_gaussian_paper_seed0")
     target = mem.make_target(mem.Config.paper("gaussian").resolved())

@@ -1,0 +1,430 @@
+"""The protocol shared by the learned-score experiments, :mod:`experiments.memorization` and
+:mod:`experiments.diffusion_vs_langevin` (Cao, Chen, Sridharan & Wu 2026, Sections 4 and 9).
+
+Both draw ``num_train`` samples of the same target ``pi``, use (or train) a denoiser on them
+(:mod:`experiments._pretrained`), run ULA with its low-noise score from the same three starts
+(vanilla / fresh / train) and compare each sample set with ``pi`` by a Sinkhorn divergence
+against a reference sample, beside the pi-vs-pi noise floor. This module holds those pieces,
+the :class:`Config` they share, their command-line flags and the formatting of their tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _cli, _pretrained, _status
+from langevin_jax import metrics, nn
+from langevin_jax.targets import GaussianMixture, IsotropicGaussian
+
+STARTS = ("vanilla", "fresh", "train")
+TARGETS = ("gaussian", "mixture")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The protocol; ``None`` fields take the target's default (``d``: 50 / 25, ``width``:
+    256 / 512 for the Gaussian / the mixture).
+
+    Attributes:
+      target: gaussian (N(ones(d), variance I)) or mixture (1/2 N(-ones, variance I) + 1/2 N(4 ones,
+        variance I)).
+      d: dimension; unset: 50 for the Gaussian, 25 for the mixture.
+      variance: variance per coordinate of the Gaussian (of each mixture component).
+      num_train: distinct training points drawn from pi.
+      duplicates: copies of each training point in the training set.
+      width: hidden width of the MLP denoiser; unset: 256 for the Gaussian, 512 for the mixture.
+      depth: hidden layers of the MLP denoiser.
+      time_embedding: how the noise level enters the network.
+      train_steps: optimiser (Adam) steps.
+      learning_rate: Adam's learning rate.
+      lr_schedule: constant, or cosine decay to 0 over the training steps.
+      batch_size: minibatch size drawn with replacement each step; unset: full batch.
+      min_level: lowest noise level trained on (of a linear schedule of 1000).
+      max_level: highest noise level trained on.
+      level_sampling: per_example (a level per row) or per_batch (one level per step).
+      score_level: the noise level whose score -eps(x, level) / sqrt(1 - alphabar) drives ULA.
+      step_size: ULA step size h.
+      langevin_steps: ULA iterations per chain.
+      num_seeds: distinct starting points of the fresh and train starts, each repeated to fill
+        the chains.
+      chains: chains per start and trial.
+      trials: independent trials (mean and spread over them).
+      reference_samples: samples of pi for the Sinkhorn references (at least 2 sinkhorn_points).
+      sinkhorn_points: chains (and as many reference samples) per Sinkhorn divergence (at most chains).
+      blur: Sinkhorn blur (GeomLoss convention, p = 2).
+      save_every: record the chains every this many ULA iterations.
+      sinkhorn_every: Sinkhorn divergence every this many ULA iterations (a multiple of save_every).
+      checkpoint_every: write a training checkpoint every this many optimiser steps.
+      chunk_size: optimiser steps per jitted lax.scan (one host round trip each).
+      progress_bar: show a training progress bar with the loss on stderr.
+    """
+
+    target: str = "gaussian"
+    d: Optional[int] = None
+    variance: float = 2.0
+    num_train: int = 1000
+    duplicates: int = 10
+    width: Optional[int] = None
+    depth: int = 3
+    time_embedding: str = "sinusoidal"
+    train_steps: int = 150_000
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    batch_size: Optional[int] = None
+    min_level: int = 1
+    max_level: int = 100
+    level_sampling: str = "per_example"
+    score_level: int = 10
+    step_size: float = 0.0025
+    langevin_steps: int = 1000
+    num_seeds: int = 30
+    chains: int = 5000
+    trials: int = 10
+    reference_samples: int = 5000
+    sinkhorn_points: int = 500
+    blur: float = 0.01
+    save_every: int = 50
+    sinkhorn_every: int = 100
+    checkpoint_every: int = 5000
+    chunk_size: int = 500
+    progress_bar: bool = True
+
+    def resolved(self) -> "Config":
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        d = self.d if self.d is not None else (50 if self.target == "gaussian" else 25)
+        width = self.width if self.width is not None else (256 if self.target == "gaussian" else 512)
+        cfg = dataclasses.replace(self, d=d, width=width)
+        for name in ("train_steps", "langevin_steps", "chains", "trials", "num_train", "duplicates",
+                     "num_seeds", "save_every", "sinkhorn_every", "sinkhorn_points", "reference_samples"):
+            if getattr(cfg, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        if cfg.sinkhorn_every % cfg.save_every or cfg.langevin_steps % cfg.save_every:
+            raise ValueError(f"sinkhorn_every={cfg.sinkhorn_every} and langevin_steps={cfg.langevin_steps} "
+                             f"must be multiples of save_every={cfg.save_every}")
+        if cfg.sinkhorn_points > min(cfg.chains, cfg.reference_samples // 2):
+            raise ValueError(f"sinkhorn_points={cfg.sinkhorn_points} must be <= chains={cfg.chains} and <= "
+                             f"reference_samples / 2 = {cfg.reference_samples // 2}")
+        if cfg.num_seeds > cfg.num_train:
+            raise ValueError(f"num_seeds={cfg.num_seeds} must be <= num_train={cfg.num_train}")
+        if not (cfg.step_size > 0 and math.isfinite(cfg.step_size)):
+            raise ValueError(f"step_size must be positive and finite, got {cfg.step_size}")
+        if not (cfg.blur > 0 and math.isfinite(cfg.blur)):
+            raise ValueError(f"blur must be positive and finite, got {cfg.blur}")
+        if not 1 <= cfg.score_level <= 1000:
+            raise ValueError(f"score_level must be in [1, 1000], got {cfg.score_level}")
+        return cfg
+
+    @classmethod
+    def paper(cls, target: str = "gaussian") -> "Config":
+        return cls(target=target)
+
+    @classmethod
+    def paper_cpu(cls, target: str = "gaussian") -> "Config":
+        """The paper's protocol (network, data, score level, step size, iterations) with fewer
+        chains and trials, sized for a CPU: with the shipped pretrained denoisers (seed 0) it
+        samples in a few minutes on 2 cores instead of training for hours."""
+        return cls(target=target, chains=1500, trials=3)
+
+    @classmethod
+    def quick(cls, target: str = "gaussian") -> "Config":
+        """CPU-sized (under 10 minutes on 2 cores): fewer distinct points, a smaller network
+        and fewer steps with a decaying learning rate; see the docs for the probes."""
+        return cls(target=target, d=20 if target == "gaussian" else 10, num_train=200,
+                   duplicates=5, width=256, train_steps=4000, learning_rate=2e-3,
+                   lr_schedule="cosine", chains=510, trials=5, reference_samples=5000,
+                   save_every=50, sinkhorn_every=500, checkpoint_every=1000)
+
+
+def make_target(config: Config):
+    d = config.d
+    if config.target == "gaussian":
+        return IsotropicGaussian.create(jnp.ones(d), config.variance)
+    means = jnp.stack([-jnp.ones(d), 4.0 * jnp.ones(d)])
+    return GaussianMixture.create(jnp.array([0.5, 0.5]), means,
+                                  jnp.full((2,), config.variance))
+
+
+def train_config(config: Config, checkpoint: Optional[Path]) -> nn.TrainConfig:
+    return nn.TrainConfig(
+        model=nn.DenoiserConfig(dim=config.d, width=config.width, depth=config.depth,
+                                time_embedding=config.time_embedding),
+        num_steps=config.train_steps, learning_rate=config.learning_rate,
+        lr_schedule=config.lr_schedule, batch_size=config.batch_size,
+        min_level=config.min_level, max_level=config.max_level,
+        level_sampling=config.level_sampling, chunk_size=config.chunk_size,
+        checkpoint_every=config.checkpoint_every if checkpoint is not None else None,
+        checkpoint_path=None if checkpoint is None else str(checkpoint),
+        progress_bar=config.progress_bar,
+    )
+
+
+def checkpoint_path(out: Path, config: Config, seed_tag: str, name: str = "denoiser") -> Path:
+    """``out/<name>_<hash>.ckpt``, the hash of everything that determines the parameters."""
+    fields = dict(train=train_config(config, None).fingerprint(), steps=config.train_steps,
+                  target=config.target, d=config.d, variance=config.variance,
+                  num_train=config.num_train, duplicates=config.duplicates, seed=seed_tag)
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(out) / f"{name}_{digest}.ckpt"
+
+
+def seed_tag(key: jax.Array) -> str:
+    """The run key's data as text (part of :func:`checkpoint_path`'s hash)."""
+    return str(np.asarray(jax.random.key_data(key)).tolist())
+
+
+def drop_checkpoint(out: Path, config: Config, seed: int, name: str = "denoiser") -> None:
+    """``--force``: delete this configuration's own checkpoint for ``seed`` (and no other file)."""
+    checkpoint_path(out, config, seed_tag(jax.random.key(seed)), name=name).unlink(missing_ok=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Denoiser:
+    """What :func:`prepare` returns: the target, the training points (the shipped file's exact
+    ones for a pretrained denoiser), the network, its training settings and summary, and the
+    keys left for the reference samples (``k_ref``) and the runs (``k_runs``)."""
+
+    target: object
+    train: jax.Array
+    params: object
+    tcfg: nn.TrainConfig
+    history: np.ndarray
+    history_every: int
+    train_summary: dict
+    k_ref: jax.Array
+    k_runs: jax.Array
+
+    def loss_history(self) -> dict:
+        """``loss_history_every`` and ``loss_history`` (at most ~500 points) for the JSON."""
+        history, every = self.history, self.history_every
+        return dict(loss_history_every=every * max(1, len(history) // 500),
+                    loss_history=history[:: max(1, len(history) // 500)].tolist())
+
+
+def prepare(name: str, config: Config, key: jax.Array, out: Optional[Path], retrain: bool,
+            checkpoint_name: str = "denoiser") -> Denoiser:
+    """Draw the training points of the target, then use the shipped pretrained denoiser that
+    matches ``config`` and the seed (or train one, checkpointed in ``out``:
+    :func:`experiments._pretrained.denoiser`); a status line says where it came from."""
+    target = make_target(config)
+    k_data, k_train, k_ref, k_runs = jax.random.split(key, 4)
+    train = target.sample(k_data, config.num_train)
+    data = jnp.repeat(train, config.duplicates, axis=0)
+
+    ckpt = None
+    if out is not None:
+        ckpt = checkpoint_path(out, config, seed_tag(key), name=checkpoint_name)
+    tcfg = train_config(config, ckpt)
+    params, train, history, history_every, train_summary = _pretrained.denoiser(
+        name, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
+    _status.status(name, f"denoiser ready ({denoiser_status(train_summary)})")
+    return Denoiser(target=target, train=train, params=params, tcfg=tcfg, history=history,
+                    history_every=history_every, train_summary=train_summary, k_ref=k_ref, k_runs=k_runs)
+
+
+def starts(key, start: str, train: jax.Array, config: Config, target) -> jax.Array:
+    """``[chains, d]`` initial positions: vanilla ``N(0, I)``, or ``num_seeds`` seeds
+    (fresh samples of ``pi`` or training samples) each repeated to fill the chains."""
+    k_idx, k_new = jax.random.split(key)
+    reps = math.ceil(config.chains / config.num_seeds)
+    if start == "vanilla":
+        return jax.random.normal(k_new, (config.chains, config.d))
+    if start == "fresh":
+        seeds = target.sample(k_new, config.num_seeds)
+    else:
+        idx = jax.random.choice(k_idx, train.shape[0], (config.num_seeds,), replace=False)
+        seeds = train[idx]
+    return jnp.repeat(seeds, reps, axis=0)[: config.chains]
+
+
+def all_starts(key, train: jax.Array, config: Config, target) -> jax.Array:
+    """``[len(STARTS) * chains, d]``: the :func:`starts` of every start, in the order of ``STARTS``."""
+    return jnp.concatenate([starts(jax.random.fold_in(key, j), s, train, config, target)
+                            for j, s in enumerate(STARTS)])
+
+
+def fit_kl(samples: np.ndarray, target) -> float:
+    with jax.enable_x64(True):
+        return float(metrics.gaussian_fit_kl(jnp.asarray(samples, jnp.float64),
+                                             jnp.asarray(target.mean, jnp.float64),
+                                             jnp.asarray(target.covariance, jnp.float64)))
+
+
+def batched_sinkhorn(xs: np.ndarray, ys: np.ndarray, blur: float):
+    """Sinkhorn divergences of ``P`` pairs ``[P, n, d]`` in one compiled call
+    (:func:`langevin_jax.metrics.sinkhorn_divergence_batched`: ``lax.map`` on CPU, ``vmap``
+    on accelerators)."""
+    res = metrics.sinkhorn_divergence_batched(jnp.asarray(xs, jnp.float32), jnp.asarray(ys, jnp.float32),
+                                              blur=blur)
+    return np.asarray(res.value, np.float64), np.asarray(res.converged)
+
+
+@dataclasses.dataclass
+class SinkhornPairs:
+    """The Sinkhorn divergences of a run, gathered over its trials for one batched call: each
+    sample set against ``points`` of the ``reference`` samples of ``pi``, and per trial the
+    pi-vs-pi noise floor (another, disjoint ``points`` of them against the same ones)."""
+
+    reference: np.ndarray
+    points: int
+    xs: list = dataclasses.field(default_factory=list)
+    ys: list = dataclasses.field(default_factory=list)
+    where: list = dataclasses.field(default_factory=list)
+    floor_pairs: list = dataclasses.field(default_factory=list)
+
+    def trial_reference(self, rng: np.random.Generator) -> np.ndarray:
+        """A trial's ``points`` reference samples (its floor pair recorded)."""
+        perm = rng.permutation(self.reference.shape[0])
+        y_sub = self.reference[perm[: self.points]]
+        self.floor_pairs.append((self.reference[perm[self.points: 2 * self.points]], y_sub))
+        return y_sub
+
+    def add(self, x: np.ndarray, y: np.ndarray, where) -> None:
+        """One pair; ``where`` labels its value in :meth:`compute`'s result."""
+        self.xs.append(x)
+        self.ys.append(y)
+        self.where.append(where)
+
+    def compute(self, name: str, blur: float):
+        """``(values, converged, floor, seconds)``: every pair's value and convergence (the
+        pairs of :meth:`add` in order, then the floor pairs), the floor values, the time."""
+        xs = np.stack(self.xs + [p[0] for p in self.floor_pairs])
+        ys = np.stack(self.ys + [p[1] for p in self.floor_pairs])
+        t_sk = time.perf_counter()
+        with _status.Phase(name, f"Sinkhorn: {xs.shape[0]} divergences of {xs.shape[1]} points"):
+            values, converged = batched_sinkhorn(xs, ys, blur)
+        seconds = time.perf_counter() - t_sk
+        return values, converged, values[len(self.where):], seconds
+
+
+def reference_summary(floor: np.ndarray, config: Config) -> dict:
+    """The ``reference`` entry of the JSON: the pi-vs-pi Sinkhorn floor and, for the Gaussian
+    target, the Gaussian-fit KL bias of ``chains`` exact samples."""
+    return dict(sinkhorn_pi_vs_pi_mean=float(np.mean(floor)), sinkhorn_pi_vs_pi_std=float(np.std(floor)),
+                kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, config.chains)
+                if config.target == "gaussian" else None)
+
+
+def nearest_distance(xs: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Distance from each row of ``xs`` to its nearest training point (blocked, no loops
+    over points)."""
+    out = []
+    t2 = (train**2).sum(1)
+    for block in np.array_split(xs, max(1, xs.shape[0] // 2000)):
+        d2 = (block**2).sum(1)[:, None] + t2[None, :] - 2 * block @ train.T
+        out.append(np.sqrt(np.maximum(d2.min(1), 0.0)))
+    return np.concatenate(out)
+
+
+def near_train_fraction(xs: np.ndarray, train: np.ndarray, d: int) -> float:
+    """The fraction of the rows of ``xs`` within ``0.15 sqrt(d)`` of a training point."""
+    return float(np.mean(nearest_distance(xs, train) < 0.15 * math.sqrt(d)))
+
+
+def mean_std(values):
+    """Mean and std over trials. ``None``/NaN entries (a Sinkhorn value that did not
+    converge, counted separately) are left out; any ``+inf`` (a Gaussian fit of collapsed
+    chains) makes the mean ``inf`` (written as ``"inf"`` in the JSON), never dropped."""
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return None, None
+    if any(math.isinf(v) for v in vals):
+        return float("inf"), None
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+def fmt_pm(mean, std, digits: int = 3) -> str:
+    """``mean ± std`` for a table (``n/a`` when missing, ``inf`` when infinite)."""
+    if mean is None:
+        return "n/a"
+    if std is None:
+        return f"{mean:.{digits}g}"
+    return f"{mean:.{digits}g} ± {std:.2g}"
+
+
+def reused_note(train_summary: dict) -> str:
+    reused = train_summary["reused"] and train_summary.get("source") != "pretrained"
+    return " (re-used checkpoint)" if reused else ""
+
+
+def denoiser_status(train_summary: dict) -> str:
+    """Where the denoiser came from, in a few words (for the status line on stderr)."""
+    if train_summary.get("source") == "pretrained":
+        return f"shipped pretrained {train_summary['pretrained']}"
+    if train_summary.get("reused"):
+        return f"re-used checkpoint {train_summary.get('checkpoint')}"
+    return f"trained here in {train_summary.get('seconds_this_run', 0.0):.0f} s"
+
+
+def denoiser_source_markdown(train_summary: dict) -> str:
+    """One line saying where the denoiser came from (shipped pretrained, or trained here)."""
+    if train_summary.get("source") != "pretrained":
+        return "Denoiser trained here" + (" (re-used checkpoint).\n\n" if train_summary.get("reused") else ".\n\n")
+    p = train_summary["provenance"]
+    return (f"Denoiser: the shipped pretrained `{train_summary['pretrained']}` "
+            f"(`langevin_jax.nn.load_pretrained`), trained on {p['device']} by `{p['command']}` at "
+            f"commit {p['commit']} on {p['date']}; its exact training points are used (the CPU redraws "
+            f"them to within {train_summary['max_abs_diff_train_points_vs_redrawn']:.1e}). "
+            f"`--retrain` trains from scratch instead.\n\n")
+
+
+CONFIGS = ("quick", "paper", "paper-cpu")
+# fields checked against a fixed set (reverse: experiments.diffusion_vs_langevin's)
+CHOICES = dict(target=TARGETS, time_embedding=("sinusoidal", "linear", "none"),
+               lr_schedule=("constant", "cosine"), level_sampling=("per_example", "per_batch"),
+               reverse=("ddpm", "ddim"))
+
+
+def add_protocol_args(parser, config_cls=None) -> _cli.ConfigFlags:
+    """The flags shared by the learned-score experiments (:mod:`experiments.memorization` and
+    :mod:`experiments.diffusion_vs_langevin`): ``--config``, ``--retrain`` and one flag per field
+    of ``config_cls`` (default :class:`Config`; :class:`experiments._cli.ConfigFlags`)."""
+    config_cls = config_cls or Config
+    parser.add_argument("--config", choices=CONFIGS, default=None,
+                        help="paper (the full protocol; default), paper-cpu (the paper's network and "
+                        "protocol with fewer chains and trials, minutes on a CPU with the shipped "
+                        "pretrained denoiser), or quick (the same as --quick: trains a small network "
+                        "from scratch on a CPU, a training demo)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the denoiser here even when a shipped pretrained one matches the "
+                        "configuration and seed (paper and paper-cpu, seed 0); resumes from a checkpoint "
+                        "in --out")
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    flags = _cli.ConfigFlags(
+        parser, config_cls, default=config_cls.paper(),
+        variants={"--config paper-cpu": config_cls.paper_cpu(), "--quick": config_cls.quick()},
+        choices={k: v for k, v in CHOICES.items() if k in fields},
+        # step_size and blur: checked by Config.resolved (an error naming the flag and value)
+        positive=("variance", "learning_rate"))
+    parser.add_argument("--no-progress", dest="progress_bar", action="store_false", default=None,
+                        help="the same as --no-progress-bar")
+    return flags
+
+
+def config_from_args(args, flags: _cli.ConfigFlags):
+    """``(config name, resolved config)`` from the flags of :func:`add_protocol_args`: the named
+    configuration (for ``--target``), the fields given replaced, then checked
+    (:meth:`Config.resolved` and the training settings); a bad value is a parser error naming
+    the flags and values."""
+    parser, config_cls = flags.parser, flags.config_cls
+    if args.quick and args.config not in (None, "quick"):
+        parser.error(f"--quick contradicts --config {args.config}")
+    name = "quick" if args.quick else (args.config or "paper")
+    make = {"quick": config_cls.quick, "paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu}[name]
+
+    def validate(config):
+        config = config.resolved()
+        train_config(config, None)  # the training settings' own checks (levels, batch size, ...)
+        return config
+
+    return name, flags.apply(args, make(args.target or "gaussian"), validate)
