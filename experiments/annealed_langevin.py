@@ -443,13 +443,11 @@ def main(argv=None) -> dict:
         choices=dict(schedules=schedules, mixture_schedule=schedules),
         positive=("eig_min", "eig_max", "ou_horizon", "kappas", "step_size", "simulate_kappas",
                   "mixture_weights", "mixture_step_size", "sinkhorn_blur"),
-        extra=dict(simulate_kappas=dict(nargs="*"), mixture_weights=dict(nargs=2)))
+        extra=dict(simulate_kappas=dict(nargs="*"), mixture_weights=dict(nargs=2)),
+        minimum={"chains": 2, "mixture_chains": 2})
     args = parser.parse_args(argv)
 
     def validate(config: Config) -> None:
-        for name in ("chains", "mixture_chains"):
-            if getattr(config, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
         if config.eig_min > config.eig_max:
             raise ValueError(f"eig_min={config.eig_min} must be <= eig_max={config.eig_max}")
         if not set(config.simulate_kappas) <= set(config.kappas):

@@ -249,13 +249,10 @@ def _markdown(config: Config, result: dict) -> str:
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Sweeps over dimension: robustness and optimal step size", resumable=False)
     flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             positive=("step_size", "gd_lr"))
+                             positive=("step_size", "gd_lr"), minimum={"chains": 2, "opt_chains": 2})
     args = parser.parse_args(argv)
 
     def validate(config: Config) -> None:
-        for name in ("chains", "opt_chains"):
-            if getattr(config, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
         if config.num_seeds > config.num_train:
             raise ValueError(f"num_seeds={config.num_seeds} must be <= num_train={config.num_train}")
 

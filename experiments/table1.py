@@ -197,13 +197,11 @@ def _markdown(config: Config, result: dict) -> str:
 def main(argv=None) -> dict:
     parser = _cli.base_parser(NAME, "Table 1: the trap score of Theorem 1 (Cao et al. 2026)")
     flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             positive=("step_size", "alpha", "r_in_fraction", "r_out_fraction"))
+                             positive=("step_size", "alpha", "r_in_fraction", "r_out_fraction"),
+                             minimum={"d": 2, "chains": 2})
     args = parser.parse_args(argv)
 
     def validate(config: Config) -> None:
-        for name in ("d", "chains"):
-            if getattr(config, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
         if any(c == 0 for c in config.c):
             raise ValueError(f"c must be non-zero (the trap radii scale with |mu| = |c| sqrt(d)), "
                              f"got {_cli.format_value(config.c)}")

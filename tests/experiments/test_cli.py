@@ -239,16 +239,16 @@ def test_learned_score_flags_apply_to_the_chosen_config_and_target(tmp_path, mon
 
 
 @pytest.mark.parametrize("name, flags, expected", [
-    ("table1", ["--chains", "0"], ["--chains must be >= 1, got 0"]),
+    ("table1", ["--chains", "0"], ["argument --chains", ">= 2", "got 0"]),
     ("table1", ["--step-size", "-0.1"], ["argument --step-size", "> 0", "-0.1"]),
-    ("table1", ["--d", "1"], ["--d 1: d must be >= 2"]),
+    ("table1", ["--d", "1"], ["argument --d", ">= 2", "got 1"]),
     ("ula_bias", ["--num-chains", "0"], ["--chains must be >= 1, got 0"]),
     ("ula_bias", ["--step-sizes", "0.1", "0.9"], ["--step-sizes 0.1 0.9", "< 2 lambda_min"]),
     ("cone_escape", ["--step-size", "-1"], ["argument --step-size", "> 0"]),
     ("cone_escape", ["--steps", "100"], ["--steps 100, --save-every 250"]),
     ("memorization_analytic", ["--r-in-factor", "0.2"], ["--r-in-factor 0.2, --r-out-factor 0.16"]),
     ("dimension_sweep", ["--gd-lr", "nan"], ["argument --gd-lr", "nan"]),
-    ("dimension_sweep", ["--opt-chains", "1"], ["--opt-chains 1"]),
+    ("dimension_sweep", ["--opt-chains", "1"], ["argument --opt-chains", ">= 2", "got 1"]),
     ("gaussian_dsm", ["--chains", "10"], ["--d-sim 40, --chains 10", "must be > d_sim=40"]),
     ("gaussian_dsm", ["--datasets", "0"], ["--datasets must be >= 1, got 0"]),
     ("annealed_langevin", ["--schedules", "exp"], ["argument --schedules", "invalid choice"]),
