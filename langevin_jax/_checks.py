@@ -167,9 +167,8 @@ def check_covariance(name: str, matrix: Any, d: int | None = None, *,
     check_real(name, matrix)
     if not _is_concrete(matrix):
         return matrix
+    check_finite_array(name, matrix)
     c = np.asarray(matrix, np.float64)
-    if not np.all(np.isfinite(c)):
-        raise ValueError(f"{name} must be finite, got non-finite entries")
     check_symmetric(name, c)
     if c.size:
         lam = np.linalg.eigvalsh(0.5 * (c + c.T))

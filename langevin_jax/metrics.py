@@ -211,21 +211,9 @@ def _check_fit_inputs(samples, mean, covariance):
     if samples.shape[0] < 2:
         raise ValueError(f"samples must contain at least 2 points, got {samples.shape[0]}")
     d = samples.shape[1]
-    mean = jnp.asarray(mean)
-    if mean.shape != (d,):
-        raise ValueError(f"mean must have shape ({d},) to match samples, got {mean.shape}")
-    covariance = jnp.asarray(covariance)
-    if covariance.shape != (d, d):
-        raise ValueError(f"covariance must have shape ({d}, {d}) to match samples, got {covariance.shape}")
     _checks.check_finite_array("samples", samples)
-    _checks.check_finite_array("mean", mean)
-    _checks.check_finite_array("covariance", covariance)
-    _checks.check_symmetric("covariance", covariance)
-    if _checks._is_concrete(covariance):
-        c = np.asarray(covariance, np.float64)
-        lam_min = float(np.linalg.eigvalsh(0.5 * (c + c.T))[0])
-        if not lam_min > 0:
-            raise ValueError(f"covariance must be positive definite, smallest eigenvalue {lam_min:.3g}")
+    mean = _checks.check_vector("mean", mean, d)
+    _checks.check_covariance("covariance", covariance, d)
     return samples, mean
 
 

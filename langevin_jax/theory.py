@@ -44,12 +44,14 @@ def sqrtm_psd(a: jax.Array) -> jax.Array:
     return (v * jnp.sqrt(jnp.clip(w, 0.0))) @ v.T
 
 
-def _check_pair(mean0, cov0, mean1, cov1, *, definite):
+def _check_pair(mean0, cov0, mean1, cov1, *, cov0_definite):
+    """Two Gaussians of one dimension; ``cov1`` positive definite, ``cov0`` definite or (for
+    W2) semidefinite."""
     mean0 = _checks.check_vector("mean0", mean0)
     d = mean0.shape[0]
     mean1 = _checks.check_vector("mean1", mean1, d)
-    cov0 = _checks.check_covariance("cov0", cov0, d, definite=definite)
-    cov1 = _checks.check_covariance("cov1", cov1, d, definite=definite)
+    cov0 = _checks.check_covariance("cov0", cov0, d, definite=cov0_definite)
+    cov1 = _checks.check_covariance("cov1", cov1, d, definite=True)
     return mean0, cov0, mean1, cov1
 
 
@@ -76,7 +78,7 @@ def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
     Shapes are checked always; finiteness, symmetry and positive definiteness where the
     arguments are concrete (a ``ValueError`` naming the argument).
     """
-    mean0, cov0, mean1, cov1 = _check_pair(mean0, cov0, mean1, cov1, definite=True)
+    mean0, cov0, mean1, cov1 = _check_pair(mean0, cov0, mean1, cov1, cov0_definite=True)
     return gaussian_kl_unchecked(mean0, cov0, mean1, cov1)
 
 
@@ -104,11 +106,7 @@ def gaussian_w2(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
     squared distance. ``cov0`` symmetric positive semidefinite, ``cov1`` positive definite
     (checked where concrete).
     """
-    mean0 = _checks.check_vector("mean0", mean0)
-    d = mean0.shape[0]
-    mean1 = _checks.check_vector("mean1", mean1, d)
-    cov0 = _checks.check_covariance("cov0", cov0, d, definite=False)
-    cov1 = _checks.check_covariance("cov1", cov1, d, definite=True)
+    mean0, cov0, mean1, cov1 = _check_pair(mean0, cov0, mean1, cov1, cov0_definite=False)
     return gaussian_w2_unchecked(mean0, cov0, mean1, cov1)
 
 
@@ -134,6 +132,10 @@ def ula_gaussian_stationary_variance(variance: jax.Array, h: jax.Array) -> jax.A
     which exists iff ``0 < h < 2 lambda`` (checked where concrete).
     """
     _check_ula_step(variance, h)
+    return _stationary_variance(variance, h)
+
+
+def _stationary_variance(variance, h):
     return variance / (1.0 - h / (2.0 * variance))
 
 
@@ -149,7 +151,8 @@ def ula_gaussian_law(mean, variance, h, num_steps, initial_mean=0.0, initial_var
 
     The chain is the AR(1) recursion ``x' = (1 - h / lambda) x + (h / lambda) m + sqrt(2h) xi``,
     so with ``rho = 1 - h / lambda`` and the stationary variance ``v_inf``
-    (:func:`ula_gaussian_stationary_variance`), from ``N(m0, v0)``::
+    ([`ula_gaussian_stationary_variance`][langevin_jax.theory.ula_gaussian_stationary_variance]),
+    from ``N(m0, v0)``::
 
         E x_k = m + rho^k (m0 - m),     Var x_k = v_inf + rho^(2k) (v0 - v_inf).
 
@@ -160,7 +163,8 @@ def ula_gaussian_law(mean, variance, h, num_steps, initial_mean=0.0, initial_var
       ``(mean_k, variance_k)``.
     """
     _check_ula_step(variance, h)
-    rho = 1.0 - h / jnp.asarray(variance)
-    v_inf = variance / (1.0 - h / (2.0 * jnp.asarray(variance)))
+    variance = jnp.asarray(variance)
+    rho = 1.0 - h / variance
+    v_inf = _stationary_variance(variance, h)
     decay = rho ** num_steps
     return mean + decay * (initial_mean - mean), v_inf + decay**2 * (initial_variance - v_inf)

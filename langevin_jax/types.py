@@ -3,7 +3,7 @@
 * ``ArrayLike``: anything ``jnp.asarray`` takes (``jax.typing.ArrayLike``).
 * ``ScalarOrSchedule``: a step size, a number or a function of the step index (Optax's
   ``ScalarOrSchedule``, for Langevin step sizes).
-* :class:`Target`: what the metrics and experiments assume of a target distribution.
+* [`Target`][langevin_jax.types.Target]: what the metrics and experiments assume of a target distribution.
 """
 
 from __future__ import annotations
