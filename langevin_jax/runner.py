@@ -377,10 +377,6 @@ def _check_algorithm(algorithm: Any) -> None:
         )
 
 
-def _check_key(key: Any) -> None:
-    _checks.check_key("key", key)
-
-
 def _warn_nonfinite(out: RunResult) -> None:
     """Warn (eagerly, when the results are concrete) about diverged chains and chains stuck at
     a NaN log-density. One scalar comes back to the host; the compiled run is unchanged."""
@@ -515,7 +511,7 @@ def run(
       (2,)
     """
     _check_algorithm(algorithm)
-    _check_key(key)
+    _checks.check_key("key", key)
     num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
     if save_every is not None:
         save_every = _checks.check_int_at_least("save_every", save_every, 1)

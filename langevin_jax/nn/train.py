@@ -32,6 +32,7 @@ import optax
 
 from langevin_jax import _checks, _io, _progress, diffusion
 from langevin_jax.nn.denoiser import DenoiserConfig, MLPDenoiser, init_denoiser
+from langevin_jax.samplers.base import tree_is_finite
 
 __all__ = [
     "TrainConfig",
@@ -233,10 +234,7 @@ def _build_chunk(config: TrainConfig, length: int):
         )
         # the losses show a non-finite state only from the next step on: the last update of
         # the chunk is checked here, so a checkpoint never holds non-finite parameters
-        leaves = [x for x in jax.tree_util.tree_leaves((params, opt_state))
-                  if jnp.issubdtype(x.dtype, jnp.inexact)]
-        state_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-        return params, opt_state, losses, state_finite
+        return params, opt_state, losses, tree_is_finite((params, opt_state))
 
     return jax.jit(chunk)
 
