@@ -27,12 +27,17 @@ from langevin_jax import _io
 MAX_SEED = 2**32 - 1
 
 
-def seed(text: str) -> int:
-    """argparse type of ``--seed``: an integer in ``[0, MAX_SEED]`` (argparse names the flag)."""
+def _integer(text: str) -> int:
+    """``int(text)``, or the argparse error that names the flag."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def seed(text: str) -> int:
+    """argparse type of ``--seed``: an integer in ``[0, MAX_SEED]`` (argparse names the flag)."""
+    value = _integer(text)
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(
             f"must be an integer in [0, {MAX_SEED}] (jax.random.key keeps 32 bits), got {value}; "
@@ -151,10 +156,7 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     that may be 0)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        value = _integer(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
         return value
