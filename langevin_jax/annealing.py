@@ -301,7 +301,6 @@ def _components(target) -> _Components:
     return _Components(log_w, means, eigenvalues, eigenvectors)
 
 
-_check_point = _checks.check_point
 
 
 def _component_terms(comps: _Components, x, lam):
@@ -345,11 +344,11 @@ def diffusion_path(target, schedule: Union[str, AnnealingSchedule, Callable]) ->
         return schedule.lambda_fn(jnp.asarray(t, comps.means.dtype))
 
     def log_prob_fn(x, t):
-        _check_point(x, d)
+        _checks.check_point(x, d)
         return jax.nn.logsumexp(_component_terms(comps, x, lam_at(t))[0])
 
     def score_fn(x, t):
-        _check_point(x, d)
+        _checks.check_point(x, d)
         log_p, scores = _component_terms(comps, x, lam_at(t))
         return jax.nn.softmax(log_p) @ scores
 
@@ -417,7 +416,7 @@ def denoiser_path(
     schedule = get_schedule(schedule)
 
     def score_fn(y, t):
-        _check_point(y, dim)
+        _checks.check_point(y, dim)
         lam = jnp.minimum(schedule.lambda_fn(jnp.asarray(t, y.dtype)), max_lambda)
         return (jnp.sqrt(lam) * denoiser_fn(y, lam) - y) / (1.0 - lam)
 

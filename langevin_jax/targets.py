@@ -31,7 +31,6 @@ def _pytree_dataclass(cls):
     return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
 
 
-_check_point = _checks.check_point
 
 
 @_pytree_dataclass
@@ -109,14 +108,14 @@ class Gaussian:
         return self.mean.shape[-1]
 
     def log_prob(self, x: jax.Array) -> jax.Array:
-        _check_point(x, self.dim)
+        _checks.check_point(x, self.dim)
         diff = x - self.mean
         z = jax.scipy.linalg.solve_triangular(self.scale_tril, diff, lower=True)
         logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(self.scale_tril)))
         return theory.gaussian_log_density(jnp.dot(z, z), logdet, self.dim)
 
     def score(self, x: jax.Array) -> jax.Array:
-        _check_point(x, self.dim)
+        _checks.check_point(x, self.dim)
         return -self.precision @ (x - self.mean)
 
     def sample(self, key: jax.Array, num: int) -> jax.Array:
@@ -158,13 +157,13 @@ class IsotropicGaussian:
         return self.variance * jnp.eye(self.dim, dtype=self.mean.dtype)
 
     def log_prob(self, x: jax.Array) -> jax.Array:
-        _check_point(x, self.dim)
+        _checks.check_point(x, self.dim)
         diff = x - self.mean
         return theory.gaussian_log_density(jnp.dot(diff, diff) / self.variance,
                                            self.dim * jnp.log(self.variance), self.dim)
 
     def score(self, x: jax.Array) -> jax.Array:
-        _check_point(x, self.dim)
+        _checks.check_point(x, self.dim)
         return -(x - self.mean) / self.variance
 
     def sample(self, key: jax.Array, num: int) -> jax.Array:
@@ -253,12 +252,12 @@ class GaussianMixture:
         return jnp.log(self.weights) + jax.vmap(one)(self.means, self.scale_trils)
 
     def log_prob(self, x: jax.Array) -> jax.Array:
-        _check_point(x, self.dim)
+        _checks.check_point(x, self.dim)
         return jax.nn.logsumexp(self._component_log_probs(x))
 
     def responsibilities(self, x: jax.Array) -> jax.Array:
         """Posterior component probabilities ``[K]`` at one point ``x``."""
-        _check_point(x, self.dim)
+        _checks.check_point(x, self.dim)
         return jax.nn.softmax(self._component_log_probs(x))
 
     def score(self, x: jax.Array) -> jax.Array:
