@@ -85,3 +85,22 @@ def test_gaussian_w2_gradient_finite_for_repeated_eigenvalues():
     assert np.all(np.isfinite(np.asarray(g)))
     fd = (w2_of(2.0 + 1e-6) - w2_of(2.0 - 1e-6)) / 2e-6
     np.testing.assert_allclose(jnp.trace(g), fd, rtol=1e-6)
+
+
+def test_new_closed_forms_trace_under_jit_and_vmap():
+    """ula_gaussian_law, gaussian_w2 and gaussian_log_density give the eager numbers inside
+    jit and vmap (their value checks skip tracers, shape checks still run)."""
+    lam = jnp.array([0.5, 1.0, 2.0])
+    law = lambda h: theory.ula_gaussian_law(1.0, lam, h, 50)  # noqa: E731
+    hs = jnp.array([0.01, 0.05, 0.1])
+    eager = [law(h) for h in hs]
+    batched = jax.jit(jax.vmap(law))(hs)
+    for i in range(3):
+        np.testing.assert_allclose(batched[0][i], eager[i][0], rtol=1e-6)
+        np.testing.assert_allclose(batched[1][i], eager[i][1], rtol=1e-6)
+    m, s0, s1 = jnp.zeros(2), jnp.diag(jnp.array([1.0, 2.0])), jnp.eye(2)
+    w2 = lambda c: theory.gaussian_w2(m, c * s0, m, s1)  # noqa: E731
+    cs = jnp.array([0.5, 1.0, 3.0])
+    np.testing.assert_allclose(jax.jit(jax.vmap(w2))(cs), jnp.stack([w2(c) for c in cs]), rtol=1e-6)
+    dens = jax.jit(theory.gaussian_log_density)(jnp.float32(2.0), jnp.float32(0.5), 3)
+    np.testing.assert_allclose(dens, -0.5 * (2.5 + 3 * math.log(2 * math.pi)), rtol=1e-6)
