@@ -97,14 +97,18 @@ def base_parser(name: str, description: str, *, resumable: bool = True) -> argpa
 
 
 def execute(args: argparse.Namespace, name: str, config: Any, run: Callable, plot: Callable,
-            summary: Callable, *, parts: bool = True, **extra: Any) -> dict:
+            summary: Callable, *, parts: bool = True, config_name: Optional[str] = None,
+            options: Optional[Mapping[str, Any]] = None, **extra: Any) -> dict:
     """The common end of an experiment's ``main``: run, plot, summarise, write.
 
-    ``run(config, key, cache)`` (``run(config, key)`` with ``parts=False``) returns the result
-    dict (keys starting with ``_`` go to ``plot`` only, not to the JSON); ``plot(result, out)``
-    writes the figures; ``summary(config, result)`` returns the
-    Markdown. The JSON holds the config, its name (``quick`` or ``default``), the seed, the
-    wall time, the parts re-used from an earlier run, the environment and the result.
+    ``run(config, key, cache, **options)`` (``run(config, key, **options)`` with
+    ``parts=False``) returns the result dict (keys starting with ``_`` go to ``plot`` only, not
+    to the JSON); ``cache`` is the experiment's :class:`PartCache` in ``--out`` (finished parts,
+    and the folder for its checkpoints; ``cache.fresh`` is ``--force``). ``plot(result, out)``
+    writes the figures; ``summary(config, result)`` returns the Markdown (``result`` with the
+    payload's ``elapsed_seconds`` and ``reused_parts``). The JSON holds the config, its name
+    (``config_name``; default ``quick`` or ``default``), the seed, the wall time, the parts
+    re-used from an earlier run, the environment and the result.
     """
     import time
 
@@ -112,20 +116,22 @@ def execute(args: argparse.Namespace, name: str, config: Any, run: Callable, plo
 
     start = time.perf_counter()
     key = jax.random.key(args.seed)
+    options = dict(options or {})
     if parts:
         cache = PartCache(args.out, name, config, args.seed, fresh=args.force)
-        result = run(config, key, cache)
+        result = run(config, key, cache, **options)
         if cache.reused:
             print(f"re-used finished parts: {', '.join(cache.reused)}")
         extra = dict(reused_parts=cache.reused, **extra)
     else:
-        result = run(config, key)
-    payload = dict(config=config, config_name="quick" if getattr(args, "quick", False) else "default",
-                   seed=args.seed, quick=bool(getattr(args, "quick", False)),
-                   elapsed_seconds=time.perf_counter() - start, **extra,
+        result = run(config, key, **options)
+    quick = bool(getattr(args, "quick", False))
+    payload = dict(config=config, config_name=config_name or ("quick" if quick else "default"),
+                   seed=args.seed, quick=quick, elapsed_seconds=time.perf_counter() - start, **extra,
                    **{k: v for k, v in result.items() if not k.startswith("_")})  # "_x": plot-only
     plot(result, args.out)
-    return finish(args.out, name, payload, summary(config, result))
+    shown = dict(result, **{k: v for k, v in payload.items() if k not in result})
+    return finish(args.out, name, payload, summary(config, shown))
 
 
 # --- flags generated from an experiment's Config ------------------------------------------
@@ -245,6 +251,36 @@ def _describe(hint: Any, default: Any):
     return None
 
 
+def _get(obj: Any, path: str) -> Any:
+    """``obj.a.b`` for ``path`` ``"a.b"`` (``None`` past an unset nested config)."""
+    for part in path.split("."):
+        obj = None if obj is None else getattr(obj, part)
+    return obj
+
+
+def _replace(obj: Any, changes: Mapping[str, Any]) -> Any:
+    """:func:`dataclasses.replace` with dotted paths (``{"training.model.width": 64}``): each
+    nested dataclass is rebuilt once, innermost first, so its own checks see every change."""
+    here, nested = {}, {}
+    for path, value in changes.items():
+        head, _, rest = path.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            here[path] = value
+    for head, sub in nested.items():
+        here[head] = _replace(getattr(obj, head), sub)
+    return dataclasses.replace(obj, **here) if here else obj
+
+
+def _dataclass_of(hint: Any) -> Optional[type]:
+    """The dataclass of a field annotated ``X`` or ``Optional[X]`` with ``X`` a dataclass."""
+    if typing.get_origin(hint) is typing.Union:
+        rest = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = rest[0] if len(rest) == 1 else None
+    return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
+
+
 class ConfigFlags:
     """One command-line flag per field of a frozen ``Config`` dataclass.
 
@@ -254,6 +290,11 @@ class ConfigFlags:
     docstring (``Attributes:``, :func:`field_docs`) and ends with the default and the value
     under each named configuration where it differs, e.g. ``(default 5000; --quick: 500)``.
     Every flag defaults to ``None`` (unset), so :meth:`apply` replaces only the fields given.
+
+    A field holding a nested config dataclass (e.g. an embedded ``nn.TrainConfig``) is named
+    in ``expand``: its own fields then get flags too, named by their own field name
+    (``--learning-rate``), addressed here by their dotted path (``"training.learning_rate"``)
+    in every argument below, with help from the nested class's docstring.
 
     ``int`` fields are counts, checked ``>= 1`` by :class:`ExperimentParser` (name a field in
     ``minimum`` to allow smaller values, e.g. ``minimum={"burn_in": 0}``).
@@ -266,8 +307,10 @@ class ConfigFlags:
         (e.g. ``{"--quick": Config.quick()}``).
       names: ``{field: flag or (flag, alias, ...)}`` for public flag names that differ from
         ``--field-name``; ``--field-name`` is then added as an alias.
-      skip: ``{field: why}``: fields without a flag (e.g. nested dataclasses), listed with the
-        reason in the group's description.
+      skip: ``{field: why}``: fields without a flag, listed with the reason in the group's
+        description.
+      expand: nested dataclass fields whose fields get flags (dotted paths for deeper ones,
+        e.g. ``("training", "training.model")``).
       choices: ``{field: allowed values}`` for fields validated against a fixed set.
       positive: fields (float, or sequences of floats) that must be finite and ``> 0``.
       minimum: ``{field: least value}`` for integer fields whose least value is not 1.
@@ -279,6 +322,7 @@ class ConfigFlags:
     def __init__(self, parser: argparse.ArgumentParser, config_cls: type, *,
                  default: Any = None, variants: Optional[Mapping[str, Any]] = None,
                  names: Optional[Mapping[str, Any]] = None, skip: Optional[Mapping[str, str]] = None,
+                 expand: Sequence[str] = (),
                  choices: Optional[Mapping[str, Sequence]] = None, positive: Sequence[str] = (),
                  minimum: Optional[Mapping[str, int]] = None,
                  extra: Optional[Mapping[str, Mapping[str, Any]]] = None,
@@ -288,73 +332,89 @@ class ConfigFlags:
         self.default = config_cls() if default is None else default
         self.variants = dict(variants or {})
         names, skip, choices = dict(names or {}), dict(skip or {}), dict(choices or {})
-        minimum, extra, positive = dict(minimum or {}), dict(extra or {}), set(positive)
-        fields = [f.name for f in dataclasses.fields(config_cls)]
-        unknown = (set(names) | set(skip) | set(choices) | positive | set(minimum) | set(extra)) - set(fields)
+        minimum, extra, positive, expand = dict(minimum or {}), dict(extra or {}), set(positive), set(expand)
+        fields = self._fields(config_cls, expand)  # path -> (annotation, docs)
+        unknown = (set(names) | set(skip) | set(choices) | positive | set(minimum) | set(extra)
+                   | expand) - set(fields)
         if unknown:
             raise ValueError(f"not fields of {config_cls.__name__}: {sorted(unknown)}")
-        hints = typing.get_type_hints(config_cls)
-        docs = field_docs(config_cls)
         taken = {a.dest for a in parser._actions}
         description = "Flags for the fields of the configuration; an unset flag keeps the chosen " \
                       "configuration's value."
         if skip:
             description += " Not flags: " + "; ".join(f"{k} ({v})" for k, v in skip.items()) + "."
         group = parser.add_argument_group(title, description)
-        self.actions: dict = {}  # field -> argparse.Action
+        self.actions: dict = {}  # field path -> argparse.Action
         self.kinds: dict = {}
-        for name in fields:
-            if name in skip:
+        for path, (hint, doc) in fields.items():
+            if path in skip or path in expand:
                 continue
-            if name in taken:
-                raise ValueError(f"field {name!r} clashes with an existing flag's destination")
-            described = _describe(hints[name], getattr(self.default, name))
+            leaf = path.rsplit(".", 1)[-1]
+            if path in taken:
+                raise ValueError(f"field {path!r} clashes with an existing flag's destination")
+            described = _describe(hint, _get(self.default, path))
             if described is None:
-                raise TypeError(f"{config_cls.__name__}.{name} ({hints[name]}) cannot be a flag: "
-                                "pass it in skip with the flags that cover it, or in extra")
+                raise TypeError(f"{config_cls.__name__}.{path} ({hint}) cannot be a flag: pass it in "
+                                "skip with the flags that cover it, in expand (a nested config), or in extra")
             kind, elem = described
-            flag = "--" + name.replace("_", "-")
-            given = names.get(name, flag)
+            flag = "--" + leaf.replace("_", "-")
+            given = names.get(path, flag)
             option_strings = [given] if isinstance(given, str) else list(given)
             if flag not in option_strings:
                 option_strings.append(flag)
-            kwargs: dict = dict(dest=name, default=None, help=self._help(name, docs))
+            kwargs: dict = dict(dest=path, default=None, help=self._help(path, doc))
             if kind == "bool":
                 kwargs["action"] = argparse.BooleanOptionalAction
             else:
-                if name in minimum:
-                    typ = int_at_least(minimum[name])
-                elif name in positive:
+                if path in minimum:
+                    typ = int_at_least(minimum[path])
+                elif path in positive:
                     typ = positive_number
                 elif elem is float:
                     typ = finite_number
                 else:
                     typ = elem
                 kwargs.update(type=typ, metavar=_METAVARS.get(elem, "X"))
-                if name in choices:
-                    kwargs.update(choices=tuple(choices[name]), metavar=None)
+                if path in choices:
+                    kwargs.update(choices=tuple(choices[path]), metavar=None)
                 if kind == "sequence":
                     kwargs["nargs"] = "+"
-            kwargs.update(extra.get(name, {}))
-            self.actions[name] = group.add_argument(*option_strings, **kwargs)
-            self.kinds[name] = kind
+            kwargs.update(extra.get(path, {}))
+            self.actions[path] = group.add_argument(*option_strings, **kwargs)
+            self.kinds[path] = kind
 
-    def _help(self, name: str, docs: Mapping[str, str]) -> str:
-        value = getattr(self.default, name)
+    @staticmethod
+    def _fields(config_cls: type, expand: set, prefix: str = "") -> dict:
+        """``{path: (annotation, help text)}`` of the fields of ``config_cls``, the fields of
+        the nested configs named in ``expand`` included (after their own entry)."""
+        hints, docs = typing.get_type_hints(config_cls), field_docs(config_cls)
+        out = {}
+        for f in dataclasses.fields(config_cls):
+            path = prefix + f.name
+            out[path] = (hints[f.name], docs.get(f.name))
+            if path in expand:
+                nested = _dataclass_of(hints[f.name])
+                if nested is None:
+                    raise TypeError(f"{config_cls.__name__}.{f.name} is not a nested config dataclass")
+                out.update(ConfigFlags._fields(nested, expand, path + "."))
+        return out
+
+    def _help(self, path: str, doc: Optional[str]) -> str:
+        value = _get(self.default, path)
         shown = [f"default {format_value(value)}"]
         for label, config in self.variants.items():
-            other = getattr(config, name)
+            other = _get(config, path)
             if other != value:
                 shown.append(f"{label}: {format_value(other)}")
-        text = docs.get(name, name.replace("_", " ")).rstrip(".")
+        text = (doc or path.rsplit(".", 1)[-1].replace("_", " ")).rstrip(".")
         return f"{text} ({'; '.join(shown)})".replace("%", "%%")
 
     def flag(self, name: str) -> str:
-        """The public flag of field ``name``."""
+        """The public flag of field ``name`` (a dotted path for a nested field)."""
         return self.actions[name].option_strings[0]
 
     def overrides(self, args: argparse.Namespace) -> dict:
-        """``{field: value}`` of the flags given on the command line (lists as tuples)."""
+        """``{field path: value}`` of the flags given on the command line (lists as tuples)."""
         out = {}
         for name in self.actions:
             value = getattr(args, name, None)
@@ -363,10 +423,12 @@ class ConfigFlags:
         return out
 
     def explain(self, message: str, values: Mapping[str, Any]) -> str:
-        """``message`` prefixed with the flags (and values) of the fields it names."""
+        """``message`` prefixed with the flags (and values) of the fields it names (a nested
+        field by its own name)."""
         # a field is named as in "chains=90", "chains must ...", "a <= b", "a / 2", "a, b"
         named = [n for n in self.actions
-                 if re.search(rf"(?<![\w.-]){re.escape(n)}(?=\s*(?:=|must\b|<|>|/|,))", message)]
+                 if re.search(rf"(?<![\w.-]){re.escape(n.rsplit('.', 1)[-1])}(?=\s*(?:=|must\b|<|>|/|,))",
+                              message)]
         if not named:
             return message
 
@@ -381,13 +443,14 @@ class ConfigFlags:
     def apply(self, args: argparse.Namespace, base: Any,
               validate: Optional[Callable[[Any], Any]] = None) -> Any:
         """``base`` (the chosen named configuration) with the fields given on the command line
-        replaced (:func:`dataclasses.replace`), then ``validate(config)`` (a ``resolved`` or
-        ``validate`` method, say; its result replaces the config unless ``None``). A
-        ``ValueError`` from either is a parser error naming the flags and values involved."""
+        replaced (:func:`dataclasses.replace`, nested configs rebuilt with their changes), then
+        ``validate(config)`` (a ``resolved`` or ``validate`` method, say; its result replaces
+        the config unless ``None``). A ``ValueError`` from either is a parser error naming the
+        flags and values involved."""
         overrides = self.overrides(args)
-        values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)} | overrides
+        values = {n: _get(base, n) for n in self.actions} | overrides
         try:
-            config = dataclasses.replace(base, **overrides)
+            config = _replace(base, overrides)
             if validate is not None:
                 checked = validate(config)
                 config = config if checked is None else checked
@@ -483,6 +546,8 @@ class PartCache:
     ``<out>/.parts/<name>-<hash>/<part>.json`` where the hash covers the experiment's
     config and seed: a rerun with the same settings re-uses finished parts, a run with
     other settings starts afresh. ``fresh=True`` (``--force``) ignores stored parts.
+    ``out`` is the output folder (where an experiment keeps its own checkpoints, which
+    record what they belong to themselves); ``reused`` lists what was re-used.
     """
 
     def __init__(self, out: Path, name: str, config: Any, seed: int, fresh: bool = False):
@@ -490,7 +555,8 @@ class PartCache:
 
         blob = json.dumps(_jsonable(dict(config=config, seed=seed)), sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
-        self.dir = Path(out) / ".parts" / f"{name}-{digest}"
+        self.out = Path(out)
+        self.dir = self.out / ".parts" / f"{name}-{digest}"
         self.fresh = fresh
         self.reused: list[str] = []
 

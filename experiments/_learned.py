@@ -32,8 +32,9 @@ TARGETS = ("gaussian", "mixture")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """The protocol; ``None`` fields take the target's default (``d``: 50 / 25, ``width``:
-    256 / 512 for the Gaussian / the mixture).
+    """The protocol: the data, the denoiser's training (an embedded
+    [`nn.TrainConfig`][langevin_jax.nn.TrainConfig], the library's own), the Langevin runs
+    and the metrics. ``None`` fields take the target's default.
 
     Attributes:
       target: gaussian (N(ones(d), variance I)) or mixture (1/2 N(-ones, variance I) + 1/2 N(4 ones,
@@ -42,16 +43,10 @@ class Config:
       variance: variance per coordinate of the Gaussian (of each mixture component).
       num_train: distinct training points drawn from pi.
       duplicates: copies of each training point in the training set.
-      width: hidden width of the MLP denoiser; unset: 256 for the Gaussian, 512 for the mixture.
-      depth: hidden layers of the MLP denoiser.
-      time_embedding: how the noise level enters the network.
-      train_steps: optimiser (Adam) steps.
-      learning_rate: Adam's learning rate.
-      lr_schedule: constant, or cosine decay to 0 over the training steps.
-      batch_size: minibatch size drawn with replacement each step; unset: full batch.
-      min_level: lowest noise level trained on (of a linear schedule of 1000).
-      max_level: highest noise level trained on.
-      level_sampling: per_example (a level per row) or per_batch (one level per step).
+      training: how the denoiser is trained (langevin_jax.nn.TrainConfig, its network in
+        training.model); unset: the paper's (width 256 for the Gaussian, 512 for the mixture,
+        150,000 full-batch Adam steps on levels 1..100). Its model's dim is d; its checkpoint
+        and progress-bar fields are set by the experiment (checkpoint_every, progress_bar, --out).
       score_level: the noise level whose score -eps(x, level) / sqrt(1 - alphabar) drives ULA.
       step_size: ULA step size h.
       langevin_steps: ULA iterations per chain.
@@ -64,9 +59,8 @@ class Config:
       blur: Sinkhorn blur (GeomLoss convention, p = 2).
       save_every: record the chains every this many ULA iterations.
       sinkhorn_every: Sinkhorn divergence every this many ULA iterations (a multiple of save_every).
-      checkpoint_every: write a training checkpoint every this many optimiser steps.
-      chunk_size: optimiser steps per jitted lax.scan (one host round trip each).
-      progress_bar: show a training progress bar with the loss on stderr.
+      checkpoint_every: write a training checkpoint (in --out) every this many optimiser steps.
+      progress_bar: show progress bars on stderr (training, with its loss, and sampling).
     """
 
     target: str = "gaussian"
@@ -74,16 +68,7 @@ class Config:
     variance: float = 2.0
     num_train: int = 1000
     duplicates: int = 10
-    width: Optional[int] = None
-    depth: int = 3
-    time_embedding: str = "sinusoidal"
-    train_steps: int = 150_000
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
-    batch_size: Optional[int] = None
-    min_level: int = 1
-    max_level: int = 100
-    level_sampling: str = "per_example"
+    training: Optional[nn.TrainConfig] = None
     score_level: int = 10
     step_size: float = 0.0025
     langevin_steps: int = 1000
@@ -96,17 +81,34 @@ class Config:
     save_every: int = 50
     sinkhorn_every: int = 100
     checkpoint_every: int = 5000
-    chunk_size: int = 500
     progress_bar: bool = True
 
+    def default_training(self, d: int) -> nn.TrainConfig:
+        """The paper's training for the target in dimension ``d`` (``training`` unset)."""
+        width = 256 if self.target == "gaussian" else 512
+        return nn.TrainConfig(model=nn.DenoiserConfig(dim=d, width=width))
+
     def resolved(self) -> "Config":
+        """The config with its defaults filled in (``d``, ``training``, the model's ``dim``
+        set to ``d``), checked: a ``ValueError`` names the field and its value."""
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
         d = self.d if self.d is not None else (50 if self.target == "gaussian" else 25)
-        width = self.width if self.width is not None else (256 if self.target == "gaussian" else 512)
-        cfg = dataclasses.replace(self, d=d, width=width)
-        for name in ("train_steps", "langevin_steps", "chains", "trials", "num_train", "duplicates",
-                     "num_seeds", "save_every", "sinkhorn_every", "sinkhorn_points", "reference_samples"):
+        if not isinstance(d, int) or d < 1:
+            raise ValueError(f"d must be an integer >= 1, got {d!r}")
+        training = self.training if self.training is not None else self.default_training(d)
+        if not isinstance(training, nn.TrainConfig):
+            raise ValueError(f"training must be a langevin_jax.nn.TrainConfig, got {type(training).__name__}")
+        if training.checkpoint_path is not None or training.checkpoint_every is not None or training.progress_bar:
+            raise ValueError("training.checkpoint_path, training.checkpoint_every and training.progress_bar "
+                             "are set by the experiment (its --out, checkpoint_every and progress_bar), got "
+                             f"{training.checkpoint_path!r}, {training.checkpoint_every!r}, "
+                             f"{training.progress_bar!r}")
+        if training.model.dim != d:
+            training = dataclasses.replace(training, model=dataclasses.replace(training.model, dim=d))
+        cfg = dataclasses.replace(self, d=d, training=training)
+        for name in ("langevin_steps", "chains", "trials", "num_train", "duplicates", "num_seeds",
+                     "save_every", "sinkhorn_every", "sinkhorn_points", "reference_samples", "checkpoint_every"):
             if getattr(cfg, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
         if cfg.sinkhorn_every % cfg.save_every or cfg.langevin_steps % cfg.save_every:
@@ -121,29 +123,32 @@ class Config:
             raise ValueError(f"step_size must be positive and finite, got {cfg.step_size}")
         if not (cfg.blur > 0 and math.isfinite(cfg.blur)):
             raise ValueError(f"blur must be positive and finite, got {cfg.blur}")
-        if not 1 <= cfg.score_level <= 1000:
-            raise ValueError(f"score_level must be in [1, 1000], got {cfg.score_level}")
+        if not 1 <= cfg.score_level <= training.num_levels:
+            raise ValueError(f"score_level must be in [1, {training.num_levels}], got {cfg.score_level}")
         return cfg
 
     @classmethod
     def paper(cls, target: str = "gaussian") -> "Config":
-        return cls(target=target)
+        """The paper's protocol (resolved)."""
+        return cls(target=target).resolved()
 
     @classmethod
     def paper_cpu(cls, target: str = "gaussian") -> "Config":
         """The paper's protocol (network, data, score level, step size, iterations) with fewer
         chains and trials, sized for a CPU: with the shipped pretrained denoisers (seed 0) it
         samples in a few minutes on 2 cores instead of training for hours."""
-        return cls(target=target, chains=1500, trials=3)
+        return cls(target=target, chains=1500, trials=3).resolved()
 
     @classmethod
     def quick(cls, target: str = "gaussian") -> "Config":
         """CPU-sized (under 10 minutes on 2 cores): fewer distinct points, a smaller network
         and fewer steps with a decaying learning rate; see the docs for the probes."""
-        return cls(target=target, d=20 if target == "gaussian" else 10, num_train=200,
-                   duplicates=5, width=256, train_steps=4000, learning_rate=2e-3,
-                   lr_schedule="cosine", chains=510, trials=5, reference_samples=5000,
-                   save_every=50, sinkhorn_every=500, checkpoint_every=1000)
+        d = 20 if target == "gaussian" else 10
+        training = nn.TrainConfig(model=nn.DenoiserConfig(dim=d, width=256), num_steps=4000,
+                                  learning_rate=2e-3, lr_schedule="cosine")
+        return cls(target=target, d=d, num_train=200, duplicates=5, training=training,
+                   chains=510, trials=5, reference_samples=5000, save_every=50, sinkhorn_every=500,
+                   checkpoint_every=1000).resolved()
 
 
 def make_target(config: Config):
@@ -156,22 +161,17 @@ def make_target(config: Config):
 
 
 def train_config(config: Config, checkpoint: Optional[Path]) -> nn.TrainConfig:
-    return nn.TrainConfig(
-        model=nn.DenoiserConfig(dim=config.d, width=config.width, depth=config.depth,
-                                time_embedding=config.time_embedding),
-        num_steps=config.train_steps, learning_rate=config.learning_rate,
-        lr_schedule=config.lr_schedule, batch_size=config.batch_size,
-        min_level=config.min_level, max_level=config.max_level,
-        level_sampling=config.level_sampling, chunk_size=config.chunk_size,
+    """The resolved config's ``training`` with the experiment's run settings: the checkpoint
+    file (``None``: no checkpoint), its cadence and the progress bar."""
+    return dataclasses.replace(
+        config.training, progress_bar=config.progress_bar,
         checkpoint_every=config.checkpoint_every if checkpoint is not None else None,
-        checkpoint_path=None if checkpoint is None else str(checkpoint),
-        progress_bar=config.progress_bar,
-    )
+        checkpoint_path=None if checkpoint is None else str(checkpoint))
 
 
 def checkpoint_path(out: Path, config: Config, seed_tag: str, name: str = "denoiser") -> Path:
     """``out/<name>_<hash>.ckpt``, the hash of everything that determines the parameters."""
-    fields = dict(train=train_config(config, None).fingerprint(), steps=config.train_steps,
+    fields = dict(train=train_config(config, None).fingerprint(), steps=config.training.num_steps,
                   target=config.target, d=config.d, variance=config.variance,
                   num_train=config.num_train, duplicates=config.duplicates, seed=seed_tag)
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
@@ -181,11 +181,6 @@ def checkpoint_path(out: Path, config: Config, seed_tag: str, name: str = "denoi
 def seed_tag(key: jax.Array) -> str:
     """The run key's data as text (part of :func:`checkpoint_path`'s hash)."""
     return str(np.asarray(jax.random.key_data(key)).tolist())
-
-
-def drop_checkpoint(out: Path, config: Config, seed: int, name: str = "denoiser") -> None:
-    """``--force``: delete this configuration's own checkpoint for ``seed`` (and no other file)."""
-    checkpoint_path(out, config, seed_tag(jax.random.key(seed)), name=name).unlink(missing_ok=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,22 +206,30 @@ class Denoiser:
                     loss_history=history[:: max(1, len(history) // 500)].tolist())
 
 
-def prepare(name: str, config: Config, key: jax.Array, out: Optional[Path], retrain: bool,
+def prepare(name: str, config: Config, key: jax.Array, cache: Optional[_cli.PartCache], retrain: bool,
             checkpoint_name: str = "denoiser") -> Denoiser:
     """Draw the training points of the target, then use the shipped pretrained denoiser that
-    matches ``config`` and the seed (or train one, checkpointed in ``out``:
-    :func:`experiments._pretrained.denoiser`); a status line says where it came from."""
+    matches ``config`` and the seed (or train one, checkpointed in ``cache.out``:
+    :func:`experiments._pretrained.denoiser`); a status line says where it came from.
+
+    With ``cache.fresh`` (``--force``) this configuration's own checkpoint is deleted first
+    (no other file), so the denoiser is trained afresh; a re-used checkpoint is listed in
+    ``cache.reused``. ``cache=None``: no checkpoint."""
     target = make_target(config)
     k_data, k_train, k_ref, k_runs = jax.random.split(key, 4)
     train = target.sample(k_data, config.num_train)
     data = jnp.repeat(train, config.duplicates, axis=0)
 
     ckpt = None
-    if out is not None:
-        ckpt = checkpoint_path(out, config, seed_tag(key), name=checkpoint_name)
+    if cache is not None:
+        ckpt = checkpoint_path(cache.out, config, seed_tag(key), name=checkpoint_name)
+        if cache.fresh:
+            ckpt.unlink(missing_ok=True)
     tcfg = train_config(config, ckpt)
     params, train, history, history_every, train_summary = _pretrained.denoiser(
         name, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
+    if cache is not None and train_summary["reused"] and train_summary["source"] != "pretrained":
+        cache.reused.append(f"denoiser checkpoint {ckpt.name}")
     _status.status(name, f"denoiser ready ({denoiser_status(train_summary)})")
     return Denoiser(target=target, train=train, params=params, tcfg=tcfg, history=history,
                     history_every=history_every, train_summary=train_summary, k_ref=k_ref, k_runs=k_runs)
@@ -382,13 +385,27 @@ CONFIGS = ("quick", "paper", "paper-cpu")
 # fields checked against a fixed set (reverse: experiments.diffusion_vs_langevin's)
 CHOICES = dict(target=TARGETS, time_embedding=("sinusoidal", "linear", "none"),
                lr_schedule=("constant", "cosine"), level_sampling=("per_example", "per_batch"),
-               reverse=("ddpm", "ddim"))
+               reverse=("ddpm", "ddim"), schedule=("linear", "cosine"),
+               activation=("silu", "relu", "gelu", "tanh"))
+
+
+# the embedded training config's fields without a flag, and why
+TRAINING_SKIP = {
+    "training.model.dim": "the dimension d, --d",
+    "training.num_levels": "1000, the levels the protocol's level numbers count in",
+    "training.model.num_levels": "the same as training.num_levels",
+    "training.checkpoint_every": "set from --checkpoint-every",
+    "training.checkpoint_path": "a file in --out named by the configuration's hash",
+    "training.progress_bar": "set from --progress-bar",
+}
 
 
 def add_protocol_args(parser, config_cls=None) -> _cli.ConfigFlags:
     """The flags shared by the learned-score experiments (:mod:`experiments.memorization` and
     :mod:`experiments.diffusion_vs_langevin`): ``--config``, ``--retrain`` and one flag per field
-    of ``config_cls`` (default :class:`Config`; :class:`experiments._cli.ConfigFlags`)."""
+    of ``config_cls`` (default :class:`Config`; :class:`experiments._cli.ConfigFlags`), the
+    embedded training config's fields included (``--train-steps``, ``--learning-rate``,
+    ``--width``, ...)."""
     config_cls = config_cls or Config
     parser.add_argument("--config", choices=CONFIGS, default=None,
                         help="paper (the full protocol; default), paper-cpu (the paper's network and "
@@ -399,32 +416,36 @@ def add_protocol_args(parser, config_cls=None) -> _cli.ConfigFlags:
                         help="train the denoiser here even when a shipped pretrained one matches the "
                         "configuration and seed (paper and paper-cpu, seed 0); resumes from a checkpoint "
                         "in --out")
-    fields = {f.name for f in dataclasses.fields(config_cls)}
     flags = _cli.ConfigFlags(
         parser, config_cls, default=config_cls.paper(),
         variants={"--config paper-cpu": config_cls.paper_cpu(), "--quick": config_cls.quick()},
-        choices={k: v for k, v in CHOICES.items() if k in fields},
+        expand=("training", "training.model"), skip=TRAINING_SKIP,
+        names={"training.num_steps": "--train-steps"},
+        choices={path: CHOICES[leaf] for path, leaf in _choice_fields(config_cls).items() if leaf in CHOICES},
         # step_size and blur: checked by Config.resolved (an error naming the flag and value)
-        positive=("variance", "learning_rate"))
+        positive=("variance", "training.learning_rate", "training.beta_min", "training.beta_max",
+                  "training.grad_clip"))
     parser.add_argument("--no-progress", dest="progress_bar", action="store_false", default=None,
                         help="the same as --no-progress-bar")
     return flags
 
 
+def _choice_fields(config_cls) -> dict:
+    """``{field path: field name}`` of ``config_cls`` and its embedded training config."""
+    out = {f.name: f.name for f in dataclasses.fields(config_cls)}
+    out.update({f"training.{f.name}": f.name for f in dataclasses.fields(nn.TrainConfig)})
+    out.update({f"training.model.{f.name}": f.name for f in dataclasses.fields(nn.DenoiserConfig)})
+    return out
+
+
 def config_from_args(args, flags: _cli.ConfigFlags):
     """``(config name, resolved config)`` from the flags of :func:`add_protocol_args`: the named
     configuration (for ``--target``), the fields given replaced, then checked
-    (:meth:`Config.resolved` and the training settings); a bad value is a parser error naming
-    the flags and values."""
+    (:meth:`Config.resolved` and the training settings' own checks); a bad value is a parser
+    error naming the flags and values."""
     parser, config_cls = flags.parser, flags.config_cls
     if args.quick and args.config not in (None, "quick"):
         parser.error(f"--quick contradicts --config {args.config}")
     name = "quick" if args.quick else (args.config or "paper")
     make = {"quick": config_cls.quick, "paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu}[name]
-
-    def validate(config):
-        config = config.resolved()
-        train_config(config, None)  # the training settings' own checks (levels, batch size, ...)
-        return config
-
-    return name, flags.apply(args, make(args.target or "gaussian"), validate)
+    return name, flags.apply(args, make(args.target or "gaussian"), config_cls.resolved)

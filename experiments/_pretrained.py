@@ -20,10 +20,9 @@ import numpy as np
 
 from langevin_jax import nn
 
-# the fields of an experiment Config that determine the trained parameters
-TRAINING_FIELDS = ("target", "d", "variance", "num_train", "duplicates", "width", "depth",
-                   "time_embedding", "train_steps", "learning_rate", "lr_schedule", "batch_size",
-                   "min_level", "max_level", "level_sampling")
+# the fields of an experiment Config that fix the training data (the training itself: its
+# embedded nn.TrainConfig, compared by fingerprint)
+DATA_FIELDS = ("target", "d", "variance", "num_train", "duplicates")
 
 SHIPPED = {  # name -> (experiment, target, source checkpoint)
     "memorization_gaussian_paper_seed0": ("memorization", "gaussian", "memorization_gaussian_paper_seed0.ckpt"),
@@ -42,19 +41,36 @@ PROVENANCE = dict(
 
 
 def training_fields(config) -> dict:
-    return {f: getattr(config, f) for f in TRAINING_FIELDS}
+    """The ``experiment_config`` record of a pretrained file: the data fields and the training
+    settings, flat (the format of the shipped files)."""
+    t = config.training
+    return dict({f: getattr(config, f) for f in DATA_FIELDS}, width=t.model.width, depth=t.model.depth,
+                time_embedding=t.model.time_embedding, train_steps=t.num_steps, learning_rate=t.learning_rate,
+                lr_schedule=t.lr_schedule, batch_size=t.batch_size, min_level=t.min_level,
+                max_level=t.max_level, level_sampling=t.level_sampling)
+
+
+def _fingerprint(train_config: nn.TrainConfig) -> dict:
+    """What fixes the parameters trained from given data: the training fingerprint and length."""
+    return dict(train_config.fingerprint(), num_steps=train_config.num_steps)
 
 
 def find_pretrained(experiment: str, config, seed: Optional[int]) -> Optional[str]:
-    """The name of a shipped denoiser trained exactly as ``config`` with ``seed``, or ``None``."""
+    """The name of a shipped denoiser trained exactly as ``config`` with ``seed``, or ``None``:
+    the same data fields, and the same training (every field of the embedded
+    [`nn.TrainConfig`][langevin_jax.nn.TrainConfig] and its network that changes the
+    parameters)."""
     if seed is None:
         return None
-    want = training_fields(config)
+    data = {f: getattr(config, f) for f in DATA_FIELDS}
+    want = _fingerprint(config.training)
     for name in nn.pretrained_names():
         if not name.startswith(experiment + "_"):
             continue
         meta = nn.pretrained_metadata(name)
-        if meta["experiment_config"] == want and meta["provenance"].get("seed") == seed:
+        shipped = nn.TrainConfig(model=nn.DenoiserConfig(**meta["model"]), **meta["train_config"])
+        if ({f: meta["experiment_config"][f] for f in DATA_FIELDS} == data and _fingerprint(shipped) == want
+                and meta["provenance"].get("seed") == seed):
             return name
     return None
 
@@ -83,8 +99,8 @@ def denoiser(experiment: str, config, key, k_train, train_points, data, tcfg, *,
         p = nn.load_pretrained(name)
         params, hist, every = p.params, np.asarray(p.loss_history), p.loss_history_every
         summary = dict(
-            source="pretrained", pretrained=name, provenance=p.provenance, steps=config.train_steps,
-            seconds_this_run=0.0, resumed_from=config.train_steps, reused=True, checkpoint=None,
+            source="pretrained", pretrained=name, provenance=p.provenance, steps=config.training.num_steps,
+            seconds_this_run=0.0, resumed_from=config.training.num_steps, reused=True, checkpoint=None,
             max_abs_diff_train_points_vs_redrawn=float(jnp.max(jnp.abs(p.train_points - train_points))),
         )
         train_points = p.train_points
@@ -93,7 +109,7 @@ def denoiser(experiment: str, config, key, k_train, train_points, data, tcfg, *,
         params, hist, every = result.params, result.loss_history, 1
         summary = dict(
             source="trained here", pretrained=None, steps=result.step, seconds_this_run=result.elapsed_seconds,
-            resumed_from=result.resumed_from, reused=result.resumed_from == config.train_steps,
+            resumed_from=result.resumed_from, reused=result.resumed_from == config.training.num_steps,
             checkpoint=None if checkpoint is None else checkpoint.name,
         )
     tail = max(1, len(hist) // 100)
@@ -104,13 +120,13 @@ def denoiser(experiment: str, config, key, k_train, train_points, data, tcfg, *,
 
 def export(src: Path, directory: Optional[Path] = None) -> list[Path]:
     """Convert the ``paper`` checkpoints in ``src`` into pretrained files (see module doc)."""
-    from experiments import diffusion_vs_langevin, memorization
+    from experiments import _learned, diffusion_vs_langevin, memorization
 
     paths = []
     for name, (experiment, target, ckpt_name) in SHIPPED.items():
         mod = memorization if experiment == "memorization" else diffusion_vs_langevin
-        config = mod.Config.paper(target).resolved()
-        tcfg = memorization.train_config(config, None)
+        config = mod.Config.paper(target)
+        tcfg = _learned.train_config(config, None)
         ckpt_path = Path(src) / ckpt_name
         ckpt = nn.load_checkpoint(ckpt_path, tcfg)
         train = np.load(Path(src) / f"train_{target}_seed0.npz")["train"]

@@ -25,6 +25,7 @@ checkpoint in ``DIR`` and re-used (or resumed) when the experiment is run again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 from typing import Optional
@@ -36,8 +37,8 @@ import numpy as np
 import langevin_jax as lj
 from experiments import _cli, _learned, _plotting, _status
 from experiments._learned import (STARTS, SinkhornPairs, add_protocol_args, all_starts, config_from_args,
-                                  denoiser_source_markdown, drop_checkpoint, fit_kl, fmt_pm, mean_std,
-                                  near_train_fraction, prepare, reference_summary, reused_note)
+                                  denoiser_source_markdown, fit_kl, fmt_pm, mean_std, near_train_fraction,
+                                  prepare, reference_summary, reused_note)
 from langevin_jax import diffusion, metrics, nn
 
 NAME = "diffusion_vs_langevin"
@@ -54,17 +55,21 @@ class Config(_learned.Config):
     ``reverse`` (``"ddpm"`` over all levels, or ``"ddim"`` over ``ddim_steps`` levels).
 
     Attributes:
-      max_level: highest noise level trained on (1000: every level, as the reverse process needs).
+      training: how the denoiser is trained (langevin_jax.nn.TrainConfig); unset: the paper's
+        network and steps on every level 1..1000, as the reverse process needs. Its model's dim
+        is d; its checkpoint and progress-bar fields are set by the experiment.
       reverse: the reverse sampler: ddpm (ancestral, over every level) or ddim (over ddim_steps levels).
       ddim_steps: levels visited by the DDIM reverse sampler.
       level_probe: Gaussian target: also run DDPM with the network at low or high levels only (the
         exact denoiser elsewhere) and measure the network's noise error by level.
     """
 
-    max_level: int = 1000
     reverse: str = "ddpm"
     ddim_steps: int = 100
     level_probe: bool = False
+
+    def default_training(self, d: int):
+        return dataclasses.replace(super().default_training(d), max_level=1000)
 
     def resolved(self) -> "Config":
         if self.reverse not in ("ddpm", "ddim"):
@@ -72,21 +77,21 @@ class Config(_learned.Config):
         return super().resolved()
 
     @classmethod
-    def paper(cls, target: str = "gaussian") -> "Config":
-        return cls(target=target)
-
-    @classmethod
     def quick(cls, target: str = "gaussian") -> "Config":
         """CPU-sized: the data and network of the memorisation quick configuration, trained on
         every level for 3,000 steps; 500 chains, 3 trials."""
         q = _learned.Config.quick(target)
         fields = {f.name: getattr(q, f.name) for f in dataclasses.fields(_learned.Config)}
-        fields.update(max_level=1000, train_steps=3000, chains=500, trials=3)
-        return cls(**fields)
+        fields.update(training=dataclasses.replace(q.training, max_level=1000, num_steps=3000),
+                      chains=500, trials=3)
+        return cls(**fields).resolved()
 
 
-def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: bool = False) -> dict:
+def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, retrain: bool = False) -> dict:
     """Use the shipped pretrained all-level denoiser (or train one), sample both ways, measure.
+
+    ``cache`` and ``retrain`` as in :func:`experiments.memorization.run` (the checkpoint is
+    ``denoiser_all_levels_<hash>.ckpt`` in ``cache.out``).
 
     For the Gaussian target the same two samplers also run with the exact (Bayes-optimal)
     denoiser :func:`langevin_jax.diffusion.gaussian_eps_fn` (methods ``ddpm_exact`` and
@@ -97,7 +102,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     Gaussian-fit KL bias) and diagnostics.
     """
     config = config.resolved()
-    den = prepare(NAME, config, key, out, retrain, checkpoint_name=CHECKPOINT_NAME)
+    den = prepare(NAME, config, key, cache, retrain, checkpoint_name=CHECKPOINT_NAME)
     target, train, k_ref, k_runs = den.target, den.train, den.k_ref, den.k_runs
     schedule = den.tcfg.noise_schedule()
     score_fn = nn.denoiser_score_fn(den.params, den.tcfg.model, schedule, config.score_level)
@@ -191,7 +196,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
             probe = level_probe(config, target, schedule, eps_fn, exact_eps, jax.random.fold_in(k_runs, 1000))
     return dict(
         level_probe=probe,
-        d=config.d, width=config.width, train=den.train_summary, methods=methods,
+        d=config.d, width=config.training.model.width, train=den.train_summary, methods=methods,
         reverse_steps=reverse_steps,
         reference=reference_summary(floor, config),
         sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_seconds=sk_seconds,
@@ -237,7 +242,9 @@ def level_probe(config: Config, target, schedule, eps_fn, exact_eps, key, num_ch
                 kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, num_chains))
 
 
-def plot(result: dict, config: Config, path: Path) -> None:
+def plot(result: dict, out: Path, config: Config) -> None:
+    """``out/diffusion_vs_langevin.png``: Sinkhorn and KL per sampler, the training loss and
+    the outputs of trial 0."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -281,12 +288,12 @@ def plot(result: dict, config: Config, path: Path) -> None:
     ax.set_ylabel("$x_2$")
     ax.set_title("trial 0, outputs (first 2 coordinates)", fontsize=8)
     ax.legend(fontsize=6, markerscale=2)
-    fig.suptitle(f"One denoiser (all {config.max_level} levels), two samplers: {config.target} target, "
-                 f"d = {config.d}", fontsize=9)
-    _cli.save_figure(fig, path)
+    fig.suptitle(f"One denoiser (levels {config.training.min_level}..{config.training.max_level}), two "
+                 f"samplers: {config.target} target, d = {config.d}", fontsize=9)
+    _cli.save_figure(fig, Path(out) / f"{NAME}.png")
 
 
-def summary_markdown(payload: dict, config: Config) -> str:
+def _markdown(config: Config, payload: dict) -> str:
     rows = []
     for m in payload["methods"]:
         f = payload["methods"][m]
@@ -325,8 +332,9 @@ def summary_markdown(payload: dict, config: Config) -> str:
     return (
         f"# Diffusion vs Langevin with one denoiser ({config.target}, d = {config.d})\n\n"
         f"{denoiser_source_markdown(tr)}"
-        f"MLP {config.depth} x {config.width} trained {tr['steps']} steps on levels "
-        f"{config.min_level}..{config.max_level} ({config.num_train} points x {config.duplicates}), loss "
+        f"MLP {config.training.model.depth} x {config.training.model.width} trained {tr['steps']} steps on "
+        f"levels {config.training.min_level}..{config.training.max_level} ({config.num_train} points x "
+        f"{config.duplicates}), loss "
         f"{tr['loss_first']:.3f} -> {tr['loss_final']:.3f}{reused_note(tr)}. "
         f"Reverse process: {config.reverse} over {payload['reverse_steps']} steps from N(0, I). Langevin: "
         f"ULA h = {config.step_size}, {config.langevin_steps} iterations with the score at level "
@@ -347,15 +355,8 @@ def main(argv=None) -> dict:
     flags = add_protocol_args(parser, Config)  # with --reverse, --ddim-steps, --level-probe
     args = parser.parse_args(argv)
     name, config = config_from_args(args, flags)
-    if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
-        drop_checkpoint(args.out, config, args.seed, name=CHECKPOINT_NAME)
-    start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed), out=args.out, retrain=args.retrain)
-    payload = dict(config=config, config_name=name, seed=args.seed,
-                   elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(), **result)
-    plot(result, config, args.out / f"{NAME}.png")
-    md = summary_markdown(payload, config)
-    return _cli.finish(args.out, NAME, payload, md)
+    return _cli.execute(args, NAME, config, run, functools.partial(plot, config=config), _markdown,
+                        config_name=name, options=dict(retrain=args.retrain))
 
 
 if __name__ == "__main__":

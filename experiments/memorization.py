@@ -26,6 +26,7 @@ configuration and seed (an interrupted training resumes).
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Optional
@@ -38,20 +39,20 @@ import langevin_jax as lj
 from experiments import _cli, _plotting, _status
 from experiments._learned import (
     STARTS, Config, SinkhornPairs, add_protocol_args, all_starts, config_from_args, denoiser_source_markdown,
-    drop_checkpoint, fit_kl, fmt_pm, mean_std, near_train_fraction, prepare, reference_summary, reused_note)
-from experiments._learned import TARGETS, train_config  # noqa: F401 - re-exported (tests, experiments._pretrained)
+    fit_kl, fmt_pm, mean_std, near_train_fraction, prepare, reference_summary, reused_note)
 from langevin_jax import nn
 
 NAME = "memorization"
 
 
-def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: bool = False) -> dict:
+def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, retrain: bool = False) -> dict:
     """Use the shipped pretrained denoiser (or train one), run ULA from the three starts, measure.
 
     Args:
       config: a :class:`Config`.
       key: a PRNG key.
-      out: folder for the denoiser checkpoint (``None``: no checkpoint).
+      cache: the run's :class:`experiments._cli.PartCache`: the denoiser checkpoint is kept in
+        ``cache.out`` (and deleted first when ``cache.fresh``); ``None``: no checkpoint.
       retrain: train here even when a shipped denoiser matches ``config`` and the seed
         (:func:`langevin_jax.nn.load_pretrained`; the ``paper`` configurations with seed 0).
 
@@ -60,7 +61,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
       ``curves`` and ``final`` per start, ``reference`` values and diagnostics.
     """
     config = config.resolved()
-    den = prepare(NAME, config, key, out, retrain)
+    den = prepare(NAME, config, key, cache, retrain)
     target, train, k_ref, k_runs = den.target, den.train, den.k_ref, den.k_runs
     schedule = den.tcfg.noise_schedule()
     score_fn = nn.denoiser_score_fn(den.params, den.tcfg.model, schedule, config.score_level)
@@ -137,7 +138,7 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
         final[s] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
                         near_train_fraction=float(np.mean(near[s])), nonfinite_chains=nonfinite[s])
     return dict(
-        d=config.d, width=config.width, train=den.train_summary,
+        d=config.d, width=config.training.model.width, train=den.train_summary,
         score_error=score_error, score_error_relative=score_error / score_norm,
         iterations=iterations, sinkhorn_iterations=sk_iters, curves=curves, final=final,
         reference=reference_summary(floor, config),
@@ -149,7 +150,9 @@ def run(config: Config, key: jax.Array, out: Optional[Path] = None, retrain: boo
     )
 
 
-def plot(result: dict, config: Config, path: Path) -> None:
+def plot(result: dict, out: Path, config: Config) -> None:
+    """``out/memorization.png``: the KL (Gaussian target) and Sinkhorn curves per start, the
+    training loss and the final chains of trial 0."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -191,7 +194,7 @@ def plot(result: dict, config: Config, path: Path) -> None:
     _plotting.count_ticks(ax, "x")
     ax.set_xlabel("training step")
     ax.set_ylabel("epsilon loss")
-    ax.set_title(f"levels {config.min_level}..{config.max_level}", fontsize=8)
+    ax.set_title(f"levels {config.training.min_level}..{config.training.max_level}", fontsize=8)
     ax = axes[-1]
     tr = np.asarray(result["train_xy"])
     ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training pts")
@@ -204,13 +207,13 @@ def plot(result: dict, config: Config, path: Path) -> None:
     ax.set_ylabel("$x_2$")
     ax.set_title("trial 0, final chains (first 2 coords)", fontsize=8)
     ax.legend(fontsize=6, markerscale=2)
-    fig.suptitle(f"Learned score, {config.target} target, d = {config.d}, width {config.width}, "
-                 f"{config.train_steps} training steps on {config.num_train} x {config.duplicates} points",
+    fig.suptitle(f"Learned score, {config.target} target, d = {config.d}, width {config.training.model.width}, "
+                 f"{config.training.num_steps} training steps on {config.num_train} x {config.duplicates} points",
                  fontsize=9)
-    _cli.save_figure(fig, path)
+    _cli.save_figure(fig, Path(out) / f"{NAME}.png")
 
 
-def summary_markdown(payload: dict, config: Config) -> str:
+def _markdown(config: Config, payload: dict) -> str:
     res = payload["final"]
     rows = []
     for s in STARTS:
@@ -227,8 +230,9 @@ def summary_markdown(payload: dict, config: Config) -> str:
     return (
         f"# Learned-score memorisation ({config.target}, d = {config.d})\n\n"
         f"{denoiser_source_markdown(tr)}"
-        f"Denoiser: MLP {config.depth} x {config.width}, {tr['num_params']:,} parameters, trained "
-        f"{tr['steps']} steps on levels {config.min_level}..{config.max_level} "
+        f"Denoiser: MLP {config.training.model.depth} x {config.training.model.width}, "
+        f"{tr['num_params']:,} parameters, trained {tr['steps']} steps on levels "
+        f"{config.training.min_level}..{config.training.max_level} "
         f"({config.num_train} points x {config.duplicates}), loss {tr['loss_first']:.3f} -> "
         f"{tr['loss_final']:.3f}{reused_note(tr)}. Score at level "
         f"{config.score_level}: relative error E|s_hat - s|^2 / E|s|^2 = "
@@ -247,16 +251,8 @@ def main(argv=None) -> dict:
     flags = add_protocol_args(parser)
     args = parser.parse_args(argv)
     name, config = config_from_args(args, flags)
-    if args.force:  # recompute: drop this configuration's own checkpoint (and no other file)
-        drop_checkpoint(args.out, config, args.seed)
-    start = time.perf_counter()
-    result = run(config, jax.random.key(args.seed), out=args.out, retrain=args.retrain)
-    payload = dict(config=config, config_name=name, seed=args.seed,
-                   elapsed_seconds=time.perf_counter() - start, backend=jax.default_backend(),
-                   device=str(jax.devices()[0]), **result)
-    plot(result, config, args.out / f"{NAME}.png")
-    md = summary_markdown(payload, config)
-    return _cli.finish(args.out, NAME, payload, md)
+    return _cli.execute(args, NAME, config, run, functools.partial(plot, config=config), _markdown,
+                        config_name=name, options=dict(retrain=args.retrain))
 
 
 if __name__ == "__main__":

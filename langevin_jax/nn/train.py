@@ -102,6 +102,8 @@ class TrainConfig:
         if self.level_sampling not in ("per_example", "per_batch"):
             raise ValueError("level_sampling must be 'per_example' or 'per_batch', "
                              f"got {self.level_sampling!r}")
+        if self.schedule not in ("linear", "cosine"):
+            raise ValueError(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}")
         if self.batch_size is not None:
             _checks.check_int_at_least("batch_size", self.batch_size, 1)
         if self.grad_clip is not None:

@@ -135,24 +135,43 @@ def _entry(entries: list, flag: str) -> str:
     return found[0]
 
 
+def _field_paths(config_cls, prefix=""):
+    """``(path, class, field name)`` of every field, through the nested config dataclasses."""
+    import typing
+
+    hints = typing.get_type_hints(config_cls)
+    for field in dataclasses.fields(config_cls):
+        yield prefix + field.name, config_cls, field.name
+        nested = _cli._dataclass_of(hints[field.name])
+        if nested is not None:
+            yield from _field_paths(nested, prefix + field.name + ".")
+
+
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_help_has_a_flag_with_its_defaults_for_every_config_field(name, capsys, monkeypatch):
+    from experiments import _learned
+
     module = importlib.import_module(f"experiments.{name}")
-    entries = _entries(_help_text(module, capsys, monkeypatch))
+    text = _help_text(module, capsys, monkeypatch)
+    entries = _entries(text)
     default = module.Config.paper() if name in LEARNED else module.Config()
     quick = module.Config.quick()
-    docs = _cli.field_docs(module.Config)
-    skipped = SKIPPED.get(name, set())
-    for field in dataclasses.fields(module.Config):
-        if field.name in skipped:
+    skipped = SKIPPED.get(name, set()) | (set(_learned.TRAINING_SKIP) if name in LEARNED else set())
+    nested = {"training", "training.model"} if name in LEARNED else set()  # flags for their fields
+    for path, klass, field in _field_paths(module.Config):
+        docs = _cli.field_docs(klass)
+        assert docs.get(field), f"{name}: {klass.__name__}.{field} has no Attributes: line"
+        if path in skipped:
+            assert path in " ".join(text.split())  # listed, with its reason, under "Not flags"
             continue
-        assert docs.get(field.name), f"{name}.Config.{field.name} has no Attributes: line"
-        entry = _entry(entries, "--" + field.name.replace("_", "-"))
-        value = getattr(default, field.name)
+        if path in nested:
+            continue
+        entry = _entry(entries, "--" + field.replace("_", "-"))
+        value = _cli._get(default, path)
         assert f"(default {_cli.format_value(value)}" in entry, entry
-        if getattr(quick, field.name) != value:
-            assert f"--quick: {_cli.format_value(getattr(quick, field.name))}" in entry, entry
-        assert docs[field.name].rstrip(".") in entry
+        if _cli._get(quick, path) != value:
+            assert f"--quick: {_cli.format_value(_cli._get(quick, path))}" in entry, entry
+        assert docs[field].rstrip(".") in entry
     for flag in ("--quick", "--seed", "--out", "--force"):
         _entry(entries, flag)
 
@@ -209,8 +228,10 @@ def _quick(name: str, module):
      dict(mixture_weights=(0.3, 0.7), mixture_schedule="ou", simulate_kappas=())),
     ("gaussian_dsm", ["--sigma-grid", "0.01", "1", "30", "--replicates", "4", "--settings", "2"],
      dict(sigma_grid=(0.01, 1, 30), num_replicates=4)),
-    ("memorization", ["--width", "64", "--no-progress", "--lr-schedule", "constant"],
-     dict(width=64, progress_bar=False, lr_schedule="constant")),
+    ("memorization", ["--width", "64", "--no-progress", "--lr-schedule", "constant", "--train-steps", "9",
+                      "--grad-clip", "2", "--activation", "relu"],
+     {"training.model.width": 64, "progress_bar": False, "training.lr_schedule": "constant",
+      "training.num_steps": 9, "training.grad_clip": 2.0, "training.model.activation": "relu"}),
     ("diffusion_vs_langevin", ["--reverse", "ddim", "--ddim-steps", "10", "--level-probe"],
      dict(reverse="ddim", ddim_steps=10, level_probe=True)),
 ])
@@ -224,9 +245,9 @@ def test_flags_change_the_config_that_run_receives(name, flags, expected, tmp_pa
         assert config.settings == base.settings[:2]
         base = dataclasses.replace(base, settings=base.settings[:2])
     for field, value in expected.items():
-        assert getattr(config, field) == value, field
-        assert type(getattr(config, field)) is type(value), field  # tuples, not lists
-    assert dataclasses.replace(config, **{f: getattr(base, f) for f in expected}) == base
+        assert _cli._get(config, field) == value, field
+        assert type(_cli._get(config, field)) is type(value), field  # tuples, not lists
+    assert _cli._replace(config, {f: _cli._get(base, f) for f in expected}) == base
 
 
 def test_learned_score_flags_apply_to_the_chosen_config_and_target(tmp_path, monkeypatch):
@@ -337,6 +358,66 @@ def test_config_flags_nested_dataclass_needs_skip():
     parser = _cli.base_parser("toy", "toy")
     flags = _cli.ConfigFlags(parser, _Nested, skip={"inner": "fixed"})
     assert list(flags.actions) == ["steps"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    """A nested config that checks itself.
+
+    Attributes:
+      lo, hi: a range, lo <= hi.
+      inner: a toy.
+    """
+
+    lo: int = 1
+    hi: int = 5
+    inner: _Toy = _Toy()
+
+    def __post_init__(self):
+        if self.lo > self.hi:
+            raise ValueError(f"need lo <= hi, got lo={self.lo}, hi={self.hi}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outer:
+    """Outer.
+
+    Attributes:
+      checked: the nested one.
+      steps: steps.
+    """
+
+    checked: Optional[_Checked] = None
+    steps: int = 3
+
+
+def test_config_flags_expand_nested_configs(tmp_path, capsys, monkeypatch):
+    parser = _cli.base_parser("toy", "toy")
+    default = _Outer(checked=_Checked())
+    flags = _cli.ConfigFlags(parser, _Outer, default=default, expand=("checked", "checked.inner"),
+                             names={"checked.inner.rate": "--inner-rate"}, skip={"checked.inner.names": "fixed"},
+                             variants={"--quick": _Outer(checked=_Checked(hi=9))})
+    assert set(flags.actions) == {"checked.lo", "checked.hi", "checked.inner.burn_in", "checked.inner.rate",
+                                  "checked.inner.scale", "checked.inner.switch", "checked.inner.size", "steps"}
+    args = parser.parse_args(["--hi", "7", "--inner-rate", "3", "--no-switch", "--steps", "4",
+                              "--out", str(tmp_path)])
+    assert flags.apply(args, default) == _Outer(checked=_Checked(hi=7, inner=_Toy(rate=3.0, switch=False)), steps=4)
+    # both changes reach the nested config's own check together (not one at a time)
+    args = parser.parse_args(["--lo", "8", "--hi", "9", "--out", str(tmp_path)])
+    assert flags.apply(args, default).checked == _Checked(lo=8, hi=9)
+    with pytest.raises(SystemExit):  # its check's error names the flags and values
+        flags.apply(parser.parse_args(["--lo", "6", "--out", str(tmp_path)]), default)
+    assert "--lo 6, --hi 5: need lo <= hi" in capsys.readouterr().err
+    monkeypatch.setenv("COLUMNS", "3000")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    text = capsys.readouterr().out
+    entries = _entries(text)
+    assert "a range, lo <= hi (default 5; --quick: 9)" in _entry(entries, "--hi")
+    assert "(default 1)" in _entry(entries, "--inner-rate") and "--rate" in _entry(entries, "--inner-rate")
+    assert "Not flags: checked.inner.names (fixed)" in " ".join(text.split())
+    with pytest.raises(TypeError, match="steps"):
+        _cli.ConfigFlags(_cli.base_parser("toy", "toy"), _Outer, default=default, expand=("steps",))
 
 
 def test_main_job_and_benchmark_help_have_no_markup_or_issue_numbers(capsys, monkeypatch):

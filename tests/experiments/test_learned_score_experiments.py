@@ -10,20 +10,26 @@ import pytest
 from experiments import diffusion_vs_langevin as dvl
 from experiments import memorization as mem
 
-TINY_MEM = dict(d=4, num_train=40, duplicates=2, width=32, train_steps=200, chains=60,
-                sinkhorn_points=50, reference_samples=200, trials=2, langevin_steps=50,
-                num_seeds=10, progress_bar=False, chunk_size=100, checkpoint_every=100)
+TINY_MEM = dict(d=4, num_train=40, duplicates=2, chains=60, sinkhorn_points=50, reference_samples=200,
+                trials=2, langevin_steps=50, num_seeds=10, progress_bar=False, checkpoint_every=100)
+TINY_TRAINING = dict(num_steps=200, chunk_size=100)  # and a width-32 network
 
 
 _MEM_QUICK, _DVL_QUICK = mem.Config.quick, dvl.Config.quick
 
 
+def _tiny(config, **fields):
+    training = dataclasses.replace(config.training, model=dataclasses.replace(config.training.model, width=32),
+                                   **TINY_TRAINING)
+    return dataclasses.replace(config, training=training, **TINY_MEM, **fields).resolved()
+
+
 def _tiny_mem(target="gaussian"):
-    return dataclasses.replace(_MEM_QUICK(target), save_every=25, sinkhorn_every=50, **TINY_MEM)
+    return _tiny(_MEM_QUICK(target), save_every=25, sinkhorn_every=50)
 
 
 def _tiny_dvl(target="gaussian"):
-    return dataclasses.replace(_DVL_QUICK(target), **TINY_MEM)
+    return _tiny(_DVL_QUICK(target))
 
 
 def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypatch, capsys):
@@ -48,6 +54,8 @@ def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypat
     # same seed again: the checkpoint is re-used (no retraining) and the numbers are identical
     again = mem.main(["--quick", "--out", str(out), "--seed", "3"])
     assert again["train"]["reused"]
+    assert first["reused_parts"] == [] and again["reused_parts"] == [
+        f"denoiser checkpoint {again['train']['checkpoint']}"]  # the harness's record of re-use
     assert again["final"] == first["final"]
     err = capsys.readouterr().err  # the silent rerun of the issue: it reports too
     assert "denoiser ready (re-used checkpoint denoiser_" in err and "sampling: trial 2/2 done" in err
@@ -72,7 +80,7 @@ def test_diffusion_vs_langevin_cli(tmp_path, monkeypatch):
     out = tmp_path / "dvl"
     payload = dvl.main(["--quick", "--out", str(out), "--seed", "1"])
     saved = json.loads((out / "diffusion_vs_langevin.json").read_text())
-    assert saved["config"]["max_level"] == 1000  # trained on every level
+    assert saved["config"]["training"]["max_level"] == 1000  # trained on every level
     for m in dvl.METHODS:
         r = saved["methods"][m]
         assert np.isfinite(r["sinkhorn_mean"]) and np.isfinite(r["kl_mean"]), m
@@ -99,7 +107,13 @@ def test_the_paper_configurations_find_their_shipped_denoiser():
         "diffusion_vs_langevin_gaussian_paper_seed0"
     paper = mem.Config.paper().resolved()
     assert _pretrained.find_pretrained("memorization", paper, 1) is None  # another seed
-    assert _pretrained.find_pretrained("memorization", dataclasses.replace(paper, train_steps=1000), 0) is None
+    for change in (dict(num_steps=1000), dict(grad_clip=1.0), dict(schedule="cosine"),
+                   dict(model=dataclasses.replace(paper.training.model, activation="relu"))):
+        other = dataclasses.replace(paper, training=dataclasses.replace(paper.training, **change))
+        assert _pretrained.find_pretrained("memorization", other, 0) is None, change
+    # run-only settings (chunking) do not change the parameters
+    chunked = dataclasses.replace(paper, training=dataclasses.replace(paper.training, chunk_size=250))
+    assert _pretrained.find_pretrained("memorization", chunked, 0) == "memorization_gaussian_paper_seed0"
     assert _pretrained.find_pretrained("memorization", mem.Config.quick().resolved(), 0) is None
     assert _pretrained.seed_of(jax.random.key(0)) == 0 and _pretrained.seed_of(jax.random.key(7)) == 7
 
@@ -116,7 +130,7 @@ def test_paper_cpu_samples_with_the_pretrained_denoiser(tmp_path):
     train = payload["train"]
     assert train["source"] == "pretrained" and train["pretrained"] == "memorization_gaussian_paper_seed0"
     assert train["provenance"]["device"].startswith("one NVIDIA H100") and train["seconds_this_run"] == 0.0
-    assert payload["config"].chains == 120 and payload["config"].train_steps == 150_000
+    assert payload["config"].chains == 120 and payload["config"].training.num_steps == 150_000
     md = (tmp_path / "memorization.md").read_text()
     assert "shipped pretrained `memorization_gaussian_paper_seed0`" in md
     saved = json.loads((tmp_path / "memorization.json").read_text())
@@ -224,7 +238,7 @@ def test_every_figure_draws_a_start_the_same_way_and_vanilla_on_top(tmp_path, mo
 
     figures = capture_figures(monkeypatch, mem)  # (the experiments share one _cli module)
     for target, has_kl in (("gaussian", True), ("mixture", False)):
-        mem.plot(_fake_mem_result(has_kl), mem.Config.quick(target).resolved(), tmp_path / f"{target}.png")
+        mem.plot(_fake_mem_result(has_kl), tmp_path / target, mem.Config.quick(target))
     # Theorem 7's analytic memorising score: the same starts, the same looks
     start = dict(kl_mean=0.1, kl_std=0.01, trapped_mean=0.0, sinkhorn_mean=1.0, sinkhorn_std=0.1)
     analytic._plot(dict(rows=[dict(d=d, fit_kl_bias=0.01, sinkhorn_pi_vs_pi=0.5, score_error_log10=-d,
@@ -252,7 +266,7 @@ def test_every_figure_draws_a_start_the_same_way_and_vanilla_on_top(tmp_path, mo
     dvl.plot(dict(methods={m: method for m in dvl.METHODS}, train_xy=[[0.0, 0.0]],
                   reference=dict(sinkhorn_pi_vs_pi_mean=1.0, kl_fit_bias=0.5),
                   example_final_xy={m: [[0.1, 0.2]] for m in dvl.METHODS}),
-             dvl.Config.quick().resolved(), tmp_path / "dvl.png")
+             tmp_path, dvl.Config.quick())
     bars = dvl_figures[0].axes[0].patches
     for bar, m in zip(bars, dvl.METHODS):
         if m.startswith("langevin_"):

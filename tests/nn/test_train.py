@@ -98,6 +98,7 @@ def test_minibatch_and_per_batch_levels_and_progress(key, data):
     (lambda d: d, dict(checkpoint_every=5), "checkpoint_path"),
     (lambda d: d, dict(learning_rate=-1.0), "learning_rate"),
     (lambda d: d, dict(num_levels=500), "num_levels"),
+    (lambda d: d, dict(schedule="quadratic"), "schedule must be 'linear' or 'cosine'"),
 ])
 def test_bad_input_raises_before_compiling(key, data, data_fn, kw, match):
     with pytest.raises(ValueError, match=match):
