@@ -134,6 +134,24 @@ def execute(args: argparse.Namespace, name: str, config: Any, run: Callable, plo
     return finish(args.out, name, payload, summary(config, shown))
 
 
+def main(argv: Optional[Sequence[str]], name: str, description: str, config_cls: type, run: Callable,
+         plot: Callable, summary: Callable, *, parts: bool = True, **flag_options: Any) -> dict:
+    """An experiment's whole ``main``: the common flags (:func:`base_parser`), one flag per
+    field of ``config_cls`` (:class:`ConfigFlags` with ``flag_options``), the chosen
+    configuration (``config_cls.quick()`` with ``--quick``, else ``config_cls()``) with the
+    flags given, checked by ``config_cls.validate`` (a ``ValueError`` is a parser error naming
+    the flags and values), then :func:`execute`.
+
+    Each experiment module declares its ``NAME``, a frozen ``Config`` (``quick()``,
+    ``validate()``), ``run``, ``_plot`` and ``_markdown``, and its ``main`` is this one call.
+    """
+    parser = base_parser(name, description, resumable=parts)
+    flags = ConfigFlags(parser, config_cls, variants={"--quick": config_cls.quick()}, **flag_options)
+    args = parser.parse_args(argv)
+    config = flags.apply(args, config_cls.quick() if args.quick else config_cls(), config_cls.validate)
+    return execute(args, name, config, run, plot, summary, parts=parts)
+
+
 # --- flags generated from an experiment's Config ------------------------------------------
 
 

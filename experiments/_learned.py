@@ -127,6 +127,10 @@ class Config:
             raise ValueError(f"score_level must be in [1, {training.num_levels}], got {cfg.score_level}")
         return cfg
 
+    def validate(self) -> "Config":
+        """The harness's name for :meth:`resolved` (every experiment's ``Config`` has one)."""
+        return self.resolved()
+
     @classmethod
     def paper(cls, target: str = "gaussian") -> "Config":
         """The paper's protocol (resolved)."""
@@ -448,4 +452,4 @@ def config_from_args(args, flags: _cli.ConfigFlags):
         parser.error(f"--quick contradicts --config {args.config}")
     name = "quick" if args.quick else (args.config or "paper")
     make = {"quick": config_cls.quick, "paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu}[name]
-    return name, flags.apply(args, make(args.target or "gaussian"), config_cls.resolved)
+    return name, flags.apply(args, make(args.target or "gaussian"), config_cls.validate)

@@ -58,6 +58,15 @@ class Config:
     def quick(cls) -> "Config":
         return cls(chains=1000, steps=10_000, save_every=250, score_error_samples=100_000)
 
+    def validate(self) -> "Config":
+        """The config, checked (a ``ValueError`` names the field and its value)."""
+        if self.steps < self.save_every:
+            raise ValueError(f"steps={self.steps} must be >= save_every={self.save_every}")
+        if max(self.half_angles_2d) >= math.pi / 2:
+            raise ValueError(f"half_angles_2d must be < pi / 2 (radians), got "
+                             f"{_cli.format_value(self.half_angles_2d)}")
+        return self
+
 
 def _one(key, d, start, half_angle, config):
     target = lj.IsotropicGaussian.create(jnp.zeros(d))
@@ -79,6 +88,7 @@ def _one(key, d, start, half_angle, config):
 
 
 def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+    config = config.validate()  # checked before any work, also when called from Python
     parts = [(f"1d-R={r}", jax.random.fold_in(key, i), 1, r, 0.1)  # 1-D: angle ignored
              for i, r in enumerate(config.starts_1d)]
     parts += [(f"2d-theta={t}", jax.random.fold_in(key, 100 + i), 2, config.start_2d, t)
@@ -127,21 +137,9 @@ def _markdown(config: Config, result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Theorem 11: escape through a thin cone of wrong score")
-    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             positive=("starts_1d", "half_angles_2d", "start_2d", "escape_radius",
-                                       "step_size"))
-    args = parser.parse_args(argv)
+    return _cli.main(argv, NAME, "Theorem 11: escape through a thin cone of wrong score", Config, run, _plot,
+                     _markdown, positive=("starts_1d", "half_angles_2d", "start_2d", "escape_radius", "step_size"))
 
-    def validate(config: Config) -> None:
-        if config.steps < config.save_every:
-            raise ValueError(f"steps={config.steps} must be >= save_every={config.save_every}")
-        if max(config.half_angles_2d) >= math.pi / 2:
-            raise ValueError(f"half_angles_2d must be < pi / 2 (radians), got "
-                             f"{_cli.format_value(config.half_angles_2d)}")
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

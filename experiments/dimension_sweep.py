@@ -68,6 +68,12 @@ class Config:
     def quick(cls) -> "Config":
         return cls(dims=(5, 10, 20, 50), chains=900, steps=1000, opt_chains=2000, gd_steps=100)
 
+    def validate(self) -> "Config":
+        """The config, checked (a ``ValueError`` names the field and its value)."""
+        if self.num_seeds > self.num_train:
+            raise ValueError(f"num_seeds={self.num_seeds} must be <= num_train={self.num_train}")
+        return self
+
 
 def _robustness(config: Config, key: jax.Array) -> dict:
     dims = list(config.dims)
@@ -178,6 +184,7 @@ def _optimal_step(config: Config, key: jax.Array) -> dict:
 
 
 def run(config: Config, key: jax.Array) -> dict:
+    config = config.validate()  # checked before any work, also when called from Python
     k_a, k_b = jax.random.split(key)
     robustness = _robustness(config, k_a)
     for r in robustness["rows"]:
@@ -247,17 +254,10 @@ def _markdown(config: Config, result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Sweeps over dimension: robustness and optimal step size", resumable=False)
-    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             positive=("step_size", "gd_lr"), minimum={"chains": 2, "opt_chains": 2})
-    args = parser.parse_args(argv)
+    return _cli.main(argv, NAME, "Sweeps over dimension: robustness and optimal step size", Config, run, _plot,
+                     _markdown, parts=False, positive=("step_size", "gd_lr"),
+                     minimum={"chains": 2, "opt_chains": 2})
 
-    def validate(config: Config) -> None:
-        if config.num_seeds > config.num_train:
-            raise ValueError(f"num_seeds={config.num_seeds} must be <= num_train={config.num_train}")
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    return _cli.execute(args, NAME, config, run, _plot, _markdown, parts=False)
 
 if __name__ == "__main__":
     main()

@@ -67,6 +67,18 @@ class Config:
     def quick(cls) -> "Config":
         return cls(dims=(2, 5, 10, 20, 50), trials=2, chains=900, score_error_samples=5000)
 
+    def validate(self) -> "Config":
+        """The config, checked (a ``ValueError`` names the field and its value)."""
+        if min(self.dims) < 2:
+            raise ValueError(f"dims must all be >= 2, got {_cli.format_value(self.dims)}")
+        if self.chains < 2:
+            raise ValueError(f"chains must be >= 2, got {self.chains}")
+        if self.num_seeds > self.num_train:
+            raise ValueError(f"num_seeds={self.num_seeds} must be <= num_train={self.num_train}")
+        if not self.r_in_factor < self.r_out_factor:
+            raise ValueError(f"r_in_factor={self.r_in_factor} must be < r_out_factor={self.r_out_factor}")
+        return self
+
 
 def _starts(key, start, train, config, d):
     k_idx, k_fresh = jax.random.split(key)
@@ -87,6 +99,7 @@ def _fraction_trapped(xs: np.ndarray, train: np.ndarray, r_out: float) -> float:
 
 
 def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+    config = config.validate()  # checked before any work, also when called from Python
     rows = []
     for i, d in enumerate(config.dims):
         compute = lambda i=i, d=d: _row(config, jax.random.fold_in(key, i), d)  # noqa: E731
@@ -216,23 +229,9 @@ def _markdown(config: Config, result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Theorem 7: memorising score, starts vanilla/fresh/train vs d")
-    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             positive=("step_size", "r_in_factor", "r_out_factor", "blur"))
-    args = parser.parse_args(argv)
+    return _cli.main(argv, NAME, "Theorem 7: memorising score, starts vanilla/fresh/train vs d", Config, run,
+                     _plot, _markdown, positive=("step_size", "r_in_factor", "r_out_factor", "blur"))
 
-    def validate(config: Config) -> None:
-        if min(config.dims) < 2:
-            raise ValueError(f"dims must all be >= 2, got {_cli.format_value(config.dims)}")
-        if config.chains < 2:
-            raise ValueError(f"chains must be >= 2, got {config.chains}")
-        if config.num_seeds > config.num_train:
-            raise ValueError(f"num_seeds={config.num_seeds} must be <= num_train={config.num_train}")
-        if not config.r_in_factor < config.r_out_factor:
-            raise ValueError(f"r_in_factor={config.r_in_factor} must be < r_out_factor={config.r_out_factor}")
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

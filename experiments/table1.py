@@ -67,6 +67,16 @@ class Config:
     def quick(cls) -> "Config":
         return cls(trials=3, score_error_samples=20_000)
 
+    def validate(self) -> "Config":
+        """The config, checked (a ``ValueError`` names the field and its value)."""
+        if any(c == 0 for c in self.c):
+            raise ValueError(f"c must be non-zero (the trap radii scale with |mu| = |c| sqrt(d)), "
+                             f"got {_cli.format_value(self.c)}")
+        if not self.r_in_fraction < self.r_out_fraction:
+            raise ValueError(f"r_in_fraction={self.r_in_fraction} must be < "
+                             f"r_out_fraction={self.r_out_fraction}")
+        return self
+
 
 def exact_ula_kl(d: int, c: float, h: float, steps: int) -> float:
     """KL(Law(ULA_k) || N(mu, I)) for the true score from N(0, I), in closed form
@@ -92,6 +102,7 @@ def _trial_kls(key, score_fn, mu, config):
 
 
 def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+    config = config.validate()  # checked before any work, also when called from Python
     rows = []
     bias = metrics.gaussian_fit_kl_bias(config.d, config.chains)
     for i, c in enumerate(config.c):
@@ -195,22 +206,10 @@ def _markdown(config: Config, result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Table 1: the trap score of Theorem 1 (Cao et al. 2026)")
-    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             positive=("step_size", "alpha", "r_in_fraction", "r_out_fraction"),
-                             minimum={"d": 2, "chains": 2})
-    args = parser.parse_args(argv)
+    return _cli.main(argv, NAME, "Table 1: the trap score of Theorem 1 (Cao et al. 2026)", Config, run, _plot,
+                     _markdown, positive=("step_size", "alpha", "r_in_fraction", "r_out_fraction"),
+                     minimum={"d": 2, "chains": 2})
 
-    def validate(config: Config) -> None:
-        if any(c == 0 for c in config.c):
-            raise ValueError(f"c must be non-zero (the trap radii scale with |mu| = |c| sqrt(d)), "
-                             f"got {_cli.format_value(config.c)}")
-        if not config.r_in_fraction < config.r_out_fraction:
-            raise ValueError(f"r_in_fraction={config.r_in_fraction} must be < "
-                             f"r_out_fraction={config.r_out_fraction}")
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

@@ -49,6 +49,19 @@ class Config:
     def quick(cls) -> "Config":
         return cls(d=10, num_chains=4_000, num_steps=800, step_sizes=(0.02, 0.1, 0.3))
 
+    def validate(self) -> "Config":
+        """The config, checked (a ``ValueError`` names the field and its value)."""
+        if self.d < 2:
+            raise ValueError(f"d must be >= 2, got {self.d}")
+        if self.num_chains <= self.d:
+            raise ValueError(f"num_chains={self.num_chains} must be > d={self.d} (the Gaussian "
+                             "fit needs a full-rank covariance)")
+        limit = 2 * min(self.lambda_min, 1.0)
+        if max(self.step_sizes) >= limit:
+            raise ValueError(f"step_sizes must all be < 2 lambda_min = {limit:g} (ULA's stationary "
+                             f"law exists only there), got {_cli.format_value(self.step_sizes)}")
+        return self
+
 
 def _fit_kl(samples: jax.Array, target: lj.Gaussian) -> float:
     return metrics.gaussian_fit_kl_report(samples, target.mean, target.covariance).value
@@ -77,6 +90,7 @@ def _one(config: Config, key: jax.Array, lam: jax.Array, target: lj.Gaussian, h:
 
 def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
     """Every step size; with a ``cache``, finished step sizes (one part each) are re-used."""
+    config = config.validate()  # checked before any work, also when called from Python
     lam = jnp.linspace(config.lambda_min, 1.0, config.d)
     target = lj.Gaussian.from_spectrum(jnp.zeros(config.d), lam)
     rows = []
@@ -118,25 +132,10 @@ def _markdown(config: Config, result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, __doc__.splitlines()[0])
-    flags = _cli.ConfigFlags(parser, Config, variants={"--quick": Config.quick()},
-                             names={"num_chains": "--chains", "num_steps": "--steps"},
-                             positive=("lambda_min", "step_sizes"))
-    args = parser.parse_args(argv)
+    return _cli.main(argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown,
+                     names={"num_chains": "--chains", "num_steps": "--steps"},
+                     positive=("lambda_min", "step_sizes"))
 
-    def validate(config: Config) -> None:
-        if config.d < 2:
-            raise ValueError(f"d must be >= 2, got {config.d}")
-        if config.num_chains <= config.d:
-            raise ValueError(f"num_chains={config.num_chains} must be > d={config.d} (the Gaussian "
-                             "fit needs a full-rank covariance)")
-        limit = 2 * min(config.lambda_min, 1.0)
-        if max(config.step_sizes) >= limit:
-            raise ValueError(f"step_sizes must all be < 2 lambda_min = {limit:g} (ULA's stationary "
-                             f"law exists only there), got {_cli.format_value(config.step_sizes)}")
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()
