@@ -1,0 +1,71 @@
+"""The data: a power-law spectrum and the empirical covariance of ``n`` Gaussian samples.
+
+Section "Data" of the derivation (docs/paper2_gaussian_dsm.md). ``x_1..x_n ~ N(0, Sigma)``,
+``Sigma = U diag(lambda) U^T`` with the power spectrum ``lambda`` (e.g. ``lambda_i = i^(-a)``, the
+anisotropy of the data); the mean is known (zero), so ``Sigma_hat = (1/n) sum_j x_j x_j^T`` and
+``n Sigma_hat ~ Wishart(n, Sigma)``. Everything after the data depends on them only through
+``Sigma_hat``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from langevin_jax import _checks
+from langevin_jax.gaussian_dsm._validation import _check_nonneg, _check_spectrum, _check_square
+
+__all__ = ["power_law_spectrum", "sample_empirical_covariance"]
+
+def power_law_spectrum(d: int, a: float) -> jax.Array:
+    """The power-law spectrum ``lambda_i = i^(-a)``, ``i = 1..d``, shape ``[d]``.
+
+    Args:
+      d: dimension, >= 1.
+      a: exponent (anisotropy), >= 0; ``a = 0`` is isotropic.
+    """
+    d = _checks.check_int_at_least("d", d, 1)
+    _check_nonneg("a", a)
+    dtype = jnp.result_type(float)
+    if _checks._is_concrete(a):
+        return jnp.asarray(np.arange(1, d + 1, dtype=np.float64) ** (-float(a)), dtype)
+    return jnp.arange(1, d + 1, dtype=dtype) ** (-a)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _sample_empirical_covariance(key, spectrum, basis, num_samples):
+    z = jax.random.normal(key, (num_samples, spectrum.shape[0]), spectrum.dtype)
+    x = z * jnp.sqrt(spectrum)
+    if basis is not None:
+        x = x @ basis.T
+    cov = x.T @ x / num_samples
+    return 0.5 * (cov + cov.T)
+
+
+def sample_empirical_covariance(key: jax.Array, spectrum: Any, num_samples: int,
+                                basis: Any | None = None) -> jax.Array:
+    """Empirical covariance ``(1/n) sum_j x_j x_j^T`` of ``n`` draws of ``N(0, Sigma)``.
+
+    ``Sigma = basis diag(spectrum) basis^T``. The mean is known (zero) and not subtracted, so
+    ``n Sigma_hat ~ Wishart(n, Sigma)`` and ``E Sigma_hat = Sigma``.
+
+    Args:
+      key: PRNG key.
+      spectrum: ``[d]`` eigenvalues ``lambda_i > 0``.
+      num_samples: ``n >= 1``.
+      basis: ``[d, d]`` orthonormal eigenvectors (columns); identity when omitted.
+
+    Returns:
+      ``[d, d]`` symmetric PSD matrix (rank ``min(n, d)``).
+    """
+    spectrum = _check_spectrum("spectrum", spectrum)
+    n = _checks.check_int_at_least("num_samples", num_samples, 1)
+    if basis is not None:
+        basis = _check_square("basis", basis, spectrum.shape[0], symmetric=False).astype(
+            spectrum.dtype)
+        _checks.check_orthonormal("basis", basis)
+    return _sample_empirical_covariance(key, spectrum, basis, n)
