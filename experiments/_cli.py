@@ -135,7 +135,9 @@ def execute(args: argparse.Namespace, name: str, config: Any, run: Callable, plo
 
 
 def main(argv: Optional[Sequence[str]], name: str, description: str, config_cls: type, run: Callable,
-         plot: Callable, summary: Callable, *, parts: bool = True, **flag_options: Any) -> dict:
+         plot: Callable, summary: Callable, *, parts: bool = True,
+         add_flags: Optional[Callable[[argparse.ArgumentParser], None]] = None,
+         adjust: Optional[Callable[[argparse.Namespace, Any], Any]] = None, **flag_options: Any) -> dict:
     """An experiment's whole ``main``: the common flags (:func:`base_parser`), one flag per
     field of ``config_cls`` (:class:`ConfigFlags` with ``flag_options``), the chosen
     configuration (``config_cls.quick()`` with ``--quick``, else ``config_cls()``) with the
@@ -144,11 +146,19 @@ def main(argv: Optional[Sequence[str]], name: str, description: str, config_cls:
 
     Each experiment module declares its ``NAME``, a frozen ``Config`` (``quick()``,
     ``validate()``), ``run``, ``_plot`` and ``_markdown``, and its ``main`` is this one call.
+    ``add_flags(parser)`` adds flags of the experiment's own (not fields of the config) and
+    ``adjust(args, config)`` applies them to the config before it is checked.
     """
     parser = base_parser(name, description, resumable=parts)
     flags = ConfigFlags(parser, config_cls, variants={"--quick": config_cls.quick()}, **flag_options)
+    if add_flags is not None:
+        add_flags(parser)
     args = parser.parse_args(argv)
-    config = flags.apply(args, config_cls.quick() if args.quick else config_cls(), config_cls.validate)
+
+    def validate(config):
+        return (config if adjust is None else adjust(args, config)).validate()
+
+    config = flags.apply(args, config_cls.quick() if args.quick else config_cls(), validate)
     return execute(args, name, config, run, plot, summary, parts=parts)
 
 

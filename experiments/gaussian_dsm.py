@@ -115,6 +115,20 @@ class Config:
                    finite_n_sigma_points=15, dsm_steps_grid=(1, 3, 10, 30, 100, 300, 1000),
                    d_sim=40, num_chains=1000, num_replicates=8)
 
+    def validate(self) -> "Config":
+        """The config, checked (a ``ValueError`` names the field and its value)."""
+        for name in ("d", "d_sim", "num_replicates", "num_datasets"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        if self.num_chains <= self.d_sim:
+            raise ValueError(f"num_chains={self.num_chains} must be > d_sim={self.d_sim} (the "
+                             "Gaussian fit needs a full-rank covariance)")
+        lo, hi, num = self.sigma_grid
+        if not (0 < lo < hi and isinstance(num, int) and num >= 2):
+            raise ValueError(f"sigma_grid={_cli.format_value(self.sigma_grid)} must be min max number "
+                             "with 0 < min < max and an integer number >= 2")
+        return self
+
 
 def _random_basis(key: jax.Array, d: int) -> jax.Array:
     """Haar-random orthonormal ``[d, d]`` (NumPy QR, seeded from ``key``: nothing to compile)."""
@@ -346,6 +360,7 @@ def _k_sweep(config: Config, key: jax.Array) -> dict:
 
 
 def run(config: Config, key: jax.Array) -> dict:
+    config = config.validate()  # checked before any work, also when called from Python
     k_three, k_n, k_k = jax.random.split(key, 3)
     t = time.perf_counter()
     three_way = _three_way(config, k_three)
@@ -509,37 +524,28 @@ def _markdown(config: Config, result: dict) -> str:
     )
 
 
+def _add_settings_flag(parser) -> None:
+    parser.add_argument("--settings", type=int, default=None, metavar="N",
+                        help=f"use only the first N three-way settings (default all {len(DEFAULT_SETTINGS)})")
+
+
+def _keep_settings(args, config: Config) -> Config:
+    if args.settings is None:
+        return config
+    return dataclasses.replace(config, settings=tuple(config.settings[: args.settings]))
+
+
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, __doc__.splitlines()[0], resumable=False)
     # settings (a tuple of Setting dataclasses) has no flag of its own: --settings N keeps the
     # first N; the other fields are flags (--chains, --replicates, --datasets: their old names)
-    flags = _cli.ConfigFlags(
-        parser, Config, variants={"--quick": Config.quick()},
+    return _cli.main(
+        argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown, parts=False,
+        add_flags=_add_settings_flag, adjust=_keep_settings,
         names=dict(num_chains="--chains", num_replicates="--replicates", num_datasets="--datasets"),
         skip=dict(settings="--settings N keeps the first N of the built-in settings"),
         positive=("etas", "sweep_eta", "sweep_sigmas", "gammas"),
         extra=dict(sigma_grid=dict(nargs=3, metavar=("MIN", "MAX", "NUM"))))
-    parser.add_argument("--settings", type=int, default=None, metavar="N",
-                        help=f"use only the first N three-way settings (default all {len(DEFAULT_SETTINGS)})")
-    args = parser.parse_args(argv)
 
-    def validate(config: Config) -> Config:
-        if args.settings is not None:
-            config = dataclasses.replace(config, settings=tuple(config.settings[: args.settings]))
-        for name in ("d", "d_sim", "num_replicates", "num_datasets"):
-            if getattr(config, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(config, name)}")
-        if config.num_chains <= config.d_sim:
-            raise ValueError(f"num_chains={config.num_chains} must be > d_sim={config.d_sim} (the "
-                             "Gaussian fit needs a full-rank covariance)")
-        lo, hi, num = config.sigma_grid
-        if not (0 < lo < hi and isinstance(num, int) and num >= 2):
-            raise ValueError(f"sigma_grid={_cli.format_value(config.sigma_grid)} must be min max number "
-                             "with 0 < min < max and an integer number >= 2")
-        return config
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    return _cli.execute(args, NAME, config, run, _plot, _markdown, parts=False)
 
 if __name__ == "__main__":
     main()
