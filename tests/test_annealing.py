@@ -7,6 +7,7 @@ import pytest
 
 import langevin_jax as lj
 from langevin_jax import annealing as an
+from langevin_jax.annealing import action_bound
 from langevin_jax import theory
 from tests.conftest import assert_within_se, variance_se
 
@@ -267,10 +268,98 @@ def test_ou_schedule_is_one_static_argument_compiled_once():
     assert an.ou_schedule(2.0) != an.ou_schedule(3.0)
     target = lj.Gaussian.from_spectrum(jnp.zeros(2), jnp.array([0.5, 2.0]))
     an.gaussian_action_density(target, "ou", 0.5)  # compile (or reuse) once
-    before = an._action_density._cache_size()
+    before = action_bound._action_density._cache_size()
     for _ in range(3):
         v = an.gaussian_action_density(target, an.ou_schedule(3.0), jnp.float32(0.5))
-    assert an._action_density._cache_size() == before
+    assert action_bound._action_density._cache_size() == before
     assert np.isfinite(float(v))
     an.gaussian_action_density(target, an.ou_schedule(1.5), 0.5)  # another horizon: one more
-    assert an._action_density._cache_size() == before + 1
+    assert action_bound._action_density._cache_size() == before + 1
+
+
+def test_schedules_compare_and_hash_by_value():
+    assert an.get_schedule("ou") == an.get_schedule("ou")
+    assert hash(an.get_schedule("ou")) == hash(an.get_schedule("ou"))
+    assert an.get_schedule("ou", horizon=2.0) == an.OUSchedule(horizon=2.0) != an.ou_schedule(3.0)
+    assert an.OUSchedule(2) == an.OUSchedule(2.0) and an.OUSchedule(2).horizon == 2.0
+    for name, kind in (("linear", an.LinearSchedule), ("cosine", an.CosineSchedule)):
+        assert an.get_schedule(name) == kind() and hash(an.get_schedule(name)) == hash(kind())
+    assert an.linear_schedule() != an.cosine_schedule()
+    # a user schedule is equal (and hashes) by its function's identity and its name
+    fn = lambda t: jnp.asarray(t) ** 2  # noqa: E731
+    assert an.custom_schedule(fn, "q") == an.CustomSchedule(fn, "q")
+    assert hash(an.custom_schedule(fn, "q")) == hash(an.custom_schedule(fn, "q"))
+    assert an.custom_schedule(fn, "q") != an.custom_schedule(lambda t: jnp.asarray(t) ** 2, "q")
+    assert an.custom_schedule(fn, "q") != an.custom_schedule(fn, "r")
+    # the attributes of the former NamedTuple
+    for sched, name in ((an.linear_schedule(), "linear"), (an.cosine_schedule(), "cosine"),
+                        (an.ou_schedule(2.0), "ou"), (an.custom_schedule(fn, "q"), "q")):
+        assert isinstance(sched, an.AnnealingSchedule) and sched.name == name
+        assert (sched.horizon == 2.0) if name == "ou" else math.isnan(sched.horizon)
+        t = jnp.linspace(0.0, 1.0, 5)
+        np.testing.assert_array_equal(sched(t), sched.lambda_fn(t))
+        np.testing.assert_array_equal(sched(t), sched.lam(t))
+    assert an.custom_schedule(fn, "q").lambda_fn is fn
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_closed_form_rate_is_the_derivative_of_lambda(schedule):
+    sched = _schedule(schedule)
+    t = jnp.linspace(0.0, 1.0, 101)
+    grad = jax.vmap(jax.grad(sched.lam))(t)
+    np.testing.assert_allclose(sched.rate(t), grad, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(jax.jit(sched.rate)(t), grad, rtol=1e-6, atol=1e-7)
+    assert sched.rate(jnp.arange(2)).dtype == jnp.float32  # integer times read as float
+
+
+def test_eps_denoiser_path_matches_closed_form_path_at_the_noise_levels():
+    """A DDPM noise predictor (the ``nn`` convention: integer levels, ``alphabar``) drives the
+    path through ``eps_denoiser_path``: with the exact eps of a Gaussian target its score is the
+    closed-form path's at every time whose ``lambda_t`` is a level's ``alphabar``."""
+    from langevin_jax import diffusion
+
+    with jax.enable_x64(True):
+        target = _rotated_gaussian(dtype=jnp.float64)
+        noise = diffusion.linear_schedule(1000)
+        eps_fn = diffusion.gaussian_eps_fn(noise, target.mean, target.covariance)
+        for name in ("cosine", "ou", "quadratic"):
+            sched = _schedule(name)
+            bridged = an.eps_denoiser_path(eps_fn, noise, sched, 3, target_sample_fn=target.sample)
+            exact = an.diffusion_path(target, sched)
+            # t_k = lambda^{-1}(alphabar_k), by bisection on the nondecreasing lambda
+            levels = np.array([1, 10, 100, 400, 1000])
+            ab = noise.alphabars[levels - 1].astype(jnp.float64)
+            ab = ab[ab >= sched.lam(0.0)]  # OU: lambda_0 = exp(-2T) > 0 misses the top levels
+            lo, hi = jnp.zeros_like(ab), jnp.ones_like(ab)
+            for _ in range(80):
+                mid = 0.5 * (lo + hi)
+                below = sched.lam(mid) < ab
+                lo, hi = jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+            ts = 0.5 * (lo + hi)
+            ys = jax.random.normal(jax.random.key(7), (4, 3), jnp.float64) * 2.0
+            for t in ts:
+                got = jax.vmap(bridged.score_fn, (0, None))(ys, t)
+                want = jax.vmap(exact.score_fn, (0, None))(ys, t)
+                np.testing.assert_allclose(got, want, rtol=1e-6)  # sqrt(1 - alphabar) in float32
+        # between levels: the score of the path at the nearest level's alphabar
+        t = 0.41
+        lam = float(sched.lam(t))
+        k = int(np.argmin(np.abs(np.asarray(noise.alphabars, np.float64) - lam))) + 1
+        want = diffusion.score_from_eps(eps_fn, noise)(ys[0], k)
+        np.testing.assert_array_equal(bridged.score_fn(ys[0], t), want)
+        # one call to a sampler; the exact sampler comes from target_sample_fn
+        algo = an.dalmc(bridged, 0.5, an.uniform_time_grid(8))
+        out = lj.run(jax.random.key(8), algo, jnp.zeros((16, 3)), 8)
+        assert out.info.num_nonfinite == 0
+        assert bridged.sample_fn(jax.random.key(9), 0.5, 5).shape == (5, 3)
+    with pytest.raises(ValueError, match="noise_schedule"):
+        an.eps_denoiser_path(eps_fn, "linear", "cosine", 3)
+    with pytest.raises(ValueError, match="eps_fn"):
+        an.eps_denoiser_path(None, noise, "cosine", 3)
+
+
+def test_dalmc_is_a_sampler():
+    from langevin_jax import samplers
+
+    assert an.dalmc is samplers.dalmc
+    assert samplers.dalmc.init is samplers.annealed_langevin.init

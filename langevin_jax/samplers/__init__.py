@@ -10,6 +10,7 @@ from langevin_jax.samplers.annealed import (
     array_schedule,
 )
 from langevin_jax.samplers.base import LangevinState, SamplingAlgorithm, euler_maruyama, gaussian_noise
+from langevin_jax.samplers.dalmc import dalmc
 from langevin_jax.samplers.mala import MALAInfo, MALAState, mala
 from langevin_jax.samplers.ula import ULAInfo, ULAState, ula
 
@@ -29,4 +30,5 @@ __all__ = [
     "array_schedule",
     "AnnealedState",
     "AnnealedInfo",
+    "dalmc",
 ]

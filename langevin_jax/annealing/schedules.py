@@ -1,0 +1,262 @@
+"""Annealing schedules ``t -> lambda_t`` (paper 3, Section 2: the schedule that defines the
+diffusion path ``X_t = sqrt(lambda_t) X + sqrt(1 - lambda_t) Z``). A schedule is a frozen
+dataclass that compares and hashes by value (``OUSchedule(3.0) == OUSchedule(3.0)``), so it is
+one static argument of a jitted function however often it is rebuilt; each gives
+``lambda_t`` ([`lam`][langevin_jax.annealing.AnnealingSchedule.lam]) and its rate
+``d lambda / dt`` ([`rate`][langevin_jax.annealing.AnnealingSchedule.rate]), in closed form
+for the named schedules and by forward-mode differentiation for a user function.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from typing import Callable, ClassVar, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from langevin_jax import _checks
+
+__all__ = [
+    "AnnealingSchedule",
+    "LinearSchedule",
+    "CosineSchedule",
+    "OUSchedule",
+    "CustomSchedule",
+    "linear_schedule",
+    "cosine_schedule",
+    "ou_schedule",
+    "custom_schedule",
+    "get_schedule",
+]
+
+_RESERVED = ("linear", "cosine", "ou")
+
+
+def _float_time(t) -> jax.Array:
+    t = jnp.asarray(t)
+    return t if jnp.issubdtype(t.dtype, jnp.floating) else t.astype(jnp.float32)
+
+
+class AnnealingSchedule(abc.ABC):
+    """An annealing schedule ``t -> lambda_t`` on ``[0, 1]``: the base type of
+    [`LinearSchedule`][langevin_jax.annealing.LinearSchedule],
+    [`CosineSchedule`][langevin_jax.annealing.CosineSchedule],
+    [`OUSchedule`][langevin_jax.annealing.OUSchedule] and
+    [`CustomSchedule`][langevin_jax.annealing.CustomSchedule].
+
+    ``lambda`` is elementwise on arrays of ``t``, differentiable, nondecreasing, with values in
+    ``[0, 1]`` and ``lambda_1 = 1``. Calling a schedule is ``lam``.
+
+    Attributes:
+      name: ``"linear"``, ``"cosine"``, ``"ou"`` (these have closed-form Gaussian actions)
+        or a user name.
+      horizon: the OU horizon ``T`` (``nan`` for other schedules).
+      lambda_fn: ``t -> lambda_t`` as a function (the user's function for a custom schedule).
+    """
+
+    name: ClassVar[str] = "custom"
+    horizon: ClassVar[float] = math.nan
+
+    @abc.abstractmethod
+    def lam(self, t) -> jax.Array:
+        """``lambda_t``, elementwise in ``t``."""
+
+    @abc.abstractmethod
+    def rate(self, t) -> jax.Array:
+        """``d lambda / dt`` at ``t``, elementwise (a floating array, also for integer ``t``)."""
+
+    def __call__(self, t) -> jax.Array:
+        return self.lam(t)
+
+    @property
+    def lambda_fn(self) -> Callable[[jax.Array], jax.Array]:
+        return self.lam
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearSchedule(AnnealingSchedule):
+    """``lambda_t = t``, ``lambda'_t = 1``."""
+
+    name: ClassVar[str] = "linear"
+
+    def lam(self, t) -> jax.Array:
+        return jnp.asarray(t)
+
+    def rate(self, t) -> jax.Array:
+        return jnp.ones_like(_float_time(t))
+
+
+@dataclasses.dataclass(frozen=True)
+class CosineSchedule(AnnealingSchedule):
+    """``lambda_t = sin^2(pi t / 2)``, so ``X_t = sin(pi t/2) X + cos(pi t/2) Z``;
+    ``lambda'_t = (pi / 2) 2 sin(pi t / 2) cos(pi t / 2)``."""
+
+    name: ClassVar[str] = "cosine"
+
+    def lam(self, t) -> jax.Array:
+        return jnp.sin(0.5 * jnp.pi * jnp.asarray(t)) ** 2
+
+    def rate(self, t) -> jax.Array:
+        # the product in the order forward-mode differentiation of ``lam`` takes: same bits
+        x = 0.5 * jnp.pi * _float_time(t)
+        return 0.5 * jnp.pi * jnp.cos(x) * (2.0 * jnp.sin(x))
+
+
+@dataclasses.dataclass(frozen=True)
+class OUSchedule(AnnealingSchedule):
+    """``lambda_t = exp(-2 T (1 - t))``, ``lambda'_t = 2 T lambda_t``: the OU
+    (variance-preserving) noising run backwards.
+
+    ``X_t`` is the OU process ``dX = -X dr + sqrt(2) dW`` started at ``pi`` and read at
+    ``r = T (1 - t)``. Note ``lambda_0 = exp(-2T) > 0``: ``mu_0`` is not exactly ``N(0, I)``.
+
+    Attributes:
+      horizon: ``T > 0`` (a float; two schedules with the same horizon are equal).
+    """
+
+    name: ClassVar[str] = "ou"
+    horizon: float = 3.0
+
+    def __post_init__(self):
+        _checks.check_positive_finite("horizon", self.horizon)
+        object.__setattr__(self, "horizon", float(self.horizon))
+
+    def lam(self, t) -> jax.Array:
+        return jnp.exp(-2.0 * self.horizon * (1.0 - jnp.asarray(t)))
+
+    def rate(self, t) -> jax.Array:
+        return 2.0 * self.horizon * self.lam(_float_time(t))
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomSchedule(AnnealingSchedule):
+    """A user-given ``lambda`` (checked eagerly on a grid of 257 points when built), equal and
+    hashing by the identity of ``fn`` and by ``name``; the rate is ``jax.jvp`` of ``fn``.
+
+    Attributes:
+      fn: ``t -> lambda_t``, elementwise on arrays, differentiable, nondecreasing, with
+        values in ``[0, 1]`` and ``fn(1) = 1``.
+      name: a label; ``"linear"``, ``"cosine"`` and ``"ou"`` are reserved.
+
+    Raises:
+      ValueError: naming ``lambda_fn`` if ``fn`` is not callable, not elementwise, leaves
+        ``[0, 1]``, decreases, has ``lambda_1 != 1`` or a non-finite derivative; naming
+        ``name`` if reserved.
+    """
+
+    fn: Callable[[jax.Array], jax.Array]
+    name: str = "custom"
+
+    def __post_init__(self):
+        _check_lambda_fn(self.fn, self.name)
+
+    def lam(self, t) -> jax.Array:
+        return self.fn(t)
+
+    def rate(self, t) -> jax.Array:
+        t = _float_time(t)
+        return jax.jvp(self.fn, (t,), (jnp.ones_like(t),))[1]
+
+    @property
+    def lambda_fn(self) -> Callable[[jax.Array], jax.Array]:
+        return self.fn
+
+
+def _check_lambda_fn(lambda_fn, name) -> None:
+    _checks.check_callable("lambda_fn", lambda_fn)
+    if not isinstance(name, str) or name in _RESERVED:
+        raise ValueError(f"name must be a string other than {_RESERVED}, got {name!r}")
+    grid = jnp.linspace(0.0, 1.0, 257)
+    try:
+        values = np.asarray(lambda_fn(grid), np.float64)
+        slopes = np.asarray(jax.vmap(jax.grad(lambda t: jnp.asarray(lambda_fn(t), float)))(
+            grid[1:-1]))
+    except Exception as err:  # noqa: BLE001 - re-raised naming the argument
+        raise ValueError(f"lambda_fn failed on an array of times: {type(err).__name__}: {err}"
+                         ) from err
+    if values.shape != grid.shape:
+        raise ValueError(f"lambda_fn must act elementwise: on t of shape {grid.shape} it "
+                         f"returned shape {values.shape}")
+    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(slopes))):
+        raise ValueError("lambda_fn must be finite with a finite derivative on (0, 1)")
+    if np.any(values < -1e-6) or np.any(values > 1 + 1e-6):
+        raise ValueError("lambda_fn must take values in [0, 1]")
+    if np.any(np.diff(values) < -1e-6):
+        raise ValueError("lambda_fn must be nondecreasing on [0, 1]")
+    if abs(values[-1] - 1.0) > 1e-5:
+        raise ValueError(f"lambda_fn(1) must be 1 (the path must end at the target), "
+                         f"got {values[-1]}")
+
+
+def linear_schedule() -> LinearSchedule:
+    """``lambda_t = t``: [`LinearSchedule`][langevin_jax.annealing.LinearSchedule]."""
+    return LinearSchedule()
+
+
+def cosine_schedule() -> CosineSchedule:
+    """``lambda_t = sin^2(pi t / 2)``: [`CosineSchedule`][langevin_jax.annealing.CosineSchedule]."""
+    return CosineSchedule()
+
+
+def ou_schedule(horizon: float = 3.0) -> OUSchedule:
+    """``lambda_t = exp(-2 T (1 - t))``: [`OUSchedule`][langevin_jax.annealing.OUSchedule].
+
+    Args:
+      horizon: ``T > 0``.
+    """
+    return OUSchedule(horizon)
+
+
+def custom_schedule(lambda_fn: Callable[[jax.Array], jax.Array],
+                    name: str = "custom") -> CustomSchedule:
+    """A user-given schedule, checked eagerly on a grid of 257 points:
+    [`CustomSchedule`][langevin_jax.annealing.CustomSchedule].
+
+    Args:
+      lambda_fn: ``t -> lambda_t``, elementwise on arrays, differentiable, nondecreasing,
+        with values in ``[0, 1]`` and ``lambda_fn(1) = 1``.
+      name: a label; ``"linear"``, ``"cosine"`` and ``"ou"`` are reserved.
+
+    Raises:
+      ValueError: naming ``lambda_fn`` if it is not callable, not elementwise, leaves
+        ``[0, 1]``, decreases, has ``lambda_1 != 1`` or a non-finite derivative; naming
+        ``name`` if reserved.
+    """
+    return CustomSchedule(lambda_fn, name)
+
+
+def get_schedule(schedule: Union[str, AnnealingSchedule, Callable], *,
+                 horizon: float = 3.0) -> AnnealingSchedule:
+    """Resolve ``"linear"``, ``"cosine"``, ``"ou"``, an
+    [`AnnealingSchedule`][langevin_jax.annealing.AnnealingSchedule] or a callable.
+
+    Args:
+      schedule: a name, a schedule, or a user ``lambda_fn`` (checked by
+        [`custom_schedule`][langevin_jax.annealing.custom_schedule]).
+      horizon: the OU horizon ``T`` when ``schedule == "ou"``.
+    """
+    if isinstance(schedule, AnnealingSchedule):
+        return schedule
+    if isinstance(schedule, str):
+        if schedule == "linear":
+            return linear_schedule()
+        if schedule == "cosine":
+            return cosine_schedule()
+        if schedule == "ou":
+            return ou_schedule(horizon)
+        raise ValueError(f"schedule must be one of {_RESERVED}, a callable or an "
+                         f"AnnealingSchedule, got {schedule!r}")
+    if callable(schedule):
+        return custom_schedule(schedule)
+    raise ValueError(f"schedule must be a name, a callable or an AnnealingSchedule, "
+                     f"got {type(schedule).__name__}")
+
+
+def _lam_and_rate(schedule: AnnealingSchedule, t):
+    """``(lambda_t, lambda'_t)``, elementwise in ``t`` (integer ``t`` read as float32)."""
+    t = _float_time(t)
+    return schedule.lam(t), schedule.rate(t)
