@@ -92,6 +92,19 @@ class Config:
         return cls(kappas=(1.0, 0.1, 0.01), simulate_kappas=(0.1,), chains=2000,
                    budgets=(25, 100, 250, 1000), mixture_chains=1000, action_samples=4096)
 
+    def validate(self) -> "Config":
+        """The config, checked (a ``ValueError`` names the field and its value)."""
+        if self.eig_min > self.eig_max:
+            raise ValueError(f"eig_min={self.eig_min} must be <= eig_max={self.eig_max}")
+        if not set(self.simulate_kappas) <= set(self.kappas):
+            raise ValueError(f"simulate_kappas={_cli.format_value(self.simulate_kappas)} must be "
+                             f"among kappas={_cli.format_value(self.kappas)}")
+        if abs(sum(self.mixture_weights) - 1.0) > 1e-6:
+            raise ValueError(f"mixture_weights={_cli.format_value(self.mixture_weights)} must sum to 1")
+        if not math.isfinite(self.mean_norm) or self.mean_norm < 0:
+            raise ValueError(f"mean_norm must be >= 0, got {self.mean_norm}")
+        return self
+
 
 def _schedule(name: str, config: Config) -> annealing.AnnealingSchedule:
     if name == "quadratic":  # a user-given schedule: lambda = t^2 (action by quadrature)
@@ -296,6 +309,7 @@ def _mixture_part(config: Config, key: jax.Array, cache) -> dict:
 
 def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
     """Both parts; with a ``cache``, finished parts (one per schedule, per budget) are re-used."""
+    config = config.validate()  # checked before any work, also when called from Python
     k_gauss, k_mix = jax.random.split(key)
     result = _gaussian_part(config, k_gauss, cache)
     result.update(_mixture_part(config, k_mix, cache))
@@ -435,31 +449,18 @@ def _markdown(config: Config, result: dict) -> str:
             f"{mix['sinkhorn_noise_floor']:.3g}.\n\n{m}")
 
 
+SCHEDULES = ("linear", "cosine", "ou", "quadratic")  # quadratic: a user-given lambda = t^2
+
+
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, __doc__.splitlines()[0])
-    schedules = ("linear", "cosine", "ou", "quadratic")
-    flags = _cli.ConfigFlags(
-        parser, Config, variants={"--quick": Config.quick()},
-        choices=dict(schedules=schedules, mixture_schedule=schedules),
+    return _cli.main(
+        argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown,
+        choices=dict(schedules=SCHEDULES, mixture_schedule=SCHEDULES),
         positive=("eig_min", "eig_max", "ou_horizon", "kappas", "step_size", "simulate_kappas",
                   "mixture_weights", "mixture_step_size", "sinkhorn_blur"),
         extra=dict(simulate_kappas=dict(nargs="*"), mixture_weights=dict(nargs=2)),
         minimum={"chains": 2, "mixture_chains": 2})
-    args = parser.parse_args(argv)
 
-    def validate(config: Config) -> None:
-        if config.eig_min > config.eig_max:
-            raise ValueError(f"eig_min={config.eig_min} must be <= eig_max={config.eig_max}")
-        if not set(config.simulate_kappas) <= set(config.kappas):
-            raise ValueError(f"simulate_kappas={_cli.format_value(config.simulate_kappas)} must be "
-                             f"among kappas={_cli.format_value(config.kappas)}")
-        if abs(sum(config.mixture_weights) - 1.0) > 1e-6:
-            raise ValueError(f"mixture_weights={_cli.format_value(config.mixture_weights)} must sum to 1")
-        if not math.isfinite(config.mean_norm) or config.mean_norm < 0:
-            raise ValueError(f"mean_norm must be >= 0, got {config.mean_norm}")
-
-    config = flags.apply(args, Config.quick() if args.quick else Config(), validate)
-    return _cli.execute(args, NAME, config, run, _plot, _markdown)
 
 if __name__ == "__main__":
     main()

@@ -445,3 +445,33 @@ def test_finish_records_the_environment(tmp_path):
     env = json.loads((tmp_path / "demo.json").read_text())["environment"]
     assert env["backend"] == jax.default_backend() and env["jax"] == jax.__version__
     assert env["num_devices"] == len(jax.devices()) and env["device_kind"]
+
+
+# --- one harness: every Config checks itself, also when run is called from Python ----------
+
+BAD_CONFIGS = {
+    "table1": (dict(c=(0.0,)), "c must be non-zero"),
+    "ula_bias": (dict(step_sizes=(5.0,)), "step_sizes must all be < 2 lambda_min"),
+    "cone_escape": (dict(steps=10, save_every=50), "steps=10 must be >= save_every=50"),
+    "memorization_analytic": (dict(num_seeds=5000), "num_seeds=5000 must be <= num_train"),
+    "dimension_sweep": (dict(num_seeds=500), "num_seeds=500 must be <= num_train"),
+    "gaussian_dsm": (dict(num_chains=10), "num_chains=10 must be > d_sim"),
+    "annealed_langevin": (dict(eig_min=5.0), "eig_min=5.0 must be <= eig_max"),
+    "memorization": (dict(num_seeds=5000), "num_seeds=5000 must be <= num_train"),
+    "diffusion_vs_langevin": (dict(reverse="ddx"), "reverse must be 'ddpm' or 'ddim'"),
+}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_run_checks_its_config_before_any_work(name, monkeypatch):
+    import jax
+
+    module = importlib.import_module(f"experiments.{name}")
+    assert set(BAD_CONFIGS) == set(EXPERIMENTS)
+    assert module.Config.quick().validate() == _quick(name, module)  # a valid config passes unchanged
+    fields, message = BAD_CONFIGS[name]
+    bad = dataclasses.replace(module.Config.quick(), **fields)
+    # nothing may be computed first: every JAX computation of the run would go through these
+    monkeypatch.setattr(jax.random, "split", lambda *a, **k: pytest.fail("computed before the check"))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        module.run(bad, jax.random.key(0))
