@@ -11,6 +11,7 @@ the :class:`Config` they share, their command-line flags and the formatting of t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -453,3 +454,15 @@ def config_from_args(args, flags: _cli.ConfigFlags):
     name = "quick" if args.quick else (args.config or "paper")
     make = {"quick": config_cls.quick, "paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu}[name]
     return name, flags.apply(args, make(args.target or "gaussian"), config_cls.validate)
+
+
+def main(argv, name: str, description: str, config_cls, run, plot, summary) -> dict:
+    """A learned-score experiment's whole ``main``: :func:`experiments._cli.main` with the named
+    configurations (``--config quick|paper|paper-cpu``, ``--target``) and ``--retrain``
+    (:func:`add_protocol_args`, :func:`config_from_args`); ``plot(result, out, config)``."""
+    parser = _cli.base_parser(name, description)
+    flags = add_protocol_args(parser, config_cls)
+    args = parser.parse_args(argv)
+    config_name, config = config_from_args(args, flags)
+    return _cli.execute(args, name, config, run, functools.partial(plot, config=config), summary,
+                        config_name=config_name, options=dict(retrain=args.retrain))

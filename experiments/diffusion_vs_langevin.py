@@ -25,7 +25,6 @@ checkpoint in ``DIR`` and re-used (or resumed) when the experiment is run again.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from pathlib import Path
 from typing import Optional
@@ -36,9 +35,8 @@ import numpy as np
 
 import langevin_jax as lj
 from experiments import _cli, _learned, _plotting, _status
-from experiments._learned import (STARTS, SinkhornPairs, add_protocol_args, all_starts, config_from_args,
-                                  denoiser_source_markdown, fit_kl, fmt_pm, mean_std, near_train_fraction,
-                                  prepare, reference_summary, reused_note)
+from experiments._learned import (STARTS, SinkhornPairs, all_starts, denoiser_source_markdown, fit_kl, fmt_pm,
+                                  mean_std, near_train_fraction, prepare, reference_summary, reused_note)
 from langevin_jax import diffusion, metrics, nn
 
 NAME = "diffusion_vs_langevin"
@@ -350,13 +348,8 @@ def _markdown(config: Config, payload: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: a diffusion model vs Langevin with its "
-                                    "low-noise score, one denoiser")
-    flags = add_protocol_args(parser, Config)  # with --reverse, --ddim-steps, --level-probe
-    args = parser.parse_args(argv)
-    name, config = config_from_args(args, flags)
-    return _cli.execute(args, NAME, config, run, functools.partial(plot, config=config), _markdown,
-                        config_name=name, options=dict(retrain=args.retrain))
+    return _learned.main(argv, NAME, "Paper 1, Sections 4/9: a diffusion model vs Langevin with its low-noise "
+                         "score, one denoiser", Config, run, plot, _markdown)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ configuration and seed (an interrupted training resumes).
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 from typing import Optional
@@ -36,9 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _plotting, _status
+from experiments import _cli, _learned, _plotting, _status
 from experiments._learned import (
-    STARTS, Config, SinkhornPairs, add_protocol_args, all_starts, config_from_args, denoiser_source_markdown,
+    STARTS, Config, SinkhornPairs, all_starts, denoiser_source_markdown,
     fit_kl, fmt_pm, mean_std, near_train_fraction, prepare, reference_summary, reused_note)
 from langevin_jax import nn
 
@@ -247,12 +246,8 @@ def _markdown(config: Config, payload: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = _cli.base_parser(NAME, "Paper 1, Sections 4/9: learned-score memorisation")
-    flags = add_protocol_args(parser)
-    args = parser.parse_args(argv)
-    name, config = config_from_args(args, flags)
-    return _cli.execute(args, NAME, config, run, functools.partial(plot, config=config), _markdown,
-                        config_name=name, options=dict(retrain=args.retrain))
+    return _learned.main(argv, NAME, "Paper 1, Sections 4/9: learned-score memorisation", Config, run, plot,
+                         _markdown)
 
 
 if __name__ == "__main__":
