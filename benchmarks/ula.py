@@ -51,7 +51,7 @@ import numpy as np
 
 import langevin_jax as lj
 from benchmarks import _hlo
-from langevin_jax import runner
+from langevin_jax import runner, theory
 
 SIZES: dict[str, tuple] = {  # (d, chains, steps)
     "cpu": (100, 1_000, 1_000),
@@ -299,7 +299,7 @@ def format_table(sizes_rows, bandwidth: float) -> str:
 
 def variance_line(d: int, num_chains: int, rows: list[Row]) -> str:
     lam = np.asarray(_lam(d), np.float64)
-    ula_var = lam / (1.0 - STEP_SIZE / (2.0 * lam))
+    ula_var = np.asarray(theory.ula_gaussian_stationary_variance(lam, STEP_SIZE), np.float64)
     parts = []
     for r in rows:
         if r.positions is None:

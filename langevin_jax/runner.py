@@ -12,6 +12,12 @@ is a pytree (a [`SamplingAlgorithm`][langevin_jax.samplers.base.SamplingAlgorith
 target's or a network's parameters) are traced inputs, and only its functions and integers
 are static. So ``run(key, lj.ula(score, h), ...)`` for a new ``h`` re-uses the compiled
 program. There is no hand-written compile cache: ``jax.jit``'s own cache is the only one.
+
+This module is one file of over 500 lines on purpose: it holds one concept, ``run``, and only
+the pieces of its one compiled code path (the per-chain key scheme, the static/dynamic split of
+the algorithm that keys compilation, the chain axes of the state and info, sharding, and the
+eager checks and non-finite warning around the core); split up, that path would be read across
+files.
 """
 
 from __future__ import annotations

@@ -28,22 +28,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from langevin_jax import _checks
+from langevin_jax import _checks, theory
 from langevin_jax.runner import chain_keys, run
 from langevin_jax.samplers.ula import _step as _ula_step
 from langevin_jax.samplers.ula import init as _ula_init
 from langevin_jax.samplers.base import SamplingAlgorithm, euler_maruyama
 
 __all__ = [
+    # the sweep machinery
     "dimension_masks",
     "prefix_normal",
-    "masked_ula",
     "prefix_noise",
-    "masked_gaussian_fit_kl",
+    "masked_ula",
     "sweep",
+    # closed forms and fits on padded coordinates
+    "pad_spectrum",
     "ula_gaussian_w2_masked",
     "diag_fit_w2_masked",
-    "pad_spectrum",
+    "masked_gaussian_fit_kl",
 ]
 
 
@@ -176,6 +178,11 @@ def sweep(fn: Callable[[jax.Array, jax.Array], Any], dims: Sequence[int],
     return jax.jit(jax.vmap(fn))(jnp.asarray(list(dims), jnp.int32), masks)
 
 
+# --------------------------------------------------------------------------------------
+# Closed forms and fits on padded coordinates (padded coordinates contribute exactly zero)
+# --------------------------------------------------------------------------------------
+
+
 def pad_spectrum(eigenvalues: jax.Array, mask: jax.Array) -> jax.Array:
     """Eigenvalues on the used coordinates, 1 on the padded ones."""
     return jnp.where(mask > 0, eigenvalues, 1.0)
@@ -186,17 +193,16 @@ def ula_gaussian_w2_masked(step_size, eigenvalues, mask, num_steps: int, start: 
 
     ULA on ``N(0, diag(lambda))`` started at ``x_0 = start * 1`` (deterministic): per
     coordinate the law is ``N(rho^k start, v (1 - rho^(2k)))`` with ``rho = 1 - h / lambda``
-    and ``v = lambda / (1 - h / (2 lambda))``; the laws commute, so
+    and ``v = lambda / (1 - h / (2 lambda))``
+    ([`langevin_jax.theory.ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law], from
+    ``N(start, 0)``); the laws commute, so
     ``W2^2 = sum_i mask_i [(rho^k start)^2 + (sqrt(lambda_i) - sqrt(var_i))^2]``.
     A finite budget ``k`` makes small ``h`` slow and large ``h`` biased: the optimal ``h``
-    depends on ``d`` through the smallest eigenvalue in play.
+    depends on ``d`` through the smallest eigenvalue in play. Differentiable in ``step_size``
+    and ``eigenvalues`` (padded coordinates see ``lambda = 1`` and add zero).
     """
     lam = pad_spectrum(eigenvalues, mask)
-    h = step_size
-    rho = 1.0 - h / lam
-    v = lam / (1.0 - h / (2.0 * lam))
-    var_k = v * (1.0 - rho ** (2 * num_steps))
-    mean_k = start * rho**num_steps
+    mean_k, var_k = theory._ula_gaussian_law_unchecked(0.0, lam, step_size, num_steps, start, 0.0)
     terms = mean_k**2 + (jnp.sqrt(lam) - jnp.sqrt(jnp.maximum(var_k, 0.0))) ** 2
     return jnp.sqrt(jnp.sum(mask * terms))
 

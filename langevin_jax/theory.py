@@ -163,6 +163,13 @@ def ula_gaussian_law(mean, variance, h, num_steps, initial_mean=0.0, initial_var
       ``(mean_k, variance_k)``.
     """
     _check_ula_step(variance, h)
+    return _ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean, initial_variance)
+
+
+def _ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean=0.0, initial_variance=1.0):
+    """[`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law] without the check ``0 < h < 2 lambda``:
+    the one implementation of the law, also used where the arguments are traced or padded
+    (the masked sweeps of ``langevin_jax.sweeps``, whose padded eigenvalues are 1)."""
     variance = jnp.asarray(variance)
     rho = 1.0 - h / variance
     v_inf = _stationary_variance(variance, h)

@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 import langevin_jax as lj
 from langevin_jax import metrics
+from langevin_jax.metrics import _clouds, sinkhorn as metrics_sinkhorn
 
 # GeomLoss reference values (a copy of ../shared/reference/sinkhorn, vendored so CI always has it)
 REF = Path(__file__).resolve().parent / "data" / "sinkhorn_reference"
@@ -159,7 +160,7 @@ def test_batched_sinkhorn_reuses_its_compiled_program():
     xs = jax.random.normal(jax.random.key(0), (3, 20, 2))
     ys = xs + 1.0
     a = metrics.sinkhorn_divergence_batched(xs, ys, blur=0.5)
-    fn = metrics._batched_sinkhorn_fn("map" if jax.default_backend() == "cpu" else "vmap", (("blur", 0.5),))
+    fn = metrics_sinkhorn._batched_sinkhorn_fn("map" if jax.default_backend() == "cpu" else "vmap", (("blur", 0.5),))
     b = metrics.sinkhorn_divergence_batched(xs, ys, blur=0.5)
     assert fn._cache_size() == 1  # one compilation for both calls
     np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value))
@@ -209,7 +210,7 @@ def no_sinkhorn_compile(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("compiled before validating input")
 
-    monkeypatch.setattr(metrics, "_sinkhorn_impl", fail)
+    monkeypatch.setattr(metrics_sinkhorn, "_sinkhorn_impl", fail)
 
 
 def test_sinkhorn_refuses_dense_costs_over_the_memory_limit(no_sinkhorn_compile):
@@ -233,12 +234,12 @@ def test_sinkhorn_refuses_dense_costs_over_the_memory_limit(no_sinkhorn_compile)
 def test_batched_sinkhorn_auto_falls_back_to_map_when_vmap_does_not_fit():
     # 340 pairs of 500 points (the memorization experiment) fit under vmap; 1000 pairs do not
     limit = metrics.SINKHORN_MAX_MEMORY_BYTES
-    assert metrics._batched_method("auto", 340, 500, 500, 4, None, limit, "gpu") == "vmap"
-    assert metrics._batched_method("auto", 1000, 500, 500, 4, None, limit, "gpu") == "map"
-    assert metrics._batched_method("auto", 1000, 500, 500, 4, None, None, "gpu") == "vmap"
-    assert metrics._batched_method("auto", 1000, 500, 500, 4, None, limit, "cpu") == "map"
+    assert metrics_sinkhorn._batched_method("auto", 340, 500, 500, 4, None, limit, "gpu") == "vmap"
+    assert metrics_sinkhorn._batched_method("auto", 1000, 500, 500, 4, None, limit, "gpu") == "map"
+    assert metrics_sinkhorn._batched_method("auto", 1000, 500, 500, 4, None, None, "gpu") == "vmap"
+    assert metrics_sinkhorn._batched_method("auto", 1000, 500, 500, 4, None, limit, "cpu") == "map"
     with pytest.raises(ValueError, match=r"method='vmap', 1000 pairs\) of 500 x 500 points needs about 7 GB"):
-        metrics._batched_method("vmap", 1000, 500, 500, 4, None, limit, "gpu")
+        metrics_sinkhorn._batched_method("vmap", 1000, 500, 500, 4, None, limit, "gpu")
 
 
 def test_sinkhorn_online_batch_size_matches_dense_and_passes_the_guard():
@@ -265,7 +266,7 @@ def test_sinkhorn_cost_matrices_use_full_float32_precision(batch_size):
     assert dots, "expected the cost as a matrix product"
     assert all("precision = [HIGHEST, HIGHEST]" in line for line in dots), dots
     # MMD and the energy distance share the squared-distance helper
-    jaxpr = jax.make_jaxpr(metrics._sq_dists)(x, y)
+    jaxpr = jax.make_jaxpr(_clouds._sq_dists)(x, y)
     precisions = [e.params["precision"] for e in jaxpr.eqns if e.primitive.name == "dot_general"]
     assert precisions and all(p == (jax.lax.Precision.HIGHEST,) * 2 for p in precisions)
 
@@ -307,3 +308,74 @@ def test_gaussian_fit_kl_report_drops_and_counts_nonfinite_chains():
     assert rep.value == ref
     few = metrics.gaussian_fit_kl_report(np.full((5, 3), np.nan), np.zeros(3), np.eye(3))
     assert few == (math.inf, 0, 5)
+
+
+# --------------------------------------------------------------------------------------
+# nearest_distance
+# --------------------------------------------------------------------------------------
+
+
+def _nearest_reference(x, points):
+    """Brute force in float64: every pair's distance, then the minimum per row."""
+    x, points = np.asarray(x, np.float64), np.asarray(points, np.float64)
+    return np.sqrt(((x[:, None, :] - points[None, :, :]) ** 2).sum(-1)).min(1)
+
+
+@pytest.mark.parametrize("n, m, d, block", [(50, 37, 3, 8), (10, 37, 3, 37), (10, 37, 3, 1000),
+                                            (7, 1, 4, 16), (1, 5, 2, 2), (30, 64, 10, 16)])
+def test_nearest_distance_matches_brute_force(n, m, d, block):
+    x = np.asarray(jax.random.normal(jax.random.key(0), (n, d)))
+    points = np.asarray(jax.random.normal(jax.random.key(1), (m, d)))
+    got = metrics.nearest_distance(x, points, block=block)
+    assert got.shape == (n,) and got.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(got), _nearest_reference(x, points), rtol=1e-5, atol=1e-6)
+
+
+def test_nearest_distance_ties_and_points_on_the_reference_set():
+    points = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 3.0], [1.0, 0.0]], np.float32)  # a repeated point
+    x = np.array([[0.0, 0.0],        # equidistant (1) from points 0 and 1: a tie
+                  [1.0, 0.0],        # on points 0 and 3
+                  [0.0, 1.5],        # point 2 (1.5) beats the tied pair 0, 1 (sqrt(3.25))
+                  [100.0, 100.0]], np.float32)
+    ref = _nearest_reference(x, points)
+    for block in (1, 2, 3, 4):  # the tied points in one block, or split across blocks
+        got = np.asarray(metrics.nearest_distance(x, points, block=block))
+        np.testing.assert_allclose(got, ref, rtol=1e-6)
+        assert got[1] == 0.0  # exactly 0 on a reference point, not sqrt(rounding)
+    # a sample sitting on a point far from the origin: the |x|^2 + |p|^2 - 2 x.p form alone
+    # would give ~sqrt(eps) |x|; the direct recomputation gives 0
+    far = jnp.full((1, 50), 30.0)
+    assert float(metrics.nearest_distance(far, jnp.concatenate([far + 1.0, far]), block=1)[0]) == 0.0
+
+
+def test_nearest_distance_under_jit_and_vmap():
+    x = jax.random.normal(jax.random.key(0), (3, 20, 4))
+    points = jax.random.normal(jax.random.key(1), (33, 4))
+    eager = np.stack([np.asarray(metrics.nearest_distance(xi, points, block=8)) for xi in x])
+    jitted = jax.jit(jax.vmap(lambda xi: metrics.nearest_distance(xi, points, block=8)))(x)
+    np.testing.assert_allclose(np.asarray(jitted), eager, rtol=1e-6)
+    # integer inputs compute in float32
+    got = metrics.nearest_distance(jnp.array([[0, 0]]), jnp.array([[3, 4], [6, 8]]))
+    assert got.dtype == jnp.float32 and float(got[0]) == 5.0
+    with jax.enable_x64(True):  # float64 in, float64 out
+        x64 = np.asarray(x[0], np.float64)
+        got = metrics.nearest_distance(x64, np.asarray(points, np.float64), block=8)
+        assert got.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(got), _nearest_reference(x64, points), rtol=1e-12)
+
+
+@pytest.mark.parametrize("x, points, kwargs, match", [
+    (np.zeros(3), np.zeros((2, 3)), {}, r"x must have shape \[n, d\]"),
+    (np.zeros((2, 3)), np.zeros((2, 3, 1)), {}, r"points must have shape \[m, d\]"),
+    (np.zeros((0, 3)), np.zeros((2, 3)), {}, "x must contain at least one point"),
+    (np.zeros((2, 3)), np.zeros((0, 3)), {}, "points must contain at least one point"),
+    (np.zeros((2, 3)), np.zeros((2, 4)), {}, "same dimension d, got 3 and 4"),
+    (np.array([[0.0, np.nan]]), np.zeros((2, 2)), {}, "x contains NaN"),
+    (np.zeros((2, 2)), np.array([[np.inf, 0.0]]), {}, "points contains NaN or inf"),
+    (np.zeros((2, 2), np.complex64), np.zeros((2, 2)), {}, "x must be real"),
+    (np.zeros((2, 2)), np.zeros((2, 2)), {"block": 0}, "block must be >= 1"),
+    (np.zeros((2, 2)), np.zeros((2, 2)), {"block": 2.0}, "block must be an int"),
+])
+def test_nearest_distance_names_bad_inputs(x, points, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.nearest_distance(x, points, **kwargs)

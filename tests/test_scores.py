@@ -7,6 +7,7 @@ import pytest
 
 import langevin_jax as lj
 from langevin_jax import metrics, scores
+from langevin_jax.scores import constructions as score_constructions
 
 
 @jax.enable_x64(True)
@@ -53,16 +54,16 @@ def test_bump_derivatives_finite_across_the_band(dtype):
         tiny = np.logspace(-45 if dtype == jnp.float32 else -320, -0.5, 4000)
         grid = np.concatenate([tiny, np.linspace(0, 1, 20001), 1 - tiny, [-1.0, 2.0]])
         u = jnp.asarray(grid, dtype)
-        g = scores._smooth_step(u)
-        d1 = jax.vmap(jax.grad(scores._smooth_step))(u)
-        d2 = jax.vmap(jax.grad(jax.grad(scores._smooth_step)))(u)
+        g = score_constructions._smooth_step(u)
+        d1 = jax.vmap(jax.grad(score_constructions._smooth_step))(u)
+        d2 = jax.vmap(jax.grad(jax.grad(score_constructions._smooth_step)))(u)
         for name, v in (("g", g), ("g'", d1), ("g''", d2)):
             assert np.all(np.isfinite(np.asarray(v))), name
         assert float(jnp.min(g)) == 0.0 and float(jnp.max(g)) == 1.0
         assert np.all(np.asarray(d1) >= 0) and float(jnp.max(d1)) <= 2.0 * (1 + 1e-5)
         # the derivative is the exact one wherever the exact one is a normal number
         exact = _smooth_step_grad_f64(np.asarray(u, np.float64))
-        lo, _ = scores._smooth_step_cutoff(dtype)
+        lo, _ = score_constructions._smooth_step_cutoff(dtype)
         normal = (grid > lo) & (grid < 1 - lo)
         rtol = 1e-4 if dtype == jnp.float32 else 1e-10
         np.testing.assert_allclose(np.asarray(d1, np.float64)[normal], exact[normal],

@@ -92,6 +92,27 @@ def test_closed_form_matches_simulation_and_gradients():
     assert np.sign(float(gs)) == np.sign(float(gc)) and np.isfinite(float(gs))
 
 
+def test_closed_form_is_theorys_ula_law_on_the_used_coordinates():
+    # one home for the law of ULA on a Gaussian: the masked W2 is theory.ula_gaussian_law's
+    # law from N(start, 0), compared coordinate by coordinate with N(0, lambda)
+    from langevin_jax import theory
+
+    d, h, steps, start = 5, 0.1, 40, 1.5
+    mask = jnp.ones(D_MAX).at[d:].set(0.0)
+    with jax.enable_x64(True):
+        lam = _spectrum(D_MAX).astype(jnp.float64)
+        mean_k, var_k = theory.ula_gaussian_law(0.0, lam[:d], h, steps, start, 0.0)
+        w2 = jnp.sqrt(jnp.sum(mean_k**2 + (jnp.sqrt(lam[:d]) - jnp.sqrt(var_k)) ** 2))
+        got = sweeps.ula_gaussian_w2_masked(h, lam, mask.astype(jnp.float64), steps, start)
+        np.testing.assert_allclose(float(got), float(w2), rtol=1e-12)
+    # the padded eigenvalues (1) never reach theory's eager check, and the gradients through
+    # h and the eigenvalues stay finite under the mask (zero on padded coordinates)
+    g_h, g_lam = jax.grad(lambda hh, ll: sweeps.ula_gaussian_w2_masked(hh, ll, mask, steps),
+                          argnums=(0, 1))(0.05, _spectrum(D_MAX))
+    assert np.isfinite(float(g_h)) and np.all(np.isfinite(np.asarray(g_lam)))
+    assert np.all(np.asarray(g_lam)[d:] == 0.0)
+
+
 def test_bad_dims():
     with pytest.raises(ValueError, match="d_max"):
         sweeps.dimension_masks([3, 20], 10)

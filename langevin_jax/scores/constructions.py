@@ -1,14 +1,7 @@
-"""Score-error constructions of Cao, Chen, Sridharan & Wu (2026), *On the Robustness of
-Langevin Dynamics to Score Function Error* (arXiv 2603.11319).
-
-Every constructor returns a plain ``score_fn(x)`` on one point ``[d] -> [d]``
-(batch with ``jax.vmap``); compose them with [`langevin_jax.ula`][langevin_jax.ula].
-
-* [`bump`][langevin_jax.scores.bump]: a C-infinity bump, 1 on ``[0, a]``, 0 on ``[c, inf)``.
-* [`trap_score`][langevin_jax.scores.trap_score]: Theorem 1 (standard-normal start is trapped near the origin).
-* [`memorizing_score`][langevin_jax.scores.memorizing_score]: Theorem 7 (chains started at training points stay there).
-* [`cone_escape_score`][langevin_jax.scores.cone_escape_score]: Theorem 11 (a thin far-away cone where the score pushes
-  chains out to infinity).
+"""The score constructions of Cao, Chen, Sridharan & Wu (2026): the smooth bump, Theorem 1's
+trap score, Theorem 7's memorising score (with the general-position checks of its training
+set) and Theorem 11's cone-escape score. Each constructor returns a plain ``score_fn(x)`` on one
+point ``[d] -> [d]``; their score errors are computed in ``langevin_jax.scores.errors``.
 """
 
 from __future__ import annotations
@@ -21,27 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
-
-__all__ = [
-    "bump",
-    "bump_lipschitz",
-    "trap_score",
-    "TrapRadii",
-    "theory_trap_radii",
-    "memorizing_score",
-    "general_position",
-    "GeneralPosition",
-    "cone_escape_score",
-    "in_cone",
-    "trap_score_error",
-    "trap_score_error_log_bound",
-    "memorizing_score_error",
-    "select_general_position",
-    "default_memorizing_alpha",
-    "log_ball_error",
-    "trap_score_error_exact",
-    "memorizing_score_error_exact",
-]
 
 ScoreFn = Callable[[jax.Array], jax.Array]
 
@@ -217,6 +189,29 @@ def general_position(points: jax.Array, block: int = 2048) -> GeneralPosition:
     return GeneralPosition(math.sqrt(max(best, 0.0)), float(norms.min()), float(norms.max()))
 
 
+def select_general_position(
+    points: jax.Array, min_distance: float, min_norm: float = 0.0, max_norm: float = math.inf
+) -> np.ndarray:
+    """Greedily keep points (in order) at distance ``> min_distance`` from every kept point
+    and with norm in ``[min_norm, max_norm]``; returns the kept indices.
+
+    Theorem 7 needs the training set in general position; in low dimension i.i.d. samples
+    are not, and this selects the largest greedy subset that is.
+    """
+    pts = np.asarray(points, np.float64)
+    norms = np.linalg.norm(pts, axis=1)
+    kept: list[int] = []
+    kept_pts = np.empty((0, pts.shape[1]))
+    for i, x in enumerate(pts):
+        if not (min_norm <= norms[i] <= max_norm):
+            continue
+        if kept_pts.shape[0] and np.min(np.sum((kept_pts - x) ** 2, axis=1)) <= min_distance**2:
+            continue
+        kept.append(i)
+        kept_pts = np.vstack([kept_pts, x])
+    return np.asarray(kept, dtype=np.int64)
+
+
 def default_memorizing_alpha(d: int, r_in: float) -> float:
     """``2 d / r_in^2``: the default well strength of [`memorizing_score`][langevin_jax.scores.memorizing_score]."""
     return 2.0 * d / float(r_in) ** 2
@@ -350,229 +345,3 @@ def cone_escape_score(
         return jnp.where(inside, drift * axis, score_fn(x))
 
     return score_hat
-
-
-# --------------------------------------------------------------------------------------
-# Score errors of the constructions (Monte Carlo in log space, and analytic bounds)
-# --------------------------------------------------------------------------------------
-
-
-def trap_score_error_log_bound(mu_norm: float, r_out: float, alpha: float, p: float = 2.0) -> float:
-    """Analytic upper bound on ``log E_pi |s_hat - s|^p`` for [`trap_score`][langevin_jax.scores.trap_score], ``pi =
-    N(mu, I)``.
-
-    ``s_hat - s = b(|x|) ((1 - alpha) x - mu)`` vanishes outside the ball ``|x| < r_out``,
-    where its norm is at most ``|1 - alpha| r_out + |mu|``; and
-    ``pi(|X| < r_out) <= P(<X, mu/|mu|> < r_out) = Phi(r_out - |mu|)``. Hence
-    ``log E <= p log(|1 - alpha| r_out + |mu|) + log Phi(r_out - |mu|)``, computed with
-    ``log_ndtr`` so it stays finite far below float64's range.
-    """
-    log_phi = float(jax.scipy.special.log_ndtr(jnp.asarray(r_out - mu_norm, jnp.float32)))
-    return p * math.log(abs(1.0 - alpha) * r_out + mu_norm) + log_phi
-
-
-def trap_score_error(
-    key: jax.Array,
-    mu: jax.Array,
-    r_in: float,
-    r_out: float,
-    alpha: float = 1.0,
-    num_samples: int = 100_000,
-    p: float = 2.0,
-):
-    """``E_pi |s_hat - s|^p`` of [`trap_score`][langevin_jax.scores.trap_score] under ``pi = N(mu, I)``.
-
-    Runs plain Monte Carlo under ``pi`` and importance sampling from ``N(r_out mu/|mu|, I)``
-    (centred on the trap's boundary point nearest to ``mu``); returns the estimate with the
-    smaller relative standard error (a [`langevin_jax.metrics.ScoreError`][langevin_jax.metrics.ScoreError]).
-    """
-    from langevin_jax import metrics, targets
-
-    mu = jnp.asarray(mu)
-    target = targets.IsotropicGaussian.create(mu, 1.0)
-    s_hat = trap_score(mu, r_in, r_out, alpha)
-    k_mc, k_is = jax.random.split(key)
-    plain = metrics.score_error(k_mc, s_hat, target.score, target, num_samples, p=p)
-    proposal = targets.IsotropicGaussian.create(mu * (r_out / jnp.linalg.norm(mu)), 1.0)
-    weighted = metrics.score_error(k_is, s_hat, target.score, target, num_samples, p=p,
-                                   proposal=proposal)
-    candidates = [e for e in (plain, weighted) if e.log_value > -math.inf]
-    if not candidates:
-        return weighted
-    return min(candidates, key=lambda e: e.log_std_error)
-
-
-def select_general_position(
-    points: jax.Array, min_distance: float, min_norm: float = 0.0, max_norm: float = math.inf
-) -> np.ndarray:
-    """Greedily keep points (in order) at distance ``> min_distance`` from every kept point
-    and with norm in ``[min_norm, max_norm]``; returns the kept indices.
-
-    Theorem 7 needs the training set in general position; in low dimension i.i.d. samples
-    are not, and this selects the largest greedy subset that is.
-    """
-    pts = np.asarray(points, np.float64)
-    norms = np.linalg.norm(pts, axis=1)
-    kept: list[int] = []
-    kept_pts = np.empty((0, pts.shape[1]))
-    for i, x in enumerate(pts):
-        if not (min_norm <= norms[i] <= max_norm):
-            continue
-        if kept_pts.shape[0] and np.min(np.sum((kept_pts - x) ** 2, axis=1)) <= min_distance**2:
-            continue
-        kept.append(i)
-        kept_pts = np.vstack([kept_pts, x])
-    return np.asarray(kept, dtype=np.int64)
-
-
-class _BallMixture(NamedTuple):
-    """Uniform mixture of ``N(x_i, sigma^2 I)``: a proposal covering every memorised ball."""
-
-    points: jax.Array
-    sigma: float
-
-    def sample(self, key, num):
-        k_i, k_z = jax.random.split(key)
-        idx = jax.random.randint(k_i, (num,), 0, self.points.shape[0])
-        z = jax.random.normal(k_z, (num, self.points.shape[1]), self.points.dtype)
-        return self.points[idx] + self.sigma * z
-
-    def log_prob(self, y):
-        n, d = self.points.shape
-        sq = jnp.sum((self.points - y) ** 2, axis=1)
-        log_comp = -0.5 * sq / self.sigma**2 - d * (math.log(self.sigma) + 0.5 * math.log(2 * math.pi))
-        return jax.nn.logsumexp(log_comp) - math.log(n)
-
-
-def memorizing_score_error(
-    key: jax.Array,
-    points: jax.Array,
-    r_in: float | None = None,
-    r_out: float | None = None,
-    alpha: float | None = None,
-    num_samples: int = 20_000,
-    p: float = 2.0,
-):
-    """``E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``pi = N(0, I_d)``.
-
-    Plain Monte Carlo and importance sampling from a uniform mixture of
-    ``N(x_i, (r_out^2 / d) I)`` around the training points; returns the estimate with the
-    smaller relative standard error (a [`langevin_jax.metrics.ScoreError`][langevin_jax.metrics.ScoreError]).
-    """
-    from langevin_jax import metrics, targets
-
-    points = jnp.asarray(points)
-    d = points.shape[1]
-    r_out_v = 0.16 * math.sqrt(d) if r_out is None else r_out
-    alpha = default_memorizing_alpha(d, 0.08 * math.sqrt(d) if r_in is None else r_in) \
-        if alpha is None else alpha
-    target = targets.IsotropicGaussian.create(jnp.zeros(d, points.dtype), 1.0)
-    s_hat = memorizing_score(points, r_in, r_out, alpha, check=False)
-    k_mc, k_is = jax.random.split(key)
-    plain = metrics.score_error(k_mc, s_hat, target.score, target, num_samples, p=p,
-                                batch_size=4096)
-    proposal = _BallMixture(points, r_out_v / math.sqrt(d))
-    weighted = metrics.score_error(k_is, s_hat, target.score, target, num_samples, p=p,
-                                   proposal=proposal, batch_size=4096)
-    candidates = [e for e in (plain, weighted) if e.log_value > -math.inf]
-    if not candidates:
-        return weighted
-    return min(candidates, key=lambda e: e.log_std_error)
-
-
-def _log_bump(r: np.ndarray, a: float, c: float) -> np.ndarray:
-    """``log bump(r; a, c)`` in float64 without underflow (``-inf`` where the bump is 0)."""
-    u = (c - r) / (c - a)
-    out = np.full(np.shape(u), -np.inf)
-    inside = (u > 0) & (u < 1)
-    ui = u[inside]
-    out[inside] = -1.0 / ui - np.logaddexp(-1.0 / ui, -1.0 / (1.0 - ui))
-    out[u >= 1] = 0.0
-    return out
-
-
-def log_ball_error(
-    m_norm: float,
-    d: int,
-    r_in: float,
-    r_out: float,
-    alpha: float,
-    sign: float = -1.0,
-    p: float = 2.0,
-    num_grid: int = 1500,
-) -> float:
-    """``log E |b(|Y|) ((1 - alpha) Y + sign * m)|^p`` for ``Y ~ N(m, I_d)``, by quadrature.
-
-    The expectation only involves ``rho = |Y|`` and the component ``t = <Y, m/|m|>``
-    (``t ~ N(|m|, 1)`` independent of ``q = rho^2 - t^2 ~ chi2_{d-1}``), so it is a 2-D
-    integral over ``rho in (0, r_out)`` and the angle ``theta`` with ``t = rho cos(theta)``,
-    evaluated with a midpoint rule and ``logsumexp`` in float64. It is exact up to the
-    quadrature error (checked against Monte Carlo in the tests), and stays finite for
-    errors far below float64's range (``exp(-1000)`` is fine).
-
-    Both constructions reduce to it with ``sign = -1``: the trap score under ``N(mu, I)``
-    has ``s_hat - s = b(|x|) ((1 - alpha) x - mu)``, so ``m = mu``; the memorising score's
-    ball around ``x_i`` under ``N(0, I)``, in coordinates ``y = x - x_i ~ N(-x_i, I)``, has
-    ``s_hat - s = b(|y|) ((1 - alpha) y + x_i)``, so ``m = -x_i``. Needs ``d >= 2``.
-    """
-    from scipy.special import gammaln
-
-    d = _checks.check_int_at_least("d", d, 2)
-    num_grid = _checks.check_int_at_least("num_grid", num_grid, 2)
-    for name, value in (("m_norm", m_norm), ("r_in", r_in), ("r_out", r_out), ("alpha", alpha),
-                        ("p", p)):
-        if not math.isfinite(float(value)):
-            raise ValueError(f"{name} must be finite, got {value}")
-    _checks.check_positive_finite("r_out", r_out)
-    _checks.check_positive_finite("p", p)
-    if not 0 <= r_in < r_out:
-        raise ValueError(f"need 0 <= r_in < r_out, got r_in={r_in}, r_out={r_out}")
-    if m_norm < 0:
-        raise ValueError(f"m_norm must be >= 0 (a norm), got {m_norm}")
-    k = d - 1
-    rho = (np.arange(num_grid) + 0.5) * (r_out / num_grid)
-    theta = (np.arange(2 * num_grid) + 0.5) * (np.pi / (2 * num_grid))
-    log_b = _log_bump(rho, r_in, r_out)
-    keep = np.isfinite(log_b)
-    rho, log_b = rho[keep], log_b[keep]
-    R, TH = rho[:, None], theta[None, :]
-    t = R * np.cos(TH)
-    q = (R * np.sin(TH)) ** 2
-    log_gauss_t = -0.5 * (t - m_norm) ** 2 - 0.5 * np.log(2 * np.pi)
-    log_chi2 = (k / 2 - 1) * np.log(q) - q / 2 - (k / 2) * np.log(2.0) - gammaln(k / 2)
-    # dt dq = 2 rho^2 d(rho) d(cos theta) = 2 rho^2 sin(theta) d(rho) d(theta)
-    log_jac = np.log(2.0) + 2 * np.log(R) + np.log(np.sin(TH))
-    sq = (1 - alpha) ** 2 * R**2 + 2 * sign * (1 - alpha) * t * m_norm + m_norm**2
-    log_f = 2 * log_b[:, None] + 0.5 * p * np.log(np.maximum(sq, 1e-300))
-    log_terms = log_gauss_t + log_chi2 + log_jac + log_f
-    cell = np.log(r_out / num_grid) + np.log(np.pi / (2 * num_grid))
-    m = np.max(log_terms)
-    return float(m + np.log(np.sum(np.exp(log_terms - m))) + cell)
-
-
-def trap_score_error_exact(mu_norm: float, d: int, r_in: float, r_out: float,
-                           alpha: float = 1.0, p: float = 2.0) -> float:
-    """``log E_pi |s_hat - s|^p`` of [`trap_score`][langevin_jax.scores.trap_score] under ``N(mu, I_d)`` by quadrature."""
-    return log_ball_error(mu_norm, d, r_in, r_out, alpha, -1.0, p)
-
-
-def memorizing_score_error_exact(points, r_in: float | None = None, r_out: float | None = None,
-                                 alpha: float | None = None, p: float = 2.0) -> float:
-    """``log E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``N(0, I_d)`` by
-    quadrature.
-
-    Exact (up to quadrature error) when the points are in general position (disjoint
-    balls): the sum over points of [`log_ball_error`][langevin_jax.scores.log_ball_error] with ``m = -x_i``.
-    """
-    pts = np.asarray(points, np.float64)
-    d = pts.shape[1]
-    r_in = 0.08 * math.sqrt(d) if r_in is None else r_in
-    r_out = 0.16 * math.sqrt(d) if r_out is None else r_out
-    alpha = default_memorizing_alpha(d, r_in) if alpha is None else alpha
-    norms = np.linalg.norm(pts, axis=1)
-    # the integral depends on |x_i| only: evaluate on a fine grid of norms and interpolate
-    grid = np.linspace(norms.min(), norms.max(), 64) if norms.max() > norms.min() else norms[:1]
-    vals = np.array([log_ball_error(float(g), d, r_in, r_out, alpha, -1.0, p, 600) for g in grid])
-    per_point = np.interp(norms, grid, vals) if grid.size > 1 else np.full(norms.shape, vals[0])
-    mx = per_point.max()
-    return float(mx + np.log(np.sum(np.exp(per_point - mx))))

@@ -1,0 +1,126 @@
+"""The Sinkhorn solver behind [`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence]
+(private): annealed, warm-started log-domain Sinkhorn on OTT-JAX geometries, dense or with the
+costs computed online. The only module of the package that imports OTT-JAX, inside functions,
+so OTT is imported only when a Sinkhorn divergence is computed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from langevin_jax.metrics._clouds import _sq_dists
+
+
+@functools.lru_cache(maxsize=None)
+def _online_cloud_cls():
+    """A ``PointCloud`` whose log-kernel is applied online, ``batch_size`` rows at a time, with
+    `_sq_dists`'s full-precision costs (``lax.map(..., batch_size=...)``; OTT 0.6's own
+    online mode fails on this JAX: ``batching.is_vmappable`` was removed). Only
+    ``apply_lse_kernel`` is needed by the log-domain Sinkhorn (updates, marginals). Built on
+    first use: OTT is imported only when a Sinkhorn divergence is computed."""
+    from ott.geometry import pointcloud
+    from ott.math import utils as ott_math
+
+    @jax.tree_util.register_pytree_node_class
+    class OnlineSqEuclideanCloud(pointcloud.PointCloud):
+        def apply_lse_kernel(self, f, g, eps, vec=None, axis=0):
+            # as Geometry.apply_lse_kernel on the [n, m] matrix f_i + g_j - C_ij, one output
+            # entry (a column for axis 0, a row for axis 1) at a time
+            mapped, other = (self.y, self.x) if axis == 0 else (self.x, self.y)
+            pot_mapped, pot_other = (g, f) if axis == 0 else (f, g)
+
+            def one(args):
+                z, p = args
+                centred = (pot_other + p - _sq_dists(z[None], other)[0]) / eps
+                if vec is None:
+                    return eps * ott_math.logsumexp(centred), jnp.ones((), centred.dtype)
+                res, sgn = ott_math.logsumexp(centred, b=vec, return_sign=True)
+                return eps * res, sgn
+
+            res, sgn = jax.lax.map(one, (mapped, pot_mapped), batch_size=self._batch_size)
+            remove = f if axis == 1 else g
+            sgn = jnp.array([1.0]) if vec is None else sgn
+            return res - jnp.where(jnp.isfinite(remove), remove, 0), sgn
+
+    return OnlineSqEuclideanCloud
+
+
+def _max_sq_dist(x, y, batch_size):
+    """``max_ij |x_i - y_j|^2`` without the ``[n, m]`` matrix: ``batch_size`` rows at a time."""
+    rows = jax.lax.map(lambda xi: jnp.max(_sq_dists(xi[None], y)), x, batch_size=batch_size)
+    return jnp.max(rows)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("decay", "block", "max_iterations", "threshold", "rtol", "batch_size")
+)
+def _sinkhorn_impl(x, y, a, b, blur, *, decay, block, max_iterations, threshold, rtol, batch_size=None):
+    """``(value, converged, num_iterations)`` of the debiased divergence (the fields of a
+    ``SinkhornResult``); the arguments are validated by ``sinkhorn_divergence``."""
+    from ott.geometry import epsilon_scheduler, geometry
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import acceleration, sinkhorn
+
+    # GeomLoss: cost |x - y|^2 / 2 at eps = blur^2. OTT's PointCloud cost is |x - y|^2; the
+    # regularised OT value with cost C/2 at eps equals half the value with cost C at 2 eps.
+    target = 2.0 * blur**2
+    pairs = ((x, y), (x, x), (y, y))
+    if batch_size is None:
+        # cost matrices |u - v|^2, computed once (PointCloud would recompute them at every
+        # kernel application, which also batches poorly under vmap)
+        costs = [_sq_dists(u, v) for u, v in pairs]
+        cmax = jnp.maximum(jnp.max(costs[0]), target)
+
+        def geometries(eps):
+            return [geometry.Geometry(cost_matrix=c, epsilon=eps) for c in costs]
+    else:
+        # online: the costs are recomputed batch_size rows at a time at every kernel
+        # application, so no [n, m] matrix is ever stored
+        cloud = _online_cloud_cls()
+        cmax = jnp.maximum(_max_sq_dist(x, y, batch_size), target)
+
+        def geometries(eps):
+            return [cloud(u, v, batch_size=batch_size, epsilon=eps) for u, v in pairs]
+    common = dict(threshold=threshold, inner_iterations=10, lse_mode=True)
+    symmetric = dict(common, parallel_dual_updates=True,
+                     momentum=acceleration.Momentum(start=0, value=0.5), anderson=None)
+
+    def solve(eps, iters, init):
+        geoms = geometries(eps)
+        probs = [linear_problem.LinearProblem(geoms[0], a, b),
+                 linear_problem.LinearProblem(geoms[1], a, a),
+                 linear_problem.LinearProblem(geoms[2], b, b)]
+        outs = []
+        for i, (prob, kw) in enumerate(zip(probs, (common, symmetric, symmetric))):
+            solver = sinkhorn.Sinkhorn(max_iterations=iters, **kw)
+            outs.append(solver(prob, init=None if init is None else init[i]))
+        value = 0.5 * (outs[0].reg_ot_cost - 0.5 * (outs[1].reg_ot_cost + outs[2].reg_ot_cost))
+        potentials = tuple((o.f, o.g) for o in outs)
+        converged = jnp.all(jnp.stack([o.converged for o in outs]))
+        n_iters = jnp.max(jnp.stack([o.n_iters for o in outs]))
+        return value, potentials, converged, n_iters
+
+    # phase 1: geometric annealing of eps from the largest cost down to the target (OTT's
+    # Epsilon scheduler). Its length is static: enough iterations for a cost/eps ratio of
+    # 1e10, plus one block at the target.
+    anneal_cap = min(max_iterations, int(math.ceil(math.log(1e10) / -math.log(decay))) + block)
+    sched = epsilon_scheduler.Epsilon(target=target, init=cmax / target, decay=decay)
+    value, pots, marg_ok, iters0 = solve(sched, anneal_cap, None)
+
+    # phase 2: warm-started blocks at the target eps until the value is stable
+    def cond(state):
+        _, _, done, it = state
+        return (~done) & (it < max_iterations)
+
+    def body(state):
+        value, pots, _, it = state
+        new_value, new_pots, marg, n = solve(target, block, pots)
+        stable = jnp.abs(new_value - value) <= rtol * jnp.abs(new_value)
+        return new_value, new_pots, marg | stable, it + n
+
+    value, _, done, iters = jax.lax.while_loop(cond, body, (value, pots, marg_ok, iters0))
+    return value, done, iters
