@@ -149,6 +149,26 @@ def test_gaussian_fit_w2_closed_form_and_bias():
         assert abs(w2sq.mean() - bias) < 5 * w2sq.std() / math.sqrt(reps) + 0.15 * bias
 
 
+def test_gaussian_fit_w2_bias_has_one_implementation():
+    from langevin_jax import gaussian_dsm
+
+    with jax.enable_x64(True):
+        d, n = 5, 40
+        # the general formula at Sigma = C = I is the isotropic closed form
+        general = metrics.gaussian_fit_w2_bias(d, n, data_covariance=jnp.eye(d), sampled_covariance=jnp.eye(d))
+        assert float(general) == pytest.approx(d / n + d * (d + 1) / (4 * (n - 1)), rel=1e-13)
+        assert metrics.gaussian_fit_w2_bias(d, n) == pytest.approx(float(general), rel=1e-13)
+        # paper 2's spelling calls it: equal, bit for bit, on an anisotropic pair
+        sig = jnp.diag(jnp.linspace(0.5, 3.0, d))
+        c = 0.7 * sig + 0.1 * jnp.ones((d, d))
+        assert float(gaussian_dsm.gaussian_fit_w2_bias(sig, c, n)) == float(
+            metrics.gaussian_fit_w2_bias(d, n, data_covariance=sig, sampled_covariance=c))
+    with pytest.raises(ValueError, match="both data_covariance and sampled_covariance"):
+        metrics.gaussian_fit_w2_bias(d, n, data_covariance=jnp.eye(d))
+    with pytest.raises(ValueError, match="data_covariance must have shape"):
+        metrics.gaussian_fit_w2_bias(3, n, data_covariance=jnp.eye(d), sampled_covariance=jnp.eye(d))
+
+
 def test_gaussian_fit_kl_of_collapsed_samples_is_inf():
     # 3 distinct points in d = 5: the fitted covariance is singular, so the KL is +inf, not NaN
     pts = jnp.repeat(jnp.eye(5)[:3], 4, axis=0)

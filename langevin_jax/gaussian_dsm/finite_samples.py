@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from langevin_jax import _checks
 from langevin_jax.gaussian_dsm._validation import _check_square
+from langevin_jax.metrics.gaussian_fit import _fit_w2_bias
 from langevin_jax.gaussian_dsm.spectral import _kernel, _validate_spectral, sampled_variance
 
 __all__ = ["finite_sample_kernel", "expected_kernel_w2", "gaussian_fit_w2_bias"]
@@ -111,26 +112,17 @@ def expected_kernel_w2(spectrum: Any, num_samples: int, sigma: Any, eta: Any, *,
     return jnp.sqrt(jnp.clip(w2sq, 0.0))
 
 
-@jax.jit
-def _gaussian_fit_w2_bias(sig, c, n):
-    chol = jnp.linalg.cholesky(0.5 * (sig + sig.T))
-    r = jnp.sqrt(jnp.clip(jnp.linalg.eigvalsh(chol.T @ c @ chol), 0.0))
-    mult = 1.0 + jnp.eye(r.shape[0], dtype=r.dtype)
-    denom = jnp.where(r[:, None] + r[None, :] > 0, r[:, None] + r[None, :], 1.0)
-    cov_term = jnp.sum(mult * r[:, None] * r[None, :] / (2.0 * denom))
-    return jnp.trace(c) / n + cov_term / (n - 1)
-
-
 def gaussian_fit_w2_bias(data_covariance: Any, sampled_covariance: Any,
                          num_samples: int) -> jax.Array:
-    """Leading-order bias of the Gaussian-fit estimate of ``W2^2`` (our derivation).
+    """Leading-order bias of the Gaussian-fit estimate of ``W2^2`` (our derivation): the
+    paper-2 spelling of [`langevin_jax.metrics.gaussian_fit_w2_bias`][langevin_jax.metrics.gaussian_fit_w2_bias],
+    which holds the formula.
 
     Fit ``N(m_hat, C_hat)`` (sample mean, unbiased sample covariance) to ``N`` draws of
     ``N(0, C)`` and compute the Bures ``W2^2`` to ``N(0, Sigma)``. Then
     ``E W2^2_fit - W2^2 = tr C / N + 1/(N - 1) sum_{p,q} (1 + delta_pq) r_p r_q / (2 (r_p + r_q))
     + O(N^-2)``, with ``r_p = sqrt(b_p)`` and ``b_p`` the eigenvalues of
-    ``Sigma^{1/2} C Sigma^{1/2}`` (the first term is the fitted mean, the second the covariance's
-    Wishart fluctuation through the concave ``tr sqrt``). At ``C = Sigma = I``: ``d/N + d(d+1)/(4N)``.
+    ``Sigma^{1/2} C Sigma^{1/2}``. At ``C = Sigma = I``: ``d/N + d(d+1)/(4(N-1))``.
 
     Args:
       data_covariance: ``Sigma``, ``[d, d]``; sampled_covariance: ``C``, ``[d, d]``.
@@ -142,4 +134,4 @@ def gaussian_fit_w2_bias(data_covariance: Any, sampled_covariance: Any,
     sig = _check_square("data_covariance", data_covariance)
     c = _check_square("sampled_covariance", sampled_covariance, sig.shape[0])
     n = _checks.check_int_at_least("num_samples", num_samples, 2)
-    return _gaussian_fit_w2_bias(sig, c, jnp.asarray(n, sig.dtype))
+    return _fit_w2_bias(sig, c, jnp.asarray(n, sig.dtype))

@@ -127,9 +127,9 @@ def gaussian_fit_w2(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     """Bures-Wasserstein ``W2(N(m_hat, S_hat), N(mean, covariance))`` of the fitted Gaussian.
 
     Finite-sample bias: for samples from ``N(0, I_d)`` itself,
-    ``E[W2^2] ~ d / n + d (d + 1) / (4 n)`` to leading order (``d/n`` from the mean,
-    ``tr(E^2)/4`` from the covariance fluctuation ``E = S_hat - I``); it scales with the
-    covariance for other targets. See [`gaussian_fit_w2_bias`][langevin_jax.metrics.gaussian_fit_w2_bias].
+    ``E[W2^2] ~ d / n + d (d + 1) / (4 (n - 1))`` to leading order (``d/n`` from the mean,
+    ``tr(E^2)/4`` from the covariance fluctuation ``E = S_hat - I``); for other covariances see
+    [`gaussian_fit_w2_bias`][langevin_jax.metrics.gaussian_fit_w2_bias].
 
     Raises:
       ValueError: as [`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl].
@@ -140,7 +140,44 @@ def gaussian_fit_w2(samples: jax.Array, mean: jax.Array, covariance: jax.Array) 
     return theory.gaussian_w2_unchecked(m, c, mean.astype(dtype), jnp.asarray(covariance, dtype))
 
 
-def gaussian_fit_w2_bias(d: int, n: int) -> float:
-    """Leading-order bias ``d / n + d (d + 1) / (4 n)`` of ``gaussian_fit_w2(...)**2`` at ``N(0, I)``."""
-    _check_bias_args(d, n)
-    return d / n + d * (d + 1) / (4.0 * n)
+@jax.jit
+def _fit_w2_bias(sig, c, n):
+    chol = jnp.linalg.cholesky(0.5 * (sig + sig.T))
+    r = jnp.sqrt(jnp.clip(jnp.linalg.eigvalsh(chol.T @ c @ chol), 0.0))
+    mult = 1.0 + jnp.eye(r.shape[0], dtype=r.dtype)
+    denom = jnp.where(r[:, None] + r[None, :] > 0, r[:, None] + r[None, :], 1.0)
+    cov_term = jnp.sum(mult * r[:, None] * r[None, :] / (2.0 * denom))
+    return jnp.trace(c) / n + cov_term / (n - 1)
+
+
+def gaussian_fit_w2_bias(d: int, n: int, *, data_covariance=None, sampled_covariance=None):
+    """Leading-order bias of ``gaussian_fit_w2(...)**2`` (the one implementation; also
+    [`langevin_jax.gaussian_dsm.gaussian_fit_w2_bias`][langevin_jax.gaussian_dsm.gaussian_fit_w2_bias]).
+
+    Fit ``N(m_hat, C_hat)`` (sample mean, unbiased sample covariance) to ``n`` draws of
+    ``N(0, C)`` and compute the Bures ``W2^2`` to ``N(0, Sigma)``. Then
+    ``E W2^2_fit - W2^2 = tr C / n + 1/(n - 1) sum_{p,q} (1 + delta_pq) r_p r_q / (2 (r_p + r_q))
+    + O(n^-2)``, with ``r_p`` the square roots of the eigenvalues of ``Sigma^{1/2} C Sigma^{1/2}``
+    (the first term is the fitted mean, the second the covariance's Wishart fluctuation through
+    the concave ``tr sqrt``); derived in ``docs/paper2_gaussian_dsm.md``.
+
+    Args:
+      d: the dimension.
+      n: samples in one fit (``n > d + 1`` without covariances, ``n >= 2`` with them).
+      data_covariance, sampled_covariance: ``Sigma`` and ``C``, ``[d, d]`` (symmetric,
+        ``Sigma`` positive definite); both unset: ``Sigma = C = I``, where the bias is
+        ``d / n + d (d + 1) / (4 (n - 1))``.
+
+    Returns:
+      The bias of ``W2^2``: a float for ``Sigma = C = I``, else a scalar array.
+    """
+    if data_covariance is None and sampled_covariance is None:
+        _check_bias_args(d, n)
+        return d / n + d * (d + 1) / (4.0 * (n - 1))
+    if data_covariance is None or sampled_covariance is None:
+        raise ValueError("give both data_covariance and sampled_covariance, or neither (Sigma = C = I)")
+    d = _checks.check_int_at_least("d", d, 1)
+    n = _checks.check_int_at_least("n", n, 2)
+    sig = _checks.check_covariance("data_covariance", data_covariance, d)
+    c = _checks.check_covariance("sampled_covariance", sampled_covariance, d, definite=False)
+    return _fit_w2_bias(sig, c, jnp.asarray(n, sig.dtype))
