@@ -20,6 +20,7 @@ __all__ = [
     "ula_gaussian_stationary_variance",
     "ula_gaussian_mean_contraction",
     "ula_gaussian_law",
+    "ula_precision_variance",
     "gaussian_log_density",
     "LOG_2PI",
 ]
@@ -169,9 +170,49 @@ def ula_gaussian_law(mean, variance, h, num_steps, initial_mean=0.0, initial_var
 def _ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean=0.0, initial_variance=1.0):
     """[`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law] without the check ``0 < h < 2 lambda``:
     the one implementation of the law, also used where the arguments are traced or padded
-    (the masked sweeps of ``langevin_jax.sweeps``, whose padded eigenvalues are 1)."""
+    (the masked sweeps of ``langevin_jax.sweeps``, whose padded eigenvalues are 1).
+
+    ``Var x_k = rho^(2k) v0 + c_k`` with ``c_k`` the variance from a point start,
+    [`ula_precision_variance`][langevin_jax.theory.ula_precision_variance] at ``a = 1 / lambda``
+    (``v_inf (1 - rho^(2k))`` without its cancellation at small ``h / lambda``)."""
     variance = jnp.asarray(variance)
     rho = 1.0 - h / variance
-    v_inf = _stationary_variance(variance, h)
     decay = rho ** num_steps
-    return mean + decay * (initial_mean - mean), v_inf + decay**2 * (initial_variance - v_inf)
+    from_point = ula_precision_variance(1.0 / variance, h, num_steps)
+    return mean + decay * (initial_mean - mean), decay**2 * initial_variance + from_point
+
+
+def _one_minus_pow(x: jax.Array, k) -> jax.Array:
+    """``1 - (1 + x)^k``, accurate for small ``x`` (expm1/log1p) and grad-safe."""
+    near = x > -0.5
+    x_near = jnp.where(near, x, 0.0)
+    via_log = -jnp.expm1(k * jnp.log1p(x_near))
+    x_far = jnp.where(near, -1.0, x)
+    power = jax.lax.integer_pow(1.0 + x_far, k) if isinstance(k, int) else (1.0 + x_far) ** k
+    return jnp.where(near, via_log, 1.0 - power)
+
+
+def ula_precision_variance(precision, h, num_steps=None) -> jax.Array:
+    """Variance of ULA from a point start along a direction of precision ``a`` (the score is
+    ``-a x`` there): the AR(1) law of [`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law]
+    with ``lambda = 1 / a`` and ``v0 = 0``, written for any real ``a`` (e.g. an eigenvalue of a
+    learned score matrix, which need not be a stable one).
+
+    ``c_inf = 1 / (a (1 - h a / 2))`` (``+inf`` unless ``0 < h a < 2``) and, after ``k`` steps,
+    ``c_k = 2 h sum_{j<k} (1 - h a)^(2j) = 2 h (1 - r^k) / (1 - r)``, ``r = (1 - h a)^2``,
+    computed with ``expm1``/``log1p`` (accurate for small ``h a``; ``2 h k`` at ``r = 1``).
+    Elementwise; differentiable; unchecked (traced and padded inputs welcome).
+
+    Args:
+      precision: ``a``; h: the step size; num_steps: ``k`` (``None``: the stationary ``c_inf``).
+    """
+    a = jnp.asarray(precision)
+    x = h * a
+    if num_steps is None:
+        stable = (x > 0) & (x < 2)
+        denom = jnp.where(stable, a * (1.0 - 0.5 * x), 1.0)
+        return jnp.where(stable, 1.0 / denom, jnp.inf)
+    r_minus_1 = x * (x - 2.0)  # r - 1 = (1 - x)^2 - 1
+    degenerate = r_minus_1 == 0
+    safe = jnp.where(degenerate, -1.0, r_minus_1)
+    return jnp.where(degenerate, 2.0 * h * num_steps, 2.0 * h * _one_minus_pow(safe, num_steps) / (-safe))

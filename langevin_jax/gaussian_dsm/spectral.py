@@ -19,21 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from langevin_jax import theory
+from langevin_jax.theory import _one_minus_pow
 from langevin_jax.gaussian_dsm._validation import _all_concrete, _check_dsm_args, _check_dsm_solvable
 from langevin_jax.gaussian_dsm._validation import _check_eta_stable, _check_nonneg, _check_scalar_positive
 from langevin_jax.gaussian_dsm._validation import _check_spectrum, _check_steps
 
 __all__ = ["dsm_eigenvalue", "ula_variance", "sampled_variance", "kernel", "kernel_w2"]
-
-
-def _one_minus_pow(x: jax.Array, k: int) -> jax.Array:
-    """``1 - (1 + x)^k`` for a static int ``k``, accurate for small ``x`` and grad-safe."""
-    near = x > -0.5
-    x_near = jnp.where(near, x, 0.0)
-    via_log = -jnp.expm1(k * jnp.log1p(x_near))
-    x_far = jnp.where(near, -1.0, x)
-    direct = 1.0 - jax.lax.integer_pow(1.0 + x_far, k)
-    return jnp.where(near, via_log, direct)
 
 
 def dsm_eigenvalue(mu: Any, sigma: Any, num_dsm_steps: Optional[int] = None,
@@ -55,25 +47,11 @@ def ula_variance(a: Any, eta: Any, num_ula_steps: Optional[int] = None) -> jax.A
     """ULA variance along an eigenvalue ``a`` of the score matrix, from ``x_0 = 0``.
 
     ``c_inf = 1 / (a (1 - eta a / 2))`` (``+inf`` unless ``0 < eta a < 2``) and
-    ``c_k = c_inf [1 - (1 - eta a)^{2k}] = 2 eta sum_{j<k} (1 - eta a)^{2j}``. Elementwise.
-    This is the AR(1) law of [`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law] with
-    ``lambda = 1 / a``, ``h = eta``, started at 0, written for any ``a`` and accurate for small ``eta a``.
+    ``c_k = c_inf [1 - (1 - eta a)^{2k}] = 2 eta sum_{j<k} (1 - eta a)^{2j}``. Elementwise:
+    [`langevin_jax.theory.ula_precision_variance`][langevin_jax.theory.ula_precision_variance],
+    the one implementation of the law (accurate for small ``eta a``).
     """
-    # Not computed through langevin_jax.theory: its functions check 0 < h < 2 lambda eagerly (this one
-    # returns +inf, and c_k is finite for every eta a), form 1 - rho^(2k) directly (relative error
-    # up to 1e-8 in float64, 100% in float32, for eta a < 1e-3; here expm1/log1p) and give NaN at
-    # a = 0 and eta a = 2. Their stationary form differs by up to ~210 ulps near eta a = 2.
-    x = eta * a
-    if num_ula_steps is None:
-        stable = (x > 0) & (x < 2)
-        denom = jnp.where(stable, a * (1.0 - 0.5 * x), 1.0)
-        return jnp.where(stable, 1.0 / denom, jnp.inf)
-    # r = (1 - eta a)^2 = 1 + x (x - 2); c_k = 2 eta (1 - r^k) / (1 - r)
-    r_minus_1 = x * (x - 2.0)
-    degenerate = r_minus_1 == 0
-    safe = jnp.where(degenerate, -1.0, r_minus_1)
-    return jnp.where(degenerate, 2.0 * eta * num_ula_steps,
-                     2.0 * eta * _one_minus_pow(safe, num_ula_steps) / (-safe))
+    return theory.ula_precision_variance(a, eta, num_ula_steps)
 
 
 def sampled_variance(mu: Any, sigma: Any, eta: Any, *, gamma: Any = None,
