@@ -323,20 +323,20 @@ def reference_summary(floor: np.ndarray, config: Config) -> dict:
                 if config.target == "gaussian" else None)
 
 
-def nearest_distance(xs: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Distance from each row of ``xs`` to its nearest training point (blocked, no loops
-    over points)."""
-    out = []
-    t2 = (train**2).sum(1)
-    for block in np.array_split(xs, max(1, xs.shape[0] // 2000)):
-        d2 = (block**2).sum(1)[:, None] + t2[None, :] - 2 * block @ train.T
-        out.append(np.sqrt(np.maximum(d2.min(1), 0.0)))
-    return np.concatenate(out)
+def near_fraction(xs: np.ndarray, points: np.ndarray, radius: float) -> float:
+    """The fraction of the rows of ``xs`` within ``radius`` of a row of ``points``
+    ([`langevin_jax.metrics.nearest_distance`][langevin_jax.metrics.nearest_distance] in
+    float64); NaN for no rows (every chain diverged)."""
+    if xs.shape[0] == 0:
+        return float("nan")
+    with jax.enable_x64(True):
+        dist = metrics.nearest_distance(jnp.asarray(xs, jnp.float64), jnp.asarray(points, jnp.float64))
+    return float(np.mean(np.asarray(dist) < radius))
 
 
 def near_train_fraction(xs: np.ndarray, train: np.ndarray, d: int) -> float:
     """The fraction of the rows of ``xs`` within ``0.15 sqrt(d)`` of a training point."""
-    return float(np.mean(nearest_distance(xs, train) < 0.15 * math.sqrt(d)))
+    return near_fraction(xs, train, 0.15 * math.sqrt(d))
 
 
 def mean_std(values):

@@ -31,7 +31,7 @@ import numpy as np
 
 import langevin_jax as lj
 from experiments import _cli
-from langevin_jax import annealing, metrics, theory
+from langevin_jax import annealing, metrics, targets, theory
 
 NAME = "annealed_langevin"
 
@@ -114,7 +114,7 @@ def _schedule(name: str, config: Config) -> annealing.AnnealingSchedule:
 
 def _gaussian_target(config: Config, key: jax.Array) -> lj.Gaussian:
     k_basis, k_mean = jax.random.split(key)
-    basis, _ = jnp.linalg.qr(jax.random.normal(k_basis, (config.d, config.d)))
+    basis = targets.random_orthogonal(k_basis, config.d, jnp.float32)
     eig = jnp.geomspace(config.eig_min, config.eig_max, config.d)
     direction = jax.random.normal(k_mean, (config.d,))
     mean = config.mean_norm * direction / jnp.linalg.norm(direction)

@@ -31,7 +31,7 @@ import numpy as np
 import langevin_jax as lj
 from experiments import _cli
 from langevin_jax import gaussian_dsm as gd
-from langevin_jax import theory
+from langevin_jax import targets, theory
 
 NAME = "gaussian_dsm"
 
@@ -130,12 +130,6 @@ class Config:
         return self
 
 
-def _random_basis(key: jax.Array, d: int) -> jax.Array:
-    """Haar-random orthonormal ``[d, d]`` (NumPy QR, seeded from ``key``: nothing to compile)."""
-    q, r = np.linalg.qr(_rng(key).standard_normal((d, d)))
-    return jnp.asarray(q * np.sign(np.diag(r)), jnp.float64)
-
-
 def _pipeline_kwargs(s: Setting) -> dict:
     return dict(gamma=s.gamma, num_dsm_steps=s.num_dsm_steps, num_ula_steps=s.num_ula_steps)
 
@@ -180,7 +174,7 @@ def _three_way(config: Config, key: jax.Array) -> list:
         kw = _pipeline_kwargs(s)
         with jax.enable_x64(True):
             lam = gd.power_law_spectrum(d, s.a)
-            basis = _random_basis(k_basis, d)
+            basis = targets.random_orthogonal(k_basis, d, jnp.float64)
             sigma_data = (basis * lam) @ basis.T
             if s.num_samples is None:
                 emp = None
@@ -298,7 +292,7 @@ def _n_sweep(config: Config, key: jax.Array) -> dict:
     rows, sigma_curves = [], []
     with jax.enable_x64(True):
         lam = gd.power_law_spectrum(d, config.sweep_a)
-        basis = _random_basis(jax.random.fold_in(key, 0), d)
+        basis = targets.random_orthogonal(jax.random.fold_in(key, 0), d, jnp.float64)
         sigma_data = (basis * lam) @ basis.T
         emps = _nested_empirical_covariances(
             jax.random.fold_in(key, 1), lam, basis,
@@ -337,7 +331,7 @@ def _k_sweep(config: Config, key: jax.Array) -> dict:
     curves = []
     with jax.enable_x64(True):
         lam = gd.power_law_spectrum(d, config.sweep_a)
-        basis = _random_basis(jax.random.fold_in(key, 1), d)
+        basis = targets.random_orthogonal(jax.random.fold_in(key, 1), d, jnp.float64)
         sigma_data = (basis * lam) @ basis.T
         emp = _nested_empirical_covariances(jax.random.fold_in(key, 2), lam, basis, [2 * d],
                                             1)[2 * d][0]

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _plotting
+from experiments import _cli, _learned, _plotting
 from langevin_jax import metrics, scores
 
 NAME = "memorization_analytic"
@@ -93,11 +93,6 @@ def _starts(key, start, train, config, d):
     return jnp.repeat(seeds, reps, axis=0)[: config.chains]
 
 
-def _fraction_trapped(xs: np.ndarray, train: np.ndarray, r_out: float) -> float:
-    d2 = (xs**2).sum(1)[:, None] + (train**2).sum(1)[None, :] - 2 * xs @ train.T
-    return float(np.mean(np.sqrt(np.maximum(d2.min(1), 0)) < r_out))
-
-
 def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
     config = config.validate()  # checked before any work, also when called from Python
     rows = []
@@ -138,7 +133,7 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
             nonfinite += fit.num_dropped
             kls.append(fit.value)
             xs = xs[np.all(np.isfinite(xs), 1)]
-            trapped.append(_fraction_trapped(xs, np.asarray(train, np.float64), r_out))
+            trapped.append(_learned.near_fraction(xs, np.asarray(train, np.float64), r_out))
             if xs.shape[0] >= n_sk:  # a random subset (chains are grouped by seed)
                 pick = np.asarray(jax.random.permutation(jax.random.fold_in(k_ref, 500 + 10 * t + j),
                                                          xs.shape[0]))[:n_sk]

@@ -22,7 +22,22 @@ import numpy as np
 
 from langevin_jax import _checks, theory
 
-__all__ = ["Gaussian", "IsotropicGaussian", "GaussianMixture"]
+__all__ = ["Gaussian", "IsotropicGaussian", "GaussianMixture", "random_orthogonal"]
+
+
+def random_orthogonal(key: jax.Array, d: int, dtype: Any = None) -> jax.Array:
+    """A Haar-random orthogonal ``[d, d]`` matrix, e.g. the eigenbasis of
+    [`Gaussian.from_spectrum`][langevin_jax.targets.Gaussian.from_spectrum].
+
+    The QR factor of a standard normal matrix with each column's sign set by the sign of
+    ``R``'s diagonal (Mezzadri 2007; without it ``Q`` is not Haar-distributed). ``dtype``:
+    the floating dtype (default: JAX's default float, float64 under x64). Traceable in ``key``.
+    """
+    _checks.check_key("key", key)
+    d = _checks.check_int_at_least("d", d, 1)
+    z = jax.random.normal(key, (d, d), dtype if dtype is not None else jnp.result_type(float))
+    q, r = jnp.linalg.qr(z)
+    return q * jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0).astype(q.dtype)
 
 
 def _pytree_dataclass(cls):

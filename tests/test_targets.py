@@ -157,3 +157,26 @@ def test_targets_satisfy_the_target_protocol():
             return 0.0
 
     assert not isinstance(NoScore(), Target)
+
+
+def test_random_orthogonal_is_orthogonal_and_haar():
+    from langevin_jax.targets import random_orthogonal
+
+    q = random_orthogonal(jax.random.key(0), 6)
+    np.testing.assert_allclose(np.asarray(q.T @ q), np.eye(6), atol=1e-5)
+    with jax.enable_x64(True):
+        assert random_orthogonal(jax.random.key(0), 3).dtype == jnp.float64
+    # Haar in d = 2: the first column is uniform on the circle, E[Q_11] = 0, E[Q_11^2] = 1/2.
+    # Plain QR (no sign correction by R's diagonal) puts it in the half plane Q_11 <= 0 only
+    reps = 4000
+    qs = jax.vmap(lambda k: random_orthogonal(k, 2))(jax.random.split(jax.random.key(1), reps))
+    q11 = np.asarray(qs[:, 0, 0], np.float64)
+    assert abs(q11.mean()) < 5 * q11.std() / np.sqrt(reps)
+    assert abs((q11**2).mean() - 0.5) < 5 * (q11**2).std() / np.sqrt(reps)
+    # first column uniform on the circle: its angle's quadrants are equally likely
+    angle = np.arctan2(np.asarray(qs[:, 1, 0]), q11)
+    counts = np.histogram(angle, bins=4, range=(-np.pi, np.pi))[0]
+    se = np.sqrt(reps * 0.25 * 0.75)
+    assert np.all(np.abs(counts - reps / 4) < 5 * se), counts
+    with pytest.raises(ValueError, match="d must be"):
+        random_orthogonal(jax.random.key(0), 0)
