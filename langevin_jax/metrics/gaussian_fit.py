@@ -164,9 +164,10 @@ def gaussian_fit_w2_bias(d: int, n: int, *, data_covariance=None, sampled_covari
     Args:
       d: the dimension.
       n: samples in one fit (``n > d + 1`` without covariances, ``n >= 2`` with them).
-      data_covariance, sampled_covariance: ``Sigma`` and ``C``, ``[d, d]`` (symmetric,
-        ``Sigma`` positive definite); both unset: ``Sigma = C = I``, where the bias is
+      data_covariance: ``Sigma``, ``[d, d]``, positive definite; unset (with
+        ``sampled_covariance``): ``Sigma = C = I``, where the bias is
         ``d / n + d (d + 1) / (4 (n - 1))``.
+      sampled_covariance: ``C``, ``[d, d]``, positive semidefinite (the sampler's law).
 
     Returns:
       The bias of ``W2^2``: a float for ``Sigma = C = I``, else a scalar array.
