@@ -268,15 +268,6 @@ def fit_kl(samples: np.ndarray, target) -> float:
                                              jnp.asarray(target.covariance, jnp.float64)))
 
 
-def batched_sinkhorn(xs: np.ndarray, ys: np.ndarray, blur: float):
-    """Sinkhorn divergences of ``P`` pairs ``[P, n, d]`` in one compiled call
-    (:func:`langevin_jax.metrics.sinkhorn_divergence_batched`: ``lax.map`` on CPU, ``vmap``
-    on accelerators)."""
-    res = metrics.sinkhorn_divergence_batched(jnp.asarray(xs, jnp.float32), jnp.asarray(ys, jnp.float32),
-                                              blur=blur)
-    return np.asarray(res.value, np.float64), np.asarray(res.converged)
-
-
 @dataclasses.dataclass
 class SinkhornPairs:
     """The Sinkhorn divergences of a run, gathered over its trials for one batched call: each
@@ -305,14 +296,21 @@ class SinkhornPairs:
 
     def compute(self, name: str, blur: float):
         """``(values, converged, floor, seconds)``: every pair's value and convergence (the
-        pairs of :meth:`add` in order, then the floor pairs), the floor values, the time."""
-        xs = np.stack(self.xs + [p[0] for p in self.floor_pairs])
-        ys = np.stack(self.ys + [p[1] for p in self.floor_pairs])
+        pairs of :meth:`add` in order, then the floor pairs), the floor values, the time
+        (one call of :func:`langevin_jax.metrics.sinkhorn_with_floor`)."""
         t_sk = time.perf_counter()
-        with _status.Phase(name, f"Sinkhorn: {xs.shape[0]} divergences of {xs.shape[1]} points"):
-            values, converged = batched_sinkhorn(xs, ys, blur)
-        seconds = time.perf_counter() - t_sk
-        return values, converged, values[len(self.where):], seconds
+        shape = (-1, self.points, self.reference.shape[1])  # [pairs, points, d], also for no pairs
+
+        def f32(arrays):
+            return np.asarray(arrays, np.float32).reshape(shape)
+
+        with _status.Phase(name, f"Sinkhorn: {len(self.xs) + len(self.floor_pairs)} divergences of "
+                                 f"{self.points} points"):
+            res = metrics.sinkhorn_with_floor(f32(self.xs), f32(self.ys), f32([p[0] for p in self.floor_pairs]),
+                                              f32([p[1] for p in self.floor_pairs]), blur=blur)
+        values = np.concatenate([np.asarray(res.divergence.value, np.float64), np.asarray(res.floor.value, np.float64)])
+        converged = np.concatenate([np.asarray(res.divergence.converged), np.asarray(res.floor.converged)])
+        return values, converged, values[len(self.where):], time.perf_counter() - t_sk
 
 
 def reference_summary(floor: np.ndarray, config: Config) -> dict:

@@ -146,11 +146,11 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
             nonfinite_chains=nonfinite,
         )
     # noise floor: two independent samples of pi of the same size
-    for t in range(config.trials):
-        sk_x.append(np.asarray(jax.random.normal(jax.random.fold_in(k_ref, 1000 + t), (n_sk, d))))
-        sk_y.append(np.asarray(jax.random.normal(jax.random.fold_in(k_ref, t), (n_sk, d))))
-    sk = metrics.sinkhorn_divergence_batched(np.stack(sk_x).astype(np.float32),
-                                             np.stack(sk_y).astype(np.float32), blur=config.blur)
+    floor_x = [jax.random.normal(jax.random.fold_in(k_ref, 1000 + t), (n_sk, d)) for t in range(config.trials)]
+    floor_y = [jax.random.normal(jax.random.fold_in(k_ref, t), (n_sk, d)) for t in range(config.trials)]
+    sets = (np.asarray(a, np.float32).reshape(-1, n_sk, d) for a in (sk_x, sk_y, floor_x, floor_y))
+    res = metrics.sinkhorn_with_floor(*sets, blur=config.blur)
+    sk = jax.tree_util.tree_map(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), res.divergence, res.floor)
     values = np.where(np.asarray(sk.converged), np.asarray(sk.value, np.float64), np.nan)
     for start in STARTS:
         vals = [v for v, w in zip(values, sk_where) if w == start]

@@ -399,3 +399,26 @@ def test_nearest_distance_under_jit_and_vmap():
 def test_nearest_distance_names_bad_inputs(x, points, kwargs, match):
     with pytest.raises(ValueError, match=match):
         metrics.nearest_distance(x, points, **kwargs)
+
+
+def test_sinkhorn_with_floor_splits_one_batched_call():
+    key = jax.random.key(11)
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    samples = jax.random.normal(k1, (3, 60, 2)) + jnp.array([0.0, 1.0, 2.0])[:, None, None]
+    refs = jax.random.normal(k2, (3, 60, 2))
+    floor_x, floor_y = jax.random.normal(k3, (2, 60, 2)), jax.random.normal(k4, (2, 60, 2))
+    res = metrics.sinkhorn_with_floor(samples, refs, floor_x, floor_y, blur=0.1)
+    both = metrics.sinkhorn_divergence_batched(jnp.concatenate([samples, floor_x]),
+                                               jnp.concatenate([refs, floor_y]), blur=0.1)
+    np.testing.assert_array_equal(np.concatenate([res.divergence.value, res.floor.value]), both.value)
+    assert res.divergence.value.shape == (3,) and res.floor.value.shape == (2,)
+    assert bool(jnp.all(res.divergence.converged)) and bool(jnp.all(res.floor.converged))
+    # shifted sample sets score above the floor, increasingly with the shift
+    v = np.asarray(res.divergence.value)
+    assert v[0] < v[1] < v[2] and v[1] > np.max(np.asarray(res.floor.value))
+    with pytest.raises(ValueError, match="pair up"):
+        metrics.sinkhorn_with_floor(samples, refs[:2], floor_x, floor_y)
+    with pytest.raises(ValueError, match="floor_samples must have the points and d of samples"):
+        metrics.sinkhorn_with_floor(samples, refs, floor_x[:, :30], floor_y)
+    with pytest.raises(ValueError, match="samples"):
+        metrics.sinkhorn_with_floor(samples[0], refs, floor_x, floor_y)

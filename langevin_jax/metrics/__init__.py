@@ -31,9 +31,11 @@ from langevin_jax.metrics.nearest import nearest_distance
 from langevin_jax.metrics.score_diagnostics import ScoreError, lipschitz_estimate, score_error
 from langevin_jax.metrics.sinkhorn import (
     SINKHORN_MAX_MEMORY_BYTES as SINKHORN_MAX_MEMORY_BYTES,
+    ReferenceComparison,
     SinkhornResult,
     sinkhorn_divergence,
     sinkhorn_divergence_batched,
+    sinkhorn_with_floor,
 )
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "SinkhornResult",
     "sinkhorn_divergence",
     "sinkhorn_divergence_batched",
+    "ReferenceComparison",
+    "sinkhorn_with_floor",
     "mmd_squared",
     "energy_distance",
     "nearest_distance",

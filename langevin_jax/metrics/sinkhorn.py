@@ -194,6 +194,63 @@ def sinkhorn_divergence_batched(
     return fn(xs, ys)
 
 
+class ReferenceComparison(NamedTuple):
+    """Sinkhorn divergences of sample sets against samples of ``pi``, beside the noise floor
+    ([`sinkhorn_with_floor`][langevin_jax.metrics.sinkhorn_with_floor]).
+
+    Attributes:
+      divergence: [`SinkhornResult`][langevin_jax.metrics.SinkhornResult], ``[num_sets]``: each
+        sample set against its reference sample.
+      floor: [`SinkhornResult`][langevin_jax.metrics.SinkhornResult], ``[num_floor]``: other,
+        independent samples of ``pi`` against reference samples: the value an exact sampler
+        gets at this sample size and blur (a divergence is read against it, not against 0).
+    """
+
+    divergence: SinkhornResult
+    floor: SinkhornResult
+
+
+def sinkhorn_with_floor(samples: jax.Array, references: jax.Array, floor_samples: jax.Array,
+                        floor_references: jax.Array, **kwargs: Any) -> ReferenceComparison:
+    """Each sample set against a reference sample of ``pi``, and the ``pi``-vs-``pi`` noise
+    floor, in one compiled call of
+    [`sinkhorn_divergence_batched`][langevin_jax.metrics.sinkhorn_divergence_batched].
+
+    A finite-sample Sinkhorn divergence between two samples of the *same* law is not 0: it
+    is the floor, which depends on the sample size and the blur. The learned-score
+    experiments compare every sampler's output with a reference sample of ``pi`` and report
+    the floor beside it (``floor_samples``: samples of ``pi`` disjoint from the references).
+
+    Args:
+      samples: ``[num_sets, n, d]`` sample sets (e.g. chains of each start and trial).
+      references: ``[num_sets, m, d]``: the reference sample each set is compared with.
+      floor_samples: ``[num_floor, n, d]``: independent samples of ``pi``.
+      floor_references: ``[num_floor, m, d]``: the reference sample each is compared with.
+      **kwargs: passed on (``blur``, ``method``, ``batch_size``, ...).
+
+    Returns:
+      [`ReferenceComparison`][langevin_jax.metrics.ReferenceComparison].
+    """
+    parts = []
+    for name, arr in (("samples", samples), ("references", references), ("floor_samples", floor_samples),
+                      ("floor_references", floor_references)):
+        parts.append(_checks.check_rank(name, arr, 3, "[num_pairs, points, d]"))
+    samples, references, floor_samples, floor_references = parts
+    if samples.shape[0] != references.shape[0] or floor_samples.shape[0] != floor_references.shape[0]:
+        raise ValueError(f"samples and references, floor_samples and floor_references must pair up, got "
+                         f"{samples.shape[0]} and {references.shape[0]}, {floor_samples.shape[0]} and "
+                         f"{floor_references.shape[0]}")
+    if samples.shape[1:] != floor_samples.shape[1:] or references.shape[1:] != floor_references.shape[1:]:
+        raise ValueError(f"floor_samples must have the points and d of samples ({samples.shape[1:]}), "
+                         f"floor_references those of references ({references.shape[1:]}); got "
+                         f"{floor_samples.shape[1:]} and {floor_references.shape[1:]}")
+    res = sinkhorn_divergence_batched(jnp.concatenate([samples, floor_samples]),
+                                      jnp.concatenate([references, floor_references]), **kwargs)
+    k = samples.shape[0]
+    return ReferenceComparison(jax.tree_util.tree_map(lambda v: v[:k], res),
+                               jax.tree_util.tree_map(lambda v: v[k:], res))
+
+
 def _batched_method(method: str, num_pairs: int, n: int, m: int, itemsize: int, batch_size: Optional[int],
                     max_memory_bytes: Optional[float], backend: str) -> str:
     """Resolve ``method`` and check memory: ``"vmap"`` holds every pair's buffers at once,
