@@ -1,5 +1,5 @@
 """Denoising diffusion (DDPM, Ho et al. 2020): noise schedules, forward noising, the score
-of a denoiser, and reverse samplers as ``init``/``step`` pairs.
+of a denoiser, and reverse samplers (sampling algorithms for ``langevin_jax.run``).
 
 Conventions (Ho, Jain & Abbeel 2020, *Denoising Diffusion Probabilistic Models*):
 
@@ -13,6 +13,13 @@ Conventions (Ho, Jain & Abbeel 2020, *Denoising Diffusion Probabilistic Models*)
 
 This module knows nothing about neural networks (no Flax/Optax): it takes any ``eps_fn``.
 The network and its training live in [`langevin_jax.nn`][langevin_jax.nn].
+
+Its one pair of denoiser-to-score bridges is [`score_from_eps`][langevin_jax.diffusion.score_from_eps]
+(``s(x, t)`` at any level) and [`score_at_level`][langevin_jax.diffusion.score_at_level] (``s(x)`` at
+one level, for Langevin); ``nn.denoiser_score_fn`` / ``nn.denoiser_time_score_fn`` apply them to a
+network, and [`langevin_jax.annealing.eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path]
+to DALMC's continuous path time. The noise schedules here (``beta_k`` over levels) are not the
+annealing schedules ``lambda(t)`` of [`langevin_jax.annealing`][langevin_jax.annealing].
 """
 
 from __future__ import annotations

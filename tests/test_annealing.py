@@ -363,3 +363,12 @@ def test_dalmc_is_a_sampler():
 
     assert an.dalmc is samplers.dalmc
     assert samplers.dalmc.init is samplers.annealed_langevin.init
+
+
+def test_make_schedule_is_get_schedule_under_diffusions_verb():
+    from langevin_jax import annealing, diffusion
+
+    assert annealing.make_schedule is annealing.get_schedule
+    assert annealing.make_schedule("ou", horizon=2.0) == annealing.OUSchedule(2.0)
+    # the other kind: DDPM noise levels, not lambda(t)
+    assert isinstance(diffusion.make_schedule("linear"), diffusion.NoiseSchedule)

@@ -15,6 +15,14 @@ kappa A / 4`` with the action ``A = int_0^1 |mu'_t|^2 dt`` (the target is the fi
 of every KL here). DALMC is their Euler scheme on a grid of path times. Our choices, not the
 paper's: the OU horizon default ``T = 3``, the adapted time grid and the quadrature sizes.
 
+Two kinds of schedule live in the package: the annealing schedules here (``lambda(t)`` of a
+continuous path time ``t in [0, 1]``, [`make_schedule`][langevin_jax.annealing.make_schedule])
+and the DDPM noise schedules of [`langevin_jax.diffusion`][langevin_jax.diffusion] (``beta_k``
+over discrete levels ``k = 1..T``, [`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule]);
+``linear`` and ``cosine`` name one of each. A level ``k`` is the path time where
+``lambda_t = alphabar_k``: [`eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path]
+maps a network trained on the levels onto the path.
+
 One module per part, every public name re-exported here:
 ``schedules`` ([`AnnealingSchedule`][langevin_jax.annealing.AnnealingSchedule] and its
 kinds), ``paths`` ([`DiffusionPath`][langevin_jax.annealing.DiffusionPath], closed-form and

@@ -31,6 +31,7 @@ __all__ = [
     "ou_schedule",
     "custom_schedule",
     "get_schedule",
+    "make_schedule",
 ]
 
 _RESERVED = ("linear", "cosine", "ou")
@@ -254,6 +255,12 @@ def get_schedule(schedule: Union[str, AnnealingSchedule, Callable], *,
         return custom_schedule(schedule)
     raise ValueError(f"schedule must be a name, a callable or an AnnealingSchedule, "
                      f"got {type(schedule).__name__}")
+
+
+#: [`get_schedule`][langevin_jax.annealing.get_schedule] under the verb of
+#: [`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule] (which makes the
+#: other kind of schedule: DDPM noise levels, not an annealing ``lambda(t)``).
+make_schedule = get_schedule
 
 
 def _lam_and_rate(schedule: AnnealingSchedule, t):
