@@ -262,10 +262,9 @@ def all_starts(key, train: jax.Array, config: Config, target) -> jax.Array:
 
 
 def fit_kl(samples: np.ndarray, target) -> float:
-    with jax.enable_x64(True):
-        return float(metrics.gaussian_fit_kl(jnp.asarray(samples, jnp.float64),
-                                             jnp.asarray(target.mean, jnp.float64),
-                                             jnp.asarray(target.covariance, jnp.float64)))
+    """The Gaussian-fit KL of finite chains to the Gaussian ``target``
+    ([`langevin_jax.metrics.gaussian_fit_kl_report`][langevin_jax.metrics.gaussian_fit_kl_report])."""
+    return metrics.gaussian_fit_kl_report(samples, target.mean, target.covariance).value
 
 
 @dataclasses.dataclass

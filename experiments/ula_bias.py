@@ -98,7 +98,7 @@ def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> 
         compute = lambda i=i, h=h: _one(config, jax.random.fold_in(key, i), lam, target, h)  # noqa: E731
         rows.append(cache.get_or_compute(f"h={h}", compute) if cache else compute())
     # finite-sample bias of the Gaussian-fit KL at KL=0: ~ d(d+3)/(4n)
-    return dict(rows=rows, fit_kl_bias=config.d * (config.d + 3) / (4 * config.num_chains))
+    return dict(rows=rows, fit_kl_bias=metrics.gaussian_fit_kl_bias(config.d, config.num_chains))
 
 
 def _plot(result: dict, out):
