@@ -257,10 +257,10 @@ def get_schedule(schedule: Union[str, AnnealingSchedule, Callable], *,
                      f"got {type(schedule).__name__}")
 
 
-#: [`get_schedule`][langevin_jax.annealing.get_schedule] under the verb of
-#: [`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule] (which makes the
-#: other kind of schedule: DDPM noise levels, not an annealing ``lambda(t)``).
 make_schedule = get_schedule
+"""[`get_schedule`][langevin_jax.annealing.get_schedule] under the verb of
+[`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule] (which makes the
+other kind of schedule: DDPM noise levels, not an annealing ``lambda(t)``)."""
 
 
 def _lam_and_rate(schedule: AnnealingSchedule, t):
