@@ -25,7 +25,7 @@ annealing schedules ``lambda(t)`` of [`langevin_jax.annealing`][langevin_jax.ann
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +39,7 @@ from langevin_jax.samplers.base import (
     check_score_shape,
     gaussian_noise,
 )
+from langevin_jax.types import ArrayLike, PRNGKey
 
 __all__ = [
     "NoiseSchedule",
@@ -146,7 +147,7 @@ def make_schedule(kind: str = "linear", num_levels: int = 1000, **kwargs) -> Noi
     raise ValueError(f"schedule kind must be 'linear' or 'cosine', got {kind!r}")
 
 
-def check_level(name: str, level, schedule: NoiseSchedule) -> int:
+def check_level(name: str, level: int, schedule: NoiseSchedule) -> int:
     """Eagerly check that ``level`` is an int in ``[1, T]``; return it."""
     level = _checks.check_int_at_least(name, level, 1)
     if level > schedule.num_levels:
@@ -154,7 +155,7 @@ def check_level(name: str, level, schedule: NoiseSchedule) -> int:
     return level
 
 
-def check_level_range(min_level, max_level, schedule: NoiseSchedule) -> tuple[int, int]:
+def check_level_range(min_level: int, max_level: int, schedule: NoiseSchedule) -> tuple[int, int]:
     """Eagerly check ``1 <= min_level <= max_level <= T``."""
     lo = check_level("min_level", min_level, schedule)
     hi = check_level("max_level", max_level, schedule)
@@ -163,14 +164,14 @@ def check_level_range(min_level, max_level, schedule: NoiseSchedule) -> tuple[in
     return lo, hi
 
 
-def alphabar(schedule: NoiseSchedule, t: jax.Array) -> jax.Array:
+def alphabar(schedule: NoiseSchedule, t: ArrayLike) -> jax.Array:
     """``alphabar_t`` for integer levels ``t`` (any shape), with ``alphabar_0 = 1``."""
     t = jnp.asarray(t)
     padded = jnp.concatenate([jnp.ones((1,), schedule.alphabars.dtype), schedule.alphabars])
     return padded[t]
 
 
-def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: jax.Array, eps: jax.Array) -> jax.Array:
+def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: ArrayLike, eps: ArrayLike) -> jax.Array:
     """Forward noising ``x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps``.
 
     Args:
@@ -186,7 +187,7 @@ def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: jax.Array, eps: jax.Arr
     return jnp.sqrt(ab) * x0 + jnp.sqrt(1.0 - ab) * eps
 
 
-def sample_levels(key: jax.Array, shape, min_level: int, max_level: int) -> jax.Array:
+def sample_levels(key: PRNGKey, shape: Sequence[int], min_level: int, max_level: int) -> jax.Array:
     """Integer levels uniform on ``{min_level, ..., max_level}``, ``int32`` of ``shape``."""
     _checks.check_key("key", key)
     if _checks._is_concrete(min_level) and _checks._is_concrete(max_level):
@@ -238,7 +239,7 @@ def _score_at_level(eps_fn, scale, level, x):
     return -eps_fn(x, jnp.asarray(level, jnp.int32)) / jnp.asarray(scale, x.dtype)
 
 
-def gaussian_eps_fn(schedule: NoiseSchedule, mean, covariance) -> EpsFn:
+def gaussian_eps_fn(schedule: NoiseSchedule, mean: ArrayLike, covariance: ArrayLike) -> EpsFn:
     """The exact (Bayes-optimal) denoiser of a Gaussian data law ``N(m, C)``.
 
     ``x_t ~ N(sqrt(ab) m, ab C + (1 - ab) I)`` with ``ab = alphabar_t``, so

@@ -32,6 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from langevin_jax import _checks, _progress
 from langevin_jax.samplers.base import tree_is_finite
+from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
 __all__ = ["run", "RunResult", "RunInfo", "chain_keys", "NonFiniteWarning"]
 
@@ -93,17 +94,17 @@ class RunResult(NamedTuple):
       info: a [`RunInfo`][langevin_jax.runner.RunInfo].
     """
 
-    state: Any
-    trajectory: Optional[Any]
+    state: PyTree
+    trajectory: Optional[PyTree]
     info: RunInfo
 
     @property
-    def positions(self) -> Any:
+    def positions(self) -> PyTree:
         """Final positions (``[num_chains, d]`` for array positions)."""
         return self.state.position
 
 
-def chain_keys(key: jax.Array, step: jax.Array, num_chains: int) -> jax.Array:
+def chain_keys(key: PRNGKey, step: ArrayLike, num_chains: int) -> jax.Array:
     """The ``[num_chains]`` keys used at step ``step``: ``split(fold_in(key, step))``.
 
     Documented so a run can be reproduced chain by chain, and independent of sharding.
@@ -441,9 +442,9 @@ def _check_positions(initial_positions: Any) -> Any:
 
 
 def run(
-    key: jax.Array,
+    key: PRNGKey,
     algorithm: Any,
-    initial_positions: Any,
+    initial_positions: PyTree,
     num_steps: int,
     *,
     save_every: Optional[int] = None,

@@ -22,17 +22,19 @@ radius, ``alpha``) through the reparametrised noise.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 
 from langevin_jax import _checks, theory
 from langevin_jax.runner import chain_keys, run
 from langevin_jax.samplers.ula import _step as _ula_step
 from langevin_jax.samplers.ula import init as _ula_init
 from langevin_jax.samplers.base import SamplingAlgorithm, euler_maruyama
+from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
 __all__ = [
     # the sweep machinery
@@ -69,7 +71,7 @@ def _check_partitionable() -> None:
         )
 
 
-def prefix_normal(key: jax.Array, d: int, dtype=jnp.float32) -> jax.Array:
+def prefix_normal(key: PRNGKey, d: int, dtype: DTypeLike = jnp.float32) -> jax.Array:
     """``[d]`` standard normals, prefix-consistent: ``prefix_normal(key, d)[:k] == prefix_normal(key, k)``.
 
     This is ``jax.random.normal(key, (d,))``: with JAX's partitionable threefry (the default
@@ -81,8 +83,8 @@ def prefix_normal(key: jax.Array, d: int, dtype=jnp.float32) -> jax.Array:
     return jax.random.normal(key, (d,), dtype)
 
 
-def prefix_noise(key: jax.Array, num_steps: int, num_chains: int, d: int,
-                 dtype=jnp.float32) -> jax.Array:
+def prefix_noise(key: PRNGKey, num_steps: int, num_chains: int, d: int,
+                 dtype: DTypeLike = jnp.float32) -> jax.Array:
     """``[num_steps, num_chains, d]``: exactly the noise [`masked_ula`][langevin_jax.sweeps.masked_ula] (and
     [`langevin_jax.run`][langevin_jax.run]) draws, chain ``c`` at step ``k`` from ``chain_keys(key, k)[c]``.
 
@@ -103,13 +105,13 @@ def prefix_noise(key: jax.Array, num_steps: int, num_chains: int, d: int,
 
 
 def masked_ula(
-    key: jax.Array,
+    key: PRNGKey,
     score_fn: Callable[[jax.Array], jax.Array],
-    step_size: jax.Array,
-    initial_positions: jax.Array,
+    step_size: ArrayLike,
+    initial_positions: ArrayLike,
     num_steps: int,
-    mask: jax.Array,
-    noise: jax.Array | None = None,
+    mask: ArrayLike,
+    noise: ArrayLike | None = None,
 ) -> jax.Array:
     """ULA on the coordinates selected by ``mask``; padded coordinates stay where they start.
 
@@ -162,8 +164,8 @@ def masked_ula(
     return run(key, algorithm, initial_positions, num_steps).positions
 
 
-def sweep(fn: Callable[[jax.Array, jax.Array], Any], dims: Sequence[int],
-          d_max: int | None = None) -> Any:
+def sweep(fn: Callable[[jax.Array, jax.Array], PyTree], dims: Sequence[int],
+          d_max: int | None = None) -> PyTree:
     """Evaluate ``fn(d, mask)`` for every ``d`` in ``dims`` under one ``jit`` of a ``vmap``.
 
     Args:
@@ -183,12 +185,13 @@ def sweep(fn: Callable[[jax.Array, jax.Array], Any], dims: Sequence[int],
 # --------------------------------------------------------------------------------------
 
 
-def pad_spectrum(eigenvalues: jax.Array, mask: jax.Array) -> jax.Array:
+def pad_spectrum(eigenvalues: ArrayLike, mask: ArrayLike) -> jax.Array:
     """Eigenvalues on the used coordinates, 1 on the padded ones."""
     return jnp.where(mask > 0, eigenvalues, 1.0)
 
 
-def ula_gaussian_w2_masked(step_size, eigenvalues, mask, num_steps: int, start: float = 1.0):
+def ula_gaussian_w2_masked(step_size: ArrayLike, eigenvalues: ArrayLike, mask: ArrayLike, num_steps: int,
+                           start: float = 1.0) -> jax.Array:
     """Closed-form ``W2`` between ULA's law after ``k`` steps and ``N(0, diag(lambda))``.
 
     ULA on ``N(0, diag(lambda))`` started at ``x_0 = start * 1`` (deterministic): per
@@ -207,8 +210,8 @@ def ula_gaussian_w2_masked(step_size, eigenvalues, mask, num_steps: int, start: 
     return jnp.sqrt(jnp.sum(mask * terms))
 
 
-def diag_fit_w2_masked(samples: jax.Array, eigenvalues: jax.Array, mask: jax.Array,
-                       debias: bool = True):
+def diag_fit_w2_masked(samples: jax.Array, eigenvalues: ArrayLike, mask: ArrayLike,
+                       debias: bool = True) -> jax.Array:
     """Smooth ``W2`` estimate from samples ``[n, d_max]`` to ``N(0, diag(lambda))`` on the mask.
 
     Fits an independent Gaussian per coordinate (the law of ULA on a diagonal Gaussian is
@@ -228,7 +231,7 @@ def diag_fit_w2_masked(samples: jax.Array, eigenvalues: jax.Array, mask: jax.Arr
     return jnp.sqrt(jnp.maximum(w2sq, 1e-12))
 
 
-def masked_gaussian_fit_kl(samples: jax.Array, mean: jax.Array, mask: jax.Array) -> jax.Array:
+def masked_gaussian_fit_kl(samples: jax.Array, mean: ArrayLike, mask: ArrayLike) -> jax.Array:
     """Gaussian-fit ``KL(N(m_hat, S_hat) || N(mean, I))`` on the masked coordinates.
 
     Padded coordinates (zero in ``samples`` and ``mean``) get the target's law (variance 1)

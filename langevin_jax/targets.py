@@ -14,18 +14,19 @@ Batching over points is ``jax.vmap(target.score)``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 
 from langevin_jax import _checks, theory
+from langevin_jax.types import ArrayLike, PRNGKey
 
 __all__ = ["Gaussian", "IsotropicGaussian", "GaussianMixture", "random_orthogonal"]
 
 
-def random_orthogonal(key: jax.Array, d: int, dtype: Any = None) -> jax.Array:
+def random_orthogonal(key: PRNGKey, d: int, dtype: DTypeLike | None = None) -> jax.Array:
     """A Haar-random orthogonal ``[d, d]`` matrix, e.g. the eigenbasis of
     [`Gaussian.from_spectrum`][langevin_jax.targets.Gaussian.from_spectrum].
 
@@ -69,7 +70,7 @@ class Gaussian:
     precision: jax.Array
 
     @classmethod
-    def create(cls, mean: Any, covariance: Any) -> "Gaussian":
+    def create(cls, mean: ArrayLike, covariance: ArrayLike) -> "Gaussian":
         """Gaussian from its mean ``[d]`` and covariance ``[d, d]``."""
         mean = _checks.check_rank("mean", mean, 1, "[d]")
         if mean.shape[0] < 1:
@@ -95,7 +96,7 @@ class Gaussian:
         return cls(mean, covariance, scale_tril, precision)
 
     @classmethod
-    def from_spectrum(cls, mean: Any, eigenvalues: Any, basis: Any | None = None) -> "Gaussian":
+    def from_spectrum(cls, mean: ArrayLike, eigenvalues: ArrayLike, basis: ArrayLike | None = None) -> "Gaussian":
         """Gaussian with covariance ``basis @ diag(eigenvalues) @ basis.T``.
 
         Args:
@@ -133,7 +134,7 @@ class Gaussian:
         _checks.check_point(x, self.dim)
         return -self.precision @ (x - self.mean)
 
-    def sample(self, key: jax.Array, num: int) -> jax.Array:
+    def sample(self, key: PRNGKey, num: int) -> jax.Array:
         _checks.check_key("key", key)
         _checks.check_int_at_least("num", num, 1)
         z = jax.random.normal(key, (num, self.dim), self.mean.dtype)
@@ -153,7 +154,7 @@ class IsotropicGaussian:
     variance: jax.Array
 
     @classmethod
-    def create(cls, mean: Any, variance: Any = 1.0) -> "IsotropicGaussian":
+    def create(cls, mean: ArrayLike, variance: ArrayLike = 1.0) -> "IsotropicGaussian":
         mean = _checks.check_rank("mean", mean, 1, "[d]")
         _checks.check_finite_array("mean", mean)
         if jnp.ndim(variance) != 0:
@@ -181,7 +182,7 @@ class IsotropicGaussian:
         _checks.check_point(x, self.dim)
         return -(x - self.mean) / self.variance
 
-    def sample(self, key: jax.Array, num: int) -> jax.Array:
+    def sample(self, key: PRNGKey, num: int) -> jax.Array:
         _checks.check_key("key", key)
         _checks.check_int_at_least("num", num, 1)
         z = jax.random.normal(key, (num, self.dim), self.mean.dtype)
@@ -207,7 +208,7 @@ class GaussianMixture:
     precisions: jax.Array
 
     @classmethod
-    def create(cls, weights: Any, means: Any, covariances: Any) -> "GaussianMixture":
+    def create(cls, weights: ArrayLike, means: ArrayLike, covariances: ArrayLike) -> "GaussianMixture":
         """Mixture from weights ``[K]``, means ``[K, d]`` and covariances.
 
         ``covariances`` may be ``[K, d, d]`` (full), ``[K, d]`` (diagonal) or
@@ -281,7 +282,7 @@ class GaussianMixture:
         comp_scores = -jnp.einsum("kij,kj->ki", self.precisions, x - self.means)
         return r @ comp_scores
 
-    def sample(self, key: jax.Array, num: int) -> jax.Array:
+    def sample(self, key: PRNGKey, num: int) -> jax.Array:
         _checks.check_key("key", key)
         _checks.check_int_at_least("num", num, 1)
         key_c, key_z = jax.random.split(key)

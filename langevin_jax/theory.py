@@ -6,12 +6,14 @@ All functions are pure JAX and differentiable in their continuous arguments.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
+from langevin_jax.types import ArrayLike
 
 __all__ = [
     "gaussian_kl",
@@ -28,7 +30,7 @@ __all__ = [
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def gaussian_log_density(mahalanobis_sq, log_det, dim) -> jax.Array:
+def gaussian_log_density(mahalanobis_sq: ArrayLike, log_det: ArrayLike, dim: int) -> jax.Array:
     """``log N(x; m, S) = -(|x - m|_S^2 + log det S + d log 2 pi) / 2`` from its parts.
 
     The one Gaussian log-density of the package (targets, mixtures, annealing paths and
@@ -65,7 +67,7 @@ def _check_ula_step(variance, h):
                              f"got h={h}, variance={variance}")
 
 
-def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
+def gaussian_kl(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike) -> jax.Array:
     """``KL(N(mean0, cov0) || N(mean1, cov1))``.
 
     ``0.5 * [tr(S1^-1 S0) + (m1-m0)^T S1^-1 (m1-m0) - d + log det S1 - log det S0]``.
@@ -83,7 +85,7 @@ def gaussian_kl(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
     return gaussian_kl_unchecked(mean0, cov0, mean1, cov1)
 
 
-def gaussian_kl_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
+def gaussian_kl_unchecked(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
     """[`gaussian_kl`][langevin_jax.theory.gaussian_kl] without the input checks, for callers that validated their reference
     and pass a fitted ``cov0`` that may be singular (then the Cholesky gives NaN, which
     [`langevin_jax.metrics.gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl] reports as ``+inf``)."""
@@ -97,7 +99,7 @@ def gaussian_kl_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
     return 0.5 * (jnp.sum(m * m) + jnp.dot(diff, diff) - d + logdet1 - logdet0)
 
 
-def gaussian_w2(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
+def gaussian_w2(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike) -> jax.Array:
     """Wasserstein-2 distance between Gaussians (Bures-Wasserstein formula).
 
     ``W2^2 = |m0 - m1|^2 + tr(S0) + tr(S1) - 2 tr((S1^1/2 S0 S1^1/2)^1/2)``, the trace term
@@ -111,7 +113,7 @@ def gaussian_w2(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.A
     return gaussian_w2_unchecked(mean0, cov0, mean1, cov1)
 
 
-def gaussian_w2_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
+def gaussian_w2_unchecked(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, cov1: jax.Array) -> jax.Array:
     """[`gaussian_w2`][langevin_jax.theory.gaussian_w2] without the input checks, for callers
     that validated them; a non-finite ``cov0`` (e.g. a diverged sampler's) gives ``+inf``."""
     finite = jnp.all(jnp.isfinite(cov0))
@@ -125,7 +127,7 @@ def gaussian_w2_unchecked(mean0, cov0, mean1, cov1) -> jax.Array:
     return jnp.where(finite, jnp.where(w2sq > 0, jnp.sqrt(safe), 0.0), jnp.inf)
 
 
-def ula_gaussian_stationary_variance(variance: jax.Array, h: jax.Array) -> jax.Array:
+def ula_gaussian_stationary_variance(variance: ArrayLike, h: ArrayLike) -> jax.Array:
     """Stationary variance of ULA on ``N(m, lambda)`` per eigen-direction.
 
     The chain ``x' = x - (h/lambda)(x - m) + sqrt(2h) xi`` is an AR(1) process with
@@ -140,14 +142,16 @@ def _stationary_variance(variance, h):
     return variance / (1.0 - h / (2.0 * variance))
 
 
-def ula_gaussian_mean_contraction(variance: jax.Array, h: jax.Array) -> jax.Array:
+def ula_gaussian_mean_contraction(variance: ArrayLike, h: ArrayLike) -> jax.Array:
     """Per-step contraction ``1 - h / lambda`` of ULA's mean error on ``N(m, lambda)``."""
     _checks.check_positive_finite("variance", variance)
     _checks.check_positive_finite("h", h)
     return 1.0 - h / variance
 
 
-def ula_gaussian_law(mean, variance, h, num_steps, initial_mean=0.0, initial_variance=1.0):
+def ula_gaussian_law(mean: ArrayLike, variance: ArrayLike, h: ArrayLike, num_steps: int,
+                     initial_mean: ArrayLike = 0.0,
+                     initial_variance: ArrayLike = 1.0) -> tuple[jax.Array, jax.Array]:
     """Exact law of ULA after ``num_steps`` steps on ``N(mean, variance)``, per eigen-direction.
 
     The chain is the AR(1) recursion ``x' = (1 - h / lambda) x + (h / lambda) m + sqrt(2h) xi``,
@@ -192,7 +196,7 @@ def _one_minus_pow(x: jax.Array, k) -> jax.Array:
     return jnp.where(near, via_log, 1.0 - power)
 
 
-def ula_precision_variance(precision, h, num_steps=None) -> jax.Array:
+def ula_precision_variance(precision: ArrayLike, h: ArrayLike, num_steps: Optional[int] = None) -> jax.Array:
     """Variance of ULA from a point start along a direction of precision ``a`` (the score is
     ``-a x`` there): the AR(1) law of [`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law]
     with ``lambda = 1 / a`` and ``v0 = 0``, written for any real ``a`` (e.g. an eigenvalue of a

@@ -1,6 +1,8 @@
 """Types shared by the public API (annotations only; nothing here runs).
 
-* ``ArrayLike``: anything ``jnp.asarray`` takes (``jax.typing.ArrayLike``).
+* ``ArrayLike``: anything ``jnp.asarray`` takes (``jax.typing.ArrayLike``): an array or number
+  argument (a matrix, a spectrum, a mean, a scalar such as ``sigma``).
+* ``PyTree``: a pytree of arrays, e.g. a sampler's position.
 * ``ScalarOrSchedule``: a step size, a number or a function of the step index (Optax's
   ``ScalarOrSchedule``, for Langevin step sizes).
 * [`Target`][langevin_jax.types.Target]: what the metrics and experiments assume of a target distribution.
@@ -12,16 +14,22 @@ from typing import Any, Callable, Protocol, Union, runtime_checkable
 
 import jax
 
-__all__ = ["ArrayLike", "PRNGKey", "Scalar", "Schedule", "ScalarOrSchedule", "ScoreFn", "Target"]
+__all__ = ["ArrayLike", "PRNGKey", "PyTree", "Scalar", "Schedule", "ScalarOrSchedule", "ScoreFn", "Target"]
 
 ArrayLike = jax.typing.ArrayLike
+"""An array or number argument: anything ``jnp.asarray`` takes (``jax.typing.ArrayLike``)."""
 PRNGKey = jax.Array
+"""One PRNG key: ``jax.random.key(seed)``, or a legacy ``uint32[2]`` key."""
+PyTree = Any
+"""A pytree of arrays: a ``[d]`` array, a ``[H, W]`` array, a dict of arrays, ... (any pytree)."""
 Scalar = Union[float, jax.Array]
-#: ``k -> h_k``: a step size as a function of the (traced) step index.
+"""A number: a float or a scalar array."""
 Schedule = Callable[[jax.Array], jax.Array]
+"""``k -> h_k``: a step size as a function of the (traced) step index."""
 ScalarOrSchedule = Union[Scalar, Schedule]
-#: ``score_fn(x) -> grad log p(x)`` on one point (batch with ``jax.vmap``).
-ScoreFn = Callable[[Any], Any]
+"""A step size: a number or a schedule (like Optax's ``ScalarOrSchedule``)."""
+ScoreFn = Callable[[PyTree], PyTree]
+"""``score_fn(x) -> grad log p(x)`` on one point (batch with ``jax.vmap``)."""
 
 
 @runtime_checkable

@@ -29,6 +29,7 @@ from langevin_jax.annealing.schedules import (
     _lam_and_rate,
     get_schedule,
 )
+from langevin_jax.types import ArrayLike, PRNGKey
 
 __all__ = [
     "gaussian_action_density",
@@ -41,7 +42,7 @@ __all__ = [
 
 
 def gaussian_action_density(target, schedule: Union[str, AnnealingSchedule, Callable],
-                            t) -> jax.Array:
+                            t: ArrayLike) -> jax.Array:
     """``|mu'_t|^2``, the squared W2 metric derivative of a Gaussian path, in closed form.
 
     ``lambda'^2 |m|^2 / (4 lambda) + sum_i lambda'^2 (sigma_i - 1)^2 / (4 (1 + lambda
@@ -143,7 +144,7 @@ class ActionEstimate(NamedTuple):
     num_nodes: int
 
 
-def action(key: jax.Array, path: DiffusionPath, *, num_samples: int = 4096,
+def action(key: PRNGKey, path: DiffusionPath, *, num_samples: int = 4096,
            num_nodes: int = 64, target_sample_fn: Optional[Callable] = None,
            batch_size: int = 1024) -> ActionEstimate:
     """The action ``A = int_0^1 |mu'_t|^2 dt`` of any path with a score, by quadrature.
@@ -200,7 +201,7 @@ def action(key: jax.Array, path: DiffusionPath, *, num_samples: int = 4096,
                           num_samples, num_nodes)
 
 
-def kl_bound(action_value, kappa, initial_kl=0.0) -> jax.Array:
+def kl_bound(action_value: ArrayLike, kappa: ArrayLike, initial_kl: ArrayLike = 0.0) -> jax.Array:
     """The bias bound ``KL(pi || Law(Y_{1/kappa})) <= initial_kl + kappa A / 4``.
 
     Holds for the continuous dynamics (not for DALMC's Euler steps), with

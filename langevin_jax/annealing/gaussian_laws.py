@@ -25,6 +25,7 @@ from langevin_jax import _checks, targets, theory
 from langevin_jax.annealing.paths import _gaussian_spectrum
 from langevin_jax.annealing.schedules import AnnealingSchedule, get_schedule
 from langevin_jax.annealing.time_grids import dalmc_step_schedule
+from langevin_jax.types import ArrayLike
 
 __all__ = [
     "GaussianLaw",
@@ -65,7 +66,7 @@ def _from_basis(eigenvectors, mu, c):
     return GaussianLaw(eigenvectors @ mu, 0.5 * (cov + cov.T))
 
 
-def default_ode_steps(target, kappa) -> int:
+def default_ode_steps(target, kappa: ArrayLike) -> int:
     """RK4 steps used by [`gaussian_annealed_law`][langevin_jax.annealing.gaussian_annealed_law] by default.
 
     ``max(2000, ceil(8 p_max / kappa))`` with ``p_max = max(1, 1 / sigma_min)``, the largest
@@ -83,11 +84,11 @@ def default_ode_steps(target, kappa) -> int:
 def gaussian_annealed_law(
     target,
     schedule: Union[str, AnnealingSchedule, Callable],
-    kappa,
+    kappa: ArrayLike,
     *,
     num_ode_steps: Optional[int] = None,
-    initial_mean: Optional[jax.Array] = None,
-    initial_covariance: Optional[jax.Array] = None,
+    initial_mean: Optional[ArrayLike] = None,
+    initial_covariance: Optional[ArrayLike] = None,
 ) -> GaussianLaw:
     """Exact law of ``Y_{1/kappa}`` for ``dY = grad log mu_{kappa s}(Y) ds + sqrt(2) dB``.
 
@@ -159,11 +160,11 @@ def _annealed_law(schedule, num_ode_steps, mean, sig, vecs, mu0, c0, kappa):
 def gaussian_dalmc_law(
     target,
     schedule: Union[str, AnnealingSchedule, Callable],
-    kappa,
-    time_grid,
+    kappa: ArrayLike,
+    time_grid: ArrayLike,
     *,
-    initial_mean: Optional[jax.Array] = None,
-    initial_covariance: Optional[jax.Array] = None,
+    initial_mean: Optional[ArrayLike] = None,
+    initial_covariance: Optional[ArrayLike] = None,
     return_trajectory: bool = False,
 ) -> GaussianLaw:
     """Exact law of DALMC on a Gaussian target (an exact linear recursion, no sampling).

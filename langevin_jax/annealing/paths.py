@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from langevin_jax import _checks, diffusion, targets, theory
 from langevin_jax.annealing.schedules import AnnealingSchedule, get_schedule
+from langevin_jax.types import ArrayLike
 
 __all__ = [
     "DiffusionPath",
@@ -140,7 +141,8 @@ def diffusion_path(target, schedule: Union[str, AnnealingSchedule, Callable]) ->
     return DiffusionPath(schedule, d, score_fn, log_prob_fn, _noised_sampler(target.sample, schedule))
 
 
-def diffusion_marginal(target, schedule: Union[str, AnnealingSchedule, Callable], t):
+def diffusion_marginal(target, schedule: Union[str, AnnealingSchedule, Callable],
+                       t: ArrayLike) -> Union[targets.Gaussian, targets.GaussianMixture]:
     """``mu_t`` as a target object (``Gaussian`` for Gaussian targets, else ``GaussianMixture``).
 
     Args:

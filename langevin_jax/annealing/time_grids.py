@@ -14,10 +14,12 @@ from typing import Callable, Tuple, Union
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 
 from langevin_jax import _checks
 from langevin_jax.annealing.action_bound import gaussian_action_density
 from langevin_jax.annealing.schedules import AnnealingSchedule, get_schedule
+from langevin_jax.types import ArrayLike
 
 __all__ = [
     "uniform_time_grid",
@@ -40,7 +42,7 @@ def _check_time_grid(time_grid) -> jax.Array:
     return grid
 
 
-def dalmc_step_schedule(time_grid, kappa) -> Tuple[jax.Array, jax.Array]:
+def dalmc_step_schedule(time_grid: ArrayLike, kappa: ArrayLike) -> Tuple[jax.Array, jax.Array]:
     """DALMC's per-step path times and Langevin step sizes from a time grid.
 
     Step ``k`` evaluates the score at ``t_k`` and moves by ``h_k = (t_{k+1} - t_k) / kappa``.
@@ -61,7 +63,7 @@ def dalmc_step_schedule(time_grid, kappa) -> Tuple[jax.Array, jax.Array]:
     return grid[:-1], jnp.diff(grid) / jnp.asarray(kappa, grid.dtype)
 
 
-def uniform_time_grid(num_steps: int, dtype=None) -> jax.Array:
+def uniform_time_grid(num_steps: int, dtype: DTypeLike | None = None) -> jax.Array:
     """``t_k = k / N``, ``k = 0..N``: ``[num_steps + 1]``."""
     num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
     return jnp.linspace(0.0, 1.0, num_steps + 1, dtype=dtype or jnp.result_type(float))
@@ -106,7 +108,7 @@ def adapted_time_grid(speed_fn: Callable[[jax.Array], jax.Array], num_steps: int
     return grid.at[0].set(0.0).at[-1].set(1.0)
 
 
-def gaussian_speed_fn(target, schedule: Union[str, AnnealingSchedule, Callable]):
+def gaussian_speed_fn(target, schedule: Union[str, AnnealingSchedule, Callable]) -> Callable[[ArrayLike], jax.Array]:
     """``t -> |mu'_t|`` for a Gaussian target (square root of
     [`gaussian_action_density`][langevin_jax.annealing.gaussian_action_density])."""
     schedule = get_schedule(schedule)

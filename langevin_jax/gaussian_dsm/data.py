@@ -10,14 +10,13 @@ anisotropy of the data); the mean is known (zero), so ``Sigma_hat = (1/n) sum_j 
 from __future__ import annotations
 
 import functools
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
 from langevin_jax.gaussian_dsm._validation import _check_nonneg, _check_spectrum, _check_square
+from langevin_jax.types import ArrayLike, PRNGKey
 
 __all__ = ["power_law_spectrum", "sample_empirical_covariance"]
 
@@ -46,8 +45,8 @@ def _sample_empirical_covariance(key, spectrum, basis, num_samples):
     return 0.5 * (cov + cov.T)
 
 
-def sample_empirical_covariance(key: jax.Array, spectrum: Any, num_samples: int,
-                                basis: Any | None = None) -> jax.Array:
+def sample_empirical_covariance(key: PRNGKey, spectrum: ArrayLike, num_samples: int,
+                                basis: ArrayLike | None = None) -> jax.Array:
     """Empirical covariance ``(1/n) sum_j x_j x_j^T`` of ``n`` draws of ``N(0, Sigma)``.
 
     ``Sigma = basis diag(spectrum) basis^T``. The mean is known (zero) and not subtracted, so

@@ -20,6 +20,7 @@ from langevin_jax.gaussian_dsm._validation import _check_dsm_args, _check_nonneg
 from langevin_jax.gaussian_dsm._validation import _check_square, _check_steps, _np_eigvalsh
 from langevin_jax.gaussian_dsm.exact import _sampling_w2
 from langevin_jax.gaussian_dsm.spectral import _check_pipeline, dsm_eigenvalue, ula_variance
+from langevin_jax.types import ArrayLike
 
 __all__ = ["ErrorSources", "ErrorDecomposition", "error_decomposition"]
 
@@ -63,8 +64,8 @@ def _spectral_variances(mus, sigma, gamma, num_dsm_steps, eta, num_ula_steps, ti
     return ula_variance(a, eta, num_ula_steps)
 
 
-def error_decomposition(data_covariance: Any, empirical_covariance: Any, sigma: Any, eta: Any, *,
-                        gamma: Any = None, num_dsm_steps: Optional[int] = None,
+def error_decomposition(data_covariance: ArrayLike, empirical_covariance: Optional[ArrayLike], sigma: ArrayLike,
+                        eta: ArrayLike, *, gamma: Optional[ArrayLike] = None, num_dsm_steps: Optional[int] = None,
                         num_ula_steps: Optional[int] = None) -> ErrorDecomposition:
     """Each error source of the pipeline separately (our definitions).
 

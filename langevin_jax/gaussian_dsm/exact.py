@@ -11,7 +11,7 @@ Cholesky factor and eigenvalues. These are the "exact" leg of the three-way chec
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +21,7 @@ from langevin_jax import _checks, theory
 from langevin_jax.gaussian_dsm._validation import _all_concrete, _check_dsm_args, _check_dsm_solvable
 from langevin_jax.gaussian_dsm._validation import _check_eta_stable, _check_nonneg, _check_scalar_positive
 from langevin_jax.gaussian_dsm._validation import _check_square, _check_steps, _np_eigvalsh
+from langevin_jax.types import ArrayLike
 
 __all__ = [
     "dsm_loss",
@@ -55,7 +56,7 @@ def _dsm_loss(a, cov, sigma):
     return 0.5 * jnp.trace(a @ m @ a.T) - jnp.trace(a) + d / (2.0 * sigma**2)
 
 
-def dsm_loss(score_matrix: Any, empirical_covariance: Any, sigma: Any) -> jax.Array:
+def dsm_loss(score_matrix: ArrayLike, empirical_covariance: ArrayLike, sigma: ArrayLike) -> jax.Array:
     """The DSM loss of the linear score ``s_A(y) = -A y``, averaged exactly over the noise.
 
     ``L(A) = 1/(2n) sum_j E_z |-A (x_j + sigma z) + z / sigma|^2
@@ -85,8 +86,8 @@ def _dsm_score_matrix(cov, sigma, gamma, num_steps):
     return 0.5 * (a + a.T)
 
 
-def dsm_score_matrix(empirical_covariance: Any, sigma: Any, num_steps: Optional[int] = None,
-                     gamma: Any = None) -> jax.Array:
+def dsm_score_matrix(empirical_covariance: ArrayLike, sigma: ArrayLike, num_steps: Optional[int] = None,
+                     gamma: Optional[ArrayLike] = None) -> jax.Array:
     """The score matrix ``A`` learned by DSM at noise ``sigma`` (``s_A(y) = -A y``).
 
     ``A_inf = (Sigma_hat + sigma^2 I)^{-1}`` (the minimiser of [`dsm_loss`][langevin_jax.gaussian_dsm.dsm_loss]) when
@@ -131,7 +132,7 @@ def _ula_covariance(a, eta, num_steps):
     return 0.5 * (c + c.T)
 
 
-def ula_covariance(score_matrix: Any, eta: Any, num_steps: Optional[int] = None) -> jax.Array:
+def ula_covariance(score_matrix: ArrayLike, eta: ArrayLike, num_steps: Optional[int] = None) -> jax.Array:
     """Covariance of ULA with the linear score ``-A x``, from ``x_0 = 0``.
 
     ``num_steps = k``: ``C_k = 2 eta sum_{j<k} (I - eta A)^{2j}`` (exact series, ``O(log k)``
@@ -163,7 +164,8 @@ def ula_covariance(score_matrix: Any, eta: Any, num_steps: Optional[int] = None)
     return _ula_covariance(a, eta, num_steps)
 
 
-def pipeline_covariance(empirical_covariance: Any, sigma: Any, eta: Any, *, gamma: Any = None,
+def pipeline_covariance(empirical_covariance: ArrayLike, sigma: ArrayLike, eta: ArrayLike, *,
+                        gamma: Optional[ArrayLike] = None,
                         num_dsm_steps: Optional[int] = None,
                         num_ula_steps: Optional[int] = None) -> jax.Array:
     """Covariance of the sampled law: ``ula_covariance(dsm_score_matrix(Sigma_hat, ...), ...)``.
@@ -189,7 +191,7 @@ def _sampling_w2(sig, c):
     return theory.gaussian_w2_unchecked(zero, c, zero, sig)  # the one Bures implementation
 
 
-def sampling_w2(data_covariance: Any, sampled_covariance: Any) -> jax.Array:
+def sampling_w2(data_covariance: ArrayLike, sampled_covariance: ArrayLike) -> jax.Array:
     """Exact ``W2(N(0, Sigma), N(0, C))`` (Bures), differentiable in both matrices.
 
     ``W2^2 = tr Sigma + tr C - 2 sum_i sqrt(b_i)``, ``b_i`` the eigenvalues of ``L^T C L``
@@ -211,8 +213,8 @@ def sampling_w2(data_covariance: Any, sampled_covariance: Any) -> jax.Array:
     return _sampling_w2(sig, c)
 
 
-def pipeline_w2(data_covariance: Any, empirical_covariance: Any, sigma: Any, eta: Any, *,
-                gamma: Any = None, num_dsm_steps: Optional[int] = None,
+def pipeline_w2(data_covariance: ArrayLike, empirical_covariance: Optional[ArrayLike], sigma: ArrayLike,
+                eta: ArrayLike, *, gamma: Optional[ArrayLike] = None, num_dsm_steps: Optional[int] = None,
                 num_ula_steps: Optional[int] = None) -> jax.Array:
     """Exact W2 sampling error of the pipeline, from matrices.
 

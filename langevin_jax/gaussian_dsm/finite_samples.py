@@ -11,7 +11,7 @@ second-order expansion of ``C = phi(Sigma_hat)`` (Daleckii-Krein) and of the Bur
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,7 @@ from langevin_jax import _checks
 from langevin_jax.gaussian_dsm._validation import _check_square
 from langevin_jax.metrics.gaussian_fit import _fit_w2_bias
 from langevin_jax.gaussian_dsm.spectral import _kernel, _validate_spectral, sampled_variance
+from langevin_jax.types import ArrayLike
 
 __all__ = ["finite_sample_kernel", "expected_kernel_w2", "gaussian_fit_w2_bias"]
 
@@ -60,7 +61,8 @@ def _finite_sample_kernel(lam, sigma, eta, gamma, num_dsm_steps, num_ula_steps):
     return _kappa(phi, lam)
 
 
-def finite_sample_kernel(spectrum: Any, sigma: Any, eta: Any, *, gamma: Any = None,
+def finite_sample_kernel(spectrum: ArrayLike, sigma: ArrayLike, eta: ArrayLike, *,
+                         gamma: Optional[ArrayLike] = None,
                          num_dsm_steps: Optional[int] = None,
                          num_ula_steps: Optional[int] = None) -> jax.Array:
     """The two-point kernel ``kappa`` of the finite-sample error (our second-order expansion).
@@ -97,8 +99,8 @@ def _expected_w2_sq(lam, num_samples, sigma, eta, gamma, num_dsm_steps, num_ula_
     return jnp.sum(k) + jnp.sum(kappa) / num_samples
 
 
-def expected_kernel_w2(spectrum: Any, num_samples: int, sigma: Any, eta: Any, *,
-                       gamma: Any = None, num_dsm_steps: Optional[int] = None,
+def expected_kernel_w2(spectrum: ArrayLike, num_samples: int, sigma: ArrayLike, eta: ArrayLike, *,
+                       gamma: Optional[ArrayLike] = None, num_dsm_steps: Optional[int] = None,
                        num_ula_steps: Optional[int] = None) -> jax.Array:
     """``sqrt(E W2^2)`` over the draw of ``n`` samples, to first order in ``1/n``.
 
@@ -112,7 +114,7 @@ def expected_kernel_w2(spectrum: Any, num_samples: int, sigma: Any, eta: Any, *,
     return jnp.sqrt(jnp.clip(w2sq, 0.0))
 
 
-def gaussian_fit_w2_bias(data_covariance: Any, sampled_covariance: Any,
+def gaussian_fit_w2_bias(data_covariance: ArrayLike, sampled_covariance: ArrayLike,
                          num_samples: int) -> jax.Array:
     """Leading-order bias of the Gaussian-fit estimate of ``W2^2`` (our derivation): the
     paper-2 spelling of [`langevin_jax.metrics.gaussian_fit_w2_bias`][langevin_jax.metrics.gaussian_fit_w2_bias],

@@ -10,7 +10,7 @@ lowers ULA's inflation where ``lambda < eta``, so ``sigma*(eta)`` minimises the 
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -20,11 +20,12 @@ from langevin_jax.gaussian_dsm._validation import _check_dsm_args, _check_nonneg
 from langevin_jax.gaussian_dsm._validation import _check_spectrum, _check_steps
 from langevin_jax.gaussian_dsm.finite_samples import _finite_sample_kernel
 from langevin_jax.gaussian_dsm.spectral import _kernel, dsm_eigenvalue
+from langevin_jax.types import ArrayLike
 
 __all__ = ["max_stable_eta", "optimal_sigma"]
 
 
-def max_stable_eta(spectrum: Any, sigma: Any, *, gamma: Any = None,
+def max_stable_eta(spectrum: ArrayLike, sigma: ArrayLike, *, gamma: Optional[ArrayLike] = None,
                    num_dsm_steps: Optional[int] = None) -> jax.Array:
     """Largest stable ULA step ``2 / a_max`` for the score learned on ``Sigma_hat``.
 
@@ -80,9 +81,9 @@ def _optimal_sigma(spectrum, eta, gamma, sigma_init, num_dsm_steps, num_ula_step
     return sigma, jnp.sqrt(value)
 
 
-def optimal_sigma(spectrum: Any, eta: Any, *, gamma: Any = None,
+def optimal_sigma(spectrum: ArrayLike, eta: ArrayLike, *, gamma: Optional[ArrayLike] = None,
                   num_dsm_steps: Optional[int] = None, num_ula_steps: Optional[int] = None,
-                  num_samples: Optional[int] = None, sigma_init: Any = None,
+                  num_samples: Optional[int] = None, sigma_init: Optional[ArrayLike] = None,
                   num_iterations: int = 200) -> tuple[jax.Array, jax.Array]:
     """The noise level ``sigma*(eta)`` minimising the closed-form W2, by gradient descent.
 

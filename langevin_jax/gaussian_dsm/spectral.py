@@ -24,12 +24,13 @@ from langevin_jax.theory import _one_minus_pow
 from langevin_jax.gaussian_dsm._validation import _all_concrete, _check_dsm_args, _check_dsm_solvable
 from langevin_jax.gaussian_dsm._validation import _check_eta_stable, _check_nonneg, _check_scalar_positive
 from langevin_jax.gaussian_dsm._validation import _check_spectrum, _check_steps
+from langevin_jax.types import ArrayLike
 
 __all__ = ["dsm_eigenvalue", "ula_variance", "sampled_variance", "kernel", "kernel_w2"]
 
 
-def dsm_eigenvalue(mu: Any, sigma: Any, num_dsm_steps: Optional[int] = None,
-                   gamma: Any = None) -> jax.Array:
+def dsm_eigenvalue(mu: ArrayLike, sigma: ArrayLike, num_dsm_steps: Optional[int] = None,
+                   gamma: Optional[ArrayLike] = None) -> jax.Array:
     """Eigenvalue ``a(mu)`` of the DSM score matrix along an eigenvalue ``mu`` of ``Sigma_hat``.
 
     ``a = 1 / m`` (minimiser) or ``a = [1 - (1 - gamma m)^K] / m`` (``K`` gradient steps),
@@ -43,7 +44,7 @@ def dsm_eigenvalue(mu: Any, sigma: Any, num_dsm_steps: Optional[int] = None,
     return jnp.where(zero, gamma * num_dsm_steps, _one_minus_pow(-gamma * safe, num_dsm_steps) / safe)
 
 
-def ula_variance(a: Any, eta: Any, num_ula_steps: Optional[int] = None) -> jax.Array:
+def ula_variance(a: ArrayLike, eta: ArrayLike, num_ula_steps: Optional[int] = None) -> jax.Array:
     """ULA variance along an eigenvalue ``a`` of the score matrix, from ``x_0 = 0``.
 
     ``c_inf = 1 / (a (1 - eta a / 2))`` (``+inf`` unless ``0 < eta a < 2``) and
@@ -54,7 +55,7 @@ def ula_variance(a: Any, eta: Any, num_ula_steps: Optional[int] = None) -> jax.A
     return theory.ula_precision_variance(a, eta, num_ula_steps)
 
 
-def sampled_variance(mu: Any, sigma: Any, eta: Any, *, gamma: Any = None,
+def sampled_variance(mu: ArrayLike, sigma: ArrayLike, eta: ArrayLike, *, gamma: Optional[ArrayLike] = None,
                      num_dsm_steps: Optional[int] = None,
                      num_ula_steps: Optional[int] = None) -> jax.Array:
     """``phi(mu) = c(a(mu))``: the sampled variance along an eigenvalue ``mu`` of ``Sigma_hat``.
@@ -104,7 +105,7 @@ def _kernel(spectrum, sigma, eta, gamma, num_dsm_steps, num_ula_steps):
     return (jnp.sqrt(spectrum) - jnp.sqrt(c)) ** 2
 
 
-def kernel(spectrum: Any, sigma: Any, eta: Any, *, gamma: Any = None,
+def kernel(spectrum: ArrayLike, sigma: ArrayLike, eta: ArrayLike, *, gamma: Optional[ArrayLike] = None,
            num_dsm_steps: Optional[int] = None, num_ula_steps: Optional[int] = None) -> jax.Array:
     """The per-eigenvalue error kernel ``k(lambda) = (sqrt(lambda) - sqrt(phi(lambda)))^2``.
 
@@ -132,7 +133,7 @@ def kernel(spectrum: Any, sigma: Any, eta: Any, *, gamma: Any = None,
     return _kernel(spectrum, sigma, eta, gamma, num_dsm_steps, num_ula_steps)
 
 
-def kernel_w2(spectrum: Any, sigma: Any, eta: Any, *, gamma: Any = None,
+def kernel_w2(spectrum: ArrayLike, sigma: ArrayLike, eta: ArrayLike, *, gamma: Optional[ArrayLike] = None,
               num_dsm_steps: Optional[int] = None,
               num_ula_steps: Optional[int] = None) -> jax.Array:
     """``W2 = sqrt(sum_i k(lambda_i))``: the sampling error as a kernel norm of the spectrum.

@@ -7,13 +7,14 @@ experiments' eager report (non-finite chains dropped and counted, float64 fit).
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks, theory
+from langevin_jax.types import ArrayLike
 
 
 def _fit(samples: jax.Array):
@@ -37,7 +38,7 @@ def _check_fit_inputs(samples, mean, covariance):
     return samples, mean
 
 
-def gaussian_fit_kl(samples: jax.Array, mean: jax.Array, covariance: jax.Array) -> jax.Array:
+def gaussian_fit_kl(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) -> jax.Array:
     """``KL(N(m_hat, S_hat) || N(mean, covariance))`` for the Gaussian fitted to ``samples``.
 
     ``m_hat`` is the sample mean and ``S_hat`` the unbiased sample covariance of
@@ -83,7 +84,7 @@ class FitReport(NamedTuple):
     num_dropped: int
 
 
-def gaussian_fit_kl_report(samples, mean, covariance) -> FitReport:
+def gaussian_fit_kl_report(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) -> FitReport:
     """[`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl] the way the experiments report
     it: chains with a non-finite coordinate are dropped *and counted*, the fit is done in float64.
 
@@ -123,7 +124,7 @@ def gaussian_fit_kl_bias(d: int, n: int) -> float:
     return d * (d + 3) / (4.0 * n)
 
 
-def gaussian_fit_w2(samples: jax.Array, mean: jax.Array, covariance: jax.Array) -> jax.Array:
+def gaussian_fit_w2(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) -> jax.Array:
     """Bures-Wasserstein ``W2(N(m_hat, S_hat), N(mean, covariance))`` of the fitted Gaussian.
 
     Finite-sample bias: for samples from ``N(0, I_d)`` itself,
@@ -150,7 +151,8 @@ def _fit_w2_bias(sig, c, n):
     return jnp.trace(c) / n + cov_term / (n - 1)
 
 
-def gaussian_fit_w2_bias(d: int, n: int, *, data_covariance=None, sampled_covariance=None):
+def gaussian_fit_w2_bias(d: int, n: int, *, data_covariance: Optional[ArrayLike] = None,
+                         sampled_covariance: Optional[ArrayLike] = None) -> Union[float, jax.Array]:
     """Leading-order bias of ``gaussian_fit_w2(...)**2`` (the one implementation; also
     [`langevin_jax.gaussian_dsm.gaussian_fit_w2_bias`][langevin_jax.gaussian_dsm.gaussian_fit_w2_bias]).
 

@@ -11,9 +11,10 @@ import jax.numpy as jnp
 
 from langevin_jax import _checks
 from langevin_jax.metrics._clouds import _check_cloud, _sq_dists
+from langevin_jax.types import ArrayLike
 
 
-def mmd_squared(x: jax.Array, y: jax.Array, bandwidth: float = 1.0) -> jax.Array:
+def mmd_squared(x: ArrayLike, y: ArrayLike, bandwidth: float = 1.0) -> jax.Array:
     """Unbiased estimate of ``MMD^2`` with the Gaussian kernel ``exp(-|x - y|^2 / (2 l^2))``.
 
     ``MMD^2 = E k(X, X') + E k(Y, Y') - 2 E k(X, Y)`` with the U-statistics (diagonal
@@ -34,7 +35,7 @@ def mmd_squared(x: jax.Array, y: jax.Array, bandwidth: float = 1.0) -> jax.Array
     return kxx + kyy - 2.0 * jnp.mean(k(x, y))
 
 
-def energy_distance(x: jax.Array, y: jax.Array) -> jax.Array:
+def energy_distance(x: ArrayLike, y: ArrayLike) -> jax.Array:
     """Energy distance ``2 E|X - Y| - E|X - X'| - E|Y - Y'|`` (U-statistics within samples).
 
     Args:

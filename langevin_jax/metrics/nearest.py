@@ -13,9 +13,10 @@ import jax.numpy as jnp
 
 from langevin_jax import _checks
 from langevin_jax.metrics._clouds import _sq_dists
+from langevin_jax.types import ArrayLike
 
 
-def nearest_distance(x: jax.Array, points: jax.Array, *, block: int = 1024) -> jax.Array:
+def nearest_distance(x: ArrayLike, points: ArrayLike, *, block: int = 1024) -> jax.Array:
     """Distance from each row of ``x`` to its nearest row of ``points``: ``min_j |x_i - p_j|``.
 
     ``points`` is scanned in blocks of ``block`` rows (one ``lax.scan``, no Python loop over

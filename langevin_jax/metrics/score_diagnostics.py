@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
-from langevin_jax.types import Target
+from langevin_jax.types import ArrayLike, PRNGKey, Target
 
 
 class ScoreError(NamedTuple):
@@ -48,7 +48,7 @@ class ScoreError(NamedTuple):
 
 
 def score_error(
-    key: jax.Array,
+    key: PRNGKey,
     score_hat_fn: Callable[[jax.Array], jax.Array],
     score_fn: Callable[[jax.Array], jax.Array],
     target: Target,
@@ -130,9 +130,9 @@ def score_error(
 
 
 def lipschitz_estimate(
-    key: jax.Array,
+    key: PRNGKey,
     score_fn: Callable[[jax.Array], jax.Array],
-    points: jax.Array,
+    points: ArrayLike,
     num_pairs: int = 1024,
     scale: float = 0.1,
 ) -> float:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from langevin_jax import _checks, diffusion
+from langevin_jax.types import PRNGKey, PyTree
 
 __all__ = [
     "DenoiserConfig",
@@ -33,7 +34,7 @@ __all__ = [
     "flops_per_example",
 ]
 
-Params = Any
+Params = PyTree  # the Flax parameters: a pytree of arrays
 
 _ACTIVATIONS: dict[str, Callable] = {"silu": nn.silu, "relu": nn.relu, "gelu": nn.gelu,
                                      "tanh": jnp.tanh}
@@ -124,7 +125,7 @@ class MLPDenoiser(nn.Module):
         return nn.Dense(cfg.dim, precision=self.precision, name="out")(h)
 
 
-def init_denoiser(key: jax.Array, config: DenoiserConfig) -> Params:
+def init_denoiser(key: PRNGKey, config: DenoiserConfig) -> Params:
     """Initial parameters (a pytree of float32 arrays; LeCun-normal weights, zero biases)."""
     x = jnp.zeros((1, config.dim), jnp.float32)
     t = jnp.ones((1,), jnp.int32)

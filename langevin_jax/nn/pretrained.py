@@ -22,15 +22,16 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _io, diffusion
-from langevin_jax.nn.denoiser import DenoiserConfig, apply_denoiser
+from langevin_jax.nn.denoiser import DenoiserConfig, Params, apply_denoiser
 from langevin_jax.nn.train import TrainConfig
+from langevin_jax.types import ArrayLike
 
 __all__ = ["Pretrained", "pretrained_names", "pretrained_metadata", "load_pretrained", "export_pretrained",
            "PRETRAINED_DIR"]
@@ -57,7 +58,7 @@ class Pretrained(NamedTuple):
     """
 
     name: str
-    params: Any
+    params: Params
     model: DenoiserConfig
     train_config: TrainConfig
     schedule: diffusion.NoiseSchedule
@@ -172,7 +173,8 @@ def reference_inputs(dim: int, num: int = 4) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((num, dim)).astype(np.float32), np.array([1, 10, 100, 1000][:num], np.int32)
 
 
-def export_pretrained(name: str, params, train_config: TrainConfig, train_points, *, loss_history,
+def export_pretrained(name: str, params: Params, train_config: TrainConfig, train_points: ArrayLike, *,
+                      loss_history: ArrayLike,
                       experiment_config: dict, provenance: dict, directory: Optional[Path] = None,
                       loss_history_every: int = 1) -> Path:
     """Write ``<name>.npz`` and ``<name>.json`` (atomically) for

@@ -22,7 +22,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import flax.serialization
 import jax
@@ -31,8 +31,9 @@ import numpy as np
 import optax
 
 from langevin_jax import _checks, _io, _progress, diffusion
-from langevin_jax.nn.denoiser import DenoiserConfig, MLPDenoiser, init_denoiser
+from langevin_jax.nn.denoiser import DenoiserConfig, MLPDenoiser, Params, init_denoiser
 from langevin_jax.samplers.base import tree_is_finite
+from langevin_jax.types import ArrayLike, PRNGKey
 
 __all__ = [
     "TrainConfig",
@@ -148,8 +149,8 @@ class TrainResult(NamedTuple):
       elapsed_seconds: wall time of this call.
     """
 
-    params: Any
-    opt_state: Any
+    params: Params
+    opt_state: optax.OptState
     loss_history: np.ndarray
     step: int
     resumed_from: int
@@ -167,8 +168,8 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     return adam
 
 
-def epsilon_loss(params, model: MLPDenoiser, schedule, key, x0, min_level: int, max_level: int,
-                 per_batch: bool) -> jax.Array:
+def epsilon_loss(params: Params, model: MLPDenoiser, schedule: diffusion.NoiseSchedule, key: PRNGKey,
+                 x0: jax.Array, min_level: int, max_level: int, per_batch: bool) -> jax.Array:
     """The DDPM epsilon loss on a batch ``x0`` ``[n, d]`` with fresh levels and noise."""
     k_t, k_eps = jax.random.split(key)
     shape = () if per_batch else (x0.shape[0],)
@@ -335,7 +336,7 @@ def _diverged(config: TrainConfig, path: Optional[Path], saved_step: Optional[in
 
 
 def train_denoiser(
-    key: jax.Array, data: jax.Array, config: TrainConfig, *, stop_at: Optional[int] = None
+    key: PRNGKey, data: ArrayLike, config: TrainConfig, *, stop_at: Optional[int] = None
 ) -> TrainResult:
     """Train an [`MLPDenoiser`][langevin_jax.nn.train.MLPDenoiser] on ``data`` with the DDPM epsilon loss.
 

@@ -14,7 +14,7 @@ score_fn, schedule)``) and [`annealed_langevin`][langevin_jax.samplers.annealed.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple, Tuple, Union
+from typing import Callable, NamedTuple, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from langevin_jax import _checks
 from langevin_jax.samplers import base
 from langevin_jax.samplers.base import LangevinState, SamplingAlgorithm, check_score_shape
+from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
 __all__ = ["AnnealedState", "AnnealedInfo", "ArraySchedule", "annealed_langevin", "array_schedule",
            "init", "build_kernel"]
@@ -59,7 +60,7 @@ class ArraySchedule:
         return self.times[i], self.step_sizes[i]
 
 
-def array_schedule(times, step_sizes) -> ArraySchedule:
+def array_schedule(times: ArrayLike, step_sizes: ArrayLike) -> ArraySchedule:
     """Schedule ``k -> (times[k], step_sizes[k])`` from arrays ``[num_steps]``.
 
     ``step_sizes`` may be a scalar (broadcast). Both are kept in a floating dtype (integer
@@ -83,7 +84,7 @@ def array_schedule(times, step_sizes) -> ArraySchedule:
     return ArraySchedule(times, step_sizes)
 
 
-def init(position: Any, rng_key: jax.Array | None = None) -> AnnealedState:
+def init(position: PyTree, rng_key: PRNGKey | None = None) -> AnnealedState:
     """The state at ``position`` (a pytree), step count 0."""
     return base.init(position, rng_key)
 
@@ -108,7 +109,7 @@ def _schedule_at(schedule: Schedule, count: jax.Array) -> Tuple[jax.Array, jax.A
 def build_kernel():
     """``kernel(rng_key, state, score_fn, schedule) -> (AnnealedState, AnnealedInfo)``."""
 
-    def kernel(rng_key: jax.Array, state: AnnealedState, score_fn: Callable, schedule: Schedule):
+    def kernel(rng_key: PRNGKey, state: AnnealedState, score_fn: Callable, schedule: Schedule):
         t, h = _schedule_at(schedule, state.count)
         x = state.position
         dtype = jax.tree_util.tree_leaves(x)[0].dtype
@@ -128,8 +129,8 @@ def _step(score_fn, schedule, rng_key, state):
 
 
 def annealed_langevin(
-    score_fn: Callable[[Any, jax.Array], Any],
-    schedule: Union[Schedule, Tuple[jax.Array, jax.Array]],
+    score_fn: Callable[[PyTree, jax.Array], PyTree],
+    schedule: Union[Schedule, Tuple[ArrayLike, ArrayLike]],
 ) -> SamplingAlgorithm:
     """Langevin with a time-dependent score as an ``init``/``step`` pair.
 
@@ -152,7 +153,7 @@ def annealed_langevin(
         raise ValueError(f"schedule must be callable or (times, step_sizes), got {schedule!r}")
     score_fn = base.as_pytree_fn(score_fn)
 
-    def check(position: Any, num_steps: int) -> None:
+    def check(position: PyTree, num_steps: int) -> None:
         dtype = jax.tree_util.tree_leaves(position)[0].dtype
         check_score_shape("score_fn", score_fn, position, jax.ShapeDtypeStruct((), dtype))
         provided = getattr(schedule, "num_steps", None)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from langevin_jax.samplers.annealed import annealed_langevin, build_kernel, init
 from langevin_jax.samplers.base import SamplingAlgorithm
+from langevin_jax.types import ArrayLike
 
 if TYPE_CHECKING:  # the annealing package imports this module: no import at run time here
     from langevin_jax.annealing import DiffusionPath
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # the annealing package imports this module: no import at run
 __all__ = ["dalmc"]
 
 
-def dalmc(path: DiffusionPath, kappa, time_grid) -> SamplingAlgorithm:
+def dalmc(path: DiffusionPath, kappa: ArrayLike, time_grid: ArrayLike) -> SamplingAlgorithm:
     """DALMC: the Euler scheme of diffusion annealed Langevin, as a sampler.
 
     ``Y_{k+1} = Y_k + h_k grad log mu_{t_k}(Y_k) + sqrt(2 h_k) xi_k``,

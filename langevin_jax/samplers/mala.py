@@ -14,7 +14,7 @@ score_fn=None)``, the signature BlackJAX's SMC and adaptation code call; [`mala`
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -27,14 +27,15 @@ from langevin_jax.samplers.base import (
     check_score_shape,
     check_step_size_over_run,
 )
+from langevin_jax.types import PRNGKey, PyTree
 
 __all__ = ["MALAState", "MALAInfo", "mala", "init", "build_kernel"]
 
 
 class MALAState(NamedTuple):
-    position: Any
+    position: PyTree
     logdensity: jax.Array
-    score: Any
+    score: PyTree
     count: jax.Array
 
 
@@ -52,7 +53,7 @@ def _grad_fn(logdensity_fn, score_fn):
     return jax.grad(logdensity_fn) if score_fn is None else score_fn
 
 
-def init(position: Any, logdensity_fn: Callable, score_fn: Optional[Callable] = None) -> MALAState:
+def init(position: PyTree, logdensity_fn: Callable, score_fn: Optional[Callable] = None) -> MALAState:
     """The state at ``position`` (a pytree): its log-density and score, step count 0."""
     position = jax.tree_util.tree_map(jnp.asarray, position)
     return MALAState(position, logdensity_fn(position), _grad_fn(logdensity_fn, score_fn)(position),
@@ -70,7 +71,7 @@ def build_kernel():
         diff = jax.tree_util.tree_map(lambda a, b, g: a - b - h.astype(a.dtype) * g, to, frm, score_frm)
         return -_tree_sum_sq(diff) / (4.0 * h)
 
-    def kernel(rng_key: jax.Array, state: MALAState, logdensity_fn: Callable, step_size: StepSize,
+    def kernel(rng_key: PRNGKey, state: MALAState, logdensity_fn: Callable, step_size: StepSize,
                score_fn: Optional[Callable] = None):
         grad_fn = _grad_fn(logdensity_fn, score_fn)
         key_prop, key_acc = jax.random.split(rng_key)
@@ -107,7 +108,7 @@ def _step(logdensity_fn, step_size, score_fn, rng_key, state):
     return _KERNEL(rng_key, state, logdensity_fn, step_size, score_fn)
 
 
-def _check_logdensity_at_start(logdensity_fn: Callable, position: Any) -> None:
+def _check_logdensity_at_start(logdensity_fn: Callable, position: PyTree) -> None:
     """Raise if ``log pi`` is NaN or ``+inf`` at a concrete initial ``position``.
 
     From such a point every acceptance ratio is NaN (or ``-inf``), so every proposal is
@@ -131,9 +132,9 @@ def _check_logdensity_at_start(logdensity_fn: Callable, position: Any) -> None:
 
 
 def mala(
-    logdensity_fn: Callable[[Any], jax.Array],
+    logdensity_fn: Callable[[PyTree], jax.Array],
     step_size: StepSize,
-    score_fn: Optional[Callable[[Any], Any]] = None,
+    score_fn: Optional[Callable[[PyTree], PyTree]] = None,
 ) -> SamplingAlgorithm:
     """Metropolis-adjusted Langevin as an ``init``/``step`` pair.
 
@@ -155,7 +156,7 @@ def mala(
     score_fn = None if score_fn is None else base.as_pytree_fn(score_fn)
     grad_fn = _grad_fn(logdensity_fn, score_fn)
 
-    def check(position: Any, num_steps: int) -> None:
+    def check(position: PyTree, num_steps: int) -> None:
         spec = base.shape_spec(position)
         try:
             out = jax.eval_shape(logdensity_fn, spec)

@@ -12,7 +12,7 @@ code can drive it), and [`ula`][langevin_jax.samplers.ula.ula], the ``init``/``s
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 
@@ -25,6 +25,7 @@ from langevin_jax.samplers.base import (
     check_score_shape,
     check_step_size_over_run,
 )
+from langevin_jax.types import PRNGKey, PyTree
 
 __all__ = ["ULAState", "ULAInfo", "ula", "init", "build_kernel"]
 
@@ -44,7 +45,7 @@ class ULAInfo(NamedTuple):
     step_size: jax.Array
 
 
-def init(position: Any, rng_key: jax.Array | None = None) -> ULAState:
+def init(position: PyTree, rng_key: PRNGKey | None = None) -> ULAState:
     """The state at ``position`` (a pytree, e.g. ``[d]``), step count 0. ``rng_key`` is unused."""
     return base.init(position, rng_key)
 
@@ -55,7 +56,7 @@ def build_kernel():
     ``step_size`` is a float, a scalar array or a schedule ``k -> h_k`` of ``state.count``.
     """
 
-    def kernel(rng_key: jax.Array, state: ULAState, score_fn: Callable, step_size: StepSize):
+    def kernel(rng_key: PRNGKey, state: ULAState, score_fn: Callable, step_size: StepSize):
         h = base.resolve_step_size(step_size, state.count)
         x = state.position
         noise = base.gaussian_noise(rng_key, x)
@@ -72,7 +73,7 @@ def _step(score_fn, step_size, rng_key, state):
     return _KERNEL(rng_key, state, score_fn, step_size)
 
 
-def ula(score_fn: Callable[[Any], Any], step_size: StepSize) -> SamplingAlgorithm:
+def ula(score_fn: Callable[[PyTree], PyTree], step_size: StepSize) -> SamplingAlgorithm:
     """The Unadjusted Langevin Algorithm as an ``init``/``step`` pair.
 
     Args:
@@ -98,7 +99,7 @@ def ula(score_fn: Callable[[Any], Any], step_size: StepSize) -> SamplingAlgorith
     _checks.check_step_size("step_size", step_size)
     score_fn = base.as_pytree_fn(score_fn)
 
-    def check(position: Any, num_steps: int) -> None:
+    def check(position: PyTree, num_steps: int) -> None:
         check_score_shape("score_fn", score_fn, position)
         check_step_size_over_run("step_size", step_size, num_steps)
 

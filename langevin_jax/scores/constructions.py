@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
+from langevin_jax.types import ArrayLike
 
 ScoreFn = Callable[[jax.Array], jax.Array]
 
@@ -55,7 +56,7 @@ def _smooth_step(u: jax.Array) -> jax.Array:
     return jnp.where(u <= lo, 0.0, jnp.where(u >= 1.0 - lo, 1.0, inner)).astype(u.dtype)
 
 
-def bump(r: jax.Array, a: float, c: float) -> jax.Array:
+def bump(r: ArrayLike, a: float, c: float) -> jax.Array:
     """Smooth bump ``b(r; a, c)``: 1 on ``[0, a]``, 0 on ``[c, inf)``, C-infinity between.
 
     ``b(r) = g((c - r) / (c - a))`` with the smooth step ``g`` above, values in [0, 1],
@@ -109,7 +110,7 @@ def theory_trap_radii(d: int) -> TrapRadii:
 
 
 def trap_score(
-    mu: jax.Array,
+    mu: ArrayLike,
     r_in: float | None = None,
     r_out: float | None = None,
     alpha: float = 1.0,
@@ -170,7 +171,7 @@ class GeneralPosition(NamedTuple):
     max_norm: float
 
 
-def general_position(points: jax.Array, block: int = 2048) -> GeneralPosition:
+def general_position(points: ArrayLike, block: int = 2048) -> GeneralPosition:
     """Minimum pairwise distance and the range of norms of ``points`` ``[n, d]``.
 
     Computed in blocks of ``block`` rows (``O(n^2 d)`` work, ``O(block n)`` memory), so
@@ -190,7 +191,7 @@ def general_position(points: jax.Array, block: int = 2048) -> GeneralPosition:
 
 
 def select_general_position(
-    points: jax.Array, min_distance: float, min_norm: float = 0.0, max_norm: float = math.inf
+    points: ArrayLike, min_distance: float, min_norm: float = 0.0, max_norm: float = math.inf
 ) -> np.ndarray:
     """Greedily keep points (in order) at distance ``> min_distance`` from every kept point
     and with norm in ``[min_norm, max_norm]``; returns the kept indices.
@@ -218,7 +219,7 @@ def default_memorizing_alpha(d: int, r_in: float) -> float:
 
 
 def memorizing_score(
-    points: jax.Array,
+    points: ArrayLike,
     r_in: float | None = None,
     r_out: float | None = None,
     alpha: float | None = None,
@@ -293,7 +294,7 @@ def memorizing_score(
 # --------------------------------------------------------------------------------------
 
 
-def in_cone(x: jax.Array, axis: jax.Array, start: float, half_angle: float) -> jax.Array:
+def in_cone(x: jax.Array, axis: ArrayLike, start: float, half_angle: float) -> jax.Array:
     """Whether ``x`` ``[d]`` lies in ``{x : <x, u> >= start, |x - <x,u> u| <= tan(theta) <x,u>}``.
 
     In 1-D the cone is the half-line ``u x >= start`` (``half_angle`` is ignored).
@@ -307,7 +308,7 @@ def in_cone(x: jax.Array, axis: jax.Array, start: float, half_angle: float) -> j
 
 def cone_escape_score(
     score_fn: ScoreFn,
-    axis: jax.Array,
+    axis: ArrayLike,
     start: float,
     half_angle: float,
     drift: float = 1.0,

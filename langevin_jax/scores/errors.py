@@ -8,7 +8,7 @@ range.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +16,10 @@ import numpy as np
 
 from langevin_jax import _checks
 from langevin_jax.scores.constructions import default_memorizing_alpha, memorizing_score, trap_score
+from langevin_jax.types import ArrayLike, PRNGKey
+
+if TYPE_CHECKING:  # annotations only: the functions import metrics when called
+    from langevin_jax.metrics.score_diagnostics import ScoreError
 
 
 def trap_score_error_log_bound(mu_norm: float, r_out: float, alpha: float, p: float = 2.0) -> float:
@@ -33,14 +37,14 @@ def trap_score_error_log_bound(mu_norm: float, r_out: float, alpha: float, p: fl
 
 
 def trap_score_error(
-    key: jax.Array,
-    mu: jax.Array,
+    key: PRNGKey,
+    mu: ArrayLike,
     r_in: float,
     r_out: float,
     alpha: float = 1.0,
     num_samples: int = 100_000,
     p: float = 2.0,
-):
+) -> ScoreError:
     """``E_pi |s_hat - s|^p`` of [`trap_score`][langevin_jax.scores.trap_score] under ``pi = N(mu, I)``.
 
     Runs plain Monte Carlo under ``pi`` and importance sampling from ``N(r_out mu/|mu|, I)``
@@ -85,14 +89,14 @@ class _BallMixture(NamedTuple):
 
 
 def memorizing_score_error(
-    key: jax.Array,
-    points: jax.Array,
+    key: PRNGKey,
+    points: ArrayLike,
     r_in: float | None = None,
     r_out: float | None = None,
     alpha: float | None = None,
     num_samples: int = 20_000,
     p: float = 2.0,
-):
+) -> ScoreError:
     """``E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``pi = N(0, I_d)``.
 
     Plain Monte Carlo and importance sampling from a uniform mixture of
@@ -196,7 +200,7 @@ def trap_score_error_exact(mu_norm: float, d: int, r_in: float, r_out: float,
     return log_ball_error(mu_norm, d, r_in, r_out, alpha, -1.0, p)
 
 
-def memorizing_score_error_exact(points, r_in: float | None = None, r_out: float | None = None,
+def memorizing_score_error_exact(points: ArrayLike, r_in: float | None = None, r_out: float | None = None,
                                  alpha: float | None = None, p: float = 2.0) -> float:
     """``log E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``N(0, I_d)`` by
     quadrature.
