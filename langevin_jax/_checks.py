@@ -14,7 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _is_concrete(x: Any) -> bool:
+def is_concrete(x: Any) -> bool:
+    """Whether ``x`` holds values now (not a tracer under ``jit``/``vmap``/``grad``): the value
+    checks of the package run only then; the shape and dtype checks always."""
     return not isinstance(x, jax.core.Tracer)
 
 
@@ -69,7 +71,7 @@ def check_key(name: str, key: Any) -> None:
 def check_positive_finite(name: str, value: Any) -> None:
     """Raise if a scalar or array is not real, or (when concrete) not finite and > 0 everywhere."""
     check_real(name, value)
-    if not _is_concrete(value):
+    if not is_concrete(value):
         return
     arr = np.asarray(value)
     if not np.all(np.isfinite(arr)):
@@ -97,7 +99,7 @@ def check_finite_array(name: str, x: Any) -> None:
     """Raise if a concrete array holds NaN/inf. A ``jax.Array`` is tested where it lives (one
     reduction on the device, one bool back), never copied to the host: on a GPU, copying a
     ``[chains, d]`` array to NumPy cost more than the whole ULA run at ``d = 1000``."""
-    if not _is_concrete(x):
+    if not is_concrete(x):
         return
     if isinstance(x, jax.Array):
         # evaluated now even when called while a user's jit is being traced (x is concrete)
@@ -121,7 +123,7 @@ def check_step_size(name: str, step_size: Any) -> None:
             raise ValueError(f"{name} must be a finite float > 0 or a schedule, got {step_size!r}")
         return
     check_real(name, step_size)
-    arr = np.asarray(step_size) if _is_concrete(step_size) else None
+    arr = np.asarray(step_size) if is_concrete(step_size) else None
     if arr is not None and arr.ndim != 0:
         raise ValueError(
             f"{name} must be a scalar or a callable schedule k -> h_k, got shape {arr.shape}"
@@ -131,7 +133,7 @@ def check_step_size(name: str, step_size: Any) -> None:
 
 def check_schedule_values(name: str, values: Any) -> None:
     """Check the values a schedule produced over the run; skipped when they are traced."""
-    if not _is_concrete(values):
+    if not is_concrete(values):
         return
     arr = np.asarray(values)
     bad = ~(np.isfinite(arr) & (arr > 0))
@@ -143,7 +145,7 @@ def check_schedule_values(name: str, values: Any) -> None:
 def check_symmetric(name: str, matrix: Any) -> None:
     """Raise if a concrete matrix (or batch ``[..., d, d]``) is not symmetric to float precision:
     ``|C - C^T| <= 1e-6 max|C| + 1e-5 |C|`` elementwise. Skipped when traced."""
-    if not _is_concrete(matrix):
+    if not is_concrete(matrix):
         return
     c = np.asarray(matrix, np.float64)
     if c.size == 0:
@@ -165,7 +167,7 @@ def check_covariance(name: str, matrix: Any, d: int | None = None, *,
         want = f"({d}, {d})" if d is not None else "[d, d]"
         raise ValueError(f"{name} must have shape {want}, got {matrix.shape}")
     check_real(name, matrix)
-    if not _is_concrete(matrix):
+    if not is_concrete(matrix):
         return matrix
     check_finite_array(name, matrix)
     c = np.asarray(matrix, np.float64)
@@ -194,7 +196,7 @@ def check_nonnegative(name: str, value: Any, *, allow_inf: bool = False) -> None
     """Raise unless ``value`` is real and (when concrete) ``>= 0`` everywhere and not NaN
     (``+inf`` allowed with ``allow_inf``)."""
     check_real(name, value)
-    if not _is_concrete(value):
+    if not is_concrete(value):
         return
     arr = np.asarray(value, np.float64)
     if np.any(np.isnan(arr)) or (not allow_inf and not np.all(np.isfinite(arr))):
@@ -205,7 +207,7 @@ def check_nonnegative(name: str, value: Any, *, allow_inf: bool = False) -> None
 
 def check_orthonormal(name: str, basis: Any, tol: float = 1e-4) -> None:
     """Raise if a concrete square matrix is not orthonormal: ``max |B^T B - I| > tol``."""
-    if not _is_concrete(basis):
+    if not is_concrete(basis):
         return
     b = np.asarray(basis, np.float64)
     err = float(np.max(np.abs(b.T @ b - np.eye(b.shape[0])))) if b.size else 0.0

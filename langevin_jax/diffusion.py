@@ -190,7 +190,7 @@ def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: ArrayLike, eps: ArrayLi
 def sample_levels(key: PRNGKey, shape: Sequence[int], min_level: int, max_level: int) -> jax.Array:
     """Integer levels uniform on ``{min_level, ..., max_level}``, ``int32`` of ``shape``."""
     _checks.check_key("key", key)
-    if _checks._is_concrete(min_level) and _checks._is_concrete(max_level):
+    if _checks.is_concrete(min_level) and _checks.is_concrete(max_level):
         if not 1 <= int(min_level) <= int(max_level):
             raise ValueError(f"need 1 <= min_level <= max_level, got min_level={min_level}, "
                              f"max_level={max_level}")

@@ -388,7 +388,7 @@ def _warn_nonfinite(out: RunResult) -> None:
     """Warn (eagerly, when the results are concrete) about diverged chains and chains stuck at
     a NaN log-density. One scalar comes back to the host; the compiled run is unchanged."""
     num_bad = out.info.num_nonfinite
-    if not _checks._is_concrete(num_bad):
+    if not _checks.is_concrete(num_bad):
         return
     num_chains = out.info.nonfinite.shape[0]
     num_bad = int(num_bad)
@@ -398,7 +398,7 @@ def _warn_nonfinite(out: RunResult) -> None:
             "which (they are kept in the result; drop them before computing statistics). A smaller "
             "step size or a score that does not blow up usually helps"), stacklevel=3)
     logdensity = getattr(out.state, "logdensity", None)
-    if (isinstance(logdensity, jax.Array) and _checks._is_concrete(logdensity)
+    if (isinstance(logdensity, jax.Array) and _checks.is_concrete(logdensity)
             and logdensity.shape == (num_chains,) and jnp.issubdtype(logdensity.dtype, jnp.floating)):
         num_nan = int(jnp.sum(jnp.isnan(logdensity)))
         if num_nan:
@@ -530,7 +530,7 @@ def run(
     if callable(check):
         check(jax.tree_util.tree_map(lambda x: x[0], initial_positions), num_steps)
     leaves = jax.tree_util.tree_leaves(initial_positions)
-    traced = any(not _checks._is_concrete(x) for x in leaves)
+    traced = any(not _checks.is_concrete(x) for x in leaves)
     mesh = _resolve_mesh(shard, leaves[0].shape[0], traced)
     if mesh is not None and not traced:
         initial_positions = jax.tree_util.tree_map(

@@ -145,7 +145,7 @@ def masked_ula(
         raise ValueError(f"mask must have shape ({d_max},) to match initial_positions, got "
                          f"{mask.shape}")
     _checks.check_positive_finite("step_size", step_size)
-    if _checks._is_concrete(mask) and not np.all(np.isin(np.asarray(mask), (0, 1))):
+    if _checks.is_concrete(mask) and not np.all(np.isin(np.asarray(mask), (0, 1))):
         raise ValueError("mask must hold only 0 and 1")
     if noise is not None:
         noise = jnp.asarray(noise)

@@ -88,7 +88,7 @@ class Gaussian:
         mean, covariance = mean.astype(dtype), covariance.astype(dtype)
         covariance = 0.5 * (covariance + covariance.T)  # removes rounding-level asymmetry only
         scale_tril = jnp.linalg.cholesky(covariance)
-        if _checks._is_concrete(scale_tril) and not bool(jnp.all(jnp.isfinite(scale_tril))):
+        if _checks.is_concrete(scale_tril) and not bool(jnp.all(jnp.isfinite(scale_tril))):
             raise ValueError("covariance must be symmetric positive definite")
         eye = jnp.eye(d, dtype=dtype)
         inv_l = jax.scipy.linalg.solve_triangular(scale_tril, eye, lower=True)
@@ -220,7 +220,7 @@ class GaussianMixture:
         if weights.shape != (num,):
             raise ValueError(f"weights must have shape ({num},) to match means, got {weights.shape}")
         _checks.check_positive_finite("weights", weights)
-        if _checks._is_concrete(weights):
+        if _checks.is_concrete(weights):
             total = float(np.sum(np.asarray(weights, np.float64)))
             if abs(total - 1.0) > 1e-5 * num:
                 raise ValueError(f"weights must sum to 1, got sum {total:.6g}; pass weights / weights.sum() "
@@ -245,7 +245,7 @@ class GaussianMixture:
         weights = (weights / jnp.sum(weights)).astype(dtype)
         comps = jax.vmap(lambda m, c: Gaussian.create(m, c))(means.astype(dtype),
                                                             covariances.astype(dtype))
-        if _checks._is_concrete(comps.scale_tril) and not bool(
+        if _checks.is_concrete(comps.scale_tril) and not bool(
             jnp.all(jnp.isfinite(comps.scale_tril))
         ):
             raise ValueError("covariances must all be symmetric positive definite")

@@ -61,7 +61,7 @@ def _check_pair(mean0, cov0, mean1, cov1, *, cov0_definite):
 def _check_ula_step(variance, h):
     _checks.check_positive_finite("variance", variance)
     _checks.check_positive_finite("h", h)
-    if _checks._is_concrete(variance) and _checks._is_concrete(h):
+    if _checks.is_concrete(variance) and _checks.is_concrete(h):
         if not np.all(np.asarray(h) < 2.0 * np.asarray(variance)):
             raise ValueError(f"h must be < 2 * variance for ULA to be stable on N(m, variance), "
                              f"got h={h}, variance={variance}")

@@ -74,7 +74,7 @@ def default_ode_steps(target, kappa: ArrayLike) -> int:
     is at most ``1/4``, well inside RK4's stability region. Needs concrete inputs.
     """
     _, sig, _ = _gaussian_spectrum(target)
-    if not _checks._is_concrete(kappa) or not _checks._is_concrete(sig):
+    if not _checks.is_concrete(kappa) or not _checks.is_concrete(sig):
         raise ValueError("num_ode_steps must be given when kappa or the target is traced")
     _checks.check_positive_finite("kappa", kappa)
     p_max = max(1.0, float(1.0 / np.min(np.asarray(sig))))

@@ -33,7 +33,7 @@ def _check_time_grid(time_grid) -> jax.Array:
     grid = _checks.check_rank("time_grid", time_grid, 1, "[num_steps + 1]")
     if grid.shape[0] < 2:
         raise ValueError(f"time_grid must have at least 2 points, got {grid.shape[0]}")
-    if _checks._is_concrete(grid):
+    if _checks.is_concrete(grid):
         g = np.asarray(grid, np.float64)
         if not np.all(np.isfinite(g)) or np.any(np.diff(g) < 0) or g[0] < 0 or g[-1] > 1 + 1e-6:
             raise ValueError("time_grid must be finite, nondecreasing, within [0, 1]")

@@ -20,11 +20,11 @@ from langevin_jax import _checks
 
 
 def _all_concrete(*xs: Any) -> bool:
-    return all(x is None or _checks._is_concrete(x) for x in xs)
+    return all(x is None or _checks.is_concrete(x) for x in xs)
 
 
 def _check_nonneg(name: str, value: Any) -> None:
-    if not _checks._is_concrete(value):
+    if not _checks.is_concrete(value):
         return
     arr = np.asarray(value)
     if not np.issubdtype(arr.dtype, np.number) or arr.ndim != 0:
@@ -34,7 +34,7 @@ def _check_nonneg(name: str, value: Any) -> None:
 
 
 def _check_scalar_positive(name: str, value: Any) -> None:
-    if _checks._is_concrete(value) and np.ndim(np.asarray(value)) != 0:
+    if _checks.is_concrete(value) and np.ndim(np.asarray(value)) != 0:
         raise ValueError(f"{name} must be a scalar, got shape {np.shape(value)}")
     _checks.check_positive_finite(name, value)
 

@@ -30,7 +30,7 @@ def power_law_spectrum(d: int, a: float) -> jax.Array:
     d = _checks.check_int_at_least("d", d, 1)
     _check_nonneg("a", a)
     dtype = jnp.result_type(float)
-    if _checks._is_concrete(a):
+    if _checks.is_concrete(a):
         return jnp.asarray(np.arange(1, d + 1, dtype=np.float64) ** (-float(a)), dtype)
     return jnp.arange(1, d + 1, dtype=dtype) ** (-a)
 

@@ -107,7 +107,7 @@ def error_decomposition(data_covariance: ArrayLike, empirical_covariance: Option
     _check_scalar_positive("eta", eta)
     num_dsm_steps = _check_dsm_args(gamma, num_dsm_steps)
     num_ula_steps = _check_steps("num_ula_steps", num_ula_steps)
-    if _checks._is_concrete(emp):
+    if _checks.is_concrete(emp):
         _check_pipeline(_np_eigvalsh(emp), sigma, eta, gamma, num_dsm_steps)
     return _decompose(sig, emp, sigma, eta, gamma, num_dsm_steps, num_ula_steps,
                       empirical_covariance is not None)

@@ -116,11 +116,11 @@ def _check_logdensity_at_start(logdensity_fn: Callable, position: PyTree) -> Non
     (``-inf``, a start outside the support, is allowed: the first proposal inside is accepted.)
     Evaluated eagerly on one point; skipped when the position or the log-density is traced.
     """
-    if any(not _checks._is_concrete(x) for x in jax.tree_util.tree_leaves(position)):
+    if any(not _checks.is_concrete(x) for x in jax.tree_util.tree_leaves(position)):
         return
     with jax.ensure_compile_time_eval():  # evaluated now even while a user's jit is traced
         value = logdensity_fn(position)
-    if not _checks._is_concrete(value):  # the log-density closes over traced numbers
+    if not _checks.is_concrete(value):  # the log-density closes over traced numbers
         return
     value = float(value)
     if math.isnan(value) or value == math.inf:

@@ -71,7 +71,7 @@ def bump(r: ArrayLike, a: float, c: float) -> jax.Array:
       c: outer radius, ``c > a`` (``b = 0`` above it).
     """
     _checks.check_real("r", r)
-    if _checks._is_concrete(a) and _checks._is_concrete(c):
+    if _checks.is_concrete(a) and _checks.is_concrete(c):
         a_, c_ = np.asarray(a), np.asarray(c)
         if not (np.all(np.isfinite(a_)) and np.all(np.isfinite(c_)) and np.all(c_ > a_)):
             raise ValueError(f"bump needs finite radii with c > a, got a={a}, c={c}")
@@ -146,7 +146,7 @@ def trap_score(
     _checks.check_positive_finite("r_in", r_in)
     _checks.check_positive_finite("r_out", r_out)
     _checks.check_positive_finite("alpha", alpha)
-    if _checks._is_concrete(r_in) and _checks._is_concrete(r_out) and not float(r_out) > float(r_in):
+    if _checks.is_concrete(r_in) and _checks.is_concrete(r_out) and not float(r_out) > float(r_in):
         raise ValueError(f"r_out must be > r_in, got r_in={r_in}, r_out={r_out}")
 
     def score_fn(x: jax.Array) -> jax.Array:
@@ -266,7 +266,7 @@ def memorizing_score(
     _checks.check_positive_finite("r_out", r_out)
     alpha = default_memorizing_alpha(d, r_in) if alpha is None else alpha
     _checks.check_positive_finite("alpha", alpha)
-    if _checks._is_concrete(r_in) and _checks._is_concrete(r_out) and not float(r_out) > float(r_in):
+    if _checks.is_concrete(r_in) and _checks.is_concrete(r_out) and not float(r_out) > float(r_in):
         raise ValueError(f"r_out must be > r_in, got r_in={r_in}, r_out={r_out}")
     if check and n > 1:
         gp = general_position(points)
@@ -331,14 +331,14 @@ def cone_escape_score(
     """
     _checks.check_callable("score_fn", score_fn)
     axis = _checks.check_rank("axis", axis, 1, "[d]")
-    norm = float(jnp.linalg.norm(axis)) if _checks._is_concrete(axis) else 1.0
+    norm = float(jnp.linalg.norm(axis)) if _checks.is_concrete(axis) else 1.0
     if not norm > 0:
         raise ValueError("axis must be a non-zero vector")
     axis = axis / jnp.linalg.norm(axis)
     _checks.check_positive_finite("start", start)
     _checks.check_positive_finite("drift", drift)
     _checks.check_positive_finite("half_angle", half_angle)
-    if _checks._is_concrete(half_angle) and not float(half_angle) < math.pi / 2:
+    if _checks.is_concrete(half_angle) and not float(half_angle) < math.pi / 2:
         raise ValueError(f"half_angle must be in (0, pi/2), got {half_angle}")
 
     def score_hat(x: jax.Array) -> jax.Array:
