@@ -150,18 +150,21 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
     floor_y = [jax.random.normal(jax.random.fold_in(k_ref, t), (n_sk, d)) for t in range(config.trials)]
     sets = (np.asarray(a, np.float32).reshape(-1, n_sk, d) for a in (sk_x, sk_y, floor_x, floor_y))
     res = metrics.sinkhorn_with_floor(*sets, blur=config.blur)
-    sk = jax.tree_util.tree_map(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), res.divergence, res.floor)
-    values = np.where(np.asarray(sk.converged), np.asarray(sk.value, np.float64), np.nan)
+
+    def converged_values(r):  # a value that did not converge is not reported (NaN, counted)
+        return np.where(np.asarray(r.converged), np.asarray(r.value, np.float64), np.nan)
+
+    values, floor = converged_values(res.divergence), converged_values(res.floor)
     for start in STARTS:
         vals = [v for v, w in zip(values, sk_where) if w == start]
         ok = [v for v in vals if np.isfinite(v)]
         per_start[start].update(sinkhorn_mean=float(np.mean(ok)) if ok else None,
                                 sinkhorn_std=float(np.std(ok)) if ok else None,
                                 sinkhorn_not_converged=len(vals) - len(ok))
-    floor = values[len(sk_where):]
+    all_converged = bool(np.all(res.divergence.converged) and np.all(res.floor.converged))
     return dict(
         d=d, num_train_used=int(train.shape[0]), r_in=r_in, r_out=r_out, alpha=alpha,
-        sinkhorn_pi_vs_pi=float(np.nanmean(floor)), sinkhorn_all_converged=bool(np.all(sk.converged)),
+        sinkhorn_pi_vs_pi=float(np.nanmean(floor)), sinkhorn_all_converged=all_converged,
         score_error_log10=log_err / math.log(10),
         score_error_mc_log10=mc.log_value / math.log(10),
         score_error_mc_log10_se=mc.log_std_error / math.log(10),
