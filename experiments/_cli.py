@@ -339,7 +339,8 @@ class ConfigFlags:
         description.
       expand: nested dataclass fields whose fields get flags (dotted paths for deeper ones,
         e.g. ``("training", "training.model")``).
-      choices: ``{field: allowed values}`` for fields validated against a fixed set.
+      choices: ``{field: allowed values}`` for fields validated against a fixed set (a
+        config class's own ``CHOICES`` class attribute, ``{field: values}``, is used too).
       positive: fields (float, or sequences of floats) that must be finite and ``> 0``.
       minimum: ``{field: least value}`` for integer fields whose least value is not 1.
       extra: ``{field: add_argument keyword arguments}`` overriding the inferred ones
@@ -374,7 +375,7 @@ class ConfigFlags:
         group = parser.add_argument_group(title, description)
         self.actions: dict = {}  # field path -> argparse.Action
         self.kinds: dict = {}
-        for path, (hint, doc) in fields.items():
+        for path, (hint, doc, allowed) in fields.items():
             if path in skip or path in expand:
                 continue
             leaf = path.rsplit(".", 1)[-1]
@@ -403,8 +404,9 @@ class ConfigFlags:
                 else:
                     typ = elem
                 kwargs.update(type=typ, metavar=_METAVARS.get(elem, "X"))
-                if path in choices:
-                    kwargs.update(choices=tuple(choices[path]), metavar=None)
+                allowed = choices.get(path, allowed)
+                if allowed is not None:
+                    kwargs.update(choices=tuple(allowed), metavar=None)
                 if kind == "sequence":
                     kwargs["nargs"] = "+"
             kwargs.update(extra.get(path, {}))
@@ -413,13 +415,16 @@ class ConfigFlags:
 
     @staticmethod
     def _fields(config_cls: type, expand: set, prefix: str = "") -> dict:
-        """``{path: (annotation, help text)}`` of the fields of ``config_cls``, the fields of
-        the nested configs named in ``expand`` included (after their own entry)."""
+        """``{path: (annotation, help text, allowed values or None)}`` of the fields of
+        ``config_cls``, the fields of the nested configs named in ``expand`` included (after
+        their own entry). A config class lists the allowed values of its fields checked
+        against a set in a ``CHOICES`` class attribute (``{field: values}``)."""
         hints, docs = typing.get_type_hints(config_cls), field_docs(config_cls)
+        allowed = getattr(config_cls, "CHOICES", {})
         out = {}
         for f in dataclasses.fields(config_cls):
             path = prefix + f.name
-            out[path] = (hints[f.name], docs.get(f.name))
+            out[path] = (hints[f.name], docs.get(f.name), allowed.get(f.name))
             if path in expand:
                 nested = _dataclass_of(hints[f.name])
                 if nested is None:

@@ -17,14 +17,14 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Optional
+from typing import ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli, _pretrained, _status
-from langevin_jax import metrics, nn
+from langevin_jax import _checks, metrics, nn
 from langevin_jax.targets import GaussianMixture, IsotropicGaussian
 
 STARTS = ("vanilla", "fresh", "train")
@@ -64,6 +64,9 @@ class Config:
       progress_bar: show progress bars on stderr (training, with its loss, and sampling).
     """
 
+    #: the allowed values of the fields checked against a set (also the command-line choices)
+    CHOICES: ClassVar[dict] = dict(target=TARGETS)
+
     target: str = "gaussian"
     d: Optional[int] = None
     variance: float = 2.0
@@ -92,8 +95,8 @@ class Config:
     def resolved(self) -> "Config":
         """The config with its defaults filled in (``d``, ``training``, the model's ``dim``
         set to ``d``), checked: a ``ValueError`` names the field and its value."""
-        if self.target not in TARGETS:
-            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        for name, allowed in self.CHOICES.items():
+            _checks.check_choice(name, getattr(self, name), allowed)
         d = self.d if self.d is not None else (50 if self.target == "gaussian" else 25)
         if not isinstance(d, int) or d < 1:
             raise ValueError(f"d must be an integer >= 1, got {d!r}")
@@ -309,7 +312,7 @@ class SinkhornPairs:
                                               f32([p[1] for p in self.floor_pairs]), blur=blur)
         values = np.concatenate([np.asarray(res.divergence.value, np.float64), np.asarray(res.floor.value, np.float64)])
         converged = np.concatenate([np.asarray(res.divergence.converged), np.asarray(res.floor.converged)])
-        return values, converged, values[len(self.where):], time.perf_counter() - t_sk
+        return values, converged, np.asarray(res.floor.value, np.float64), time.perf_counter() - t_sk
 
 
 def reference_summary(floor: np.ndarray, config: Config) -> dict:
@@ -384,13 +387,6 @@ def denoiser_source_markdown(train_summary: dict) -> str:
 
 
 CONFIGS = ("quick", "paper", "paper-cpu")
-# fields checked against a fixed set (reverse: experiments.diffusion_vs_langevin's)
-CHOICES = dict(target=TARGETS, time_embedding=("sinusoidal", "linear", "none"),
-               lr_schedule=("constant", "cosine"), level_sampling=("per_example", "per_batch"),
-               reverse=("ddpm", "ddim"), schedule=("linear", "cosine"),
-               activation=("silu", "relu", "gelu", "tanh"))
-
-
 # the embedded training config's fields without a flag, and why
 TRAINING_SKIP = {
     "training.model.dim": "the dimension d, --d",
@@ -423,21 +419,12 @@ def add_protocol_args(parser, config_cls=None) -> _cli.ConfigFlags:
         variants={"--config paper-cpu": config_cls.paper_cpu(), "--quick": config_cls.quick()},
         expand=("training", "training.model"), skip=TRAINING_SKIP,
         names={"training.num_steps": "--train-steps"},
-        choices={path: CHOICES[leaf] for path, leaf in _choice_fields(config_cls).items() if leaf in CHOICES},
         # step_size and blur: checked by Config.resolved (an error naming the flag and value)
         positive=("variance", "training.learning_rate", "training.beta_min", "training.beta_max",
                   "training.grad_clip"))
     parser.add_argument("--no-progress", dest="progress_bar", action="store_false", default=None,
                         help="the same as --no-progress-bar")
     return flags
-
-
-def _choice_fields(config_cls) -> dict:
-    """``{field path: field name}`` of ``config_cls`` and its embedded training config."""
-    out = {f.name: f.name for f in dataclasses.fields(config_cls)}
-    out.update({f"training.{f.name}": f.name for f in dataclasses.fields(nn.TrainConfig)})
-    out.update({f"training.model.{f.name}": f.name for f in dataclasses.fields(nn.DenoiserConfig)})
-    return out
 
 
 def config_from_args(args, flags: _cli.ConfigFlags):

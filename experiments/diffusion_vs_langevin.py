@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Optional
+from typing import ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
@@ -62,17 +62,14 @@ class Config(_learned.Config):
         exact denoiser elsewhere) and measure the network's noise error by level.
     """
 
+    CHOICES: ClassVar[dict] = dict(_learned.Config.CHOICES, reverse=("ddpm", "ddim"))
+
     reverse: str = "ddpm"
     ddim_steps: int = 100
     level_probe: bool = False
 
     def default_training(self, d: int):
         return dataclasses.replace(super().default_training(d), max_level=1000)
-
-    def resolved(self) -> "Config":
-        if self.reverse not in ("ddpm", "ddim"):
-            raise ValueError(f"reverse must be 'ddpm' or 'ddim', got {self.reverse!r}")
-        return super().resolved()
 
     @classmethod
     def quick(cls, target: str = "gaussian") -> "Config":

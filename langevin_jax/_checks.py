@@ -215,6 +215,14 @@ def check_orthonormal(name: str, basis: Any, tol: float = 1e-4) -> None:
         raise ValueError(f"{name} must be orthonormal (basis.T @ basis = I), max deviation {err:.3g}")
 
 
+def check_choice(name: str, value: Any, allowed: tuple) -> None:
+    """``value`` one of ``allowed`` (``name must be 'a', 'b' or 'c', got 'x'``)."""
+    if value not in allowed:
+        quoted = [repr(a) for a in allowed]
+        options = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        raise ValueError(f"{name} must be {options}, got {value!r}")
+
+
 def check_callable(name: str, fn: Any) -> None:
     """Raise unless ``fn`` is callable (a function, a ``Partial``, a bound method)."""
     if not callable(fn):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Callable, ClassVar
 
 import flax.linen as nn
 import jax
@@ -55,6 +55,9 @@ class DenoiserConfig:
       activation: ``"silu"``, ``"relu"``, ``"gelu"`` or ``"tanh"``.
     """
 
+    #: the allowed values of the fields checked against a set (also the command-line choices)
+    CHOICES: ClassVar[dict] = dict(time_embedding=("sinusoidal", "linear", "none"), activation=tuple(_ACTIVATIONS))
+
     dim: int
     width: int = 256
     depth: int = 3
@@ -68,9 +71,7 @@ class DenoiserConfig:
         _checks.check_int_at_least("width", self.width, 1)
         _checks.check_int_at_least("depth", self.depth, 1)
         _checks.check_int_at_least("num_levels", self.num_levels, 1)
-        if self.time_embedding not in ("sinusoidal", "linear", "none"):
-            raise ValueError("time_embedding must be 'sinusoidal', 'linear' or 'none', "
-                             f"got {self.time_embedding!r}")
+        _checks.check_choice("time_embedding", self.time_embedding, self.CHOICES["time_embedding"])
         if self.time_embedding == "sinusoidal":
             _checks.check_int_at_least("embedding_dim", self.embedding_dim, 2)
             if self.embedding_dim % 2:

@@ -22,7 +22,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import ClassVar, NamedTuple, Optional
 
 import flax.serialization
 import jax
@@ -73,6 +73,10 @@ class TrainConfig:
       progress_bar: print a progress bar with the loss to stderr.
     """
 
+    #: the allowed values of the fields checked against a set (also the command-line choices)
+    CHOICES: ClassVar[dict] = dict(lr_schedule=("constant", "cosine"), level_sampling=("per_example", "per_batch"),
+                                   schedule=("linear", "cosine"))
+
     model: DenoiserConfig
     num_steps: int = 150_000
     learning_rate: float = 1e-3
@@ -98,13 +102,8 @@ class TrainConfig:
         _checks.check_int_at_least("num_steps", self.num_steps, 1)
         _checks.check_int_at_least("chunk_size", self.chunk_size, 1)
         _checks.check_positive_finite("learning_rate", self.learning_rate)
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
-        if self.level_sampling not in ("per_example", "per_batch"):
-            raise ValueError("level_sampling must be 'per_example' or 'per_batch', "
-                             f"got {self.level_sampling!r}")
-        if self.schedule not in ("linear", "cosine"):
-            raise ValueError(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}")
+        for name, allowed in self.CHOICES.items():
+            _checks.check_choice(name, getattr(self, name), allowed)
         if self.batch_size is not None:
             _checks.check_int_at_least("batch_size", self.batch_size, 1)
         if self.grad_clip is not None:
