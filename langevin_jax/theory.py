@@ -205,11 +205,23 @@ def ula_precision_variance(precision: ArrayLike, h: ArrayLike, num_steps: Option
     ``c_inf = 1 / (a (1 - h a / 2))`` (``+inf`` unless ``0 < h a < 2``) and, after ``k`` steps,
     ``c_k = 2 h sum_{j<k} (1 - h a)^(2j) = 2 h (1 - r^k) / (1 - r)``, ``r = (1 - h a)^2``,
     computed with ``expm1``/``log1p`` (accurate for small ``h a``; ``2 h k`` at ``r = 1``).
-    Elementwise; differentiable; unchecked (traced and padded inputs welcome).
+    Elementwise; differentiable; any real ``a`` (traced and padded inputs welcome).
 
     Args:
-      precision: ``a``; h: the step size; num_steps: ``k`` (``None``: the stationary ``c_inf``).
+      precision: ``a``, any real array.
+      h: the step size, ``> 0``.
+      num_steps: ``k``, an int ``>= 0`` (``None``: the stationary ``c_inf``).
+
+    Raises:
+      ValueError: a complex ``precision``, ``h`` not positive and finite, ``num_steps`` not
+        an int ``>= 0`` (values where concrete).
     """
+    _checks.check_real("precision", precision)
+    _checks.check_positive_finite("h", h)
+    if num_steps is not None and _checks.is_concrete(num_steps):  # a traced count is allowed too
+        k = np.asarray(num_steps)
+        if isinstance(num_steps, bool) or k.ndim or not np.issubdtype(k.dtype, np.integer) or k < 0:
+            raise ValueError(f"num_steps must be an int >= 0 (or None), got {num_steps!r}")
     a = jnp.asarray(precision)
     x = h * a
     if num_steps is None:

@@ -163,6 +163,11 @@ def test_gaussian_fit_w2_bias_has_one_implementation():
         c = 0.7 * sig + 0.1 * jnp.ones((d, d))
         assert float(gaussian_dsm.gaussian_fit_w2_bias(sig, c, n)) == float(
             metrics.gaussian_fit_w2_bias(d, n, data_covariance=sig, sampled_covariance=c))
+    # the general form traces (jit over vmap of the sampled covariance's scale)
+    bias = lambda c: metrics.gaussian_fit_w2_bias(3, 20, data_covariance=jnp.eye(3),  # noqa: E731
+                                                  sampled_covariance=c * jnp.eye(3))
+    cs = jnp.array([0.5, 1.0])
+    np.testing.assert_allclose(jax.jit(jax.vmap(bias))(cs), jnp.stack([bias(c) for c in cs]), rtol=1e-6)
     with pytest.raises(ValueError, match="both data_covariance and sampled_covariance"):
         metrics.gaussian_fit_w2_bias(d, n, data_covariance=jnp.eye(d))
     with pytest.raises(ValueError, match="data_covariance must have shape"):
@@ -416,6 +421,10 @@ def test_sinkhorn_with_floor_splits_one_batched_call():
     # shifted sample sets score above the floor, increasingly with the shift
     v = np.asarray(res.divergence.value)
     assert v[0] < v[1] < v[2] and v[1] > np.max(np.asarray(res.floor.value))
+    # traced: the eager numbers inside jit
+    jitted = jax.jit(lambda x: metrics.sinkhorn_with_floor(x, refs, floor_x, floor_y, blur=0.1))(samples)
+    np.testing.assert_allclose(jitted.divergence.value, res.divergence.value, rtol=1e-6)
+    np.testing.assert_allclose(jitted.floor.value, res.floor.value, rtol=1e-6)
     with pytest.raises(ValueError, match="pair up"):
         metrics.sinkhorn_with_floor(samples, refs[:2], floor_x, floor_y)
     with pytest.raises(ValueError, match="floor_samples must have the points and d of samples"):

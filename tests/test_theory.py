@@ -124,3 +124,26 @@ def test_ula_precision_variance_is_the_recursion_at_small_and_any_step():
     stat = np.asarray(theory.ula_precision_variance(jnp.asarray([0.5, 2.0, 0.0, -1.0]), 1.0))
     np.testing.assert_allclose(stat[0], 1 / (0.5 * 0.75), rtol=1e-6)
     assert np.all(np.isinf(stat[1:]))
+
+
+def test_ula_precision_variance_checks_and_traces():
+    a = jnp.array([0.5, 1.0, 4.0])
+    for bad, match in ((dict(h=0.0), "h must be > 0"), (dict(h=jnp.nan), "h must be finite"),
+                       (dict(num_steps=-1), "num_steps must be an int >= 0"),
+                       (dict(num_steps=2.5), "num_steps must be an int >= 0")):
+        kwargs = dict(dict(h=0.1, num_steps=10), **bad)
+        with pytest.raises(ValueError, match=match):
+            theory.ula_precision_variance(a, **kwargs)
+    with pytest.raises(ValueError, match="precision"):
+        theory.ula_precision_variance(a + 1j, 0.1, 10)
+    # inside jit and vmap (over h, and over a traced step count): the eager numbers
+    hs = jnp.array([0.01, 0.1, 0.3])
+    eager = jnp.stack([theory.ula_precision_variance(a, h, 10) for h in hs])
+    np.testing.assert_allclose(jax.jit(jax.vmap(lambda h: theory.ula_precision_variance(a, h, 10)))(hs),
+                               eager, rtol=1e-6)
+    ks = jnp.array([0, 3, 10])
+    traced_k = jax.jit(jax.vmap(lambda k: theory.ula_precision_variance(a, 0.1, k)))(ks)
+    np.testing.assert_allclose(traced_k, jnp.stack([theory.ula_precision_variance(a, 0.1, int(k)) for k in ks]),
+                               rtol=1e-5)
+    np.testing.assert_allclose(jax.jit(lambda h: theory.ula_precision_variance(a, h))(0.1),
+                               theory.ula_precision_variance(a, 0.1), rtol=1e-6)
