@@ -12,7 +12,10 @@ One module per concept, every public name re-exported here (``metrics.score_erro
   first use;
 * ``kernel_distances``: [`mmd_squared`][langevin_jax.metrics.mmd_squared] and
   [`energy_distance`][langevin_jax.metrics.energy_distance];
-* ``nearest``: [`nearest_distance`][langevin_jax.metrics.nearest_distance] to a reference set.
+* ``nearest``: [`nearest_distance`][langevin_jax.metrics.nearest_distance] to a reference set;
+* ``memorization``: [`memorization_report`][langevin_jax.metrics.memorization_report], whether
+  samples copy the training set (nearest-neighbour distance ratio, trap radius, held-out
+  baseline).
 
 All estimators that involve randomness take the key first. Monte Carlo estimates come
 with their standard error.
@@ -27,6 +30,7 @@ from langevin_jax.metrics.gaussian_fit import (
     gaussian_fit_w2_bias,
 )
 from langevin_jax.metrics.kernel_distances import energy_distance, mmd_squared
+from langevin_jax.metrics.memorization import MemorizationPerSample, MemorizationReport, memorization_report
 from langevin_jax.metrics.nearest import nearest_distance
 from langevin_jax.metrics.score_diagnostics import ScoreError, lipschitz_estimate, score_error
 from langevin_jax.metrics.sinkhorn import (
@@ -56,4 +60,7 @@ __all__ = [
     "mmd_squared",
     "energy_distance",
     "nearest_distance",
+    "MemorizationPerSample",
+    "MemorizationReport",
+    "memorization_report",
 ]
