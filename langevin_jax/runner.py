@@ -31,7 +31,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from langevin_jax import _checks, _progress
-from langevin_jax.samplers.base import tree_is_finite
+from langevin_jax.samplers.base import CHAIN_AXIS, tree_is_finite
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
 __all__ = ["run", "RunResult", "RunInfo", "chain_keys", "NonFiniteWarning"]
@@ -187,7 +187,7 @@ def _shard_spec(mesh: Optional[Mesh]):
         def one(x):
             if getattr(x, "ndim", 0) == 0:
                 return x
-            spec = PartitionSpec("chains", *([None] * (x.ndim - 1)))
+            spec = PartitionSpec(CHAIN_AXIS, *([None] * (x.ndim - 1)))
             return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
 
         return jax.tree_util.tree_map(one, tree)
@@ -216,10 +216,33 @@ def _get(info, name):
 def _unbatched(fn, in_axes, args) -> bool:
     """Whether ``vmap(fn, in_axes)`` leaves ``fn``'s output unbatched (the same for every chain)."""
     try:
-        jax.eval_shape(jax.vmap(fn, in_axes=in_axes, out_axes=None), *args)
+        jax.eval_shape(jax.vmap(fn, in_axes=in_axes, out_axes=None, axis_name=CHAIN_AXIS), *args)
         return True
     except ValueError:
         return False
+
+
+def _shared_state_leaves(init, initial_positions):
+    """Which leaves of ``vmap(init)``'s state are the same for every chain (``count``), and the
+    state's tree structure. Found by tracing ``init``; positions are never shared."""
+    state_shape = jax.eval_shape(jax.vmap(init), initial_positions)
+    leaves, treedef = jax.tree_util.tree_flatten(state_shape)
+    position_ids = {id(x) for x in jax.tree_util.tree_leaves(state_shape.position)}
+
+    def leaf_of(i):
+        return lambda x: jax.tree_util.tree_leaves(init(x))[i]
+
+    flags = [id(leaf) not in position_ids and _unbatched(leaf_of(i), 0, (initial_positions,))
+             for i, leaf in enumerate(leaves)]
+    return flags, treedef
+
+
+def _unbroadcast_chains(tree, axes):
+    """The inverse of `_broadcast_chains`: a leaf carried once (axis ``None``) is taken from the
+    first chain (the eager shell checked that every chain holds the same value)."""
+    if axes == 0:
+        return tree
+    return jax.tree_util.tree_map(lambda ax, x: x if ax == 0 else x[0], axes, tree, is_leaf=lambda a: a is None)
 
 
 def _chain_axes(algorithm, keys, initial_positions, fields):
@@ -232,22 +255,15 @@ def _chain_axes(algorithm, keys, initial_positions, fields):
     ``init``/``step``; positions are always batched.
     """
     init, step = algorithm.init, algorithm.step
-    state_shape = jax.eval_shape(jax.vmap(init), initial_positions)
-    leaves, treedef = jax.tree_util.tree_flatten(state_shape)
-    position_ids = {id(x) for x in jax.tree_util.tree_leaves(state_shape.position)}
-
-    def leaf_of(i):
-        return lambda x: jax.tree_util.tree_leaves(init(x))[i]
-
-    flags = [id(leaf) not in position_ids and _unbatched(leaf_of(i), 0, (initial_positions,))
-             for i, leaf in enumerate(leaves)]
+    flags, treedef = _shared_state_leaves(init, initial_positions)
     if not any(flags):
         return 0, 0, {}
     state_axes = jax.tree_util.tree_unflatten(treedef, [None if f else 0 for f in flags])
     state = jax.eval_shape(jax.vmap(init, out_axes=state_axes), initial_positions)
     try:  # step must keep those leaves chain-independent
         info_shape = jax.eval_shape(
-            jax.vmap(step, in_axes=(0, state_axes), out_axes=(state_axes, 0)), keys, state)[1]
+            jax.vmap(step, in_axes=(0, state_axes), out_axes=(state_axes, 0), axis_name=CHAIN_AXIS),
+            keys, state)[1]
     except ValueError:
         return 0, 0, {}
     shared = {name: _unbatched(lambda k, s, n=name: _get(step(k, s)[1], n), (0, state_axes), (keys, state))
@@ -269,23 +285,30 @@ def _broadcast_chains(tree, axes, num_chains):
         axes, tree, is_leaf=lambda a: a is None)
 
 
-def _core(key, dynamic, initial_positions, *, static, num_steps, save_every, progress, mesh,
-          check_every_step, unroll, share):
+def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num_steps, save_every, progress,
+          mesh, check_every_step, unroll, share):
     _TRACE_COUNT[0] += 1
     algorithm = static.merge(dynamic)
     constrain = _shard_spec(mesh)
     num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
     keys0 = jax.random.split(key, num_chains)
     info_shape = jax.eval_shape(
-        lambda x: jax.vmap(algorithm.step)(keys0, jax.vmap(algorithm.init)(x))[1], initial_positions)
+        lambda x: jax.vmap(algorithm.step, axis_name=CHAIN_AXIS)(keys0, jax.vmap(algorithm.init)(x))[1],
+        initial_positions)
     fields = _info_fields(info_shape, num_chains)
     state_axes, info_axes, shared = (
         _chain_axes(algorithm, keys0, initial_positions, fields) if share else (0, 0, {}))
     # a field that is the same for every chain (a scheduled step size or time) is known, not
     # estimated: averaging it would cost a kernel per step for nothing
     fields = tuple(name for name in fields if not shared.get(name))
-    vstep = jax.vmap(algorithm.step, in_axes=(0, state_axes), out_axes=(state_axes, info_axes))
-    state = constrain(jax.vmap(algorithm.init, out_axes=state_axes)(constrain(initial_positions)))
+    # the chain axis is named: a step may reduce over the chains of the run (lax.pmean(x, CHAIN_AXIS),
+    # as the predictor-corrector sampler's batch-averaged step size does)
+    vstep = jax.vmap(algorithm.step, in_axes=(0, state_axes), out_axes=(state_axes, info_axes),
+                     axis_name=CHAIN_AXIS)
+    if initial_state is None:
+        state = constrain(jax.vmap(algorithm.init, out_axes=state_axes)(constrain(initial_positions)))
+    else:  # a continued chain: the state as it was left, chain-independent leaves carried once
+        state = constrain(_unbroadcast_chains(initial_state, state_axes))
     bar = _progress.ProgressBar(num_steps) if progress else None
     report_every = max(1, num_steps // 50)
     finite = jax.vmap(tree_is_finite)
@@ -311,7 +334,9 @@ def _core(key, dynamic, initial_positions, *, static, num_steps, save_every, pro
         jax.debug.callback(bar.update, jnp.zeros((), jnp.int32))
     # the per-step keys fold_in(key, k) of chain_keys, drawn up front (one small [num_steps]
     # array) rather than inside the loop: the same keys, fewer operations per step
-    step_keys = jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_steps))
+    # (a continued chain's steps are numbered on from its first run's: offset + 0, 1, ...)
+    indices = jnp.arange(num_steps) if offset is None else jnp.arange(num_steps, dtype=jnp.int32) + offset
+    step_keys = jax.vmap(lambda k: jax.random.fold_in(key, k))(indices)
     # only what a step changes is carried (a pass-through carry can cost a copy per step)
     sums = {name: jnp.zeros((num_chains,), jnp.float32) for name in fields}
     nonfinite = jnp.zeros((num_chains,), bool) if check_every_step else None
@@ -367,7 +392,7 @@ def _resolve_mesh(shard: Optional[bool], num_chains: int, traced: bool) -> Optio
             f"initial_positions: num_chains={num_chains} must be divisible by the number of "
             f"devices ({len(devices)}) to shard the chains"
         )
-    return Mesh(np.asarray(devices), ("chains",))
+    return Mesh(np.asarray(devices), (CHAIN_AXIS,))
 
 
 def _default_unroll() -> int:
@@ -441,12 +466,78 @@ def _check_positions(initial_positions: Any) -> Any:
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
+def _describe(tree) -> str:
+    """``MALAState(position, logdensity, score, count)`` for a NamedTuple, else its structure."""
+    fields = getattr(tree, "_fields", None)
+    if fields is not None:
+        return f"{type(tree).__name__}({', '.join(fields)})"
+    return str(jax.tree_util.tree_structure(tree))
+
+
+def _check_initial_state(algorithm: Any, state: Any, start_step: Optional[int]):
+    """A previous run's state, checked against what ``algorithm.init`` makes; the index of the
+    first step of the continued run (``state.count``, or ``start_step``)."""
+    if not hasattr(state, "position"):
+        raise ValueError("initial_state must be a sampler state with a position field (a previous run's "
+                         f"RunResult.state), got {type(state).__name__}")
+    with_path = jax.tree_util.tree_flatten_with_path(state)[0]
+    pos_leaves = jax.tree_util.tree_leaves(state.position)
+    if not pos_leaves or jnp.ndim(pos_leaves[0]) < 1:
+        raise ValueError("initial_state.position must have a leading chain axis [num_chains, ...], got "
+                         f"{[jnp.shape(x) for x in pos_leaves]}")
+    num_chains = jnp.shape(pos_leaves[0])[0]
+    for path, leaf in with_path:
+        shape = jnp.shape(leaf)
+        if len(shape) < 1 or shape[0] != num_chains:
+            raise ValueError(
+                f"initial_state{jax.tree_util.keystr(path)} has shape {shape}, but every leaf of a state needs the "
+                f"leading chain axis of its positions [num_chains={num_chains}, ...] (a RunResult.state has it; "
+                "the state of one chain from init() does not: jax.vmap(init) it)")
+    expected = jax.eval_shape(jax.vmap(algorithm.init), state.position)
+    if jax.tree_util.tree_structure(state) != jax.tree_util.tree_structure(expected):
+        raise ValueError(f"initial_state is a {_describe(state)}, but this algorithm's init makes a "
+                         f"{_describe(expected)}: a state of another sampler cannot be continued")
+    for (path, got), want in zip(with_path, jax.tree_util.tree_leaves(expected)):
+        if jnp.shape(got) != want.shape or jnp.result_type(got) != want.dtype:
+            raise ValueError(f"initial_state{jax.tree_util.keystr(path)} is {jnp.result_type(got)}"
+                             f"{list(jnp.shape(got))}, but this algorithm's state holds {want.dtype}"
+                             f"{list(want.shape)} there")
+    flags, _ = _shared_state_leaves(algorithm.init, state.position)
+    for (path, leaf), shared in zip(with_path, flags):
+        if shared and _checks.is_concrete(leaf):
+            arr = np.asarray(leaf)
+            if not np.all(arr == arr[:1]):
+                raise ValueError(f"initial_state{jax.tree_util.keystr(path)} differs between chains, but the "
+                                 "algorithm keeps it the same for every chain (a step count): continue a state "
+                                 "that one run produced")
+    count = getattr(state, "count", None)  # (a NamedTuple's tuple.count method is not a count)
+    if not (isinstance(count, (jax.Array, np.ndarray)) or hasattr(count, "shape")):
+        count = None
+    if count is None:
+        if start_step is None:
+            raise ValueError(
+                f"initial_state ({_describe(state)}) has no count field: pass start_step= (the number of steps "
+                "it has taken), so that the continued run draws the keys of steps start_step, start_step + 1, "
+                "... instead of repeating the first run's noise")
+        return state, _checks.check_int_at_least("start_step", start_step, 0)
+    first = jnp.reshape(count, (-1,))[0]
+    if not _checks.is_concrete(first):
+        return state, first  # traced (inside a user's jit): the count, as it is
+    first = int(first)
+    if start_step is not None and _checks.check_int_at_least("start_step", start_step, 0) != first:
+        raise ValueError(f"start_step={start_step} differs from initial_state.count={first}: the count says "
+                         "how many steps the state has taken (leave start_step unset)")
+    return state, first
+
+
 def run(
     key: PRNGKey,
     algorithm: Any,
-    initial_positions: PyTree,
-    num_steps: int,
+    initial_positions: Optional[PyTree] = None,
+    num_steps: Optional[int] = None,
     *,
+    initial_state: Optional[PyTree] = None,
+    start_step: Optional[int] = None,
     save_every: Optional[int] = None,
     progress_bar: bool = False,
     shard: Optional[bool] = None,
@@ -471,8 +562,17 @@ def run(
         [`annealed_langevin`][langevin_jax.annealed_langevin], or BlackJAX's ``mala``, ``hmc``, ``nuts``.
         An eager ``check(position, num_steps)`` attribute, when present, is called first.
       initial_positions: a pytree whose leaves carry the chain axis first: ``[num_chains, d]``,
-        ``[num_chains, H, W]``, ``{"a": [num_chains, 3], "b": [num_chains]}``, ...
+        ``[num_chains, H, W]``, ``{"a": [num_chains, 3], "b": [num_chains]}``, ... (or ``None``
+        with ``initial_state``).
       num_steps: number of steps, >= 1 (a Python int).
+      initial_state: continue a previous run instead: its ``RunResult.state`` (every leaf with
+        the chain axis first). The chains go on from there without a new ``init``, their step
+        count carries on (so step-size, level and annealing schedules continue), and step ``k``
+        of this run draws the keys of step ``count + k``: with the same ``key``, two runs of 500
+        steps give bit for bit the positions, trajectory and state of one run of 1000. A state
+        of another sampler (another state type or shape) is refused.
+      start_step: for a state without a ``count`` field (e.g. a BlackJAX state), the number of
+        steps it has taken (required there); for one with a count it must equal the count.
       save_every: when set, also return the positions after every ``save_every`` steps,
         ``[num_steps // save_every, num_chains, ...]``.
       progress_bar: print a text progress bar to stderr (costs nothing when off; works
@@ -492,7 +592,10 @@ def run(
       A [`RunResult`][langevin_jax.runner.RunResult] ``(state, trajectory, info)`` of arrays.
 
     Raises:
-      ValueError: on an object without ``init``/``step``, a key that is not a PRNG key, a
+      ValueError: on an object without ``init``/``step``, a key that is not a PRNG key, neither
+        or both of ``initial_positions`` and ``initial_state``, an ``initial_state`` that this
+        algorithm's ``init`` would not make (another sampler's, leaves without the chain axis,
+        a count that differs between chains, no count and no ``start_step``), a
         position without a chain axis or with mismatched chain counts, NaN/inf in concrete
         initial positions, a score whose output shape differs from the position's (e.g.
         mismatched ``d``), a non-positive or non-finite step size anywhere in a concrete
@@ -506,7 +609,7 @@ def run(
         or if the final state has a NaN ``logdensity`` (a Metropolis chain stuck where it
         started). Reading the count waits for the run to finish; the compiled run is unchanged.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, langevin_jax as lj
       >>> alg = lj.ula(lambda x: -x, step_size=0.05)
       >>> out = lj.run(jax.random.key(0), alg, jnp.zeros((8, 2)), 100, save_every=10)
@@ -516,30 +619,63 @@ def run(
       ...                               jnp.zeros((8, 2)), 100).positions.mean()
       >>> jax.jit(jax.vmap(final_mean))(jnp.array([0.01, 0.05])).shape
       (2,)
+
+      Continuing a run: the second half of a run of 200 steps.
+
+      >>> first = lj.run(jax.random.key(0), alg, jnp.zeros((8, 2)), 100)
+      >>> second = lj.run(jax.random.key(0), alg, num_steps=100, initial_state=first.state)
+      >>> whole = lj.run(jax.random.key(0), alg, jnp.zeros((8, 2)), 200)
+      >>> bool(jnp.all(second.positions == whole.positions)), int(second.state.count[0])
+      (True, 200)
     """
     _check_algorithm(algorithm)
     _checks.check_key("key", key)
+    if num_steps is None:
+        raise ValueError("num_steps is required: run(key, algorithm, initial_positions, num_steps) or "
+                         "run(key, algorithm, num_steps=..., initial_state=previous.state)")
     num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
     if save_every is not None:
         save_every = _checks.check_int_at_least("save_every", save_every, 1)
         if save_every > num_steps:
             raise ValueError(f"save_every={save_every} must be <= num_steps={num_steps}")
     unroll = _default_unroll() if unroll is None else _checks.check_int_at_least("unroll", unroll, 1)
-    initial_positions = _check_positions(initial_positions)
+    offset = None
+    if initial_state is None:
+        if initial_positions is None:
+            raise ValueError("give initial_positions ([num_chains, ...] leaves) or initial_state (a previous "
+                             "run's RunResult.state, to continue it)")
+        if start_step is not None:
+            raise ValueError("start_step continues a chain: it needs initial_state (a previous run's state), "
+                             "not initial_positions")
+        initial_positions = _check_positions(initial_positions)
+        chains = initial_positions
+    else:
+        if initial_positions is not None:
+            raise ValueError("give initial_positions or initial_state, not both: a continued run starts from "
+                             "initial_state.position")
+        initial_state, offset = _check_initial_state(algorithm, initial_state, start_step)
+        initial_positions = initial_state.position
+        chains = initial_state
     check = getattr(algorithm, "check", None)
     if callable(check):
-        check(jax.tree_util.tree_map(lambda x: x[0], initial_positions), num_steps)
-    leaves = jax.tree_util.tree_leaves(initial_positions)
+        # the steps counted from the chain's first one (a continued chain's earlier steps too)
+        total = num_steps + (offset if isinstance(offset, int) else 0)
+        check(jax.tree_util.tree_map(lambda x: x[0], initial_positions), total)
+    leaves = jax.tree_util.tree_leaves(chains)
     traced = any(not _checks.is_concrete(x) for x in leaves)
-    mesh = _resolve_mesh(shard, leaves[0].shape[0], traced)
+    mesh = _resolve_mesh(shard, jax.tree_util.tree_leaves(initial_positions)[0].shape[0], traced)
     if mesh is not None and not traced:
-        initial_positions = jax.tree_util.tree_map(
+        put = lambda tree: jax.tree_util.tree_map(  # noqa: E731
             lambda x: jax.device_put(
-                x, NamedSharding(mesh, PartitionSpec("chains", *([None] * (x.ndim - 1))))),
-            initial_positions)
+                x, NamedSharding(mesh, PartitionSpec(CHAIN_AXIS, *([None] * (x.ndim - 1))))), tree)
+        initial_positions = put(initial_positions)
+        if initial_state is not None:
+            initial_state = put(initial_state)
+            initial_positions = initial_state.position
     dynamic, static = _partition(algorithm)
-    out = _run_jit(key, dynamic, initial_positions, static=static, num_steps=num_steps,
-                   save_every=save_every, progress=bool(progress_bar), mesh=mesh,
+    out = _run_jit(key, dynamic, initial_positions, initial_state,
+                   None if offset is None else jnp.asarray(offset, jnp.int32), static=static,
+                   num_steps=num_steps, save_every=save_every, progress=bool(progress_bar), mesh=mesh,
                    check_every_step=bool(check_every_step), unroll=unroll, share=_SHARE[0])
     _warn_nonfinite(out)
     return out

@@ -125,20 +125,22 @@ def diffusion_path(target, schedule: Union[str, AnnealingSchedule, Callable]) ->
     schedule = get_schedule(schedule)
     comps = _components(target)
     d = int(comps.means.shape[-1])
+    # Partials over the components: a path of another target of the same shapes (another mean
+    # or covariance) is the same function with new traced numbers, so DALMC re-uses its program
+    P = jax.tree_util.Partial
+    return DiffusionPath(schedule, d, P(_mixture_score, schedule, comps, d), P(_mixture_log_prob, schedule, comps, d),
+                         _noised_sampler(target.sample, schedule))
 
-    def lam_at(t):
-        return schedule.lam(jnp.asarray(t, comps.means.dtype))
 
-    def log_prob_fn(x, t):
-        _checks.check_point(x, d)
-        return jax.nn.logsumexp(_component_terms(comps, x, lam_at(t))[0])
+def _mixture_log_prob(schedule, comps, d, x, t):
+    _checks.check_point(x, d)
+    return jax.nn.logsumexp(_component_terms(comps, x, schedule.lam(jnp.asarray(t, comps.means.dtype)))[0])
 
-    def score_fn(x, t):
-        _checks.check_point(x, d)
-        log_p, scores = _component_terms(comps, x, lam_at(t))
-        return jax.nn.softmax(log_p) @ scores
 
-    return DiffusionPath(schedule, d, score_fn, log_prob_fn, _noised_sampler(target.sample, schedule))
+def _mixture_score(schedule, comps, d, x, t):
+    _checks.check_point(x, d)
+    log_p, scores = _component_terms(comps, x, schedule.lam(jnp.asarray(t, comps.means.dtype)))
+    return jax.nn.softmax(log_p) @ scores
 
 
 def diffusion_marginal(target, schedule: Union[str, AnnealingSchedule, Callable],
@@ -218,6 +220,7 @@ def eps_denoiser_path(
     dim: int,
     *,
     target_sample_fn: Optional[Callable[[jax.Array, int], jax.Array]] = None,
+    allow_untrained_levels: bool = False,
 ) -> DiffusionPath:
     """The path of any target through a DDPM noise predictor, for DALMC in one call.
 
@@ -252,6 +255,9 @@ def eps_denoiser_path(
       dim: ``d``.
       target_sample_fn: optional ``(key, num) -> [num, d]`` draws from ``pi``; gives the
         path's exact sampler, needed by [`action`][langevin_jax.annealing.action].
+      allow_untrained_levels: the path runs through every level ``1..T`` (from ``lambda ~ 0``
+        to ``lambda ~ 1``); an ``eps_fn`` that carries narrower trained levels (a network
+        trained on ``1..100``) is refused unless this is ``True`` (then a warning).
 
     Returns:
       A [`DiffusionPath`][langevin_jax.annealing.DiffusionPath] with ``log_prob_fn = None``,
@@ -262,13 +268,19 @@ def eps_denoiser_path(
         raise ValueError(f"noise_schedule must be a diffusion.NoiseSchedule, "
                          f"got {type(noise_schedule).__name__}")
     schedule = get_schedule(schedule)
-    alphabars = noise_schedule.alphabars  # [T], decreasing: level k is alphabars[k - 1]
-    level_score = diffusion.score_from_eps(eps_fn, noise_schedule)
-
-    def score_fn(y, t):
-        _checks.check_point(y, dim)
-        lam = schedule.lam(jnp.asarray(t, y.dtype))
-        return level_score(y, jnp.argmin(jnp.abs(alphabars - lam)) + 1)
-
+    diffusion.check_trained_levels("eps_fn", eps_fn, [1, noise_schedule.num_levels], allow_untrained_levels,
+                                   "the diffusion path (every level 1..T)")
+    # the levels were checked above, once: the path's score is the network's without them
+    plain = eps_fn.fn if isinstance(eps_fn, diffusion.LevelledFn) else eps_fn
+    level_score = diffusion.score_from_eps(plain, noise_schedule)
+    # a Partial: a new network's parameters are traced numbers of the DALMC run
+    score_fn = jax.tree_util.Partial(_eps_path_score, schedule, noise_schedule.alphabars, level_score, dim)
     sample_fn = None if target_sample_fn is None else _noised_sampler(target_sample_fn, schedule)
     return DiffusionPath(schedule, dim, score_fn, None, sample_fn)
+
+
+def _eps_path_score(schedule, alphabars, level_score, dim, y, t):
+    # alphabars [T], decreasing: level k is alphabars[k - 1]
+    _checks.check_point(y, dim)
+    lam = schedule.lam(jnp.asarray(t, y.dtype))
+    return level_score(y, jnp.argmin(jnp.abs(alphabars - lam)) + 1)

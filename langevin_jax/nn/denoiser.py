@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Optional
 
 import flax.linen as nn
 import jax
@@ -28,6 +28,7 @@ __all__ = [
     "init_denoiser",
     "apply_denoiser",
     "denoiser_eps_fn",
+    "trained_eps_fn",
     "denoiser_score_fn",
     "denoiser_time_score_fn",
     "num_params",
@@ -139,14 +140,44 @@ def apply_denoiser(params: Params, config: DenoiserConfig, x: jax.Array, t: jax.
     return MLPDenoiser(config).apply({"params": params}, x, t)
 
 
-def denoiser_eps_fn(params: Params, config: DenoiserConfig):
+def denoiser_eps_fn(params: Params, config: DenoiserConfig, *, levels: Optional[tuple[int, int]] = None):
     """``eps_fn(x[d], t[]) -> [d]``: a `jax.tree_util.Partial` holding ``params``.
 
     The parameters are pytree leaves, so under [`langevin_jax.run`][langevin_jax.run] they are traced
     inputs: a new set of parameters (another checkpoint) re-uses the compiled program, and
     ``run`` can be ``vmap``-ped or differentiated over them.
+
+    Args:
+      params: the network's parameters.
+      config: its [`DenoiserConfig`][langevin_jax.nn.denoiser.DenoiserConfig].
+      levels: ``(min_level, max_level)``, the levels it was trained on: the result is then a
+        [`langevin_jax.diffusion.LevelledFn`][langevin_jax.diffusion.LevelledFn] and every sampler
+        refuses to evaluate it elsewhere. [`trained_eps_fn`][langevin_jax.nn.denoiser.trained_eps_fn],
+        ``TrainResult.eps_fn`` and ``Pretrained.eps_fn`` set them from the training config.
     """
-    return jax.tree_util.Partial(_apply_eps, config, params)
+    fn = jax.tree_util.Partial(_apply_eps, config, params)
+    if levels is None:
+        return fn
+    lo, hi = _check_levels(levels, config)
+    return diffusion.with_levels(fn, lo, hi)
+
+
+def trained_eps_fn(params: Params, train_config) -> diffusion.LevelledFn:
+    """The noise predictor of a network trained with ``train_config`` (an
+    [`nn.TrainConfig`][langevin_jax.nn.TrainConfig]), carrying the levels it was trained on
+    (``train_config.min_level..max_level``): samplers refuse to use it at other levels."""
+    return denoiser_eps_fn(params, train_config.model, levels=(train_config.min_level, train_config.max_level))
+
+
+def _check_levels(levels, config: DenoiserConfig) -> tuple[int, int]:
+    if not isinstance(levels, (tuple, list)) or len(levels) != 2:
+        raise ValueError(f"levels must be a pair (min_level, max_level), got {levels!r}")
+    lo = _checks.check_int_at_least("levels[0] (min_level)", levels[0], 1)
+    hi = _checks.check_int_at_least("levels[1] (max_level)", levels[1], 1)
+    if not lo <= hi <= config.num_levels:
+        raise ValueError(f"levels must satisfy 1 <= min_level <= max_level <= num_levels = {config.num_levels}, "
+                         f"got {(lo, hi)}")
+    return lo, hi
 
 
 def _apply_eps(config: DenoiserConfig, params: Params, x: jax.Array, t: jax.Array) -> jax.Array:
@@ -154,21 +185,27 @@ def _apply_eps(config: DenoiserConfig, params: Params, x: jax.Array, t: jax.Arra
 
 
 def denoiser_score_fn(
-    params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule, level: int
+    params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule, level: int, *,
+    levels: Optional[tuple[int, int]] = None, allow_untrained_levels: bool = False,
 ) -> Callable[[jax.Array], jax.Array]:
     """The Langevin score of the denoiser at a fixed level:
 
     ``s_hat(x) = -eps_theta(x, level) / sqrt(1 - alphabar_level)`` (Cao et al. 2026, Section 9,
-    with ``level = 10``). Returns ``score_fn(x[d]) -> [d]``.
+    with ``level = 10``). Returns ``score_fn(x[d]) -> [d]``. With ``levels`` (the trained
+    levels, as in [`denoiser_eps_fn`][langevin_jax.nn.denoiser.denoiser_eps_fn]) a ``level``
+    outside them is refused unless ``allow_untrained_levels``.
     """
     _check_dim(config, schedule)
-    return diffusion.score_at_level(denoiser_eps_fn(params, config), schedule, level)
+    return diffusion.score_at_level(denoiser_eps_fn(params, config, levels=levels), schedule, level,
+                                    allow_untrained_levels=allow_untrained_levels)
 
 
-def denoiser_time_score_fn(params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule):
-    """``score_fn(x[d], t[]) = -eps_theta(x, t) / sqrt(1 - alphabar_t)`` for every level."""
+def denoiser_time_score_fn(params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule, *,
+                           levels: Optional[tuple[int, int]] = None):
+    """``score_fn(x[d], t[]) = -eps_theta(x, t) / sqrt(1 - alphabar_t)`` for every level (a
+    [`langevin_jax.diffusion.LevelledFn`][langevin_jax.diffusion.LevelledFn] with ``levels``)."""
     _check_dim(config, schedule)
-    return diffusion.score_from_eps(denoiser_eps_fn(params, config), schedule)
+    return diffusion.score_from_eps(denoiser_eps_fn(params, config, levels=levels), schedule)
 
 
 def _check_dim(config: DenoiserConfig, schedule: diffusion.NoiseSchedule) -> None:

@@ -29,12 +29,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _io, diffusion
-from langevin_jax.nn.denoiser import DenoiserConfig, Params, apply_denoiser
+from langevin_jax.nn.denoiser import DenoiserConfig, Params, apply_denoiser, trained_eps_fn
 from langevin_jax.nn.train import TrainConfig
 from langevin_jax.types import ArrayLike
 
-__all__ = ["Pretrained", "pretrained_names", "pretrained_metadata", "load_pretrained", "export_pretrained",
-           "PRETRAINED_DIR"]
+__all__ = ["Pretrained", "pretrained_names", "pretrained_catalog", "pretrained_metadata", "load_pretrained",
+           "export_pretrained", "PRETRAINED_DIR"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_data"
 
@@ -55,6 +55,8 @@ class Pretrained(NamedTuple):
       loss_history_every: the subsampling step of ``loss_history``.
       experiment_config: the fields of the experiment configuration it belongs to.
       provenance: command, commit, device, date, software versions, source checksum.
+      known_limits: measured limits of the network (sentences with their numbers and the
+        command that measured them), e.g. that its DDPM samples are under-dispersed.
     """
 
     name: str
@@ -67,12 +69,59 @@ class Pretrained(NamedTuple):
     loss_history_every: int
     experiment_config: dict
     provenance: dict
+    known_limits: tuple = ()
+
+    @property
+    def trained_levels(self) -> tuple[int, int]:
+        """``(min_level, max_level)``: the levels it was trained on (and is valid at)."""
+        return self.train_config.trained_levels
+
+    @property
+    def eps_fn(self):
+        """Its noise predictor ``eps_fn(x[d], t[]) -> [d]``, carrying its trained levels (a
+        [`langevin_jax.diffusion.LevelledFn`][langevin_jax.diffusion.LevelledFn]): every sampler
+        refuses to evaluate it at another level unless told ``allow_untrained_levels=True``."""
+        return trained_eps_fn(self.params, self.train_config)
+
+    def score_fn(self, level: int, *, allow_untrained_levels: bool = False):
+        """The Langevin score at one level, ``-eps(x, level) / sqrt(1 - alphabar_level)``
+        (``level`` inside its trained levels unless ``allow_untrained_levels``)."""
+        return diffusion.score_at_level(self.eps_fn, self.schedule, level,
+                                        allow_untrained_levels=allow_untrained_levels)
 
 
 def pretrained_names(directory: Optional[Path] = None) -> list[str]:
     """The names [`load_pretrained`][langevin_jax.nn.pretrained.load_pretrained] accepts (sorted)."""
     directory = PRETRAINED_DIR if directory is None else Path(directory)
     return sorted(p.stem for p in directory.glob("*.json"))
+
+
+def pretrained_catalog(directory: Optional[Path] = None) -> list[dict]:
+    """What each shipped network is, read from its metadata (no parameters loaded).
+
+    Returns:
+      One dict per name of [`pretrained_names`][langevin_jax.nn.pretrained.pretrained_names]:
+      ``name``; ``data`` (the target, ``d``, the number of distinct training points and their
+      duplication, the target's variance); ``trained_levels`` ``[min_level, max_level]`` (the
+      levels the samplers may use it at) of ``num_levels``; ``num_params``; ``trained_on``
+      (device and date); and ``known_limits``, measured sentences with their numbers (e.g. the
+      variance of its DDPM samples against the data's).
+
+    Examples:
+      >>> from langevin_jax import nn
+      >>> [(c["name"], c["trained_levels"]) for c in nn.pretrained_catalog()][:2]
+      [('diffusion_vs_langevin_gaussian_paper_seed0', [1, 1000]), ('memorization_gaussian_paper_seed0', [1, 100])]
+    """
+    out = []
+    for name in pretrained_names(directory):
+        meta = pretrained_metadata(name, directory)
+        exp, train = meta["experiment_config"], meta["train_config"]
+        data = {k: exp.get(k) for k in ("target", "d", "num_train", "duplicates", "variance")}
+        out.append(dict(name=name, data=data, trained_levels=[train["min_level"], train["max_level"]],
+                        num_levels=train["num_levels"], num_params=meta.get("num_params"),
+                        trained_on=f"{meta['provenance'].get('device')}, {meta['provenance'].get('date')}",
+                        known_limits=list(meta.get("known_limits", []))))
+    return out
 
 
 def pretrained_metadata(name: str, directory: Optional[Path] = None) -> dict:
@@ -164,6 +213,7 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
         loss_history=arrays["loss_history"], loss_history_every=int(meta["loss_history_every"]),
         experiment_config=meta["experiment_config"],
         provenance=meta["provenance"],
+        known_limits=tuple(meta.get("known_limits", ())),
     )
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from langevin_jax import _checks, _io, _progress, diffusion
-from langevin_jax.nn.denoiser import DenoiserConfig, MLPDenoiser, Params, init_denoiser
+from langevin_jax.nn.denoiser import DenoiserConfig, MLPDenoiser, Params, init_denoiser, trained_eps_fn
 from langevin_jax.samplers.base import tree_is_finite
 from langevin_jax.types import ArrayLike, PRNGKey
 
@@ -122,6 +122,11 @@ class TrainConfig:
             if self.checkpoint_path is None:
                 raise ValueError("checkpoint_every needs a checkpoint_path")
 
+    @property
+    def trained_levels(self) -> tuple[int, int]:
+        """``(min_level, max_level)``: the levels a network trained with this config is valid on."""
+        return self.min_level, self.max_level
+
     def noise_schedule(self) -> diffusion.NoiseSchedule:
         kwargs = dict(beta_min=self.beta_min, beta_max=self.beta_max) if self.schedule == "linear" else {}
         return diffusion.make_schedule(self.schedule, self.num_levels, **kwargs)
@@ -146,6 +151,7 @@ class TrainResult(NamedTuple):
       step: steps done (``num_steps``, or fewer when stopped early).
       resumed_from: the step the run started from (0, or a checkpoint's step).
       elapsed_seconds: wall time of this call.
+      config: the [`TrainConfig`][langevin_jax.nn.train.TrainConfig] it was trained with.
     """
 
     params: Params
@@ -154,6 +160,15 @@ class TrainResult(NamedTuple):
     step: int
     resumed_from: int
     elapsed_seconds: float
+    config: Optional["TrainConfig"] = None
+
+    @property
+    def eps_fn(self):
+        """The trained noise predictor, carrying the levels it was trained on
+        ([`trained_eps_fn`][langevin_jax.nn.denoiser.trained_eps_fn]): samplers refuse other levels."""
+        if self.config is None:
+            raise ValueError("this TrainResult has no config: use nn.trained_eps_fn(result.params, config)")
+        return trained_eps_fn(self.params, self.config)
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -440,4 +455,4 @@ def train_denoiser(
             saved_step = step
     history = np.concatenate(losses) if losses else np.zeros((0,), np.float32)
     return TrainResult(params, opt_state, history, step, resumed_from,
-                       time.perf_counter() - t_start)
+                       time.perf_counter() - t_start, config)

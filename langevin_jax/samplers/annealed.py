@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple, Tuple, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from langevin_jax import _checks
 from langevin_jax.samplers import base
@@ -131,6 +132,8 @@ def _step(score_fn, schedule, rng_key, state):
 def annealed_langevin(
     score_fn: Callable[[PyTree, jax.Array], PyTree],
     schedule: Union[Schedule, Tuple[ArrayLike, ArrayLike]],
+    *,
+    allow_untrained_levels: bool = False,
 ) -> SamplingAlgorithm:
     """Langevin with a time-dependent score as an ``init``/``step`` pair.
 
@@ -140,6 +143,10 @@ def annealed_langevin(
         ``(times[num_steps], step_sizes[num_steps])`` (see
         [`array_schedule`][langevin_jax.samplers.annealed.array_schedule]; its
         values are then traced inputs of a run).
+      allow_untrained_levels: when ``score_fn`` carries the levels it was trained on (a
+        [`langevin_jax.diffusion.LevelledFn`][langevin_jax.diffusion.LevelledFn], e.g.
+        [`score_from_eps`][langevin_jax.diffusion.score_from_eps] of a network), the schedule's
+        times are levels and the eager check refuses one outside them; ``True`` warns instead.
 
     Returns:
       A [`SamplingAlgorithm`][langevin_jax.samplers.annealed.SamplingAlgorithm] with ``AnnealedState`` / ``AnnealedInfo``.
@@ -164,6 +171,14 @@ def annealed_langevin(
         ts, hs = jax.vmap(lambda k: _schedule_at(schedule, k))(jnp.arange(num_steps))
         _checks.check_schedule_values("schedule step size", hs)
         _checks.check_finite_array("schedule times", ts)
+        # imported here: the diffusion package imports this module
+        from langevin_jax.diffusion.denoisers import LevelledFn, check_trained_levels
+
+        if isinstance(score_fn, LevelledFn) and _checks.is_concrete(ts):
+            # a network's score over integer levels: the times are levels (cast to int32 as
+            # score_from_eps casts them)
+            check_trained_levels("score_fn", score_fn, np.asarray(ts).astype(np.int32), allow_untrained_levels,
+                                 "annealed Langevin's schedule")
 
     return SamplingAlgorithm(init, jax.tree_util.Partial(_step, score_fn, schedule), check)
 

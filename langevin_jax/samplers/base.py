@@ -33,6 +33,7 @@ from langevin_jax import _checks
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree, ScalarOrSchedule
 
 __all__ = [
+    "CHAIN_AXIS",
     "SamplingAlgorithm",
     "LangevinState",
     "StepSize",
@@ -42,6 +43,13 @@ __all__ = [
     "as_pytree_fn",
     "tree_is_finite",
 ]
+
+CHAIN_AXIS = "chains"
+"""The name of the chain axis: [`langevin_jax.run`][langevin_jax.run] calls
+``jax.vmap(step, axis_name=CHAIN_AXIS)``, so a step may reduce over the chains of a run with
+``jax.lax.pmean(x, CHAIN_AXIS)`` (the predictor-corrector sampler's batch-averaged step size
+does; every other sampler keeps its chains independent). To call such a step by hand, ``vmap``
+it with the same ``axis_name``. The device mesh of a sharded run names its axis the same."""
 
 StepSize = ScalarOrSchedule
 """A step size: a float or scalar array ``h > 0``, or a schedule ``k -> h_k`` of the (traced)
@@ -63,21 +71,27 @@ class SamplingAlgorithm:
       check: ``check(position, num_steps) -> None`` (optional), raising ``ValueError`` on bad
         input (a score of the wrong shape, a schedule that goes non-positive) without
         compiling. [`langevin_jax.run`][langevin_jax.run] looks it up by attribute, so any object with
-        ``init``/``step`` runs, with or without one.
+        ``init``/``step`` runs, with or without one. ``run`` passes the number of steps counted
+        from the chain's first step, so a continued state's earlier steps are included.
+      metadata: a dict of plain Python values describing the sampler (optional): which levels a
+        score-based sampler evaluates its network at, which levels the network was trained on,
+        whether untrained levels were allowed. Experiments record it beside their results.
 
     It is a pytree whose children are ``init`` and ``step``: the numbers they carry (step
     sizes, schedules' values, a network score's parameters, when given as pytrees such as
     `jax.tree_util.Partial`) are traced inputs of [`langevin_jax.run`][langevin_jax.run], so a new
     algorithm with new numbers re-uses the compiled program. ``check`` is not part of the
-    pytree (it is eager only).
+    pytree (it is eager only), nor is ``metadata``.
     """
 
-    __slots__ = ("init", "step", "check")
+    __slots__ = ("init", "step", "check", "metadata")
 
-    def __init__(self, init: Callable, step: Callable, check: Optional[Callable] = None):
+    def __init__(self, init: Callable, step: Callable, check: Optional[Callable] = None,
+                 metadata: Optional[dict] = None):
         self.init = init
         self.step = step
         self.check = check
+        self.metadata = {} if metadata is None else dict(metadata)
 
     def __iter__(self):
         return iter((self.init, self.step))
