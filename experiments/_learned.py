@@ -66,6 +66,8 @@ class Config:
 
     #: the allowed values of the fields checked against a set (also the command-line choices)
     CHOICES: ClassVar[dict] = dict(target=TARGETS)
+    #: integer fields whose flag allows values below 1 (the harness's default minimum), with theirs
+    FLAG_MINIMUM: ClassVar[dict] = {}
 
     target: str = "gaussian"
     d: Optional[int] = None
@@ -336,7 +338,72 @@ def near_fraction(xs: np.ndarray, points: np.ndarray, radius: float) -> float:
 
 def near_train_fraction(xs: np.ndarray, train: np.ndarray, d: int) -> float:
     """The fraction of the rows of ``xs`` within ``0.15 sqrt(d)`` of a training point."""
-    return near_fraction(xs, train, 0.15 * math.sqrt(d))
+    return near_fraction(xs, train, trap_radius(d))
+
+
+def trap_radius(d: int) -> float:
+    """The radius of "near a training point" of these experiments, ``0.15 sqrt(d)``."""
+    return 0.15 * math.sqrt(d)
+
+
+def memorization(finals: dict, train: np.ndarray, heldout: np.ndarray, d: int) -> dict:
+    """The memorisation report of every method (``langevin_jax.metrics.memorization_report``
+    against the distinct training points, radius :func:`trap_radius`),
+    each trial's numbers summarised as mean and std over trials, and the baseline: the same
+    numbers for ``heldout``, fresh draws of pi that were not trained on.
+
+    Args:
+      finals: ``{method: [per-trial final positions [n, d]]}`` (finite chains only).
+      train: ``[m, d]`` the distinct training points; heldout: ``[k, d]``; d: the dimension.
+
+    Returns:
+      ``{"copy_ratio", "radius", "baseline": {...}, "methods": {method: {copy_fraction_mean,
+      copy_fraction_std, within_radius_fraction_mean, ..., nearest_distance_median_mean, ...,
+      ratio_median_mean, ...}}}`` (``None`` for a method without finite chains).
+    """
+    radius = trap_radius(d)
+    fields = ("copy_fraction", "within_radius_fraction", "nearest_distance_median", "ratio_median")
+    with jax.enable_x64(True):  # float64, as near_fraction: the radius fraction is its number
+        t64 = jnp.asarray(train, jnp.float64)
+
+        def report(x):
+            return metrics.memorization_report(jnp.asarray(x, jnp.float64), t64, radius=radius).summary()
+
+        baseline = report(heldout)
+        methods = {}
+        for m, sets in finals.items():
+            reps = [report(x) for x in sets if x.shape[0] > 0]
+            if not reps:
+                methods[m] = None
+                continue
+            entry = {}
+            for f in fields:
+                entry[f"{f}_mean"], entry[f"{f}_std"] = mean_std([r[f] for r in reps])
+            methods[m] = entry
+    return dict(copy_ratio=1 / 3, radius=radius, baseline={f: baseline[f] for f in fields} | dict(
+        num_samples=baseline["num_samples"], copy_fraction_se=baseline["copy_fraction_se"]), methods=methods)
+
+
+def memorization_markdown(mem: dict, label: str = "sampler") -> str:
+    """The memorisation table of :func:`memorization`'s result."""
+    rows = []
+    for m, e in mem["methods"].items():
+        if e is None:
+            rows.append([m, "n/a", "n/a", "n/a", "n/a"])
+            continue
+        rows.append([m, fmt_pm(e["copy_fraction_mean"], e["copy_fraction_std"], 3),
+                     fmt_pm(e["within_radius_fraction_mean"], e["within_radius_fraction_std"], 3),
+                     f"{e['nearest_distance_median_mean']:.3g}", f"{e['ratio_median_mean']:.3g}"])
+    b = mem["baseline"]
+    rows.append([f"held-out draws of pi ({b['num_samples']}, baseline)", f"{b['copy_fraction']:.3f}",
+                 f"{b['within_radius_fraction']:.3f}", f"{b['nearest_distance_median']:.3g}",
+                 f"{b['ratio_median']:.3g}"])
+    table = _cli.markdown_table(
+        [label, "copies: nearest / second-nearest training distance < 1/3 (mean ± std over trials)",
+         f"within {mem['radius']:.3g} (0.15 sqrt(d)) of a training point", "median nearest distance",
+         "median ratio"], rows)
+    return ("Memorisation report (`metrics.memorization_report` against the distinct training points; the "
+            "copy criterion of Yoon et al. 2023 and Gu et al. 2023):\n\n" + table)
 
 
 def mean_std(values):
@@ -418,7 +485,7 @@ def add_protocol_args(parser, config_cls=None) -> _cli.ConfigFlags:
         parser, config_cls, default=config_cls.paper(),
         variants={"--config paper-cpu": config_cls.paper_cpu(), "--quick": config_cls.quick()},
         expand=("training", "training.model"), skip=TRAINING_SKIP,
-        names={"training.num_steps": "--train-steps"},
+        names={"training.num_steps": "--train-steps"}, minimum=config_cls.FLAG_MINIMUM,
         # step_size and blur: checked by Config.resolved (an error naming the flag and value)
         positive=("variance", "training.learning_rate", "training.beta_min", "training.beta_max",
                   "training.grad_clip"))

@@ -15,11 +15,19 @@ Each output is compared with ``pi`` by the Sinkhorn divergence (GeomLoss ``p = 2
 Gaussian-fit KL. The paper's argument: the reverse process samples faithfully while Langevin
 with a low-noise score is not robust to its error (it depends on where the chains start).
 
+The rest of the score-based family runs on the same network and starting points as DDPM: NCSN's
+annealed Langevin over noise levels (Song & Ermon 2019) and predictor-corrector sampling (Song et
+al. 2021), and, for the Gaussian target, every sampler also with the exact denoiser (``*_exact``).
+Every sampler's output gets the memorisation report (nearest / second-nearest training distance,
+copies, the fraction within ``0.15 sqrt(d)`` of a training point) beside held-out draws of ``pi``.
+
 Outputs under ``--out DIR``: ``diffusion_vs_langevin.json`` (``config``, ``elapsed_seconds``,
-``methods``: for ``ddpm``, ``langevin_vanilla``, ``langevin_fresh``, ``langevin_train`` the keys
-``sinkhorn_mean``, ``sinkhorn_std``, ``kl_mean``, ``kl_std``, ``near_train_fraction``,
-``nonfinite_chains``), a PNG and a Markdown summary. The trained parameters are kept as a
-checkpoint in ``DIR`` and re-used (or resumed) when the experiment is run again.
+``methods``: for ``ddpm``, ``langevin_vanilla``, ``langevin_fresh``, ``langevin_train``, ``ncsn``,
+``pc`` (and the ``*_exact`` rows) the keys ``sinkhorn_mean``, ``sinkhorn_std``, ``kl_mean``,
+``kl_std``, ``near_train_fraction``, ``nonfinite_chains``; ``memorization``; ``samplers``: each
+network sampler's levels and the network's trained levels), a PNG and a Markdown summary. The
+trained parameters are kept as a checkpoint in ``DIR`` and re-used (or resumed) when the
+experiment is run again.
 """
 
 from __future__ import annotations
@@ -36,13 +44,18 @@ import numpy as np
 import langevin_jax as lj
 from experiments import _cli, _learned, _plotting, _status
 from experiments._learned import (STARTS, SinkhornPairs, all_starts, denoiser_source_markdown, fit_kl, fmt_pm,
-                                  mean_std, near_train_fraction, prepare, reference_summary, reused_note)
-from langevin_jax import diffusion, metrics, nn
+                                  mean_std, memorization, memorization_markdown, near_train_fraction, prepare,
+                                  reference_summary, reused_note)
+from langevin_jax import _checks, diffusion, metrics, nn
 
 NAME = "diffusion_vs_langevin"
 METHODS = ("ddpm", "langevin_vanilla", "langevin_fresh", "langevin_train")
 # Gaussian target only: the same samplers driven by the exact denoiser (diffusion.gaussian_eps_fn)
 ORACLE_METHODS = ("ddpm_exact", "langevin_exact_vanilla")
+# the rest of the score-based family on the same network (and, Gaussian target, the exact denoiser: "<m>_exact")
+FAMILY_METHODS = ("ncsn", "pc")
+# the network rows of the figure, the reverse samplers first
+PLOT_METHODS = ("ddpm", *FAMILY_METHODS, *METHODS[1:])
 CHECKPOINT_NAME = "denoiser_all_levels"  # out/<name>_<hash>.ckpt (experiments._learned.checkpoint_path)
 
 
@@ -60,13 +73,39 @@ class Config(_learned.Config):
       ddim_steps: levels visited by the DDIM reverse sampler.
       level_probe: Gaussian target: also run DDPM with the network at low or high levels only (the
         exact denoiser elsewhere) and measure the network's noise error by level.
+      ncsn_noise_levels: NCSN (annealed Langevin over noise levels, Song and Ermon 2019): levels from T
+        to 1, geometric in sigma (langevin_jax.diffusion.ncsn_levels).
+      ncsn_steps_per_level: NCSN's Langevin steps per level (Song and Ermon's T = 100).
+      ncsn_epsilon: NCSN's step at the lowest level (Song and Ermon's 2e-5).
+      pc_predictor: the predictor of predictor-corrector sampling (Song et al. 2021): reverse_diffusion or ddpm.
+      pc_corrector_steps: Langevin corrector steps after each predictor step (0: the predictor alone).
+      pc_snr: the corrector's signal-to-noise ratio r (score_sde's 0.16), norms averaged over the chains.
     """
 
-    CHOICES: ClassVar[dict] = dict(_learned.Config.CHOICES, reverse=("ddpm", "ddim"))
+    CHOICES: ClassVar[dict] = dict(_learned.Config.CHOICES, reverse=("ddpm", "ddim"),
+                                   pc_predictor=diffusion.predictor_corrector.PREDICTORS)
+    FLAG_MINIMUM: ClassVar[dict] = dict(pc_corrector_steps=0)
 
     reverse: str = "ddpm"
     ddim_steps: int = 100
     level_probe: bool = False
+    ncsn_noise_levels: int = 10
+    ncsn_steps_per_level: int = 100
+    ncsn_epsilon: float = 2e-5
+    pc_predictor: str = "reverse_diffusion"
+    pc_corrector_steps: int = 1
+    pc_snr: float = 0.16
+
+    def resolved(self) -> "Config":
+        cfg = super().resolved()
+        for name in ("ncsn_noise_levels", "ncsn_steps_per_level", "ddim_steps"):
+            _checks.check_int_at_least(name, getattr(cfg, name), 1)
+        _checks.check_int_at_least("pc_corrector_steps", cfg.pc_corrector_steps, 0)
+        for name in ("ncsn_epsilon", "pc_snr"):
+            _checks.check_positive_finite(name, getattr(cfg, name))
+        if cfg.ddim_steps > cfg.training.num_levels:
+            raise ValueError(f"ddim_steps={cfg.ddim_steps} must be <= the {cfg.training.num_levels} levels")
+        return cfg
 
     def default_training(self, d: int):
         return dataclasses.replace(super().default_training(d), max_level=1000)
@@ -88,47 +127,76 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
     ``cache`` and ``retrain`` as in :func:`experiments.memorization.run` (the checkpoint is
     ``denoiser_all_levels_<hash>.ckpt`` in ``cache.out``).
 
-    For the Gaussian target the same two samplers also run with the exact (Bayes-optimal)
-    denoiser :func:`langevin_jax.diffusion.gaussian_eps_fn` (methods ``ddpm_exact`` and
-    ``langevin_exact_vanilla``): the oracle rows separate the sampler's error from the network's.
+    Beside the paper's two samplers, the score-based family runs on the same network: NCSN's
+    annealed Langevin over noise levels (``ncsn``) and predictor-corrector sampling (``pc``).
+    For the Gaussian target every sampler also runs with the exact (Bayes-optimal) denoiser
+    :func:`langevin_jax.diffusion.gaussian_eps_fn` (methods ``ddpm_exact``,
+    ``langevin_exact_vanilla``, ``ncsn_exact``, ``pc_exact``): the oracle rows separate the
+    sampler's error from the network's.
 
     Returns a dict with ``train`` (summary), ``methods`` (per method, see the module
-    docstring), ``reference`` (the Sinkhorn noise floor between two samples of ``pi`` and the
-    Gaussian-fit KL bias) and diagnostics.
+    docstring), ``memorization`` (the memorisation report of every method, and of held-out
+    draws of ``pi`` as the baseline), ``samplers`` (each network sampler's metadata: the levels
+    it evaluates the network at, the levels the network was trained on), ``reference`` (the
+    Sinkhorn noise floor between two samples of ``pi`` and the Gaussian-fit KL bias) and
+    diagnostics.
     """
     config = config.resolved()
     den = prepare(NAME, config, key, cache, retrain, checkpoint_name=CHECKPOINT_NAME)
     target, train, k_ref, k_runs = den.target, den.train, den.k_ref, den.k_runs
     schedule = den.tcfg.noise_schedule()
-    score_fn = nn.denoiser_score_fn(den.params, den.tcfg.model, schedule, config.score_level)
-    eps_fn = nn.denoiser_eps_fn(den.params, den.tcfg.model)
+    # the network carries the levels it was trained on: every sampler below checks its own levels
+    eps_fn = nn.trained_eps_fn(den.params, den.tcfg)
+    score_fn = diffusion.score_at_level(eps_fn, schedule, config.score_level)
 
     def reverse_of(eps):
         if config.reverse == "ddpm":
             return diffusion.ddpm_sampler(eps, schedule), schedule.num_levels
         return diffusion.ddim_sampler(eps, schedule, config.ddim_steps), config.ddim_steps
 
+    ncsn_levels = diffusion.ncsn_levels(schedule, config.ncsn_noise_levels)
+
+    def family_of(eps):
+        """The samplers added to the paper's pair: ``{method: (algorithm, steps)}``."""
+        ncsn = diffusion.ncsn_sampler(eps, schedule, levels=ncsn_levels, steps_per_level=config.ncsn_steps_per_level,
+                                      epsilon=config.ncsn_epsilon)
+        pc = diffusion.pc_sampler(eps, schedule, predictor=config.pc_predictor,
+                                  corrector_steps=config.pc_corrector_steps, snr=config.pc_snr)
+        return {"ncsn": (ncsn, ncsn.metadata["num_steps"]), "pc": (pc, schedule.num_levels)}
+
     reverse, reverse_steps = reverse_of(eps_fn)
+    family = family_of(eps_fn)
     ula = lj.ula(score_fn, config.step_size)
     is_gauss = config.target == "gaussian"
     methods_run = METHODS + (ORACLE_METHODS if is_gauss else ())
+    family_run = FAMILY_METHODS + (tuple(f"{m}_exact" for m in FAMILY_METHODS) if is_gauss else ())
     if is_gauss:  # the oracle: the exact denoiser of pi = N(m, C)
         exact_eps = diffusion.gaussian_eps_fn(schedule, target.mean, target.covariance)
         reverse_exact, _ = reverse_of(exact_eps)
+        family.update({f"{m}_exact": v for m, v in family_of(exact_eps).items()})
         ula_exact = lj.ula(diffusion.score_at_level(exact_eps, schedule, config.score_level), config.step_size)
 
     reference = np.asarray(target.sample(k_ref, config.reference_samples), np.float64)
     train_np = np.asarray(train, np.float64)
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
     n_sk = config.sinkhorn_points
-    finals = {m: [] for m in methods_run}
-    nonfinite = {m: 0 for m in methods_run}
+    finals = {m: [] for m in methods_run + family_run}
+    nonfinite = {m: 0 for m in methods_run + family_run}
     pairs = SinkhornPairs(reference, n_sk)
+    y_subs = []  # each trial's reference subsample
     t_sample = time.perf_counter()
     bar = config.progress_bar  # the bars (stderr) only report step counts: same numbers without
     _status.status(NAME, f"sampling: {config.trials} trials; per trial ULA from {len(STARTS)} starts x "
-                         f"{config.chains} chains ({config.langevin_steps} steps) and {config.reverse} "
-                         f"({reverse_steps} steps)" + (", each also with the exact denoiser" if is_gauss else ""))
+                         f"{config.chains} chains ({config.langevin_steps} steps), {config.reverse} "
+                         f"({reverse_steps} steps), NCSN ({family['ncsn'][1]} steps) and PC ({schedule.num_levels} "
+                         "steps)" + (", each also with the exact denoiser" if is_gauss else ""))
+
+    def keep(m, pos, bad, trial_finals):
+        good = pos[~bad & np.all(np.isfinite(pos), axis=1)]
+        nonfinite[m] += int(pos.shape[0] - good.shape[0])
+        finals[m].append(good)
+        trial_finals[m] = good
+
     for trial in range(config.trials):
         t_trial = time.perf_counter()
         k_trial = jax.random.fold_in(k_runs, trial)
@@ -155,24 +223,40 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
             outputs["ddpm_exact"] = (np.asarray(res_de.positions, np.float64), np.asarray(res_de.info.nonfinite))
             outputs["langevin_exact_vanilla"] = (np.asarray(res_le.positions, np.float64),
                                                  np.asarray(res_le.info.nonfinite))
+        # NCSN and PC from the same starting points and with the same keys as the reverse sampler
+        # (common random numbers across the samplers of a trial)
+        for m in family_run:
+            algorithm, steps = family[m]
+            if bar:
+                _status.status(NAME, f"trial {trial + 1}/{config.trials}: {m}")
+            res = lj.run(jax.random.fold_in(k_trial, 98), algorithm, z0, steps, progress_bar=bar)
+            outputs[m] = (np.asarray(res.positions, np.float64), np.asarray(res.info.nonfinite))
         y_sub = pairs.trial_reference(rng)
+        y_subs.append(y_sub)
+        trial_finals = {}
+        for m in methods_run + family_run:
+            keep(m, *outputs[m], trial_finals)
         for m in methods_run:
-            pos, bad = outputs[m]
-            good = pos[~bad & np.all(np.isfinite(pos), axis=1)]
-            nonfinite[m] += int(pos.shape[0] - good.shape[0])
-            finals[m].append(good)
+            good = trial_finals[m]
             if good.shape[0] >= n_sk:
                 pairs.add(good[rng.choice(good.shape[0], n_sk, replace=False)], y_sub, m)
         _status.status(NAME, f"sampling: trial {trial + 1}/{config.trials} done in "
                              f"{time.perf_counter() - t_trial:.1f} s" + (" (incl. compilation)" if trial == 0 else "")
                              + f", {time.perf_counter() - t_sample:.0f} s so far")
+    # the Sinkhorn subsamples of NCSN and PC are drawn after every trial's draws of the methods
+    # that existed before them, so that those keep their numbers
+    for trial, y_sub in enumerate(y_subs):
+        for m in family_run:
+            good = finals[m][trial]
+            if good.shape[0] >= n_sk:
+                pairs.add(good[rng.choice(good.shape[0], n_sk, replace=False)], y_sub, m)
     sample_seconds = time.perf_counter() - t_sample
     values, converged, floor, sk_seconds = pairs.compute(NAME, config.blur)
-    sk = {m: [] for m in methods_run}
+    sk = {m: [] for m in methods_run + family_run}
     for m, v, ok in zip(pairs.where, values, converged):
         sk[m].append(float(v) if ok else float("nan"))
     methods = {}
-    for m in methods_run:
+    for m in methods_run + family_run:
         kls = [fit_kl(g, target) for g in finals[m] if g.shape[0] >= 2] if is_gauss else []
         near = [near_train_fraction(g, train_np, config.d) for g in finals[m] if g.shape[0] > 0]
         sk_mean, sk_std = mean_std(sk[m])
@@ -184,14 +268,21 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
                           coordinate_variance_mean=float(np.mean([np.var(g, axis=0, ddof=1).mean()
                                                                   for g in finals[m] if g.shape[0] >= 2]))
                           if finals[m] else None)
-    example = {m: finals[m][0][:200, :2].tolist() for m in METHODS}
+    with _status.Phase(NAME, "memorisation report"):
+        # baseline: the reference draws of pi, never trained on
+        mem = memorization(finals, train_np, reference, config.d)
+    example = {m: finals[m][0][:200, :2].tolist() for m in METHODS + FAMILY_METHODS}
     probe = None
     if config.level_probe and is_gauss:
         with _status.Phase(NAME, f"level probe: {2 * len(PROBE_CUTOFFS)} hybrid DDPM runs"):
             probe = level_probe(config, target, schedule, eps_fn, exact_eps, jax.random.fold_in(k_runs, 1000))
+    samplers = {"ddpm": reverse.metadata, "langevin": dict(score_level=config.score_level,
+                                                           trained_levels=list(eps_fn.levels)),
+                **{m: family[m][0].metadata for m in FAMILY_METHODS}}
     return dict(
         level_probe=probe,
         d=config.d, width=config.training.model.width, train=den.train_summary, methods=methods,
+        memorization=mem, samplers=samplers,
         reverse_steps=reverse_steps,
         reference=reference_summary(floor, config),
         sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_seconds=sk_seconds,
@@ -246,10 +337,12 @@ def plot(result: dict, out: Path, config: Config) -> None:
     import matplotlib.pyplot as plt
 
     # the starts keep their colours of the memorisation figures (_plotting.START_STYLE)
-    colors = dict(ddpm="tab:purple", **{f"langevin_{s}": _plotting.start_color(s) for s in STARTS})
+    colors = dict(ddpm="tab:purple", ncsn="tab:brown", pc="tab:pink",
+                  **{f"langevin_{s}": _plotting.start_color(s) for s in STARTS})
+    shown = [m for m in PLOT_METHODS if m in result["methods"]]  # (results of before NCSN and PC have neither)
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     ax = axes[0]
-    ms = [m for m in METHODS if result["methods"][m]["sinkhorn_mean"] is not None]
+    ms = [m for m in shown if result["methods"][m]["sinkhorn_mean"] is not None]
     ax.bar(range(len(ms)), [result["methods"][m]["sinkhorn_mean"] for m in ms],
            yerr=[np.nan if result["methods"][m]["sinkhorn_std"] is None else result["methods"][m]["sinkhorn_std"]
                  for m in ms], color=[colors[m] for m in ms], capsize=4)
@@ -260,13 +353,13 @@ def plot(result: dict, out: Path, config: Config) -> None:
     ax = axes[1]
     if result["methods"]["ddpm"]["kl_mean"] is not None:
         nan = lambda v: np.nan if v is None else v  # noqa: E731 - an infinite KL (collapsed fit) has no std
-        ax.bar(range(len(METHODS)), [nan(result["methods"][m]["kl_mean"]) for m in METHODS],
-               yerr=[nan(result["methods"][m]["kl_std"]) for m in METHODS], color=[colors[m] for m in METHODS],
+        ax.bar(range(len(shown)), [nan(result["methods"][m]["kl_mean"]) for m in shown],
+               yerr=[nan(result["methods"][m]["kl_std"]) for m in shown], color=[colors[m] for m in shown],
                capsize=4)
         ax.axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL = 0")
         ax.set_yscale("log")
         _plotting.log_ticks(ax, "y")
-        ax.set_xticks(range(len(METHODS)), [m.replace("langevin_", "ULA ") for m in METHODS], fontsize=8)
+        ax.set_xticks(range(len(shown)), [m.replace("langevin_", "ULA ") for m in shown], fontsize=8)
         ax.set_ylabel(r"Gaussian-fit KL to $\pi$")
         ax.legend(fontsize=7)
     else:
@@ -274,7 +367,7 @@ def plot(result: dict, out: Path, config: Config) -> None:
     ax = axes[2]
     tr = np.asarray(result["train_xy"])
     ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training pts")
-    for m in METHODS:
+    for m in shown:
         xy = np.asarray(result["example_final_xy"][m])
         if xy.size:
             ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[m], alpha=0.6, label=m,
@@ -283,8 +376,9 @@ def plot(result: dict, out: Path, config: Config) -> None:
     ax.set_ylabel("$x_2$")
     ax.set_title("trial 0, outputs (first 2 coordinates)", fontsize=8)
     ax.legend(fontsize=6, markerscale=2)
-    fig.suptitle(f"One denoiser (levels {config.training.min_level}..{config.training.max_level}), two "
-                 f"samplers: {config.target} target, d = {config.d}", fontsize=9)
+    fig.suptitle(f"One denoiser (levels {config.training.min_level}..{config.training.max_level}): the reverse "
+                 f"samplers (DDPM, NCSN, PC) and ULA with its level-{config.score_level} score; {config.target} target, "
+                 f"d = {config.d}", fontsize=9)
     _cli.save_figure(fig, Path(out) / f"{NAME}.png")
 
 
@@ -333,14 +427,19 @@ def _markdown(config: Config, payload: dict) -> str:
         f"{tr['loss_first']:.3f} -> {tr['loss_final']:.3f}{reused_note(tr)}. "
         f"Reverse process: {config.reverse} over {payload['reverse_steps']} steps from N(0, I). Langevin: "
         f"ULA h = {config.step_size}, {config.langevin_steps} iterations with the score at level "
-        f"{config.score_level}. {config.chains} chains per sampler.\n\n{table}\n"
+        f"{config.score_level}. NCSN: {len(payload.get('samplers', {}).get('ncsn', {}).get('noise_levels', []))} "
+        f"levels x {config.ncsn_steps_per_level} steps, epsilon {config.ncsn_epsilon:g}. PC: {config.pc_predictor} "
+        f"predictor + {config.pc_corrector_steps} Langevin corrector step(s), snr {config.pc_snr:g} (norms "
+        f"averaged over the chains, as score_sde). {config.chains} chains per sampler.\n\n{table}\n"
         f"Sinkhorn between two {config.sinkhorn_points}-point samples of pi (noise floor): "
         f"{ref['sinkhorn_pi_vs_pi_mean']:.4g} ± {ref['sinkhorn_pi_vs_pi_std']:.2g}{bias}. "
         f"Elapsed {payload['elapsed_seconds']:.0f} s.\n\n"
         f"{oracle}Read the Sinkhorn column with the KL and the variance: a "
         f"{config.sinkhorn_points}-point Sinkhorn divergence at blur {config.blur} can fall *below* the "
         f"pi-vs-pi floor for samples more concentrated than pi (smaller variance), so a low value is "
-        f"not by itself a sign of a faithful sampler.\n{probe_md}"
+        f"not by itself a sign of a faithful sampler.\n\n"
+        + (memorization_markdown(payload["memorization"]) + "\n" if payload.get("memorization") else "")
+        + probe_md
     )
 
 

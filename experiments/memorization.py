@@ -38,8 +38,9 @@ import langevin_jax as lj
 from experiments import _cli, _learned, _plotting, _status
 from experiments._learned import (
     STARTS, Config, SinkhornPairs, all_starts, denoiser_source_markdown,
-    fit_kl, fmt_pm, mean_std, near_train_fraction, prepare, reference_summary, reused_note)
-from langevin_jax import nn
+    fit_kl, fmt_pm, mean_std, memorization, memorization_markdown, near_train_fraction, prepare, reference_summary,
+    reused_note)
+from langevin_jax import diffusion, nn
 
 NAME = "memorization"
 
@@ -63,7 +64,8 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
     den = prepare(NAME, config, key, cache, retrain)
     target, train, k_ref, k_runs = den.target, den.train, den.k_ref, den.k_runs
     schedule = den.tcfg.noise_schedule()
-    score_fn = nn.denoiser_score_fn(den.params, den.tcfg.model, schedule, config.score_level)
+    # the network's score at the Langevin level, checked to lie among the levels it was trained on
+    score_fn = diffusion.score_at_level(nn.trained_eps_fn(den.params, den.tcfg), schedule, config.score_level)
 
     # score error E_pi |s_hat - s|^2 (Monte Carlo), relative to E_pi |s|^2
     x_err = target.sample(jax.random.fold_in(k_ref, 1), 5000)
@@ -81,6 +83,7 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
 
     kl = {s: np.full((config.trials, len(iterations)), np.nan) for s in STARTS}
     near = {s: [] for s in STARTS}
+    finals = {s: [] for s in STARTS}  # per trial, the finite final positions (memorisation report)
     nonfinite = {s: 0 for s in STARTS}
     pairs = SinkhornPairs(reference, n_sk)  # pairs for the one batched Sinkhorn call
     rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
@@ -108,6 +111,7 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
             if config.target == "gaussian" and good.shape[1] >= 2:
                 kl[s][trial] = [fit_kl(good[i], target) for i in range(len(iterations))]
             near[s].append(near_train_fraction(good[-1], train_np, config.d))
+            finals[s].append(good[-1])
             if good.shape[1] >= n_sk:
                 pick = rng.choice(good.shape[1], n_sk, replace=False)
                 for i_sk, i_it in enumerate(sk_idx):
@@ -136,8 +140,12 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
         kl_mean, kl_std = mean_std(kl[s][:, -1].tolist()) if kl_ok else (None, None)
         final[s] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
                         near_train_fraction=float(np.mean(near[s])), nonfinite_chains=nonfinite[s])
+    with _status.Phase(NAME, "memorisation report"):
+        # baseline: the reference draws of pi, never trained on
+        mem = memorization(finals, train_np, reference, config.d)
     return dict(
         d=config.d, width=config.training.model.width, train=den.train_summary,
+        memorization=mem,
         score_error=score_error, score_error_relative=score_error / score_norm,
         iterations=iterations, sinkhorn_iterations=sk_iters, curves=curves, final=final,
         reference=reference_summary(floor, config),
@@ -241,7 +249,8 @@ def _markdown(config: Config, payload: dict) -> str:
         f"Sinkhorn between two {config.sinkhorn_points}-point samples of pi: "
         f"{ref['sinkhorn_pi_vs_pi_mean']:.4g} ± {ref['sinkhorn_pi_vs_pi_std']:.2g}{bias}. "
         f"All Sinkhorn values converged: {payload['sinkhorn_all_converged']}. "
-        f"Elapsed {payload['elapsed_seconds']:.0f} s.\n"
+        f"Elapsed {payload['elapsed_seconds']:.0f} s.\n\n"
+        + (memorization_markdown(payload["memorization"], "start") if payload.get("memorization") else "")
     )
 
 
