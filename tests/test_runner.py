@@ -151,6 +151,18 @@ SHARDED_SCRIPT = textwrap.dedent(
         )
     auto = lj.run(jax.random.key(1), lj.ula(target.score, 0.1), x0, 30)
     out["auto_shards"] = len(auto.positions.sharding.device_set)
+    # a sharded run continued from its state equals the whole sharded run
+    half = lj.run(jax.random.key(1), lj.ula(target.score, 0.1), x0, 15, shard=True)
+    rest = lj.run(jax.random.key(1), lj.ula(target.score, 0.1), num_steps=15, initial_state=half.state, shard=True)
+    out["continued_equal"] = bool(np.array_equal(np.asarray(rest.positions), np.asarray(auto.positions)))
+    # predictor-corrector's batch-averaged step size reduces over the sharded chain axis
+    from langevin_jax import diffusion
+    sched = diffusion.linear_schedule(30, beta_max=0.3)
+    pc = diffusion.pc_sampler(diffusion.gaussian_eps_fn(sched, target.mean, target.covariance), sched)
+    a = lj.run(jax.random.key(1), pc, x0, 30, shard=True)
+    b = lj.run(jax.random.key(1), pc, x0, 30, shard=False)
+    out["pc"] = dict(num_shards=len(a.positions.sharding.device_set),
+                     close=bool(np.allclose(np.asarray(a.positions), np.asarray(b.positions), rtol=1e-5, atol=1e-5)))
     print("RESULT" + json.dumps(out))
     """
 )
@@ -168,6 +180,8 @@ def test_sharded_equals_unsharded_on_four_cpu_devices():
         assert res[name]["num_shards"] == 4
         assert res[name]["equal"], res[name]
     assert res["auto_shards"] == 4
+    assert res["continued_equal"]
+    assert res["pc"]["num_shards"] == 4 and res["pc"]["close"], res["pc"]
 
 
 def test_progress_stream_is_resolved_at_call_time():

@@ -33,7 +33,6 @@ def _algorithms():
         "ddpm": diffusion.ddpm_sampler(_eps(sched), sched),
         "ddim": diffusion.ddim_sampler(_eps(sched), sched, STEPS, eta=0.5),
         "pc": diffusion.pc_sampler(_eps(sched), sched),
-        "pc_chain": diffusion.pc_sampler(_eps(sched), sched, snr_norms="chain", predictor="ddpm"),
         "ncsn": diffusion.ncsn_sampler(_eps(sched), sched, levels=[STEPS, 10, 1], steps_per_level=STEPS // 3 + 1,
                                        epsilon=1e-3),
     }
