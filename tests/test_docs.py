@@ -55,6 +55,23 @@ def test_getting_started_code_runs():
     assert proc.returncode == 0, proc.stderr
 
 
+def test_own_score_page_code_runs():
+    """The "sample with your own score" page's code blocks, run in order as one script: every
+    score-based sampler with a shipped network and with a network of the reader's own, the
+    levels check, a continued run equal to one run, the memorisation report."""
+    text = (ROOT / "docs" / "own_score.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 5
+    proc = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", "\n".join(blocks)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "refused: eps_fn was trained on levels 1..100 only" in out
+    assert "\nTrue\n" in out  # the continued DDPM run equals the whole run
+    for name in ("ddpm", "ddim", "ncsn", "pc", "ula"):
+        assert f"{name}: per-coordinate variance" in out
+
+
 def test_every_experiment_figure_is_in_the_docs():
     """Each experiment the main job runs has its main figure, from a real run, kept in
     docs/figures/ (with its provenance row) and embedded in a docs page."""
