@@ -24,8 +24,8 @@ relative amount that grows as the dimension falls (measured with the exact Gauss
 ``N(m, diag(geomspace(0.5, 2, d)))``, linear schedule, ``T = 1000``, ``r = 0.16``, 4,000 chains:
 +10 % at ``d = 50``, +60 % at ``d = 8``, four times at ``d = 3``; negligible for images,
 ``d >= 3072``). The batch mean removes that dependence (+1.6 to +2.3 % at the same ``d``, close
-to the +2.6 % of Langevin steps of relative size ``2 r^2``). So ``"batch"`` (the code's rule) is the default; it averages with
-``jax.lax.pmean`` over the chain axis that [`langevin_jax.run`][langevin_jax.run] names
+to the +2.6 % of Langevin steps of relative size ``2 r^2``). So ``"batch"`` (the code's rule)
+is the default; it averages with ``jax.lax.pmean`` over the chain axis that [`langevin_jax.run`][langevin_jax.run] names
 ([`CHAIN_AXIS`][langevin_jax.samplers.base.CHAIN_AXIS]), which makes the chains of one run
 dependent (the result depends on which chains run together, and a sharded run may differ from an
 unsharded one in the last bits of the mean). ``"chain"`` is the paper's per-sample rule, with
