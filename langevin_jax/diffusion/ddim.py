@@ -25,7 +25,7 @@ from langevin_jax import _checks
 from langevin_jax.diffusion import reverse
 from langevin_jax.diffusion.denoisers import EpsFn, check_trained_levels
 from langevin_jax.diffusion.reverse import DiffusionInfo, DiffusionState, init
-from langevin_jax.diffusion.schedules import NoiseSchedule, alphabar, check_level
+from langevin_jax.diffusion.schedules import NoiseSchedule, alphabar
 from langevin_jax.samplers.base import SamplingAlgorithm, as_pytree_fn, gaussian_noise
 from langevin_jax.types import ArrayLike, PRNGKey
 
@@ -124,7 +124,7 @@ def ddim_sampler(
       run or several continued ones).
     """
     reverse.check_common(eps_fn, schedule)
-    start = check_level("start_level", schedule.num_levels if start_level is None else start_level, schedule)
+    start = reverse.resolve_start(schedule, start_level)
     num = start if num_steps is None else _checks.check_int_at_least("num_steps", num_steps, 1)
     if num > start:
         raise ValueError(f"num_steps={num} exceeds start_level={start}")
@@ -134,11 +134,7 @@ def ddim_sampler(
     record = check_trained_levels("eps_fn", eps_fn, levels[:-1], allow_untrained_levels,
                                   f"DDIM over {num} levels from start_level={start}")
     eps_fn = as_pytree_fn(eps_fn)
-
-    def check(position, n):
-        reverse.check_eps_shape(eps_fn, position)
-        reverse.check_num_steps(n, num, f"the sampler's {num} levels")
-
+    check = reverse.make_check(eps_fn, num, f"the sampler's {num} levels")
     fn = _step_stochastic if eta > 0 else _step_deterministic
     step = jax.tree_util.Partial(fn, eps_fn, schedule, jnp.asarray(levels), float(eta))
     metadata = dict(sampler="ddim", start_level=start, num_steps=num, eta=float(eta), **record)

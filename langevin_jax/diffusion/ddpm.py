@@ -26,7 +26,7 @@ from langevin_jax import _checks
 from langevin_jax.diffusion import reverse
 from langevin_jax.diffusion.denoisers import EpsFn, check_trained_levels
 from langevin_jax.diffusion.reverse import DiffusionInfo, DiffusionState, init
-from langevin_jax.diffusion.schedules import NoiseSchedule, alphabar, check_level
+from langevin_jax.diffusion.schedules import NoiseSchedule, alphabar
 from langevin_jax.samplers.base import SamplingAlgorithm, as_pytree_fn, gaussian_noise
 from langevin_jax.types import ArrayLike, PRNGKey
 
@@ -142,16 +142,12 @@ def ddpm_sampler(
       True
     """
     reverse.check_common(eps_fn, schedule)
-    start = check_level("start_level", schedule.num_levels if start_level is None else start_level, schedule)
+    start = reverse.resolve_start(schedule, start_level)
     _checks.check_choice("variance", variance, VARIANCES)
     record = check_trained_levels("eps_fn", eps_fn, [1, start], allow_untrained_levels,
                                   f"DDPM from start_level={start}")
     eps_fn = as_pytree_fn(eps_fn)
-
-    def check(position, num_steps):
-        reverse.check_eps_shape(eps_fn, position)
-        reverse.check_num_steps(num_steps, start, f"start_level={start}")
-
+    check = reverse.make_check(eps_fn, start, f"start_level={start}")
     step = jax.tree_util.Partial(_STEPS[variance], eps_fn, schedule, jnp.asarray(start, jnp.int32))
     metadata = dict(sampler="ddpm", start_level=start, variance=variance, **record)
     return SamplingAlgorithm(init, step, check, metadata)

@@ -52,7 +52,7 @@ from langevin_jax import _checks
 from langevin_jax.diffusion import reverse
 from langevin_jax.diffusion.denoisers import EpsFn, check_trained_levels
 from langevin_jax.diffusion.reverse import DiffusionInfo, DiffusionState, init
-from langevin_jax.diffusion.schedules import NoiseSchedule, alphabar, check_level
+from langevin_jax.diffusion.schedules import NoiseSchedule, alphabar
 from langevin_jax.samplers.base import CHAIN_AXIS, SamplingAlgorithm, as_pytree_fn, gaussian_noise
 from langevin_jax.types import ArrayLike, PRNGKey
 
@@ -171,7 +171,7 @@ def pc_sampler(
       [`DiffusionInfo`][langevin_jax.diffusion.DiffusionInfo].
     """
     reverse.check_common(eps_fn, schedule)
-    start = check_level("start_level", schedule.num_levels if start_level is None else start_level, schedule)
+    start = reverse.resolve_start(schedule, start_level)
     _checks.check_choice("predictor", predictor, PREDICTORS)
     corrector_steps = _checks.check_int_at_least("corrector_steps", corrector_steps, 0)
     _checks.check_choice("snr_norms", snr_norms, SNR_NORMS)
@@ -180,11 +180,7 @@ def pc_sampler(
     record = check_trained_levels("eps_fn", eps_fn, [1, start], allow_untrained_levels,
                                   f"predictor-corrector sampling from start_level={start}")
     eps_fn = as_pytree_fn(eps_fn)
-
-    def check(position, num_steps):
-        reverse.check_eps_shape(eps_fn, position)
-        reverse.check_num_steps(num_steps, start, f"start_level={start}")
-
+    check = reverse.make_check(eps_fn, start, f"start_level={start}")
     step = jax.tree_util.Partial(_step, predictor, corrector_steps, snr_norms, eps_fn, schedule,
                                  jnp.asarray(start, jnp.int32), float(snr))
     metadata = dict(sampler="pc", predictor=predictor, corrector_steps=corrector_steps, snr=float(snr),

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from langevin_jax import _checks
-from langevin_jax.diffusion.schedules import NoiseSchedule
+from langevin_jax.diffusion.schedules import NoiseSchedule, check_level
 from langevin_jax.samplers.base import check_score_shape
 from langevin_jax.types import PRNGKey
 
@@ -67,6 +67,22 @@ def check_eps_shape(eps_fn, position) -> None:
         raise ValueError("the reverse samplers take array positions [num_chains, d], got a "
                          f"{type(position).__name__}")
     check_score_shape("eps_fn", eps_fn, position, jax.ShapeDtypeStruct((), jnp.int32))
+
+
+def resolve_start(schedule: NoiseSchedule, start_level) -> int:
+    """``start_level`` checked to be an int in ``[1, T]`` (``T`` when ``None``)."""
+    return check_level("start_level", schedule.num_levels if start_level is None else start_level, schedule)
+
+
+def make_check(eps_fn, available: int, what: str):
+    """A reverse sampler's eager ``check(position, num_steps)``: ``eps_fn`` returns the
+    position's shape, and the steps (earlier runs' included) stay within ``available`` levels."""
+
+    def check(position, num_steps):
+        check_eps_shape(eps_fn, position)
+        check_num_steps(num_steps, available, what)
+
+    return check
 
 
 def check_num_steps(num_steps: int, available: int, what: str) -> None:

@@ -126,3 +126,18 @@ def test_grad_through_score_based_samplers(name):
     chex.assert_trees_all_close(g_jit, g, rtol=1e-4, atol=1e-5)
     chex.assert_trees_all_close(g, fd, rtol=2e-2, atol=2e-3)
     assert float(g) > 0.1  # shifting the data moves the samples
+
+
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "pc", "ncsn"])
+def test_vmap_over_keys_of_score_based_samplers(name):
+    """A user's vmap (and jit of it) over keys gives each key's eager run."""
+    alg = _algorithms()[name]
+    x0 = jax.random.normal(jax.random.key(1), (N, D))
+    keys = jax.random.split(jax.random.key(4), 3)
+
+    def final(key):
+        return lj.run(key, alg, x0, STEPS).positions
+
+    ref = jnp.stack([final(k) for k in keys])
+    chex.assert_trees_all_close(jax.vmap(final)(keys), ref, rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(jax.jit(jax.vmap(final))(keys), ref, rtol=1e-5, atol=1e-5)
