@@ -10,6 +10,9 @@ Each pretrained denoiser is two files in ``langevin_jax/nn/pretrained_data/``:
   checkpoint), reference outputs ``eps(x, t)`` at a few fixed points, and the SHA-256 of the
   ``.npz`` (verified on every load).
 
+Each JSON also holds ``known_limits``: sentences with numbers that ``docs/measure_pretrained.py``
+measured by sampling the network (re-run it after exporting a new one).
+
 The three shipped denoisers were trained on an NVIDIA H100 by this project's own commands (the
 ``paper`` configurations of `experiments.memorization` and
 `experiments.diffusion_vs_langevin`, seed 0): 150,000 full-batch Adam steps, which take
@@ -91,7 +94,9 @@ class Pretrained(NamedTuple):
 
 
 def pretrained_names(directory: Optional[Path] = None) -> list[str]:
-    """The names [`load_pretrained`][langevin_jax.nn.pretrained.load_pretrained] accepts (sorted)."""
+    """The names [`load_pretrained`][langevin_jax.nn.pretrained.load_pretrained] accepts (sorted).
+    [`pretrained_catalog`][langevin_jax.nn.pretrained.pretrained_catalog] says what each is: its
+    data, the levels it was trained on, and its measured limits."""
     directory = PRETRAINED_DIR if directory is None else Path(directory)
     return sorted(p.stem for p in directory.glob("*.json"))
 
