@@ -510,8 +510,8 @@ def _check_initial_state(algorithm: Any, state: Any, start_step: Optional[int]):
                 raise ValueError(f"initial_state{jax.tree_util.keystr(path)} differs between chains, but the "
                                  "algorithm keeps it the same for every chain (a step count): continue a state "
                                  "that one run produced")
-    count = getattr(state, "count", None)  # (a NamedTuple's tuple.count method is not a count)
-    if not (isinstance(count, (jax.Array, np.ndarray)) or hasattr(count, "shape")):
+    count = getattr(state, "count", None)
+    if not hasattr(count, "shape"):  # no count field (a NamedTuple's tuple.count method is not one)
         count = None
     if count is None:
         if start_step is None:

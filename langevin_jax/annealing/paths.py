@@ -270,9 +270,7 @@ def eps_denoiser_path(
     schedule = get_schedule(schedule)
     diffusion.check_trained_levels("eps_fn", eps_fn, [1, noise_schedule.num_levels], allow_untrained_levels,
                                    "the diffusion path (every level 1..T)")
-    # the levels were checked above, once: the path's score is the network's without them
-    plain = eps_fn.fn if isinstance(eps_fn, diffusion.LevelledFn) else eps_fn
-    level_score = diffusion.score_from_eps(plain, noise_schedule)
+    level_score = diffusion.score_from_eps(eps_fn, noise_schedule)
     # a Partial: a new network's parameters are traced numbers of the DALMC run
     score_fn = jax.tree_util.Partial(_eps_path_score, schedule, noise_schedule.alphabars, level_score, dim)
     sample_fn = None if target_sample_fn is None else _noised_sampler(target_sample_fn, schedule)

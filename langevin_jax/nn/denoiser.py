@@ -158,26 +158,19 @@ def denoiser_eps_fn(params: Params, config: DenoiserConfig, *, levels: Optional[
     fn = jax.tree_util.Partial(_apply_eps, config, params)
     if levels is None:
         return fn
-    lo, hi = _check_levels(levels, config)
-    return diffusion.with_levels(fn, lo, hi)
+    if not isinstance(levels, (tuple, list)) or len(levels) != 2:
+        raise ValueError(f"levels must be a pair (min_level, max_level), got {levels!r}")
+    levelled = diffusion.with_levels(fn, *levels)  # checks 1 <= min_level <= max_level
+    if levelled.max_level > config.num_levels:
+        raise ValueError(f"levels must satisfy max_level <= num_levels = {config.num_levels}, got {tuple(levels)}")
+    return levelled
 
 
 def trained_eps_fn(params: Params, train_config) -> diffusion.LevelledFn:
     """The noise predictor of a network trained with ``train_config`` (an
     [`nn.TrainConfig`][langevin_jax.nn.TrainConfig]), carrying the levels it was trained on
     (``train_config.min_level..max_level``): samplers refuse to use it at other levels."""
-    return denoiser_eps_fn(params, train_config.model, levels=(train_config.min_level, train_config.max_level))
-
-
-def _check_levels(levels, config: DenoiserConfig) -> tuple[int, int]:
-    if not isinstance(levels, (tuple, list)) or len(levels) != 2:
-        raise ValueError(f"levels must be a pair (min_level, max_level), got {levels!r}")
-    lo = _checks.check_int_at_least("levels[0] (min_level)", levels[0], 1)
-    hi = _checks.check_int_at_least("levels[1] (max_level)", levels[1], 1)
-    if not lo <= hi <= config.num_levels:
-        raise ValueError(f"levels must satisfy 1 <= min_level <= max_level <= num_levels = {config.num_levels}, "
-                         f"got {(lo, hi)}")
-    return lo, hi
+    return denoiser_eps_fn(params, train_config.model, levels=train_config.trained_levels)
 
 
 def _apply_eps(config: DenoiserConfig, params: Params, x: jax.Array, t: jax.Array) -> jax.Array:

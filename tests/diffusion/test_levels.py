@@ -87,6 +87,19 @@ def test_levelled_fn_is_the_function_and_a_pytree_of_its_parameters():
            jnp.zeros((2, 3)), 5)
 
 
+@pytest.mark.parametrize("levels, match", [
+    ((1, 100, 3), "levels must be a pair"),
+    (100, "levels must be a pair"),
+    ((0, 100), "min_level must be >= 1"),
+    ((50, 10), "min_level must be <= max_level"),
+    ((1, 1001), "max_level <= num_levels = 1000"),
+    ((1.5, 10), "min_level"),
+])
+def test_denoiser_eps_fn_names_bad_levels(levels, match):
+    with pytest.raises(ValueError, match=match):
+        nn.denoiser_eps_fn(PARAMS, CFG, levels=levels)
+
+
 def test_the_check_runs_before_compiling(no_compile):
     with pytest.raises(ValueError, match="trained on levels"):
         score = diffusion.score_from_eps(LOW, S)
