@@ -26,7 +26,6 @@ __all__ = [
     "cosine_schedule",
     "make_schedule",
     "alphabar",
-    "noise_std",
     "check_level",
     "check_level_range",
     "add_noise",
@@ -117,12 +116,6 @@ def make_schedule(kind: str = "linear", num_levels: int = 1000, **kwargs) -> Noi
     if kind == "cosine":
         return cosine_schedule(num_levels, **kwargs)
     raise ValueError(f"schedule kind must be 'linear' or 'cosine', got {kind!r}")
-
-
-def noise_std(schedule: NoiseSchedule, t: ArrayLike) -> jax.Array:
-    """``sigma_t = sqrt(1 - alphabar_t)``: the standard deviation of the noise at level ``t``
-    (any shape of integer levels; ``0`` at ``t = 0``)."""
-    return jnp.sqrt(1.0 - alphabar(schedule, t))
 
 
 def check_level(name: str, level: int, schedule: NoiseSchedule) -> int:
