@@ -47,15 +47,15 @@ MODELS = ((50, 256), (25, 512))  # (d, width): Gaussian, mixture
 def _jax_train_rate(d, width, batch, steps, chunk):
     data = jax.random.normal(jax.random.key(0), (batch, d))
     cfg = nn.TrainConfig(model=nn.DenoiserConfig(dim=d, width=width), num_steps=chunk,
-                         learning_rate=1e-3, chunk_size=chunk)
+                         learning_rate=1e-3)
     t0 = time.perf_counter()
-    nn.train_denoiser(jax.random.key(1), data, cfg)  # compile + one chunk
+    nn.train_denoiser(jax.random.key(1), data, cfg, chunk_size=chunk)  # compile + one chunk
     first = time.perf_counter() - t0
     cfg = nn.TrainConfig(model=nn.DenoiserConfig(dim=d, width=width), num_steps=steps,
-                         learning_rate=1e-3, chunk_size=chunk)
-    nn.train_denoiser(jax.random.key(1), data, cfg)  # warm (same chunk length: cached)
+                         learning_rate=1e-3)
+    nn.train_denoiser(jax.random.key(1), data, cfg, chunk_size=chunk)  # warm (same chunk length: cached)
     t0 = time.perf_counter()
-    res = nn.train_denoiser(jax.random.key(2), data, cfg)
+    res = nn.train_denoiser(jax.random.key(2), data, cfg, chunk_size=chunk)
     jax.block_until_ready(res.params)
     run = time.perf_counter() - t0
     return steps / run, first - run * chunk / steps

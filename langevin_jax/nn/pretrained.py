@@ -37,9 +37,13 @@ from langevin_jax.nn.train import TrainConfig
 from langevin_jax.types import ArrayLike
 
 __all__ = ["Pretrained", "pretrained_names", "pretrained_catalog", "pretrained_metadata", "load_pretrained",
-           "export_pretrained", "PRETRAINED_DIR"]
+           "export_pretrained", "pretrained_train_config", "PRETRAINED_DIR"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_data"
+
+# run settings that files exported before they became train_denoiser's arguments still record in
+# their train_config (with the values None, None, False, 500): read and ignored
+_RUN_SETTINGS = ("checkpoint_path", "checkpoint_every", "progress_bar", "chunk_size")
 
 
 class Pretrained(NamedTuple):
@@ -49,8 +53,7 @@ class Pretrained(NamedTuple):
       name: the name it was loaded by.
       params: the Flax parameters (a pytree of float32 arrays).
       model: its [`DenoiserConfig`][langevin_jax.nn.pretrained.DenoiserConfig].
-      train_config: the [`TrainConfig`][langevin_jax.nn.pretrained.TrainConfig] it was trained with
-        (``checkpoint_path`` unset).
+      train_config: the [`TrainConfig`][langevin_jax.nn.pretrained.TrainConfig] it was trained with.
       schedule: the [`langevin_jax.diffusion.NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule] of that training.
       train_points: ``[n, d]`` the exact (distinct) points it was trained on; the training
         data was these points repeated ``experiment_config["duplicates"]`` times.
@@ -146,6 +149,13 @@ def pretrained_metadata(name: str, directory: Optional[Path] = None) -> dict:
         raise ValueError(f"pretrained metadata {meta_path} is unreadable ({err}); reinstall langevin_jax") from err
 
 
+def pretrained_train_config(meta: dict) -> TrainConfig:
+    """The [`TrainConfig`][langevin_jax.nn.pretrained.TrainConfig] a shipped denoiser was
+    trained with, from its metadata ([`pretrained_metadata`][langevin_jax.nn.pretrained.pretrained_metadata])."""
+    fields = {k: v for k, v in meta["train_config"].items() if k not in _RUN_SETTINGS}
+    return TrainConfig(model=DenoiserConfig(**meta["model"]), **fields)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -208,10 +218,8 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
     with np.load(data_path) as npz:
         arrays = {k: npz[k] for k in npz.files}
     params = _unflatten({k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")})
-    model = DenoiserConfig(**meta["model"])
-    train_fields = dict(meta["train_config"])
-    train_fields["model"] = model
-    train_config = TrainConfig(**train_fields)
+    train_config = pretrained_train_config(meta)
+    model = train_config.model
     return Pretrained(
         name=name, params=params, model=model, train_config=train_config,
         schedule=train_config.noise_schedule(), train_points=jnp.asarray(arrays["train_points"]),
@@ -251,7 +259,6 @@ def export_pretrained(name: str, params: Params, train_config: TrainConfig, trai
     eps = np.asarray(apply_denoiser(params, train_config.model, jnp.asarray(x), jnp.asarray(t)))
     fields = dataclasses.asdict(train_config)
     fields.pop("model")
-    fields.update(checkpoint_path=None, checkpoint_every=None, progress_bar=False)
     meta = dict(
         name=name, model=dataclasses.asdict(train_config.model), train_config=fields,
         experiment_config=experiment_config, provenance=provenance,

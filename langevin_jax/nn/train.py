@@ -22,7 +22,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import ClassVar, NamedTuple, Optional
+from typing import ClassVar, NamedTuple, Optional, Union, cast
 
 import flax.serialization
 import jax
@@ -42,12 +42,8 @@ __all__ = [
     "load_checkpoint",
     "make_optimizer",
     "epsilon_loss",
+    "data_hash",
 ]
-
-# fields of TrainConfig that do not change the trained parameters (not checked on resume)
-_RUN_ONLY_FIELDS = ("num_steps", "chunk_size", "checkpoint_every", "checkpoint_path",
-                    "progress_bar")
-
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -67,10 +63,10 @@ class TrainConfig:
       schedule, num_levels, beta_min, beta_max: the noise schedule
         ([`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule]; ``beta_*`` only for ``"linear"``).
       grad_clip: clip the global gradient norm to this value (``None``: no clipping).
-      chunk_size: optimiser steps per jitted ``lax.scan`` (one host round trip per chunk).
-      checkpoint_every: write a checkpoint every this many steps (and at the end).
-      checkpoint_path: the checkpoint file; when it exists, training resumes from it.
-      progress_bar: print a progress bar with the loss to stderr.
+
+    Only what determines the trained parameters is here: where to checkpoint, how often, the
+    progress bar and the scan chunk length are arguments of
+    [`train_denoiser`][langevin_jax.nn.train.train_denoiser].
     """
 
     #: the allowed values of the fields checked against a set (also the command-line choices)
@@ -90,17 +86,12 @@ class TrainConfig:
     beta_min: float = 1e-4
     beta_max: float = 0.02
     grad_clip: Optional[float] = None
-    chunk_size: int = 500
-    checkpoint_every: Optional[int] = None
-    checkpoint_path: Optional[str] = None
-    progress_bar: bool = False
 
     def __post_init__(self):
         """Every field checked when the config is made (``ValueError`` naming the field)."""
         if not isinstance(self.model, DenoiserConfig):
             raise ValueError(f"model must be a DenoiserConfig, got {type(self.model).__name__}")
         _checks.check_int_at_least("num_steps", self.num_steps, 1)
-        _checks.check_int_at_least("chunk_size", self.chunk_size, 1)
         _checks.check_positive_finite("learning_rate", self.learning_rate)
         for name, allowed in self.CHOICES.items():
             _checks.check_choice(name, getattr(self, name), allowed)
@@ -117,10 +108,6 @@ class TrainConfig:
         if not self.min_level <= self.max_level <= self.num_levels:
             raise ValueError(f"need 1 <= min_level <= max_level <= num_levels, got min_level="
                              f"{self.min_level}, max_level={self.max_level}, num_levels={self.num_levels}")
-        if self.checkpoint_every is not None:
-            _checks.check_int_at_least("checkpoint_every", self.checkpoint_every, 1)
-            if self.checkpoint_path is None:
-                raise ValueError("checkpoint_every needs a checkpoint_path")
 
     @property
     def trained_levels(self) -> tuple[int, int]:
@@ -132,12 +119,12 @@ class TrainConfig:
         return diffusion.make_schedule(self.schedule, self.num_levels, **kwargs)
 
     def fingerprint(self) -> dict:
-        """The fields that determine the parameters (compared on resume)."""
+        """The config as a dict, compared with a checkpoint's on resume: every field, except
+        ``num_steps`` under a constant learning rate (training may then be extended: the first
+        ``k`` steps do not depend on the length; a cosine schedule does)."""
         d = dataclasses.asdict(self)
-        for name in _RUN_ONLY_FIELDS:
-            d.pop(name)
-        if self.lr_schedule != "constant":  # the schedule depends on the length
-            d["num_steps"] = self.num_steps
+        if self.lr_schedule == "constant":
+            d.pop("num_steps")
         return d
 
 
@@ -191,7 +178,7 @@ def epsilon_loss(params: Params, model: MLPDenoiser, schedule: diffusion.NoiseSc
     t = jnp.broadcast_to(t, (x0.shape[0],))
     eps = jax.random.normal(k_eps, x0.shape, x0.dtype)
     x_t = diffusion.add_noise(schedule, x0, t, eps)
-    pred = model.apply({"params": params}, x_t, t)
+    pred = cast(jax.Array, model.apply({"params": params}, x_t, t))  # Flax types apply as maybe a tuple
     return jnp.mean((pred - eps) ** 2)
 
 
@@ -211,7 +198,9 @@ def _validate(data, config: TrainConfig, schedule) -> jax.Array:
     return data
 
 
-def _data_hash(data: jax.Array) -> str:
+def data_hash(data: ArrayLike) -> str:
+    """The SHA-256 of ``data``'s bytes, shape and dtype: what a checkpoint records of the data it
+    was trained on (a resume with other data is refused)."""
     arr = np.ascontiguousarray(np.asarray(data))
     return hashlib.sha256(arr.tobytes() + str((arr.shape, arr.dtype)).encode()).hexdigest()
 
@@ -350,7 +339,9 @@ def _diverged(config: TrainConfig, path: Optional[Path], saved_step: Optional[in
 
 
 def train_denoiser(
-    key: PRNGKey, data: ArrayLike, config: TrainConfig, *, stop_at: Optional[int] = None
+    key: PRNGKey, data: ArrayLike, config: TrainConfig, *, checkpoint_path: Optional[Union[str, Path]] = None,
+    checkpoint_every: Optional[int] = None, progress_bar: bool = False, chunk_size: int = 500,
+    stop_at: Optional[int] = None,
 ) -> TrainResult:
     """Train an [`MLPDenoiser`][langevin_jax.nn.train.MLPDenoiser] on ``data`` with the DDPM epsilon loss.
 
@@ -358,9 +349,11 @@ def train_denoiser(
     levels, noise). Steps run in jitted ``lax.scan`` chunks of ``chunk_size`` (cut so that
     checkpoints fall on chunk boundaries).
 
-    Checkpoints (``config.checkpoint_path``): written atomically (temp file + rename) every
+    Checkpoints (``checkpoint_path``): written atomically (temp file + rename) every
     ``checkpoint_every`` steps and at the end, holding the parameters, the optimiser state,
-    the step, the key, the loss history, the config fingerprint and a hash of the data. If
+    the step, the key, the loss history, the config (its
+    [`fingerprint`][langevin_jax.nn.train.TrainConfig.fingerprint]) and a hash of the data
+    ([`data_hash`][langevin_jax.nn.train.data_hash]). If
     the file exists when this is called, training resumes from it (and returns at once when
     it already holds ``num_steps`` steps); a checkpoint of another config, key or data set
     raises ``ValueError``, and so does one holding more steps than ``num_steps``. The
@@ -375,7 +368,14 @@ def train_denoiser(
       key: a PRNG key.
       data: ``[n, d]`` training points (duplicates allowed: the paper duplicates each point
         10 times).
-      config: a [`TrainConfig`][langevin_jax.nn.train.TrainConfig].
+      config: a [`TrainConfig`][langevin_jax.nn.train.TrainConfig]: what determines the
+        parameters. The other arguments change how the run goes, never its result.
+      checkpoint_path: the checkpoint file (``None``: no checkpoint); when it exists,
+        training resumes from it.
+      checkpoint_every: also write the checkpoint every this many steps (``None``: only at
+        the end); needs ``checkpoint_path``.
+      progress_bar: print a progress bar with the running loss to stderr.
+      chunk_size: optimiser steps per jitted ``lax.scan`` (one host round trip per chunk).
       stop_at: stop after this many total steps (checkpointing first), as if interrupted.
 
     Returns:
@@ -391,6 +391,11 @@ def train_denoiser(
     t_start = time.perf_counter()
     schedule = config.noise_schedule() if isinstance(config, TrainConfig) else None
     data = _validate(data, config, schedule)
+    _checks.check_int_at_least("chunk_size", chunk_size, 1)
+    if checkpoint_every is not None:
+        _checks.check_int_at_least("checkpoint_every", checkpoint_every, 1)
+        if checkpoint_path is None:
+            raise ValueError("checkpoint_every needs a checkpoint_path")
     n = data.shape[0]
     if config.batch_size is not None and config.batch_size > n:
         raise ValueError(f"batch_size = {config.batch_size} exceeds the {n} rows of data")
@@ -398,8 +403,8 @@ def train_denoiser(
         _checks.check_int_at_least("stop_at", stop_at, 1), config.num_steps)
     optimizer = make_optimizer(config)
     k_init, k_steps = jax.random.split(key)
-    data_hash = _data_hash(data)
-    path = None if config.checkpoint_path is None else Path(config.checkpoint_path)
+    hashed = data_hash(data)
+    path = None if checkpoint_path is None else Path(checkpoint_path)
     if path is not None and path.is_dir():
         raise ValueError(f"checkpoint_path {path} is a folder; pass a file path in it")
     if path is not None and path.exists():
@@ -409,7 +414,7 @@ def train_denoiser(
                              f"{ckpt['fingerprint']} != {config.fingerprint()}")
         if not np.array_equal(ckpt["key_data"], np.asarray(jax.random.key_data(key))):
             raise ValueError(f"checkpoint_path {path} was written with another key")
-        if ckpt["data_hash"] != data_hash:
+        if ckpt["data_hash"] != hashed:
             raise ValueError(f"checkpoint_path {path} was written with other data")
         if ckpt["step"] > config.num_steps:
             raise ValueError(
@@ -427,15 +432,13 @@ def train_denoiser(
         # before any step: a checkpoint that cannot be written would lose the whole run
         _io.check_writable_dir(path.parent, f"checkpoint_path {path}: its folder")
 
-    # the fields that do not change the compiled step are normalised, so that calls differing
-    # only in them (length, checkpointing, progress) share one compiled program
-    compile_config = dataclasses.replace(
-        config, chunk_size=1, checkpoint_every=None, checkpoint_path=None, progress_bar=False,
-        num_steps=config.num_steps if config.lr_schedule != "constant" else 1)
-    chunk_len = config.chunk_size
-    if config.checkpoint_every is not None:
-        chunk_len = math.gcd(chunk_len, config.checkpoint_every)
-    bar = _LossBar(config.num_steps, step) if config.progress_bar and step < end else None
+    # the length does not change the compiled step under a constant learning rate: calls
+    # differing only in it share one compiled program
+    compile_config = dataclasses.replace(config, num_steps=config.num_steps if config.lr_schedule != "constant" else 1)
+    chunk_len = chunk_size
+    if checkpoint_every is not None:
+        chunk_len = math.gcd(chunk_len, checkpoint_every)
+    bar = _LossBar(config.num_steps, step) if progress_bar and step < end else None
     while step < end:
         # cut at multiples of chunk_len so checkpoints fall on chunk boundaries
         length = min(chunk_len - step % chunk_len, end - step)
@@ -448,10 +451,10 @@ def train_denoiser(
         step += length
         if bar is not None:
             bar.update(step, loss=float(np.mean(chunk_losses)))
-        due = config.checkpoint_every is not None and step % config.checkpoint_every == 0
+        due = checkpoint_every is not None and step % checkpoint_every == 0
         if path is not None and (due or step == end):
             _write_checkpoint(path, params=params, opt_state=opt_state, step=step, key=key,
-                              losses=np.concatenate(losses), config=config, data_hash=data_hash)
+                              losses=np.concatenate(losses), config=config, data_hash=hashed)
             saved_step = step
     history = np.concatenate(losses) if losses else np.zeros((0,), np.float32)
     return TrainResult(params, opt_state, history, step, resumed_from,

@@ -108,7 +108,7 @@ def test_the_check_runs_before_compiling(no_compile):
 
 
 def test_trained_and_loaded_networks_carry_their_levels(tmp_path):
-    cfg = nn.TrainConfig(model=CFG, num_steps=2, min_level=1, max_level=100, chunk_size=2)
+    cfg = nn.TrainConfig(model=CFG, num_steps=2, min_level=1, max_level=100)
     result = nn.train_denoiser(jax.random.key(0), jnp.ones((8, 3)), cfg)
     assert result.eps_fn.levels == (1, 100) and cfg.trained_levels == (1, 100)
     assert nn.trained_eps_fn(result.params, cfg).levels == (1, 100)

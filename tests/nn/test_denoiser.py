@@ -105,7 +105,7 @@ def test_trained_denoiser_score_matches_gaussian_score(key):
     data = m + jnp.sqrt(lam) * jax.random.normal(k_data, (4096, d))
     cfg = nn.TrainConfig(model=nn.DenoiserConfig(dim=d, width=64), num_steps=1500,
                          learning_rate=3e-3, lr_schedule="cosine", batch_size=512,
-                         min_level=150, max_level=350, chunk_size=500)
+                         min_level=150, max_level=350)
     result = nn.train_denoiser(k_train, data, cfg)
     sched = cfg.noise_schedule()
     exact = diffusion.score_at_level(diffusion.gaussian_eps_fn(sched, m, jnp.diag(lam)), sched, level)
