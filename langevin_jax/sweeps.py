@@ -31,8 +31,8 @@ from jax.typing import DTypeLike
 
 from langevin_jax import _checks, theory
 from langevin_jax.runner import chain_keys, run
-from langevin_jax.samplers.ula import _step as _ula_step
-from langevin_jax.samplers.ula import init as _ula_init
+from langevin_jax.samplers.ula import build_kernel as build_ula_kernel
+from langevin_jax.samplers.ula import init as ula_init
 from langevin_jax.samplers.base import SamplingAlgorithm, euler_maruyama
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
@@ -63,7 +63,7 @@ def dimension_masks(dims: Sequence[int], d_max: int | None = None) -> jax.Array:
 
 
 def _check_partitionable() -> None:
-    if not jax.config.jax_threefry_partitionable:
+    if not jax.config.values["jax_threefry_partitionable"]:
         raise ValueError(
             "sweeps need jax_threefry_partitionable=True (JAX's default since 0.5): only then is "
             "jax.random.normal(key, (d_max,))[:d] == jax.random.normal(key, (d,)), which makes a "
@@ -102,6 +102,15 @@ def prefix_noise(key: PRNGKey, num_steps: int, num_chains: int, d: int,
         return jax.vmap(lambda kk: jax.random.normal(kk, (d,), dtype))(keys)
 
     return jax.lax.map(one, jnp.arange(num_steps))
+
+
+# ULA's kernel (its public layer): the step of ``masked_ula``, whose diagonal step ``h * mask``
+# is zero on padded coordinates, so it skips ``lj.ula``'s eager check (h > 0 everywhere)
+_ULA_KERNEL = build_ula_kernel()
+
+
+def _masked_ula_step(score_fn, step_size, rng_key, state):
+    return _ULA_KERNEL(rng_key, state, score_fn, step_size)
 
 
 def masked_ula(
@@ -160,7 +169,7 @@ def masked_ula(
 
         x, _ = jax.lax.scan(advance, initial_positions, noise)
         return x
-    algorithm = SamplingAlgorithm(_ula_init, jax.tree_util.Partial(_ula_step, score_fn, h))
+    algorithm = SamplingAlgorithm(ula_init, jax.tree_util.Partial(_masked_ula_step, score_fn, h))
     return run(key, algorithm, initial_positions, num_steps).positions
 
 
@@ -187,7 +196,7 @@ def sweep(fn: Callable[[jax.Array, jax.Array], PyTree], dims: Sequence[int],
 
 def pad_spectrum(eigenvalues: ArrayLike, mask: ArrayLike) -> jax.Array:
     """Eigenvalues on the used coordinates, 1 on the padded ones."""
-    return jnp.where(mask > 0, eigenvalues, 1.0)
+    return jnp.where(jnp.asarray(mask) > 0, eigenvalues, 1.0)
 
 
 def ula_gaussian_w2_masked(step_size: ArrayLike, eigenvalues: ArrayLike, mask: ArrayLike, num_steps: int,
@@ -205,7 +214,7 @@ def ula_gaussian_w2_masked(step_size: ArrayLike, eigenvalues: ArrayLike, mask: A
     and ``eigenvalues`` (padded coordinates see ``lambda = 1`` and add zero).
     """
     lam = pad_spectrum(eigenvalues, mask)
-    mean_k, var_k = theory._ula_gaussian_law_unchecked(0.0, lam, step_size, num_steps, start, 0.0)
+    mean_k, var_k = theory.ula_gaussian_law_unchecked(0.0, lam, step_size, num_steps, start, 0.0)
     terms = mean_k**2 + (jnp.sqrt(lam) - jnp.sqrt(jnp.maximum(var_k, 0.0))) ** 2
     return jnp.sqrt(jnp.sum(mask * terms))
 
@@ -221,6 +230,7 @@ def diag_fit_w2_masked(samples: jax.Array, eigenvalues: ArrayLike, mask: ArrayLi
     Differentiable through the samples.
     """
     n = samples.shape[0]
+    mask = jnp.asarray(mask)
     lam = pad_spectrum(eigenvalues, mask)
     mean = jnp.mean(samples, axis=0)
     var = jnp.var(samples, axis=0, ddof=1)

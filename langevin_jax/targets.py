@@ -41,15 +41,8 @@ def random_orthogonal(key: PRNGKey, d: int, dtype: DTypeLike | None = None) -> j
     return q * jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0).astype(q.dtype)
 
 
-def _pytree_dataclass(cls):
-    cls = dataclasses.dataclass(frozen=True)(cls)
-    fields = [f.name for f in dataclasses.fields(cls)]
-    return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
-
-
-
-
-@_pytree_dataclass
+@jax.tree_util.register_dataclass  # every field an array leaf
+@dataclasses.dataclass(frozen=True)
 class Gaussian:
     """Gaussian ``N(mean, covariance)`` on R^d with a full covariance.
 
@@ -141,7 +134,8 @@ class Gaussian:
         return self.mean + z @ self.scale_tril.T
 
 
-@_pytree_dataclass
+@jax.tree_util.register_dataclass  # every field an array leaf
+@dataclasses.dataclass(frozen=True)
 class IsotropicGaussian:
     """Isotropic Gaussian ``N(mean, variance * I_d)``.
 
@@ -189,7 +183,8 @@ class IsotropicGaussian:
         return self.mean + jnp.sqrt(self.variance) * z
 
 
-@_pytree_dataclass
+@jax.tree_util.register_dataclass  # every field an array leaf
+@dataclasses.dataclass(frozen=True)
 class GaussianMixture:
     """Mixture ``sum_k w_k N(m_k, C_k)`` of full-covariance Gaussians.
 

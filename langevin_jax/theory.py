@@ -17,12 +17,16 @@ from langevin_jax.types import ArrayLike
 
 __all__ = [
     "gaussian_kl",
+    "gaussian_kl_unchecked",
     "gaussian_w2",
+    "gaussian_w2_unchecked",
     "sqrtm_psd",
     "ula_gaussian_stationary_variance",
     "ula_gaussian_mean_contraction",
     "ula_gaussian_law",
+    "ula_gaussian_law_unchecked",
     "ula_precision_variance",
+    "gradient_descent_inverse",
     "gaussian_log_density",
     "LOG_2PI",
 ]
@@ -37,7 +41,7 @@ def gaussian_log_density(mahalanobis_sq: ArrayLike, log_det: ArrayLike, dim: int
     proposals compute ``|x - m|_S^2`` and ``log det S`` in whatever factorisation they hold:
     Cholesky, eigenbasis, isotropic).
     """
-    return -0.5 * (mahalanobis_sq + log_det + dim * LOG_2PI)
+    return -0.5 * (jnp.asarray(mahalanobis_sq) + log_det + dim * LOG_2PI)
 
 
 def sqrtm_psd(a: jax.Array) -> jax.Array:
@@ -47,7 +51,8 @@ def sqrtm_psd(a: jax.Array) -> jax.Array:
     return (v * jnp.sqrt(jnp.clip(w, 0.0))) @ v.T
 
 
-def _check_pair(mean0, cov0, mean1, cov1, *, cov0_definite):
+def _check_pair(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike, *,
+                cov0_definite: bool) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Two Gaussians of one dimension; ``cov1`` positive definite, ``cov0`` definite or (for
     W2) semidefinite."""
     mean0 = _checks.check_vector("mean0", mean0)
@@ -146,7 +151,7 @@ def ula_gaussian_mean_contraction(variance: ArrayLike, h: ArrayLike) -> jax.Arra
     """Per-step contraction ``1 - h / lambda`` of ULA's mean error on ``N(m, lambda)``."""
     _checks.check_positive_finite("variance", variance)
     _checks.check_positive_finite("h", h)
-    return 1.0 - h / variance
+    return 1.0 - jnp.asarray(h) / jnp.asarray(variance)
 
 
 def ula_gaussian_law(mean: ArrayLike, variance: ArrayLike, h: ArrayLike, num_steps: int,
@@ -168,10 +173,12 @@ def ula_gaussian_law(mean: ArrayLike, variance: ArrayLike, h: ArrayLike, num_ste
       ``(mean_k, variance_k)``.
     """
     _check_ula_step(variance, h)
-    return _ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean, initial_variance)
+    return ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean, initial_variance)
 
 
-def _ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean=0.0, initial_variance=1.0):
+def ula_gaussian_law_unchecked(mean: ArrayLike, variance: ArrayLike, h: ArrayLike, num_steps: int,
+                               initial_mean: ArrayLike = 0.0,
+                               initial_variance: ArrayLike = 1.0) -> tuple[jax.Array, jax.Array]:
     """[`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law] without the check ``0 < h < 2 lambda``:
     the one implementation of the law, also used where the arguments are traced or padded
     (the masked sweeps of ``langevin_jax.sweeps``, whose padded eigenvalues are 1).
@@ -179,8 +186,9 @@ def _ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean=0.0, 
     ``Var x_k = rho^(2k) v0 + c_k`` with ``c_k`` the variance from a point start,
     [`ula_precision_variance`][langevin_jax.theory.ula_precision_variance] at ``a = 1 / lambda``
     (``v_inf (1 - rho^(2k))`` without its cancellation at small ``h / lambda``)."""
-    variance = jnp.asarray(variance)
-    rho = 1.0 - h / variance
+    mean, variance = jnp.asarray(mean), jnp.asarray(variance)
+    initial_mean, initial_variance = jnp.asarray(initial_mean), jnp.asarray(initial_variance)
+    rho = 1.0 - jnp.asarray(h) / variance
     decay = rho ** num_steps
     from_point = ula_precision_variance(1.0 / variance, h, num_steps)
     return mean + decay * (initial_mean - mean), decay**2 * initial_variance + from_point
@@ -232,3 +240,25 @@ def ula_precision_variance(precision: ArrayLike, h: ArrayLike, num_steps: Option
     degenerate = r_minus_1 == 0
     safe = jnp.where(degenerate, -1.0, r_minus_1)
     return jnp.where(degenerate, 2.0 * h * num_steps, 2.0 * h * _one_minus_pow(safe, num_steps) / (-safe))
+
+
+def gradient_descent_inverse(m: ArrayLike, gamma: Optional[ArrayLike] = None,
+                             num_steps: Optional[int] = None) -> jax.Array:
+    """``1 / m`` as reached by gradient descent: ``num_steps`` steps of size ``gamma`` from 0 on
+    ``a -> m a^2 / 2 - a``.
+
+    ``a_K = [1 - (1 - gamma m)^K] / m = gamma sum_{j<K} (1 - gamma m)^j`` (``gamma K`` at
+    ``m = 0``, where the descent is linear in ``K``), computed with ``expm1``/``log1p``
+    (accurate for small ``gamma m``); ``num_steps=None`` gives the minimiser ``1 / m``. Elementwise
+    and differentiable; no validation (``gamma`` is needed when ``num_steps`` is given). The
+    eigenvalue of the score learned by DSM in paper 2 is this at ``m = mu + sigma^2``
+    ([`langevin_jax.gaussian_dsm.dsm_eigenvalue`][langevin_jax.gaussian_dsm.dsm_eigenvalue]).
+    """
+    m = jnp.asarray(m)
+    if num_steps is None:
+        return 1.0 / m
+    if gamma is None:
+        raise ValueError(f"gamma (the gradient step) is required with num_steps={num_steps}")
+    zero = m == 0
+    safe = jnp.where(zero, 1.0, m)
+    return jnp.where(zero, gamma * num_steps, _one_minus_pow(-jnp.asarray(gamma) * safe, num_steps) / safe)

@@ -365,10 +365,14 @@ def test_dalmc_is_a_sampler():
     assert samplers.dalmc.init is samplers.annealed_langevin.init
 
 
-def test_make_schedule_is_get_schedule_under_diffusions_verb():
+def test_make_schedule_is_a_deprecated_name_of_get_schedule():
     from langevin_jax import annealing, diffusion
+    from langevin_jax.annealing import schedules
 
-    assert annealing.make_schedule is annealing.get_schedule
-    assert annealing.make_schedule("ou", horizon=2.0) == annealing.OUSchedule(2.0)
-    # the other kind: DDPM noise levels, not lambda(t)
+    assert "make_schedule" not in annealing.__all__  # one name per thing: get_schedule
+    for module in (annealing, schedules):
+        with pytest.warns(DeprecationWarning, match="get_schedule"):
+            assert module.make_schedule is annealing.get_schedule
+    assert annealing.get_schedule("ou", horizon=2.0) == annealing.OUSchedule(2.0)
+    # diffusion.make_schedule is the other kind: DDPM noise levels, not lambda(t)
     assert isinstance(diffusion.make_schedule("linear"), diffusion.NoiseSchedule)

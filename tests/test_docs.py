@@ -41,7 +41,7 @@ def test_readme_quickstart_runs():
 def test_readme_opens_with_the_two_commands():
     lines = (ROOT / "README.md").read_text().splitlines()
     block = "\n".join(lines[:6])
-    assert "pip install -e . && python -m experiments" in block
+    assert 'pip install -e ".[experiments]" && python -m experiments' in block
     assert 'pip install -e ".[test]" && python -m pytest -q' in block
 
 

@@ -16,7 +16,7 @@ of every KL here). DALMC is their Euler scheme on a grid of path times. Our choi
 paper's: the OU horizon default ``T = 3``, the adapted time grid and the quadrature sizes.
 
 Two kinds of schedule live in the package: the annealing schedules here (``lambda(t)`` of a
-continuous path time ``t in [0, 1]``, [`make_schedule`][langevin_jax.annealing.make_schedule])
+continuous path time ``t in [0, 1]``, [`get_schedule`][langevin_jax.annealing.get_schedule])
 and the DDPM noise schedules of [`langevin_jax.diffusion`][langevin_jax.diffusion] (``beta_k``
 over discrete levels ``k = 1..T``, [`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule]);
 ``linear`` and ``cosine`` name one of each. A level ``k`` is the path time where
@@ -28,24 +28,89 @@ One module per part, every public name re-exported here:
 kinds), ``paths`` ([`DiffusionPath`][langevin_jax.annealing.DiffusionPath], closed-form and
 learned), ``action_bound`` (the action and [`kl_bound`][langevin_jax.annealing.kl_bound]),
 ``gaussian_laws`` (exact laws of the dynamics and of DALMC for Gaussian targets) and
-``time_grids``; the sampler [`dalmc`][langevin_jax.annealing.dalmc] lives in
-[`langevin_jax.samplers.dalmc`][langevin_jax.samplers.dalmc.dalmc].
+``time_grids``; the sampler [`dalmc`][langevin_jax.annealing.dalmc] and its step schedule
+[`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule] live in
+[`langevin_jax.samplers.dalmc`][langevin_jax.samplers.dalmc.dalmc] (the samplers sit below this
+package: DALMC needs only a path's ``score_fn``).
 """
 
-from langevin_jax.annealing import action_bound, gaussian_laws, paths, schedules, time_grids
-from langevin_jax.annealing.action_bound import *  # noqa: F401,F403 - re-exported, listed in __all__
-from langevin_jax.annealing.gaussian_laws import *  # noqa: F401,F403
-from langevin_jax.annealing.paths import *  # noqa: F401,F403
-from langevin_jax.annealing.schedules import *  # noqa: F401,F403
-from langevin_jax.annealing.time_grids import *  # noqa: F401,F403
-from langevin_jax.samplers.dalmc import dalmc
+from langevin_jax._deprecation import alias_getattr
+from langevin_jax.annealing.action_bound import (
+    ActionEstimate,
+    action,
+    gaussian_action,
+    gaussian_action_density,
+    gaussian_initial_kl,
+    kl_bound,
+)
+from langevin_jax.annealing.gaussian_laws import (
+    GaussianLaw,
+    default_ode_steps,
+    gaussian_annealed_law,
+    gaussian_bias_kl,
+    gaussian_dalmc_law,
+)
+from langevin_jax.annealing.paths import (
+    DiffusionPath,
+    denoiser_path,
+    diffusion_marginal,
+    diffusion_path,
+    eps_denoiser_path,
+)
+from langevin_jax.annealing.schedules import (
+    AnnealingSchedule,
+    CosineSchedule,
+    CustomSchedule,
+    LinearSchedule,
+    OUSchedule,
+    cosine_schedule,
+    custom_schedule,
+    get_schedule,
+    linear_schedule,
+    ou_schedule,
+)
+from langevin_jax.annealing.time_grids import adapted_time_grid, gaussian_speed_fn, uniform_time_grid
+from langevin_jax.samplers.dalmc import dalmc, dalmc_step_schedule
 
-# the public names of the five modules, listed once each (their own ``__all__``), and DALMC
 __all__ = [
-    *schedules.__all__,
-    *paths.__all__,
-    *action_bound.__all__,
-    *gaussian_laws.__all__,
-    *time_grids.__all__,
+    # schedules
+    "AnnealingSchedule",
+    "LinearSchedule",
+    "CosineSchedule",
+    "OUSchedule",
+    "CustomSchedule",
+    "linear_schedule",
+    "cosine_schedule",
+    "ou_schedule",
+    "custom_schedule",
+    "get_schedule",
+    # paths
+    "DiffusionPath",
+    "diffusion_path",
+    "diffusion_marginal",
+    "denoiser_path",
+    "eps_denoiser_path",
+    # action_bound
+    "gaussian_action_density",
+    "gaussian_action",
+    "ActionEstimate",
+    "action",
+    "kl_bound",
+    "gaussian_initial_kl",
+    # gaussian_laws
+    "GaussianLaw",
+    "gaussian_annealed_law",
+    "default_ode_steps",
+    "gaussian_dalmc_law",
+    "gaussian_bias_kl",
+    # time_grids
+    "uniform_time_grid",
+    "adapted_time_grid",
+    "gaussian_speed_fn",
+    # the sampler and its step schedule (langevin_jax.samplers.dalmc)
+    "dalmc_step_schedule",
     "dalmc",
 ]
+
+# ``make_schedule``, an earlier second name of ``get_schedule``: deprecated, warns
+__getattr__ = alias_getattr(__name__, {"make_schedule": ("langevin_jax.annealing.get_schedule", get_schedule)})

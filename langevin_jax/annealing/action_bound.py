@@ -20,13 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
-from langevin_jax.annealing.paths import DiffusionPath, _gaussian_spectrum
+from langevin_jax.annealing._gaussian import gaussian_spectrum
+from langevin_jax.annealing.paths import DiffusionPath
 from langevin_jax.annealing.schedules import (
     AnnealingSchedule,
     CosineSchedule,
     LinearSchedule,
     OUSchedule,
-    _lam_and_rate,
     get_schedule,
 )
 from langevin_jax.types import ArrayLike, PRNGKey
@@ -58,13 +58,13 @@ def gaussian_action_density(target, schedule: Union[str, AnnealingSchedule, Call
       ``|mu'_t|^2``, shape of ``t``.
     """
     schedule = get_schedule(schedule)
-    mean, sig, _ = _gaussian_spectrum(target)
+    mean, sig, _ = gaussian_spectrum(target)
     return _action_density(schedule, mean, sig, jnp.asarray(t, mean.dtype))
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _action_density(schedule, mean, sig, t):
-    lam, rate = _lam_and_rate(schedule, t)
+    lam, rate = schedule.lam_and_rate(t)
     lam, rate = lam[..., None], rate[..., None]
     mean_term = rate[..., 0] ** 2 * jnp.sum(mean**2) / (4.0 * lam[..., 0])
     var_term = jnp.sum(rate**2 * (sig - 1.0) ** 2 / (4.0 * (1.0 + lam * (sig - 1.0))), -1)
@@ -120,7 +120,7 @@ def gaussian_action(target, schedule: Union[str, AnnealingSchedule, Callable], *
     """
     schedule = get_schedule(schedule)
     num_nodes = _checks.check_int_at_least("num_nodes", num_nodes, 2)
-    mean, sig, _ = _gaussian_spectrum(target)
+    mean, sig, _ = gaussian_spectrum(target)
     closed = _closed_form_action(schedule, jnp.sum(mean**2), sig)
     if closed is not None:
         return closed
@@ -172,11 +172,12 @@ def action(key: PRNGKey, path: DiffusionPath, *, num_samples: int = 4096,
     num_nodes = _checks.check_int_at_least("num_nodes", num_nodes, 2)
     batch_size = _checks.check_int_at_least("batch_size", batch_size, 1)
     if target_sample_fn is None:
-        if path.sample_fn is None:
+        sample_fn = path.sample_fn
+        if sample_fn is None:
             raise ValueError("path has no sample_fn: pass target_sample_fn")
-        target_sample_fn = lambda k, n: path.sample_fn(k, 1.0, n)  # noqa: E731
+        target_sample_fn = lambda k, n: sample_fn(k, 1.0, n)  # noqa: E731
     nodes, weights = _gauss_legendre(num_nodes, jnp.result_type(float))
-    lam, rate = _lam_and_rate(path.schedule, nodes)
+    lam, rate = path.schedule.lam_and_rate(nodes)
     coef = weights * (rate / (2.0 * lam)) ** 2  # [num_nodes]
 
     @jax.jit
@@ -217,7 +218,7 @@ def kl_bound(action_value: ArrayLike, kappa: ArrayLike, initial_kl: ArrayLike = 
     _checks.check_positive_finite("kappa", kappa)
     _checks.check_nonnegative("action_value", action_value, allow_inf=True)
     _checks.check_nonnegative("initial_kl", initial_kl, allow_inf=True)
-    return initial_kl + 0.25 * kappa * jnp.asarray(action_value)
+    return jnp.asarray(initial_kl) + 0.25 * kappa * jnp.asarray(action_value)
 
 
 def gaussian_initial_kl(target, schedule: Union[str, AnnealingSchedule, Callable]) -> jax.Array:
@@ -227,7 +228,7 @@ def gaussian_initial_kl(target, schedule: Union[str, AnnealingSchedule, Callable
     (1 - lambda_0) I)`` with ``lambda_0 = exp(-2T)``.
     """
     schedule = get_schedule(schedule)
-    mean, sig, _ = _gaussian_spectrum(target)
+    mean, sig, _ = gaussian_spectrum(target)
     lam0 = schedule.lam(jnp.asarray(0.0, mean.dtype))
     v = lam0 * sig + 1.0 - lam0
     return 0.5 * (lam0 * jnp.sum(mean**2) + jnp.sum(v - 1.0 - jnp.log(v)))

@@ -22,9 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks, targets, theory
-from langevin_jax.annealing.paths import _gaussian_spectrum
+from langevin_jax.annealing._gaussian import gaussian_spectrum
 from langevin_jax.annealing.schedules import AnnealingSchedule, get_schedule
-from langevin_jax.annealing.time_grids import dalmc_step_schedule
+from langevin_jax.samplers.dalmc import dalmc_step_schedule
 from langevin_jax.types import ArrayLike
 
 __all__ = [
@@ -73,12 +73,12 @@ def default_ode_steps(target, kappa: ArrayLike) -> int:
     rate of the moment ODEs in path time being ``2 p_max / kappa``: each step times that rate
     is at most ``1/4``, well inside RK4's stability region. Needs concrete inputs.
     """
-    _, sig, _ = _gaussian_spectrum(target)
+    _, sig, _ = gaussian_spectrum(target)
     if not _checks.is_concrete(kappa) or not _checks.is_concrete(sig):
         raise ValueError("num_ode_steps must be given when kappa or the target is traced")
     _checks.check_positive_finite("kappa", kappa)
     p_max = max(1.0, float(1.0 / np.min(np.asarray(sig))))
-    return int(max(2000, math.ceil(8.0 * p_max / float(kappa))))
+    return int(max(2000, math.ceil(8.0 * p_max / float(np.asarray(kappa)))))
 
 
 def gaussian_annealed_law(
@@ -116,7 +116,7 @@ def gaussian_annealed_law(
     """
     schedule = get_schedule(schedule)
     _checks.check_positive_finite("kappa", kappa)
-    mean, sig, vecs = _gaussian_spectrum(target)
+    mean, sig, vecs = gaussian_spectrum(target)
     if num_ode_steps is None:
         num_ode_steps = default_ode_steps(target, kappa)
     num_ode_steps = _checks.check_int_at_least("num_ode_steps", num_ode_steps, 1)
@@ -192,7 +192,7 @@ def gaussian_dalmc_law(
       [`GaussianLaw`][langevin_jax.annealing.GaussianLaw] after the last step (or after each step).
     """
     schedule = get_schedule(schedule)
-    mean, sig, vecs = _gaussian_spectrum(target)
+    mean, sig, vecs = gaussian_spectrum(target)
     times, steps = dalmc_step_schedule(jnp.asarray(time_grid, mean.dtype), kappa)
     mu0, c0 = _initial_in_basis(mean, vecs, initial_mean, initial_covariance)
     return _dalmc_law(schedule, bool(return_trajectory), mean, sig, vecs, mu0, c0, times, steps)

@@ -43,7 +43,7 @@ class DiffusionPath(NamedTuple):
     dim: int
     score_fn: Callable[[jax.Array, jax.Array], jax.Array]
     log_prob_fn: Optional[Callable[[jax.Array, jax.Array], jax.Array]]
-    sample_fn: Optional[Callable[[jax.Array, jax.Array, int], jax.Array]]
+    sample_fn: Optional[Callable[[jax.Array, ArrayLike, int], jax.Array]]
 
 
 class _Components(NamedTuple):
@@ -64,16 +64,6 @@ def _components(target) -> _Components:
                          f"got {type(target).__name__} (use denoiser_path for other targets)")
     eigenvalues, eigenvectors = jnp.linalg.eigh(covs)
     return _Components(log_w, means, eigenvalues, eigenvectors)
-
-
-def _gaussian_spectrum(target):
-    """``(mean, eigenvalues, eigenvectors)`` of a Gaussian target's covariance."""
-    if not isinstance(target, (targets.Gaussian, targets.IsotropicGaussian)):
-        raise ValueError(f"target must be a Gaussian or IsotropicGaussian, "
-                         f"got {type(target).__name__}")
-    cov = target.covariance
-    eigenvalues, eigenvectors = jnp.linalg.eigh(0.5 * (cov + cov.T))
-    return target.mean, eigenvalues, eigenvectors
 
 
 def _component_terms(comps: _Components, x, lam):

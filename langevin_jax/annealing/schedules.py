@@ -12,13 +12,14 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from typing import Callable, ClassVar, Union
+from typing import Callable, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _checks
+from langevin_jax._deprecation import alias_getattr
 
 __all__ = [
     "AnnealingSchedule",
@@ -31,7 +32,6 @@ __all__ = [
     "ou_schedule",
     "custom_schedule",
     "get_schedule",
-    "make_schedule",
 ]
 
 _RESERVED = ("linear", "cosine", "ou")
@@ -59,8 +59,8 @@ class AnnealingSchedule(abc.ABC):
       lambda_fn: ``t -> lambda_t`` as a function (the user's function for a custom schedule).
     """
 
-    name: ClassVar[str] = "custom"
-    horizon: ClassVar[float] = math.nan
+    name: str = "custom"  # a class attribute here; a field of CustomSchedule
+    horizon: float = math.nan  # a class attribute here; a field of OUSchedule
 
     @abc.abstractmethod
     def lam(self, t) -> jax.Array:
@@ -73,6 +73,11 @@ class AnnealingSchedule(abc.ABC):
     def __call__(self, t) -> jax.Array:
         return self.lam(t)
 
+    def lam_and_rate(self, t) -> tuple[jax.Array, jax.Array]:
+        """``(lambda_t, d lambda / dt)``, elementwise in ``t`` (an integer ``t`` is read as float32)."""
+        t = _float_time(t)
+        return self.lam(t), self.rate(t)
+
     @property
     def lambda_fn(self) -> Callable[[jax.Array], jax.Array]:
         return self.lam
@@ -82,7 +87,7 @@ class AnnealingSchedule(abc.ABC):
 class LinearSchedule(AnnealingSchedule):
     """``lambda_t = t``, ``lambda'_t = 1``."""
 
-    name: ClassVar[str] = "linear"
+    name = "linear"  # not a field
 
     def lam(self, t) -> jax.Array:
         return jnp.asarray(t)
@@ -96,7 +101,7 @@ class CosineSchedule(AnnealingSchedule):
     """``lambda_t = sin^2(pi t / 2)``, so ``X_t = sin(pi t/2) X + cos(pi t/2) Z``;
     ``lambda'_t = (pi / 2) 2 sin(pi t / 2) cos(pi t / 2)``."""
 
-    name: ClassVar[str] = "cosine"
+    name = "cosine"  # not a field
 
     def lam(self, t) -> jax.Array:
         return jnp.sin(0.5 * jnp.pi * jnp.asarray(t)) ** 2
@@ -119,7 +124,7 @@ class OUSchedule(AnnealingSchedule):
       horizon: ``T > 0`` (a float; two schedules with the same horizon are equal).
     """
 
-    name: ClassVar[str] = "ou"
+    name = "ou"  # not a field
     horizon: float = 3.0
 
     def __post_init__(self):
@@ -257,13 +262,5 @@ def get_schedule(schedule: Union[str, AnnealingSchedule, Callable], *,
                      f"got {type(schedule).__name__}")
 
 
-make_schedule = get_schedule
-"""[`get_schedule`][langevin_jax.annealing.get_schedule] under the verb of
-[`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule] (which makes the
-other kind of schedule: DDPM noise levels, not an annealing ``lambda(t)``)."""
-
-
-def _lam_and_rate(schedule: AnnealingSchedule, t):
-    """``(lambda_t, lambda'_t)``, elementwise in ``t`` (integer ``t`` read as float32)."""
-    t = _float_time(t)
-    return schedule.lam(t), schedule.rate(t)
+# ``make_schedule``, an earlier second name of ``get_schedule``: deprecated, warns
+__getattr__ = alias_getattr(__name__, {"make_schedule": ("langevin_jax.annealing.get_schedule", get_schedule)})

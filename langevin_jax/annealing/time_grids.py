@@ -1,7 +1,8 @@
 """Time grids ``0 = t_0 < ... < t_N = 1`` of path times for DALMC, the Euler scheme of the
 annealed dynamics (paper 3's discrete algorithm, from Cordero-Encinar, Akyildiz & Duncan
 2025): step ``k`` evaluates the score at ``t_k`` and moves by ``h_k = (t_{k+1} - t_k) /
-kappa`` ([`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule]). Uniform grids,
+kappa`` ([`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule], defined with the
+sampler and re-exported here). Uniform grids,
 and an adapted grid of our own construction, denser where the path moves fast in W2
 ([`adapted_time_grid`][langevin_jax.annealing.adapted_time_grid]). The sampler itself is
 [`langevin_jax.samplers.dalmc`][langevin_jax.samplers.dalmc.dalmc].
@@ -9,16 +10,16 @@ and an adapted grid of our own construction, denser where the path moves fast in
 
 from __future__ import annotations
 
-from typing import Callable, Tuple, Union
+from typing import Callable, Union
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import DTypeLike
 
 from langevin_jax import _checks
 from langevin_jax.annealing.action_bound import gaussian_action_density
 from langevin_jax.annealing.schedules import AnnealingSchedule, get_schedule
+from langevin_jax.samplers.dalmc import dalmc_step_schedule
 from langevin_jax.types import ArrayLike
 
 __all__ = [
@@ -27,40 +28,6 @@ __all__ = [
     "gaussian_speed_fn",
     "dalmc_step_schedule",
 ]
-
-
-def _check_time_grid(time_grid) -> jax.Array:
-    grid = _checks.check_rank("time_grid", time_grid, 1, "[num_steps + 1]")
-    if grid.shape[0] < 2:
-        raise ValueError(f"time_grid must have at least 2 points, got {grid.shape[0]}")
-    if _checks.is_concrete(grid):
-        g = np.asarray(grid, np.float64)
-        if not np.all(np.isfinite(g)) or np.any(np.diff(g) < 0) or g[0] < 0 or g[-1] > 1 + 1e-6:
-            raise ValueError("time_grid must be finite, nondecreasing, within [0, 1]")
-    if not jnp.issubdtype(grid.dtype, jnp.floating):
-        grid = grid.astype(jnp.result_type(float))
-    return grid
-
-
-def dalmc_step_schedule(time_grid: ArrayLike, kappa: ArrayLike) -> Tuple[jax.Array, jax.Array]:
-    """DALMC's per-step path times and Langevin step sizes from a time grid.
-
-    Step ``k`` evaluates the score at ``t_k`` and moves by ``h_k = (t_{k+1} - t_k) / kappa``.
-
-    Args:
-      time_grid: ``[N + 1]`` nondecreasing path times, normally from 0 to 1. A repeated
-        point is a step with ``h_k = 0``: a no-op for
-        [`gaussian_dalmc_law`][langevin_jax.annealing.gaussian_dalmc_law] (so grids of
-        different lengths can be padded to share one compiled function) but rejected by
-        [`langevin_jax.run`][langevin_jax.run] for the sampler.
-      kappa: ``> 0``.
-
-    Returns:
-      ``(times [N], step_sizes [N])``, the pair [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] takes.
-    """
-    grid = _check_time_grid(time_grid)
-    _checks.check_positive_finite("kappa", kappa)
-    return grid[:-1], jnp.diff(grid) / jnp.asarray(kappa, grid.dtype)
 
 
 def uniform_time_grid(num_steps: int, dtype: DTypeLike | None = None) -> jax.Array:

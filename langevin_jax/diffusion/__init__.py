@@ -29,23 +29,64 @@ networks (no Flax/Optax): it takes any ``eps_fn``; the network lives in
 [`langevin_jax.nn`][langevin_jax.nn].
 """
 
-from langevin_jax.diffusion import denoisers, gaussian_laws, schedules
+from langevin_jax._deprecation import alias_getattr
 from langevin_jax.diffusion.ddim import ddim_levels, ddim_sampler
 from langevin_jax.diffusion.ddpm import ddpm_sampler
-from langevin_jax.diffusion.denoisers import *  # noqa: F401,F403 - listed in denoisers.__all__
-from langevin_jax.diffusion.gaussian_laws import *  # noqa: F401,F403
+from langevin_jax.diffusion.denoisers import (
+    EpsFn,
+    LevelledFn,
+    UntrainedLevelWarning,
+    check_trained_levels,
+    gaussian_eps_fn,
+    score_at_level,
+    score_from_eps,
+    trained_levels,
+    with_levels,
+)
+from langevin_jax.diffusion.gaussian_laws import (
+    GaussianLaw,
+    ddim_gaussian_law,
+    ddpm_gaussian_law,
+    ncsn_gaussian_law,
+    pc_gaussian_law,
+)
 from langevin_jax.diffusion.ncsn import ncsn_levels, ncsn_sampler, ncsn_schedule
 from langevin_jax.diffusion.predictor_corrector import pc_sampler
 from langevin_jax.diffusion.reverse import DiffusionInfo, DiffusionState
-from langevin_jax.diffusion.schedules import *  # noqa: F401,F403
+from langevin_jax.diffusion.schedules import (
+    NoiseSchedule,
+    add_noise,
+    alphabar,
+    check_level,
+    check_level_range,
+    cosine_schedule,
+    linear_schedule,
+    make_schedule,
+    sample_levels,
+)
 
-#: DDPM's state: [`DiffusionState`][langevin_jax.diffusion.DiffusionState] (the name of earlier releases).
-DDPMState = DiffusionState
-
-# the public names of the modules, each listed once (in its own ``__all__``)
 __all__ = [
-    *schedules.__all__,
-    *denoisers.__all__,
+    # schedules
+    "NoiseSchedule",
+    "linear_schedule",
+    "cosine_schedule",
+    "make_schedule",
+    "alphabar",
+    "check_level",
+    "check_level_range",
+    "add_noise",
+    "sample_levels",
+    # denoisers
+    "EpsFn",
+    "LevelledFn",
+    "UntrainedLevelWarning",
+    "with_levels",
+    "trained_levels",
+    "check_trained_levels",
+    "score_from_eps",
+    "score_at_level",
+    "gaussian_eps_fn",
+    # the samplers and their state
     "ddpm_sampler",
     "ddim_sampler",
     "ddim_levels",
@@ -54,7 +95,14 @@ __all__ = [
     "ncsn_schedule",
     "ncsn_levels",
     "DiffusionState",
-    "DDPMState",
     "DiffusionInfo",
-    *gaussian_laws.__all__,
+    # gaussian_laws
+    "GaussianLaw",
+    "ddpm_gaussian_law",
+    "ddim_gaussian_law",
+    "ncsn_gaussian_law",
+    "pc_gaussian_law",
 ]
+
+# ``DDPMState``, DDPM's state under the name of earlier releases: deprecated, warns
+__getattr__ = alias_getattr(__name__, {"DDPMState": ("langevin_jax.diffusion.DiffusionState", DiffusionState)})

@@ -44,7 +44,7 @@ def build_kernel(stochastic: bool = False):
     """
 
     def kernel(rng_key: PRNGKey, state: DiffusionState, eps_fn: EpsFn, schedule: NoiseSchedule,
-               levels: ArrayLike, eta: ArrayLike):
+               levels: jax.Array, eta: ArrayLike):
         x = state.position
         t, s = levels[state.count], levels[state.count + 1]
         ab_t = alphabar(schedule, t).astype(x.dtype)

@@ -21,7 +21,7 @@ affine; [`pc_gaussian_law`][langevin_jax.diffusion.pc_gaussian_law] covers ``cor
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -156,7 +156,7 @@ def ddim_gaussian_law(schedule: NoiseSchedule, mean: ArrayLike, covariance: Arra
 
 
 def ncsn_gaussian_law(schedule: NoiseSchedule, mean: ArrayLike, covariance: ArrayLike, *,
-                      levels: Optional[Sequence[int]] = None, steps_per_level: int = 100, epsilon: float = 2e-5,
+                      levels: Optional[ArrayLike] = None, steps_per_level: int = 100, epsilon: float = 2e-5,
                       initial_mean: Optional[ArrayLike] = None,
                       initial_covariance: Optional[ArrayLike] = None) -> GaussianLaw:
     """The exact law of [`ncsn_sampler`][langevin_jax.diffusion.ncsn_sampler] with the exact

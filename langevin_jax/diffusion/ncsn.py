@@ -24,7 +24,7 @@ and ``sigma_1000 = 1.0``, Song & Ermon's own range, so their ``epsilon = 2e-5`` 
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import jax.numpy as jnp
 import numpy as np
@@ -96,7 +96,7 @@ def ncsn_sampler(
     eps_fn: EpsFn,
     schedule: NoiseSchedule,
     *,
-    levels: Optional[Sequence[int]] = None,
+    levels: Optional[ArrayLike] = None,
     steps_per_level: int = 100,
     epsilon: float = 2e-5,
     allow_untrained_levels: bool = False,

@@ -29,7 +29,7 @@ class DiffusionState(NamedTuple):
     """``position`` ``[d]`` and ``count``, the number of reverse steps taken (int32 scalar)."""
 
     position: jax.Array
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # the field shadows tuple.count (mypy); the public name stays
 
 
 class DiffusionInfo(NamedTuple):

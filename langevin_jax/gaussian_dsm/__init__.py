@@ -39,14 +39,46 @@ argument, eagerly, when the arguments are concrete; an unstable ULA step (``eta 
 detectable eagerly, and under ``jit``/``grad`` makes the stationary covariance (and the W2) ``+inf``.
 """
 
-from langevin_jax.gaussian_dsm import data, decomposition, exact, finite_samples, noise_tradeoff, spectral
-from langevin_jax.gaussian_dsm.data import *  # noqa: F401,F403 - re-exported, listed in __all__ below
-from langevin_jax.gaussian_dsm.decomposition import *  # noqa: F401,F403
-from langevin_jax.gaussian_dsm.exact import *  # noqa: F401,F403
-from langevin_jax.gaussian_dsm.finite_samples import *  # noqa: F401,F403
-from langevin_jax.gaussian_dsm.noise_tradeoff import *  # noqa: F401,F403
-from langevin_jax.gaussian_dsm.spectral import *  # noqa: F401,F403
+from langevin_jax.gaussian_dsm.data import power_law_spectrum, sample_empirical_covariance
+from langevin_jax.gaussian_dsm.decomposition import ErrorDecomposition, ErrorSources, error_decomposition
+from langevin_jax.gaussian_dsm.exact import (
+    dsm_loss,
+    dsm_score_matrix,
+    pipeline_covariance,
+    pipeline_w2,
+    sampling_w2,
+    ula_covariance,
+)
+from langevin_jax.gaussian_dsm.finite_samples import expected_kernel_w2, finite_sample_kernel, gaussian_fit_w2_bias
+from langevin_jax.gaussian_dsm.noise_tradeoff import max_stable_eta, optimal_sigma
+from langevin_jax.gaussian_dsm.spectral import dsm_eigenvalue, kernel, kernel_w2, sampled_variance, ula_variance
 
-# the public names of the modules, in one place each (their own ``__all__``)
-__all__ = [*data.__all__, *exact.__all__, *spectral.__all__, *finite_samples.__all__,
-           *noise_tradeoff.__all__, *decomposition.__all__]
+__all__ = [
+    # data
+    "power_law_spectrum",
+    "sample_empirical_covariance",
+    # exact
+    "dsm_loss",
+    "dsm_score_matrix",
+    "ula_covariance",
+    "pipeline_covariance",
+    "sampling_w2",
+    "pipeline_w2",
+    # spectral
+    "dsm_eigenvalue",
+    "ula_variance",
+    "sampled_variance",
+    "kernel",
+    "kernel_w2",
+    # finite_samples
+    "finite_sample_kernel",
+    "expected_kernel_w2",
+    "gaussian_fit_w2_bias",
+    # noise_tradeoff
+    "max_stable_eta",
+    "optimal_sigma",
+    # decomposition
+    "ErrorSources",
+    "ErrorDecomposition",
+    "error_decomposition",
+]

@@ -5,7 +5,8 @@ Not a section of the paper: the checks every public function of
 read concrete values only (with NumPy), so they are skipped for traced arguments; each raises
 ``ValueError`` naming the argument. The stability conditions of the derivation (DSM gradient descent
 converges, ``M = Sigma_hat + sigma^2 I`` invertible, ULA stable) are stated here once; the one that
-needs the learned eigenvalues ``a(mu)`` is applied in ``spectral._check_pipeline``.
+needs the learned eigenvalues ``a(mu)`` is applied in ``_check_pipeline``, and
+``_validate_spectral`` is the whole check of the spectral functions' arguments.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from langevin_jax import _checks
+from langevin_jax import _checks, theory
 
 
 def _all_concrete(*xs: Any) -> bool:
@@ -108,3 +109,34 @@ def _check_eta_stable(eta: Any, a_max: float) -> None:
             f"eta={float(eta):.4g} is unstable for this score: ULA needs eta * a_max < 2 where "
             f"a_max={a_max:.4g} is the largest eigenvalue of the learned score matrix A, "
             f"i.e. eta < {2.0 / a_max:.4g} (the chain's covariance grows geometrically)")
+
+
+def _check_pipeline(mu: Any, sigma: Any, eta: Any, gamma: Any,
+                    num_dsm_steps: Optional[int]) -> None:
+    """Eager stability checks from the eigenvalues ``mu`` of ``Sigma_hat`` (when concrete).
+
+    ULA's bound uses the learned eigenvalues ``a(mu)`` of
+    [`dsm_eigenvalue`][langevin_jax.gaussian_dsm.dsm_eigenvalue] (its one implementation,
+    [`langevin_jax.theory.gradient_descent_inverse`][langevin_jax.theory.gradient_descent_inverse]), evaluated now in float64
+    (even while a user's ``jit`` is traced), so the error message states the bound that
+    [`max_stable_eta`][langevin_jax.gaussian_dsm.max_stable_eta] returns.
+    """
+    if not _all_concrete(mu, sigma, eta, gamma):
+        return
+    mu = np.asarray(mu, np.float64)
+    _check_dsm_solvable(mu + float(sigma) ** 2, gamma, num_dsm_steps, "num_dsm_steps")
+    with jax.enable_x64(True), jax.ensure_compile_time_eval():
+        a = theory.gradient_descent_inverse(jnp.asarray(mu) + float(sigma) ** 2,
+                                            None if gamma is None else float(gamma), num_dsm_steps)
+        a_max = float(jnp.max(a))
+    _check_eta_stable(eta, a_max)
+
+
+def _validate_spectral(spectrum, sigma, eta, gamma, num_dsm_steps, num_ula_steps):
+    spectrum = _check_spectrum("spectrum", spectrum)
+    _check_nonneg("sigma", sigma)
+    _check_scalar_positive("eta", eta)
+    num_dsm_steps = _check_dsm_args(gamma, num_dsm_steps)
+    num_ula_steps = _check_steps("num_ula_steps", num_ula_steps)
+    _check_pipeline(spectrum, sigma, eta, gamma, num_dsm_steps)
+    return spectrum, num_dsm_steps, num_ula_steps

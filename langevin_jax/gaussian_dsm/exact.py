@@ -114,7 +114,7 @@ def dsm_score_matrix(empirical_covariance: ArrayLike, sigma: ArrayLike, num_step
     _check_nonneg("sigma", sigma)
     num_steps = _check_dsm_args(gamma, num_steps, steps_name="num_steps")
     if _all_concrete(cov, sigma, gamma):
-        _check_dsm_solvable(_np_eigvalsh(cov) + float(sigma) ** 2, gamma, num_steps, "num_steps")
+        _check_dsm_solvable(_np_eigvalsh(cov) + float(np.asarray(sigma)) ** 2, gamma, num_steps, "num_steps")
     return _dsm_score_matrix(cov, sigma, gamma, num_steps)
 
 

@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 
 from langevin_jax import _checks
-from langevin_jax.gaussian_dsm._validation import _check_square
-from langevin_jax.metrics.gaussian_fit import _fit_w2_bias
-from langevin_jax.gaussian_dsm.spectral import _kernel, _validate_spectral, sampled_variance
+from langevin_jax.gaussian_dsm._validation import _check_square, _validate_spectral
+from langevin_jax.gaussian_dsm.spectral import kernel, sampled_variance
+from langevin_jax.metrics import gaussian_fit
 from langevin_jax.types import ArrayLike
 
 __all__ = ["finite_sample_kernel", "expected_kernel_w2", "gaussian_fit_w2_bias"]
@@ -94,7 +94,7 @@ def finite_sample_kernel(spectrum: ArrayLike, sigma: ArrayLike, eta: ArrayLike, 
 
 @functools.partial(jax.jit, static_argnums=(5, 6))
 def _expected_w2_sq(lam, num_samples, sigma, eta, gamma, num_dsm_steps, num_ula_steps):
-    k = _kernel(lam, sigma, eta, gamma, num_dsm_steps, num_ula_steps)
+    k = kernel(lam, sigma, eta, gamma=gamma, num_dsm_steps=num_dsm_steps, num_ula_steps=num_ula_steps)
     kappa = _finite_sample_kernel(lam, sigma, eta, gamma, num_dsm_steps, num_ula_steps)
     return jnp.sum(k) + jnp.sum(kappa) / num_samples
 
@@ -132,8 +132,14 @@ def gaussian_fit_w2_bias(data_covariance: ArrayLike, sampled_covariance: ArrayLi
 
     Returns:
       The bias of ``W2^2`` (scalar, in squared units).
+
+    Raises:
+      ValueError: a matrix that is not ``[d, d]``, finite and symmetric (naming it), or, when
+        concrete, a ``data_covariance`` that is not positive definite or a ``sampled_covariance``
+        that is not positive semidefinite (the checks of the metrics function); ``num_samples < 2``.
     """
     sig = _check_square("data_covariance", data_covariance)
     c = _check_square("sampled_covariance", sampled_covariance, sig.shape[0])
     n = _checks.check_int_at_least("num_samples", num_samples, 2)
-    return _fit_w2_bias(sig, c, jnp.asarray(n, sig.dtype))
+    # with both covariances given the metrics function returns an array
+    return jnp.asarray(gaussian_fit.gaussian_fit_w2_bias(sig.shape[0], n, data_covariance=sig, sampled_covariance=c))

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 from langevin_jax import _checks
 from langevin_jax.gaussian_dsm._validation import _check_dsm_args, _check_nonneg, _check_scalar_positive
 from langevin_jax.gaussian_dsm._validation import _check_spectrum, _check_steps
-from langevin_jax.gaussian_dsm.finite_samples import _finite_sample_kernel
-from langevin_jax.gaussian_dsm.spectral import _kernel, dsm_eigenvalue
+from langevin_jax.gaussian_dsm.finite_samples import finite_sample_kernel
+from langevin_jax.gaussian_dsm.spectral import dsm_eigenvalue, kernel
 from langevin_jax.types import ArrayLike
 
 __all__ = ["max_stable_eta", "optimal_sigma"]
@@ -51,10 +51,11 @@ def _optimal_sigma(spectrum, eta, gamma, sigma_init, num_dsm_steps, num_ula_step
     lam_max = jnp.max(spectrum)
 
     def objective(sigma):
-        args = (spectrum, sigma, eta, gamma, num_dsm_steps, num_ula_steps)
-        total = jnp.sum(_kernel(*args))
+        # the public functions: their eager checks skip these traced values
+        kw = dict(gamma=gamma, num_dsm_steps=num_dsm_steps, num_ula_steps=num_ula_steps)
+        total = jnp.sum(kernel(spectrum, sigma, eta, **kw))
         if num_samples is not None:
-            total = total + jnp.sum(_finite_sample_kernel(*args)) / num_samples
+            total = total + jnp.sum(finite_sample_kernel(spectrum, sigma, eta, **kw)) / num_samples
         a = dsm_eigenvalue(spectrum, sigma, num_dsm_steps, gamma)
         ok = (eta * jnp.max(a) < 2) & jnp.isfinite(total)
         if num_dsm_steps is not None:

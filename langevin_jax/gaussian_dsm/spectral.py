@@ -13,17 +13,13 @@ sampled covariance is ``C = phi(Sigma_hat)`` with ``phi(mu) = c(a(mu))``
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from langevin_jax import theory
-from langevin_jax.theory import _one_minus_pow
-from langevin_jax.gaussian_dsm._validation import _all_concrete, _check_dsm_args, _check_dsm_solvable
-from langevin_jax.gaussian_dsm._validation import _check_eta_stable, _check_nonneg, _check_scalar_positive
-from langevin_jax.gaussian_dsm._validation import _check_spectrum, _check_steps
+from langevin_jax.gaussian_dsm._validation import _validate_spectral
 from langevin_jax.types import ArrayLike
 
 __all__ = ["dsm_eigenvalue", "ula_variance", "sampled_variance", "kernel", "kernel_w2"]
@@ -34,14 +30,11 @@ def dsm_eigenvalue(mu: ArrayLike, sigma: ArrayLike, num_dsm_steps: Optional[int]
     """Eigenvalue ``a(mu)`` of the DSM score matrix along an eigenvalue ``mu`` of ``Sigma_hat``.
 
     ``a = 1 / m`` (minimiser) or ``a = [1 - (1 - gamma m)^K] / m`` (``K`` gradient steps),
-    ``m = mu + sigma^2``. Elementwise; no validation (see [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix]).
+    ``m = mu + sigma^2``
+    ([`langevin_jax.theory.gradient_descent_inverse`][langevin_jax.theory.gradient_descent_inverse]
+    at ``m``). Elementwise; no validation (see [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix]).
     """
-    m = mu + sigma**2
-    if num_dsm_steps is None:
-        return 1.0 / m
-    zero = m == 0  # the limit gamma K (gradient descent is linear in K along a null direction)
-    safe = jnp.where(zero, 1.0, m)
-    return jnp.where(zero, gamma * num_dsm_steps, _one_minus_pow(-gamma * safe, num_dsm_steps) / safe)
+    return theory.gradient_descent_inverse(mu + sigma**2, gamma, num_dsm_steps)
 
 
 def ula_variance(a: ArrayLike, eta: ArrayLike, num_ula_steps: Optional[int] = None) -> jax.Array:
@@ -66,36 +59,6 @@ def sampled_variance(mu: ArrayLike, sigma: ArrayLike, eta: ArrayLike, *, gamma: 
     """
     a = dsm_eigenvalue(mu, sigma, num_dsm_steps, gamma)
     return ula_variance(a, eta, num_ula_steps)
-
-
-def _check_pipeline(mu: Any, sigma: Any, eta: Any, gamma: Any,
-                    num_dsm_steps: Optional[int]) -> None:
-    """Eager stability checks from the eigenvalues ``mu`` of ``Sigma_hat`` (when concrete).
-
-    ULA's bound uses the learned eigenvalues ``a(mu)`` from
-    [`dsm_eigenvalue`][langevin_jax.gaussian_dsm.dsm_eigenvalue] itself, evaluated now in float64
-    (even while a user's ``jit`` is traced), so the error message states the bound that
-    [`max_stable_eta`][langevin_jax.gaussian_dsm.max_stable_eta] returns.
-    """
-    if not _all_concrete(mu, sigma, eta, gamma):
-        return
-    mu = np.asarray(mu, np.float64)
-    _check_dsm_solvable(mu + float(sigma) ** 2, gamma, num_dsm_steps, "num_dsm_steps")
-    with jax.enable_x64(True), jax.ensure_compile_time_eval():
-        a = dsm_eigenvalue(jnp.asarray(mu), float(sigma), num_dsm_steps,
-                           None if gamma is None else float(gamma))
-        a_max = float(jnp.max(a))
-    _check_eta_stable(eta, a_max)
-
-
-def _validate_spectral(spectrum, sigma, eta, gamma, num_dsm_steps, num_ula_steps):
-    spectrum = _check_spectrum("spectrum", spectrum)
-    _check_nonneg("sigma", sigma)
-    _check_scalar_positive("eta", eta)
-    num_dsm_steps = _check_dsm_args(gamma, num_dsm_steps)
-    num_ula_steps = _check_steps("num_ula_steps", num_ula_steps)
-    _check_pipeline(spectrum, sigma, eta, gamma, num_dsm_steps)
-    return spectrum, num_dsm_steps, num_ula_steps
 
 
 @functools.partial(jax.jit, static_argnums=(4, 5))

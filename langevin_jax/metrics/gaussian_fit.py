@@ -24,7 +24,7 @@ def _fit(samples: jax.Array):
     return m, (c.T @ c) / (n - 1)
 
 
-def _check_fit_inputs(samples, mean, covariance):
+def _check_fit_inputs(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) -> tuple[jax.Array, jax.Array]:
     """Validate ``samples`` ``[n >= 2, d]`` (finite) and the reference ``N(mean, covariance)``:
     ``mean`` ``[d]`` finite, ``covariance`` ``[d, d]`` finite, symmetric and positive definite
     (value checks only where the reference is concrete)."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, ClassVar, Optional
+from typing import Callable, ClassVar, Optional, cast
 
 import flax.linen as nn
+from flax.typing import PrecisionLike
 import jax
 import jax.numpy as jnp
 
@@ -112,7 +113,7 @@ class MLPDenoiser(nn.Module):
     """
 
     config: DenoiserConfig
-    precision: jax.lax.PrecisionLike = jax.lax.Precision.HIGHEST
+    precision: PrecisionLike = jax.lax.Precision.HIGHEST
 
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array) -> jax.Array:
@@ -137,7 +138,7 @@ def init_denoiser(key: PRNGKey, config: DenoiserConfig) -> Params:
 def apply_denoiser(params: Params, config: DenoiserConfig, x: jax.Array, t: jax.Array) -> jax.Array:
     """``eps_theta(x, t)`` on one point ``[d]`` or a batch ``[n, d]`` (``t`` broadcast), in
     full float32 precision on every backend (see [`MLPDenoiser`][langevin_jax.nn.denoiser.MLPDenoiser])."""
-    return MLPDenoiser(config).apply({"params": params}, x, t)
+    return cast(jax.Array, MLPDenoiser(config).apply({"params": params}, x, t))  # no mutable collections
 
 
 def denoiser_eps_fn(params: Params, config: DenoiserConfig, *, levels: Optional[tuple[int, int]] = None):
@@ -174,7 +175,7 @@ def trained_eps_fn(params: Params, train_config) -> diffusion.LevelledFn:
 
 
 def _apply_eps(config: DenoiserConfig, params: Params, x: jax.Array, t: jax.Array) -> jax.Array:
-    return MLPDenoiser(config).apply({"params": params}, x, t)
+    return cast(jax.Array, MLPDenoiser(config).apply({"params": params}, x, t))  # no mutable collections
 
 
 def denoiser_score_fn(

@@ -22,6 +22,7 @@ import numpy as np
 
 from langevin_jax import _checks
 from langevin_jax.samplers import base
+from langevin_jax.samplers._levels import LevelledFn, check_trained_levels
 from langevin_jax.samplers.base import LangevinState, SamplingAlgorithm, check_score_shape
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
@@ -171,9 +172,6 @@ def annealed_langevin(
         ts, hs = jax.vmap(lambda k: _schedule_at(schedule, k))(jnp.arange(num_steps))
         _checks.check_schedule_values("schedule step size", hs)
         _checks.check_finite_array("schedule times", ts)
-        # imported here: the diffusion package imports this module
-        from langevin_jax.diffusion.denoisers import LevelledFn, check_trained_levels
-
         if isinstance(score_fn, LevelledFn) and _checks.is_concrete(ts):
             # a network's score over integer levels: the times are levels (cast to int32 as
             # score_from_eps casts them)

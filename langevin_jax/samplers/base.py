@@ -14,7 +14,10 @@ What is shared here, once:
 * [`gaussian_noise`][langevin_jax.samplers.base.gaussian_noise]: ``xi ~ N(0, I)`` shaped like a position (any pytree);
 * [`as_pytree_fn`][langevin_jax.samplers.base.as_pytree_fn]: a score given as a bound method of a pytree (``target.score``)
   becomes a `jax.tree_util.Partial` whose arrays are traced inputs, so a new target
-  of the same kind re-uses the compiled program.
+  of the same kind re-uses the compiled program;
+* the eager checks a sampler's ``check`` is built from:
+  [`check_score_shape`][langevin_jax.samplers.base.check_score_shape] (traced abstractly, nothing
+  compiled) and [`check_step_size_over_run`][langevin_jax.samplers.base.check_step_size_over_run].
 
 Positions are pytrees: a ``[d]`` array, a ``[H, W]`` array, a dict of arrays, ... Every
 function here maps over the leaves.
@@ -30,18 +33,24 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from langevin_jax import _checks
+from langevin_jax._deprecation import alias_getattr
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree, ScalarOrSchedule
 
 __all__ = [
     "CHAIN_AXIS",
     "SamplingAlgorithm",
     "LangevinState",
-    "StepSize",
+    "init",
     "euler_maruyama",
     "gaussian_noise",
     "resolve_step_size",
     "as_pytree_fn",
     "tree_is_finite",
+    # the eager checks a sampler's ``check`` is made of
+    "shape_spec",
+    "position_shapes",
+    "check_score_shape",
+    "check_step_size_over_run",
 ]
 
 CHAIN_AXIS = "chains"
@@ -51,11 +60,8 @@ CHAIN_AXIS = "chains"
 does; every other sampler keeps its chains independent). To call such a step by hand, ``vmap``
 it with the same ``axis_name``. The device mesh of a sharded run names its axis the same."""
 
-StepSize = ScalarOrSchedule
-"""A step size: a float or scalar array ``h > 0``, or a schedule ``k -> h_k`` of the (traced)
-step index (a callable): [`ScalarOrSchedule`][langevin_jax.types.ScalarOrSchedule], like
-Optax's. A schedule that is a pytree (e.g. a `jax.tree_util.Partial` over an array of step
-sizes) keeps its values as traced inputs."""
+# ``StepSize``, an earlier second name of ``langevin_jax.types.ScalarOrSchedule``: deprecated, warns
+__getattr__ = alias_getattr(__name__, {"StepSize": ("langevin_jax.types.ScalarOrSchedule", ScalarOrSchedule)})
 
 
 @jax.tree_util.register_pytree_node_class
@@ -123,7 +129,7 @@ class LangevinState(NamedTuple):
     """
 
     position: PyTree
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # the field shadows tuple.count (mypy); the public name stays
 
 
 def init(position: PyTree, rng_key: Optional[PRNGKey] = None) -> LangevinState:
@@ -193,7 +199,7 @@ def tree_is_finite(tree: PyTree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
-def resolve_step_size(step_size: StepSize, count: jax.Array) -> jax.Array:
+def resolve_step_size(step_size: ScalarOrSchedule, count: jax.Array) -> jax.Array:
     """The step size at step ``count`` for a float, an array or a schedule.
 
     Raises ``ValueError`` for a complex, bool or non-numeric step size (a complex ``h`` cast
@@ -238,12 +244,12 @@ def check_score_shape(name: str, fn: Callable, position: PyTree, *extra: Any) ->
         out = jax.eval_shape(fn, spec, *extra)
     except Exception as err:  # noqa: BLE001 - re-raised with the argument named
         raise ValueError(
-            f"{name} failed on a point of shape {_shapes(position)}: {type(err).__name__}: {err}. "
+            f"{name} failed on a point of shape {position_shapes(position)}: {type(err).__name__}: {err}. "
             "Does the dimension d of initial_positions match the score's?"
         ) from err
     want = jax.tree_util.tree_structure(position)
     got = jax.tree_util.tree_structure(out)
-    if got != want:
+    if got != want:  # type: ignore[operator]  # jaxlib ships no type for PyTreeDef
         raise ValueError(
             f"{name} must return a pytree of the position's structure {want}, got {got}"
         )
@@ -257,12 +263,13 @@ def check_score_shape(name: str, fn: Callable, position: PyTree, *extra: Any) ->
         )
 
 
-def _shapes(position: Any):
+def position_shapes(position: PyTree) -> Any:
+    """The shape of an array position, or the list of its leaves' shapes (for error messages)."""
     shapes = [jnp.shape(x) for x in jax.tree_util.tree_leaves(position)]
     return shapes[0] if len(shapes) == 1 and not isinstance(position, (dict, list, tuple)) else shapes
 
 
-def check_step_size_over_run(name: str, step_size: StepSize, num_steps: int) -> None:
+def check_step_size_over_run(name: str, step_size: ScalarOrSchedule, num_steps: int) -> None:
     """Evaluate a schedule on every step index of the run, eagerly, and check it is > 0.
 
     Skipped where the schedule's values are traced (inside a user's ``jit``/``vmap``/``grad``).

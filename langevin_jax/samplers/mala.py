@@ -23,11 +23,10 @@ from langevin_jax import _checks
 from langevin_jax.samplers import base
 from langevin_jax.samplers.base import (
     SamplingAlgorithm,
-    StepSize,
     check_score_shape,
     check_step_size_over_run,
 )
-from langevin_jax.types import PRNGKey, PyTree
+from langevin_jax.types import PRNGKey, PyTree, ScalarOrSchedule
 
 __all__ = ["MALAState", "MALAInfo", "mala", "init", "build_kernel"]
 
@@ -36,7 +35,7 @@ class MALAState(NamedTuple):
     position: PyTree
     logdensity: jax.Array
     score: PyTree
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # the field shadows tuple.count (mypy); the public name stays
 
 
 class MALAInfo(NamedTuple):
@@ -61,7 +60,10 @@ def init(position: PyTree, logdensity_fn: Callable, score_fn: Optional[Callable]
 
 
 def _tree_sum_sq(tree) -> jax.Array:
-    return sum(jnp.sum(x * x) for x in jax.tree_util.tree_leaves(tree))
+    total: jax.Array | int = 0
+    for x in jax.tree_util.tree_leaves(tree):
+        total = total + jnp.sum(x * x)
+    return jnp.asarray(total)
 
 
 def build_kernel():
@@ -71,7 +73,7 @@ def build_kernel():
         diff = jax.tree_util.tree_map(lambda a, b, g: a - b - h.astype(a.dtype) * g, to, frm, score_frm)
         return -_tree_sum_sq(diff) / (4.0 * h)
 
-    def kernel(rng_key: PRNGKey, state: MALAState, logdensity_fn: Callable, step_size: StepSize,
+    def kernel(rng_key: PRNGKey, state: MALAState, logdensity_fn: Callable, step_size: ScalarOrSchedule,
                score_fn: Optional[Callable] = None):
         grad_fn = _grad_fn(logdensity_fn, score_fn)
         key_prop, key_acc = jax.random.split(rng_key)
@@ -133,7 +135,7 @@ def _check_logdensity_at_start(logdensity_fn: Callable, position: PyTree) -> Non
 
 def mala(
     logdensity_fn: Callable[[PyTree], jax.Array],
-    step_size: StepSize,
+    step_size: ScalarOrSchedule,
     score_fn: Optional[Callable[[PyTree], PyTree]] = None,
 ) -> SamplingAlgorithm:
     """Metropolis-adjusted Langevin as an ``init``/``step`` pair.
@@ -162,7 +164,7 @@ def mala(
             out = jax.eval_shape(logdensity_fn, spec)
         except Exception as err:  # noqa: BLE001
             raise ValueError(
-                f"logdensity_fn failed on a point of shape {base._shapes(position)}: {err}"
+                f"logdensity_fn failed on a point of shape {base.position_shapes(position)}: {err}"
             ) from err
         if getattr(out, "shape", None) != ():
             raise ValueError(f"logdensity_fn must return a scalar, got shape {getattr(out, 'shape', out)}")

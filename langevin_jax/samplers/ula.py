@@ -21,11 +21,10 @@ from langevin_jax.samplers import base
 from langevin_jax.samplers.base import (
     LangevinState,
     SamplingAlgorithm,
-    StepSize,
     check_score_shape,
     check_step_size_over_run,
 )
-from langevin_jax.types import PRNGKey, PyTree
+from langevin_jax.types import PRNGKey, PyTree, ScalarOrSchedule
 
 __all__ = ["ULAState", "ULAInfo", "ula", "init", "build_kernel"]
 
@@ -56,7 +55,7 @@ def build_kernel():
     ``step_size`` is a float, a scalar array or a schedule ``k -> h_k`` of ``state.count``.
     """
 
-    def kernel(rng_key: PRNGKey, state: ULAState, score_fn: Callable, step_size: StepSize):
+    def kernel(rng_key: PRNGKey, state: ULAState, score_fn: Callable, step_size: ScalarOrSchedule):
         h = base.resolve_step_size(step_size, state.count)
         x = state.position
         noise = base.gaussian_noise(rng_key, x)
@@ -73,7 +72,7 @@ def _step(score_fn, step_size, rng_key, state):
     return _KERNEL(rng_key, state, score_fn, step_size)
 
 
-def ula(score_fn: Callable[[PyTree], PyTree], step_size: StepSize) -> SamplingAlgorithm:
+def ula(score_fn: Callable[[PyTree], PyTree], step_size: ScalarOrSchedule) -> SamplingAlgorithm:
     """The Unadjusted Langevin Algorithm as an ``init``/``step`` pair.
 
     Args:

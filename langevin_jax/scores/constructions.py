@@ -31,7 +31,7 @@ def _smooth_step_cutoff(dtype) -> tuple[float, float]:
     return lo, z
 
 
-def _smooth_step(u: jax.Array) -> jax.Array:
+def _smooth_step(u: ArrayLike) -> jax.Array:
     """``g(u) = f(u) / (f(u) + f(1-u))`` with ``f(u) = exp(-1/u)`` for ``u > 0`` else 0.
 
     C-infinity, 0 for ``u <= 0``, 1 for ``u >= 1``, ``max g' = g'(1/2) = 2``.
