@@ -8,7 +8,8 @@ Rows:
 * ``langevin_jax.run ULA``: the public API with its defaults, algorithm built once (eager
   input checks included in every call).
 * ``... fresh algorithm per call``: ``lj.ula(score, h)`` rebuilt before every call: its
-  ``compile s`` shows that a new algorithm object with new numbers re-uses the compiled program.
+  ``programs`` (0 + 0) show that a new algorithm object with new numbers re-uses the compiled
+  program.
 * ``... unroll=U``: ``run(..., unroll=U)`` (``lax.scan``'s unroll; same numbers).
 * ``blackjax.sgld`` with the exact gradient (its update is exactly ULA), in BlackJAX's
   multi-chain idiom: ``split(key, num_steps)`` scanned, ``split(k, num_chains)`` per step,
@@ -16,11 +17,19 @@ Rows:
 * ``plain lax.scan``: ``x + h s(x) + sqrt(2h) normal(fold_in(key, k), x.shape)``: one normal draw
   per step for all chains (a different noise layout, no per-chain keys): what a hand-written
   loop costs.
+* with ``--compare-share``: ``run`` on ULA whose state names its step count otherwise, so that
+  by ``run``'s rule it is carried per chain (``unroll=1``; the earlier core).
 * with ``--diagnostics``: ``run`` with ``check_every_step=True``, ``run`` with the info dropped,
   ``blackjax.mala`` (not ULA), langevin_jax's step in BlackJAX's bare loop, noise only.
 
-Columns: ``compile s`` = first call - best later call; ``run s`` = best of ``--repeats``
-calls (each ended by ``block_until_ready``), taken in interleaved rounds over the rows;
+Columns: ``compile s`` = first call - best later call (what the first call costs: tracing,
+compiling and any eager work done once; JAX's one-time costs are paid before, by a tiny run of
+``run`` and ``blackjax.sgld``, so that they are charged to no row); ``jit s`` = the seconds JAX
+itself reports spending in the first call on tracing, lowering and XLA compilation
+(``jax.monitoring`` events; less sensitive than ``compile s`` to the timing noise of a shared
+machine); ``programs`` = XLA programs compiled by the first call + by all later calls
+(``run``: 1 + 0, its eager checks compile nothing); ``run s`` = best of ``--repeats`` calls
+(each ended by ``block_until_ready``), taken in interleaved rounds over the rows;
 ``floor ms`` = the memory floor, reading and writing the ``[chains, d]`` state once per step at
 the bandwidth measured in this process (best of 20 ``x * c`` over 256 MB on a CPU, 1 GB on a GPU); ``sgld / row`` =
 median over rounds of sgld's time / the row's time in the same round (> 1: faster than
@@ -51,7 +60,7 @@ import numpy as np
 
 import langevin_jax as lj
 from benchmarks import _hlo
-from langevin_jax import runner, theory
+from langevin_jax import theory
 
 SIZES: dict[str, tuple] = {  # (d, chains, steps)
     "cpu": (100, 1_000, 1_000),
@@ -70,6 +79,8 @@ PLAIN_ROW = "plain lax.scan, one normal draw per step"
 class Row(NamedTuple):
     name: str
     compile_s: float
+    jit_s: float  # tracing + lowering + XLA compilation reported by JAX during the first call
+    programs: tuple  # XLA programs compiled by the first call, by the later calls
     run_s: float
     rounds: list  # wall time of every timed call, one per round
     positions: np.ndarray | None  # final positions, for the variance check
@@ -80,23 +91,50 @@ def _block(x):
     return jax.block_until_ready(x)
 
 
+_JIT_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+               "/jax/core/compile/backend_compile_duration")
+
+
+@contextlib.contextmanager
+def _jit_work():
+    """``[seconds, programs]``: JAX's own report (public ``jax.monitoring`` events) of the time
+    spent tracing, lowering and compiling inside the block, and the XLA programs compiled."""
+    work = [0.0, 0]
+
+    def listener(event, duration, **kwargs):
+        if event in _JIT_EVENTS:
+            work[0] += duration
+            work[1] += event == _JIT_EVENTS[2]
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield work
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
 def _time_rows(cases, repeats: int):
     """First call of every case (compile), then ``repeats`` interleaved rounds."""
     n = len(cases)
-    first, outs = [], []
+    first, outs, jit_first = [], [], []
     times = [[] for _ in range(n)]
+    later = [0] * n
     for case in cases:
-        t0 = time.perf_counter()
-        outs.append(_block(case[1]()))
-        first.append(time.perf_counter() - t0)
+        with _jit_work() as work:
+            t0 = time.perf_counter()
+            outs.append(_block(case[1]()))
+            first.append(time.perf_counter() - t0)
+        jit_first.append(work)
     for _ in range(repeats):
         for i, case in enumerate(cases):
-            t0 = time.perf_counter()
-            _block(case[1]())
-            times[i].append(time.perf_counter() - t0)
+            with _jit_work() as work:
+                t0 = time.perf_counter()
+                _block(case[1]())
+                times[i].append(time.perf_counter() - t0)
+            later[i] += work[1]
     return [
-        Row(name, max(f - min(t), 0.0), min(t), t, np.asarray(out) if keep else None, fus)
-        for (name, _, keep, fus), f, t, out in zip(cases, first, times, outs)
+        Row(name, max(f - min(t), 0.0), j[0], (j[1], k), min(t), t, np.asarray(out) if keep else None, fus)
+        for (name, _, keep, fus), f, j, k, t, out in zip(cases, first, jit_first, later, times, outs)
     ]
 
 
@@ -195,18 +233,33 @@ def _drop_info(alg):
 # --------------------------------------------------------------------------- main
 
 
-@contextlib.contextmanager
-def _sharing(share: bool):
-    """``run`` with (the default) or without its chain-independent state carried once."""
-    runner._SHARE[0] = share
-    try:
-        yield
-    finally:
-        runner._SHARE[0] = True
+class _PerChainState(NamedTuple):
+    position: jax.Array
+    steps: jax.Array  # ULA's count under another name: run carries it per chain
+
+
+def _count_per_chain(alg):
+    """``alg`` (ULA) with its step count renamed, so that by ``run``'s rule it is carried per
+    chain: the same numbers, the count in every chain's state."""
+    def step(key, state):
+        new, info = alg.step(key, lj.samplers.LangevinState(*state))
+        return _PerChainState(*new), info
+
+    return lj.SamplingAlgorithm(lambda x: _PerChainState(*alg.init(x)), step)
 
 
 def _fmt(counts) -> str:
     return "-" if counts is None else f"{counts[0]}+{counts[1]}r"
+
+
+def _warm_up(d: int) -> None:
+    """``run`` and ``blackjax.sgld`` once at a tiny size (2 chains, 2 steps). The first program a
+    process compiles pays JAX's one-time costs (tracing ``jax.random``'s internals, ...), and the
+    rows after it share them: measured, 0.03-0.05 s of the ``compile s`` of whichever row comes
+    first. Paid here, by no row."""
+    lam, x0, key = _lam(d), jnp.zeros((2, d), jnp.float32), jax.random.key(0)
+    _block(lj.run(key, lj.ula(lambda x: -x / lam, STEP_SIZE), x0, 2).positions)
+    _block(_sgld(lam, STEP_SIZE, 2, 2)(key, x0))
 
 
 def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False, compare_share=False):
@@ -218,22 +271,16 @@ def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False,
     score = lambda x: -x / lam  # noqa: E731
     alg = lj.ula(score, h)
 
-    def lj_call(algorithm, share=True, **kw):
+    def lj_call(algorithm, **kw):
         def call():
-            with _sharing(share):
-                return lj.run(key, algorithm, x0, num_steps, **kw).positions
+            return lj.run(key, algorithm, x0, num_steps, **kw).positions
 
         return call
 
-    def lj_fusions(algorithm, share=True, **kw):
+    def lj_fusions(algorithm, **kw):
         # the whole RunResult is returned, as an eager call does (else XLA drops the info sums)
         f = jax.jit(lambda k, x: lj.run(k, algorithm, x, num_steps, **kw))
-
-        def count():
-            with _sharing(share):
-                return _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
-
-        return count
+        return lambda: _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
 
     def peer_fusions(f):
         return lambda: _fmt(_hlo.compiled_counts(f, key, x0, carry_shape=carry))
@@ -251,8 +298,9 @@ def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False,
     for u in unrolls:
         cases.append((f"{LJ_ROW}, unroll={u}", lj_call(alg, unroll=u), True, none))
     if compare_share:
-        cases.append((f"{LJ_ROW}, count carried per chain, unroll=1", lj_call(alg, share=False, unroll=1),
-                      True, lj_fusions(alg, share=False, unroll=1)))
+        per_chain = _count_per_chain(alg)
+        cases.append((f"{LJ_ROW}, count carried per chain, unroll=1", lj_call(per_chain, unroll=1),
+                      True, lj_fusions(per_chain, unroll=1)))
     cases += [
         (SGLD_ROW, lambda: sgld(key, x0), True, peer_fusions(sgld)),
         (PLAIN_ROW, lambda: plain(key, x0), True, peer_fusions(plain)),
@@ -269,11 +317,10 @@ def bench_size(d, num_chains, num_steps, repeats, unrolls=(), diagnostics=False,
             ("blackjax.mala [not ULA: +MH]", lambda: mala(key, x0), True, none),
             ("noise only, per-chain keys", lambda: noise(key, x0), False, none),
         ]
-    traces = runner._TRACE_COUNT[0]
+    _warm_up(d)
     rows = _time_rows(cases, repeats)
-    traces = runner._TRACE_COUNT[0] - traces
     # fusion counts after the timing (lowering first would hide the compile times)
-    return [r._replace(fusions=r.fusions()) for r in rows], traces
+    return [r._replace(fusions=r.fusions()) for r in rows]
 
 
 def _paired_ratio(row: Row, ref: Row) -> float:
@@ -282,15 +329,16 @@ def _paired_ratio(row: Row, ref: Row) -> float:
 
 
 def format_table(sizes_rows, bandwidth: float) -> str:
-    head = ("| sampler | d | chains | steps | compile s | run ms | chain-steps/s | floor ms "
+    head = ("| sampler | d | chains | steps | compile s | jit s | programs | run ms | chain-steps/s | floor ms "
             "| run / floor | sgld / row | fusions per loop iteration |")
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 13]
     for (d, chains, steps), rows in sizes_rows:
         ref = next(r for r in rows if r.name == SGLD_ROW)
         floor = 2 * chains * d * 4 * steps / bandwidth
         for r in rows:
             lines.append(
-                f"| {r.name} | {d} | {chains:,} | {steps:,} | {r.compile_s:.2f} | {1e3 * r.run_s:.1f} | "
+                f"| {r.name} | {d} | {chains:,} | {steps:,} | {r.compile_s:.2f} | {r.jit_s:.2f} | "
+                f"{r.programs[0]} + {r.programs[1]} | {1e3 * r.run_s:.1f} | "
                 f"{chains * steps / r.run_s:.3g} | {1e3 * floor:.1f} | {r.run_s / floor:.2f} | "
                 f"{_paired_ratio(r, ref):.2f} | {r.fusions} |"
             )
@@ -328,7 +376,8 @@ def main(argv=None) -> None:
     p.add_argument("--diagnostics", action="store_true",
                    help="also time check_every_step, info dropped, the bare loop, blackjax.mala, noise only")
     p.add_argument("--compare-share", action="store_true",
-                   help="also time run with the step count carried per chain and unroll=1 (the earlier core)")
+                   help="also time run on ULA whose state names its step count otherwise, so that run carries it "
+                   "per chain (unroll=1; the earlier core)")
     args = p.parse_args(argv)
     sizes = [s for name in args.sizes for s in GROUPS.get(name, [name])]
     if args.full and "full" not in sizes:
@@ -344,13 +393,12 @@ def main(argv=None) -> None:
     for s in sizes:
         d, chains, steps = SIZES[s]
         t0 = time.perf_counter()
-        rows, traces = bench_size(d, chains, steps, args.repeats, args.unroll, args.diagnostics,
-                                  args.compare_share)
+        rows = bench_size(d, chains, steps, args.repeats, args.unroll, args.diagnostics, args.compare_share)
         sizes_rows.append(((d, chains, steps), rows))
         print(variance_line(d, chains, rows))
-        print(f"[{s}: {time.perf_counter() - t0:.1f}s total; traces of run's core: {traces} "
-              f"for {1 + len(args.unroll) + 2 * args.diagnostics + args.compare_share} distinct run configurations, "
-              f"{2 + args.repeats} fresh algorithms]")
+        later = sum(r.programs[1] for r in rows)
+        print(f"[{s}: {time.perf_counter() - t0:.1f}s total; XLA programs compiled by the {len(rows) * args.repeats} "
+              f"later calls (fresh algorithms included): {later}]")
     print(format_table(sizes_rows, bandwidth))
 
 

@@ -22,8 +22,9 @@ files.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from typing import Any, Dict, NamedTuple, Optional
+from typing import Any, Dict, Iterable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from langevin_jax import _checks, _progress
-from langevin_jax.samplers.base import CHAIN_AXIS, tree_is_finite
+from langevin_jax.samplers.base import CHAIN_AXIS
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
 __all__ = ["run", "RunResult", "RunInfo", "chain_keys", "NonFiniteWarning"]
@@ -62,11 +63,11 @@ class RunInfo(NamedTuple):
       acceptance_rate: float scalar, the mean over chains and steps of the Metropolis
         acceptance probability (MALA, BlackJAX's MALA/HMC/NUTS); ``None`` for unadjusted
         samplers.
-      means: per-chain means over the steps of the scalar info fields that can differ
-        between chains (``acceptance_rate``, ``is_accepted``, ...), ``{name: [num_chains]}``.
-        ``is_finite`` is left out (see ``nonfinite``), and so is a field that is the same for
-        every chain, such as a scheduled ``step_size`` or ``time``: it is known, not estimated,
-        and averaging it would cost work on every step.
+      means: per-chain means over the steps of the step's info fields, ``{name: [num_chains]}``,
+        by one rule: every field of a NamedTuple or dict info that holds one number or bool per
+        chain (``acceptance_rate``, ``is_accepted``, ``step_size``, ``time``, ``level``, ...)
+        except ``is_finite`` (see ``nonfinite``). A field that is the same for every chain (a
+        scheduled ``step_size``) is averaged too: every chain then holds the same mean.
     """
 
     num_nonfinite: jax.Array
@@ -173,10 +174,117 @@ def _partition(tree):
     return dynamic, static
 
 
+# --------------------------------------------------------------------------- the chain axes: one rule
+
+_COUNT_FIELD = "count"
+
+
+def _is_count_field(path) -> bool:
+    """Whether a state leaf's path is the top-level field ``count`` (of a NamedTuple or a dataclass)."""
+    return len(path) == 1 and getattr(path[0], "name", None) == _COUNT_FIELD
+
+
+def _is_step_count(path, leaf) -> bool:
+    """Whether a leaf of a batched state is its step count under `run`'s rule: a top-level field
+    ``count`` holding one integer per chain."""
+    return (_is_count_field(path) and len(jnp.shape(leaf)) == 1
+            and jnp.issubdtype(jnp.result_type(leaf), jnp.integer))
+
+
+def _state_axes(state):
+    """``vmap`` axes of a batched state: ``None`` (one value for all chains) at its step count,
+    ``0`` at every other leaf; ``0`` for a state without a step count (a BlackJAX state)."""
+    with_path, treedef = jax.tree_util.tree_flatten_with_path(state)
+    flags = [_is_step_count(path, leaf) for path, leaf in with_path]
+    if not any(flags):
+        return 0
+    return jax.tree_util.tree_unflatten(treedef, [None if f else 0 for f in flags])
+
+
+def _unbroadcast_chains(tree, axes):
+    """A leaf carried once (axis ``None``) taken from the first chain: ``init`` makes the count 0
+    for every chain, and the eager shell checked that a continued state's count is one number."""
+    if axes == 0:
+        return tree
+    return jax.tree_util.tree_map(lambda ax, x: x if ax == 0 else x[0], axes, tree, is_leaf=lambda a: a is None)
+
+
+def _chain_step(step, state_axes, keys, state):
+    """``vmap(step)`` over the chains, the step count passed and returned once, and the shape of
+    its info. ``step`` is traced once: the loop re-uses this trace (``jit(inline=True)``'s trace
+    cache, keyed on the same function and shapes). The chain axis is named: a step may reduce
+    over the chains of the run (``lax.pmean(x, CHAIN_AXIS)``, as the predictor-corrector
+    sampler's batch-averaged step size does)."""
+    vstep = jax.jit(jax.vmap(step, in_axes=(0, state_axes), out_axes=(state_axes, 0), axis_name=CHAIN_AXIS),
+                    inline=True)
+    try:
+        info_shape = jax.eval_shape(vstep, keys, state)[1]
+    except ValueError as err:
+        if state_axes == 0 or "out_axes" not in str(err):
+            raise
+        raise ValueError(
+            f"run carries the state's {_COUNT_FIELD!r} field once for all chains (it is the step count, the "
+            f"same for every chain), but this algorithm's step makes it differ between chains. Name the field "
+            f"otherwise if it is not the number of steps taken") from err
+    return vstep, info_shape
+
+
+def _averaged_fields(info_shape, num_chains: int):
+    """The info fields `run` averages (the rule in its docstring): every field of a NamedTuple or
+    dict info holding one number or bool per chain, except ``is_finite``."""
+    items: Iterable[tuple[str, Any]]
+    if hasattr(info_shape, "_fields"):
+        items = zip(info_shape._fields, info_shape)
+    elif isinstance(info_shape, dict):
+        items = info_shape.items()
+    else:
+        return ()
+    return tuple(
+        name for name, leaf in items
+        if name != "is_finite" and getattr(leaf, "shape", None) == (num_chains,)
+        and (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == jnp.bool_)
+    )
+
+
+def _get(info, name):
+    return info[name] if isinstance(info, dict) else getattr(info, name)
+
+
+def _nonfinite_chains(tree, chain_axis: int = 0) -> jax.Array:
+    """``[num_chains]`` bool: which chains hold a NaN/inf in a leaf of ``tree`` (positions
+    ``[num_chains, ...]``, or a trajectory ``[num_saved, num_chains, ...]`` with ``chain_axis=1``).
+
+    Tested as ``~isfinite(sum(x * 0))`` over each chain's entries: ``x * 0`` is NaN exactly where
+    ``x`` is NaN or infinite (0 elsewhere), so the sum is NaN exactly for such chains. The same
+    answer as ``~all(isfinite(x))``, but XLA's CPU backend compiles a float sum faster than a
+    boolean reduction (measured at ``benchmarks.ula``'s size: 0.05-0.1 s less CPU time)."""
+    bad = []
+    for x in jax.tree_util.tree_leaves(tree):
+        if jnp.issubdtype(x.dtype, jnp.inexact):
+            axes = tuple(i for i in range(x.ndim) if i != chain_axis)
+            bad.append(~jnp.isfinite(jnp.sum(x * 0, axis=axes)))
+    if not bad:
+        return jnp.zeros(jax.tree_util.tree_leaves(tree)[0].shape[chain_axis], bool)
+    return functools.reduce(jnp.logical_or, bad)
+
+
 # --------------------------------------------------------------------------- the pure core
 
-_TRACE_COUNT = [0]  # incremented each time the core is traced (tests count compilations)
-_SHARE = [True]  # carry chain-independent state leaves once (benchmarks toggle it to compare)
+
+def _step_keys(key, num_steps: int, offset) -> jax.Array:
+    """The per-step keys ``fold_in(key, offset + k)``, ``k < num_steps``, of `chain_keys`, drawn up
+    front (one small ``[num_steps]`` array) rather than inside the loop: the same keys, fewer
+    operations per step. A continued chain's steps are numbered on from its first run's.
+
+    With JAX's default partitionable threefry, ``split(key, n)[k]`` *is* ``fold_in(key, k)`` bit
+    for bit (both are threefry of the counter ``(0, k)``; tested), and compiles quicker than
+    ``vmap(fold_in)`` (about 0.05 s of the first call at ``benchmarks.ula``'s size): used then.
+    """
+    if (offset is None and jax.config.values["jax_threefry_partitionable"]
+            and str(jax.random.key_impl(key)) == "threefry2x32"):
+        return jax.random.split(key, num_steps)
+    indices = jnp.arange(num_steps) if offset is None else jnp.arange(num_steps, dtype=jnp.int32) + offset
+    return jax.vmap(lambda k: jax.random.fold_in(key, k))(indices)
 
 
 def _shard_spec(mesh: Optional[Mesh]):
@@ -195,123 +303,22 @@ def _shard_spec(mesh: Optional[Mesh]):
     return constrain
 
 
-def _info_fields(info_shape, num_chains: int):
-    if hasattr(info_shape, "_fields"):
-        items = zip(info_shape._fields, info_shape)
-    elif isinstance(info_shape, dict):
-        items = info_shape.items()
-    else:
-        return ()
-    return tuple(
-        name for name, leaf in items
-        if name != "is_finite" and getattr(leaf, "shape", None) == (num_chains,)
-        and (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == jnp.bool_)
-    )
-
-
-def _get(info, name):
-    return info[name] if isinstance(info, dict) else getattr(info, name)
-
-
-def _unbatched(fn, in_axes, args) -> bool:
-    """Whether ``vmap(fn, in_axes)`` leaves ``fn``'s output unbatched (the same for every chain)."""
-    try:
-        jax.eval_shape(jax.vmap(fn, in_axes=in_axes, out_axes=None, axis_name=CHAIN_AXIS), *args)
-        return True
-    except ValueError:
-        return False
-
-
-def _shared_state_leaves(init, initial_positions):
-    """Which leaves of ``vmap(init)``'s state are the same for every chain (``count``), and the
-    state's tree structure. Found by tracing ``init``; positions are never shared."""
-    state_shape = jax.eval_shape(jax.vmap(init), initial_positions)
-    leaves, treedef = jax.tree_util.tree_flatten(state_shape)
-    position_ids = {id(x) for x in jax.tree_util.tree_leaves(state_shape.position)}
-
-    def leaf_of(i):
-        return lambda x: jax.tree_util.tree_leaves(init(x))[i]
-
-    flags = [id(leaf) not in position_ids and _unbatched(leaf_of(i), 0, (initial_positions,))
-             for i, leaf in enumerate(leaves)]
-    return flags, treedef
-
-
-def _unbroadcast_chains(tree, axes):
-    """The inverse of `_broadcast_chains`: a leaf carried once (axis ``None``) is taken from the
-    first chain (the eager shell checked that every chain holds the same value)."""
-    if axes == 0:
-        return tree
-    return jax.tree_util.tree_map(lambda ax, x: x if ax == 0 else x[0], axes, tree, is_leaf=lambda a: a is None)
-
-
-def _chain_axes(algorithm, keys, initial_positions, fields):
-    """vmap axes that keep chain-independent state leaves and info fields unbatched.
-
-    ``count`` (and any other state leaf that ``init`` makes the same for every chain and
-    ``step`` keeps so) is carried once instead of once per chain, and a step size or time
-    derived from it is computed once per step: fewer kernels per step on an accelerator, the
-    same numbers (they were equal across chains anyway). Found by tracing, so it holds for any
-    ``init``/``step``; positions are always batched.
-    """
-    init, step = algorithm.init, algorithm.step
-    flags, treedef = _shared_state_leaves(init, initial_positions)
-    if not any(flags):
-        return 0, 0, {}
-    state_axes = jax.tree_util.tree_unflatten(treedef, [None if f else 0 for f in flags])
-    state = jax.eval_shape(jax.vmap(init, out_axes=state_axes), initial_positions)
-    try:  # step must keep those leaves chain-independent
-        info_shape = jax.eval_shape(
-            jax.vmap(step, in_axes=(0, state_axes), out_axes=(state_axes, 0), axis_name=CHAIN_AXIS),
-            keys, state)[1]
-    except ValueError:
-        return 0, 0, {}
-    shared = {name: _unbatched(lambda k, s, n=name: _get(step(k, s)[1], n), (0, state_axes), (keys, state))
-              for name in fields}
-    if hasattr(info_shape, "_fields"):
-        info_axes = type(info_shape)(*[None if shared.get(n) else 0 for n in info_shape._fields])
-    elif isinstance(info_shape, dict):
-        info_axes = {n: None if shared.get(n) else 0 for n in info_shape}
-    else:
-        info_axes = 0
-    return state_axes, info_axes, shared
-
-
-def _broadcast_chains(tree, axes, num_chains):
-    if axes == 0:
-        return tree
-    return jax.tree_util.tree_map(
-        lambda ax, x: x if ax == 0 else jnp.broadcast_to(x, (num_chains,) + jnp.shape(x)),
-        axes, tree, is_leaf=lambda a: a is None)
-
-
 def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num_steps, save_every, progress,
-          mesh, check_every_step, unroll, share):
-    _TRACE_COUNT[0] += 1
+          mesh, check_every_step, unroll):
+    """The compiled run. Its state holds the step count as it was carried, once (a scalar), and
+    its info no ``num_nonfinite``: `run` completes both (``_finish``)."""
     algorithm = static.merge(dynamic)
     constrain = _shard_spec(mesh)
     num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
-    keys0 = jax.random.split(key, num_chains)
-    info_shape = jax.eval_shape(
-        lambda x: jax.vmap(algorithm.step, axis_name=CHAIN_AXIS)(keys0, jax.vmap(algorithm.init)(x))[1],
-        initial_positions)
-    fields = _info_fields(info_shape, num_chains)
-    state_axes, info_axes, shared = (
-        _chain_axes(algorithm, keys0, initial_positions, fields) if share else (0, 0, {}))
-    # a field that is the same for every chain (a scheduled step size or time) is known, not
-    # estimated: averaging it would cost a kernel per step for nothing
-    fields = tuple(name for name in fields if not shared.get(name))
-    # the chain axis is named: a step may reduce over the chains of the run (lax.pmean(x, CHAIN_AXIS),
-    # as the predictor-corrector sampler's batch-averaged step size does)
-    vstep = jax.vmap(algorithm.step, in_axes=(0, state_axes), out_axes=(state_axes, info_axes),
-                     axis_name=CHAIN_AXIS)
     if initial_state is None:
-        state = constrain(jax.vmap(algorithm.init, out_axes=state_axes)(constrain(initial_positions)))
-    else:  # a continued chain: the state as it was left, chain-independent leaves carried once
-        state = constrain(_unbroadcast_chains(initial_state, state_axes))
+        initial_state = jax.vmap(algorithm.init)(constrain(initial_positions))
+    state_axes = _state_axes(initial_state)
+    state = constrain(_unbroadcast_chains(initial_state, state_axes))
+    keys = jax.eval_shape(lambda k: jax.random.split(k, num_chains), key)
+    vstep, info_shape = _chain_step(algorithm.step, state_axes, keys, state)
+    fields = _averaged_fields(info_shape, num_chains)
     bar = _progress.ProgressBar(num_steps) if progress else None
     report_every = max(1, num_steps // 50)
-    finite = jax.vmap(tree_is_finite)
 
     def one_step(carry, step_key):
         state, k, sums, nonfinite = carry
@@ -320,7 +327,7 @@ def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num
         state = constrain(state)
         sums = {name: sums[name] + jnp.asarray(_get(info, name), jnp.float32) for name in fields}
         if nonfinite is not None:
-            nonfinite = nonfinite | ~finite(state.position)
+            nonfinite = nonfinite | _nonfinite_chains(state.position)
         if k is not None:
             k = k + 1
             _progress.report(bar, k, report_every)
@@ -332,11 +339,7 @@ def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num
 
     if bar is not None:
         jax.debug.callback(bar.update, jnp.zeros((), jnp.int32))
-    # the per-step keys fold_in(key, k) of chain_keys, drawn up front (one small [num_steps]
-    # array) rather than inside the loop: the same keys, fewer operations per step
-    # (a continued chain's steps are numbered on from its first run's: offset + 0, 1, ...)
-    indices = jnp.arange(num_steps) if offset is None else jnp.arange(num_steps, dtype=jnp.int32) + offset
-    step_keys = jax.vmap(lambda k: jax.random.fold_in(key, k))(indices)
+    step_keys = _step_keys(key, num_steps, offset)
     # only what a step changes is carried (a pass-through carry can cost a copy per step)
     sums = {name: jnp.zeros((num_chains,), jnp.float32) for name in fields}
     nonfinite = jnp.zeros((num_chains,), bool) if check_every_step else None
@@ -356,14 +359,14 @@ def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num
         if num_steps > num_saved * save_every:
             carry = scan_steps(carry, step_keys[num_saved * save_every:])
     state, _, sums, nonfinite = carry
-    state = _broadcast_chains(state, state_axes, num_chains)
-    nonfinite = ~finite(state.position) if nonfinite is None else nonfinite | ~finite(state.position)
+    nonfinite = (_nonfinite_chains(state.position) if nonfinite is None
+                 else nonfinite | _nonfinite_chains(state.position))
     if trajectory is not None:
-        nonfinite = nonfinite | ~jnp.all(jax.vmap(finite)(trajectory), axis=0)
+        nonfinite = nonfinite | _nonfinite_chains(trajectory, chain_axis=1)
     means = {name: value / num_steps for name, value in sums.items()}
     acceptance = means.get("acceptance_rate")
     info = RunInfo(
-        num_nonfinite=jnp.sum(nonfinite, dtype=jnp.int32),
+        num_nonfinite=None,  # counted by run, outside the compiled program (_finish)
         nonfinite=nonfinite,
         acceptance_rate=None if acceptance is None else jnp.mean(acceptance),
         means=means,
@@ -373,8 +376,7 @@ def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num
 
 _run_jit = jax.jit(
     _core,
-    static_argnames=("static", "num_steps", "save_every", "progress", "mesh", "check_every_step",
-                     "unroll", "share"),
+    static_argnames=("static", "num_steps", "save_every", "progress", "mesh", "check_every_step", "unroll"),
 )
 
 
@@ -409,6 +411,31 @@ def _check_algorithm(algorithm: Any) -> None:
         )
 
 
+def _finish(out: RunResult, num_chains: int) -> RunResult:
+    """What the compiled core leaves to ``run``: the step count it carried once, given to every
+    chain of the returned state, and ``info.num_nonfinite``. Done on the host when the run is
+    eager (a scalar and the ``[num_chains]`` flags come back, which the non-finite warning
+    waits for anyway), else in the caller's trace. In the core, these two small operations
+    cost XLA's CPU backend more to compile than they could save (measured at the size of
+    ``benchmarks.ula``: about 0.03 s of the first call)."""
+    nonfinite = out.info.nonfinite
+    eager = _checks.is_concrete(nonfinite)
+
+    def broadcast(path, leaf):  # the core's state has the chain axis everywhere but at the count
+        if not (_is_count_field(path) and jnp.ndim(leaf) == 0):
+            return leaf
+        if eager:
+            return jax.device_put(np.full((num_chains,), np.asarray(leaf)))
+        return jnp.broadcast_to(leaf, (num_chains,))
+
+    state = jax.tree_util.tree_map_with_path(broadcast, out.state)
+    if eager:
+        num = jax.device_put(np.int32(np.count_nonzero(np.asarray(nonfinite))))
+    else:
+        num = jnp.sum(nonfinite, dtype=jnp.int32)
+    return out._replace(state=state, info=out.info._replace(num_nonfinite=num))
+
+
 def _warn_nonfinite(out: RunResult) -> None:
     """Warn (eagerly, when the results are concrete) about diverged chains and chains stuck at
     a NaN log-density. One scalar comes back to the host; the compiled run is unchanged."""
@@ -416,16 +443,16 @@ def _warn_nonfinite(out: RunResult) -> None:
     if not _checks.is_concrete(num_bad):
         return
     num_chains = out.info.nonfinite.shape[0]
-    num_bad = int(num_bad)
-    if num_bad:
+    bad = int(num_bad)
+    if bad:
         warnings.warn(NonFiniteWarning(
-            f"{num_bad} of {num_chains} chains went non-finite (NaN/inf): see info.nonfinite for "
+            f"{bad} of {num_chains} chains went non-finite (NaN/inf): see info.nonfinite for "
             "which (they are kept in the result; drop them before computing statistics). A smaller "
             "step size or a score that does not blow up usually helps"), stacklevel=3)
     logdensity = getattr(out.state, "logdensity", None)
     if (isinstance(logdensity, jax.Array) and _checks.is_concrete(logdensity)
             and logdensity.shape == (num_chains,) and jnp.issubdtype(logdensity.dtype, jnp.floating)):
-        num_nan = int(jnp.sum(jnp.isnan(logdensity)))
+        num_nan = int(np.isnan(np.asarray(logdensity)).sum())  # [num_chains] to the host: nothing compiled
         if num_nan:
             warnings.warn(NonFiniteWarning(
                 f"{num_nan} of {num_chains} chains have a NaN log-density (logdensity_fn returned NaN "
@@ -440,7 +467,8 @@ def _check_positions(initial_positions: Any) -> Any:
     out = []
     for leaf in leaves:
         try:
-            x = jnp.asarray(leaf)
+            # a NumPy array or list goes to the device as is (jnp.asarray would compile a copy)
+            x = leaf if isinstance(leaf, jax.Array) else jax.device_put(np.asarray(leaf))
         except TypeError as err:
             raise ValueError(f"initial_positions: a leaf of type {type(leaf).__name__} is not an array") from err
         if x.ndim < 1:
@@ -461,9 +489,48 @@ def _check_positions(initial_positions: Any) -> Any:
             "initial_positions: every leaf must have the same leading num_chains axis, got "
             f"shapes {[x.shape for x in out]}"
         )
-    for x in out:
-        _checks.check_finite_array("initial_positions", x)
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+@jax.jit
+def _first_and_finite(positions):
+    leaves = jax.tree_util.tree_leaves(positions)
+    # x * 0 is NaN exactly where x is NaN/inf: a float sum compiles faster than a boolean all
+    finite = jnp.all(jnp.stack([jnp.isfinite(jnp.sum(x * 0)) for x in leaves]))
+    return jax.tree_util.tree_map(lambda x: x[0], positions), finite
+
+
+def _first_chain(positions: Any, check_finite: bool) -> Any:
+    """The first chain's position (for the algorithm's eager ``check``), after checking, when
+    ``check_finite``, that concrete positions hold no NaN/inf.
+
+    Nothing is compiled for it on a CPU (NumPy reads the arrays in place); elsewhere it is one
+    small compiled program per position structure, run where the positions live (copying a
+    ``[chains, d]`` array from a GPU to NumPy cost more than a whole ULA run at ``d = 1000``).
+    Each eager ``jnp`` operation would compile a program of its own on a first call."""
+    leaves, treedef = jax.tree_util.tree_flatten(positions)
+    if not all(isinstance(x, jax.Array) and _checks.is_concrete(x) for x in leaves):  # traced
+        if check_finite:
+            for x in leaves:
+                _checks.check_finite_array("initial_positions", x)
+        return jax.tree_util.tree_map(lambda x: x[0], positions)
+    if all(device.platform == "cpu" for x in leaves for device in x.devices()):
+        arrays = [np.asarray(x) for x in leaves]
+        finite = all(bool(np.isfinite(a).all()) for a in arrays)
+        first = jax.tree_util.tree_unflatten(treedef, [jax.device_put(a[0]) for a in arrays])
+    else:
+        # evaluated now even when called while a user's jit is being traced (the leaves are concrete)
+        with jax.ensure_compile_time_eval():
+            first, finite = _first_and_finite(positions)
+            finite = bool(finite)
+    if check_finite and not finite:
+        raise ValueError("initial_positions contains NaN or inf")
+    return first
+
+
+def _as_int32(x):
+    """A step index as an int32 input of the core (a traced one converted in the caller's trace)."""
+    return np.int32(x) if isinstance(x, int) else jnp.asarray(x, jnp.int32)
 
 
 def _describe(tree) -> str:
@@ -494,7 +561,7 @@ def _check_initial_state(algorithm: Any, state: Any, start_step: Optional[int]):
                 f"leading chain axis of its positions [num_chains={num_chains}, ...] (a RunResult.state has it; "
                 "the state of one chain from init() does not: jax.vmap(init) it)")
     expected = jax.eval_shape(jax.vmap(algorithm.init), state.position)
-    if jax.tree_util.tree_structure(state) != jax.tree_util.tree_structure(expected):
+    if jax.tree_util.tree_structure(state) != jax.tree_util.tree_structure(expected):  # type: ignore[operator]
         raise ValueError(f"initial_state is a {_describe(state)}, but this algorithm's init makes a "
                          f"{_describe(expected)}: a state of another sampler cannot be continued")
     for (path, got), want in zip(with_path, jax.tree_util.tree_leaves(expected)):
@@ -502,28 +569,22 @@ def _check_initial_state(algorithm: Any, state: Any, start_step: Optional[int]):
             raise ValueError(f"initial_state{jax.tree_util.keystr(path)} is {jnp.result_type(got)}"
                              f"{list(jnp.shape(got))}, but this algorithm's state holds {want.dtype}"
                              f"{list(want.shape)} there")
-    flags, _ = _shared_state_leaves(algorithm.init, state.position)
-    for (path, leaf), shared in zip(with_path, flags):
-        if shared and _checks.is_concrete(leaf):
-            arr = np.asarray(leaf)
-            if not np.all(arr == arr[:1]):
-                raise ValueError(f"initial_state{jax.tree_util.keystr(path)} differs between chains, but the "
-                                 "algorithm keeps it the same for every chain (a step count): continue a state "
-                                 "that one run produced")
-    count = getattr(state, "count", None)
-    if not hasattr(count, "shape"):  # no count field (a NamedTuple's tuple.count method is not one)
-        count = None
-    if count is None:
+    counts = [(path, leaf) for path, leaf in with_path if _is_step_count(path, leaf)]
+    if not counts:
         if start_step is None:
             raise ValueError(
                 f"initial_state ({_describe(state)}) has no count field: pass start_step= (the number of steps "
                 "it has taken), so that the continued run draws the keys of steps start_step, start_step + 1, "
                 "... instead of repeating the first run's noise")
         return state, _checks.check_int_at_least("start_step", start_step, 0)
-    first = jnp.reshape(count, (-1,))[0]
-    if not _checks.is_concrete(first):
-        return state, first  # traced (inside a user's jit): the count, as it is
-    first = int(first)
+    path, count = counts[0]
+    if not _checks.is_concrete(count):
+        return state, count[0]  # traced (inside a user's jit): the count, as it is
+    count = np.asarray(count)
+    if not np.all(count == count[:1]):
+        raise ValueError(f"initial_state{jax.tree_util.keystr(path)} differs between chains, but it is the step "
+                         "count, which run keeps the same for every chain: continue a state that one run produced")
+    first = int(count[0])
     if start_step is not None and _checks.check_int_at_least("start_step", start_step, 0) != first:
         raise ValueError(f"start_step={start_step} differs from initial_state.count={first}: the count says "
                          "how many steps the state has taken (leave start_step unset)")
@@ -554,6 +615,22 @@ def run(
     ``initial_positions``: call it inside ``jax.jit``, ``jax.vmap``, ``jax.grad`` or
     ``lax.scan``. A new algorithm with new numbers (step size, schedule values, score
     parameters) but the same functions re-uses the compiled program.
+
+    What the chains share is fixed by two rules, read from the structure of the state and the
+    info (nothing is inferred by tracing):
+
+    * **The step count is carried once.** A state's top-level field ``count`` (of a NamedTuple
+      or a registered dataclass) holding one integer per chain is the number of steps
+      taken, the same for every chain: ``init`` makes it 0 and each step adds 1 (every
+      langevin_jax sampler's state has one; BlackJAX's have none). ``run`` carries it as one
+      scalar for all chains and hands it to ``vmap(step)`` unbatched, so a step size, time or
+      level scheduled on it is computed once per step. Every other state leaf is per chain. A
+      step that makes ``count`` differ between chains is refused (name such a field otherwise).
+    * **Every scalar info field is averaged** over the steps, chain by chain, into
+      ``info.means`` (see [`RunInfo`][langevin_jax.runner.RunInfo]), except ``is_finite``.
+
+    ``run`` traces ``init`` and ``step`` once each per compilation (a step that counts its own
+    traces sees 1).
 
     Args:
       key: a PRNG key.
@@ -600,8 +677,9 @@ def run(
         initial positions, a score whose output shape differs from the position's (e.g.
         mismatched ``d``), a non-positive or non-finite step size anywhere in a concrete
         schedule (or a complex one), ``num_steps < 1``, or a bad ``save_every``; all before
-        anything is compiled. MALA also refuses a NaN/``+inf`` log-density at the first chain's
-        initial position.
+        anything is compiled. Also (while tracing, before compiling) an algorithm whose step
+        makes the state's ``count`` differ between chains. MALA also refuses a NaN/``+inf``
+        log-density at the first chain's initial position.
 
     Warns:
       NonFiniteWarning: when called eagerly (not inside a user's ``jit``/``vmap``/``grad``), if
@@ -648,6 +726,7 @@ def run(
             raise ValueError("start_step continues a chain: it needs initial_state (a previous run's state), "
                              "not initial_positions")
         initial_positions = _check_positions(initial_positions)
+        first = _first_chain(initial_positions, check_finite=True)
         chains = initial_positions
     else:
         if initial_positions is not None:
@@ -660,10 +739,13 @@ def run(
     if callable(check):
         # the steps counted from the chain's first one (a continued chain's earlier steps too)
         total = num_steps + (offset if isinstance(offset, int) else 0)
-        check(jax.tree_util.tree_map(lambda x: x[0], initial_positions), total)
+        if initial_state is not None:
+            first = _first_chain(initial_positions, check_finite=False)
+        check(first, total)
     leaves = jax.tree_util.tree_leaves(chains)
     traced = any(not _checks.is_concrete(x) for x in leaves)
-    mesh = _resolve_mesh(shard, jax.tree_util.tree_leaves(initial_positions)[0].shape[0], traced)
+    num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
+    mesh = _resolve_mesh(shard, num_chains, traced)
     if mesh is not None and not traced:
         put = lambda tree: jax.tree_util.tree_map(  # noqa: E731
             lambda x: jax.device_put(
@@ -674,8 +756,9 @@ def run(
             initial_positions = initial_state.position
     dynamic, static = _partition(algorithm)
     out = _run_jit(key, dynamic, initial_positions, initial_state,
-                   None if offset is None else jnp.asarray(offset, jnp.int32), static=static,
+                   None if offset is None else _as_int32(offset), static=static,
                    num_steps=num_steps, save_every=save_every, progress=bool(progress_bar), mesh=mesh,
-                   check_every_step=bool(check_every_step), unroll=unroll, share=_SHARE[0])
+                   check_every_step=bool(check_every_step), unroll=unroll)
+    out = _finish(out, num_chains)
     _warn_nonfinite(out)
     return out

@@ -1,6 +1,8 @@
 """The sampling core composes: run under jit / vmap / grad / lax.scan, compiles once per
 structure, takes pytree positions, and interoperates with BlackJAX both ways (issue 11)."""
 
+from typing import NamedTuple
+
 import blackjax
 import jax
 import jax.numpy as jnp
@@ -9,7 +11,8 @@ import pytest
 
 import langevin_jax as lj
 from langevin_jax import nn, runner, sweeps
-from tests.conftest import assert_within_se, variance_se
+from langevin_jax.samplers import LangevinState, MALAState
+from tests.conftest import assert_within_se, count_compilations, variance_se
 
 # module-level init / build_kernel, reached as BlackJAX users do: lj.mala.build_kernel()
 annealed_mod, mala_mod, ula_mod = lj.annealed_langevin, lj.mala, lj.ula
@@ -158,32 +161,36 @@ def test_new_numbers_do_not_recompile():
 
     x0 = jnp.zeros((8, 3))
     lj.run(KEY, lj.ula(TARGET.score, 0.1), x0, 10)
-    before = runner._TRACE_COUNT[0]
-    for h in (0.05, 0.2, 0.3):
-        lj.run(KEY, lj.ula(TARGET.score, h), x0, 10)
     other = lj.Gaussian.from_spectrum(jnp.ones(3), jnp.array([1.0, 2.0, 3.0]))
-    lj.run(KEY, lj.ula(other.score, 0.1), x0, 10)  # a new target of the same kind
-    lj.run(jax.random.key(9), lj.ula(TARGET.score, 0.1), x0 + 1.0, 10)  # new key and positions
-    assert runner._TRACE_COUNT[0] == before
+    key, x1 = jax.random.key(9), x0 + 1.0
+    with count_compilations() as compiled:
+        for h in (0.05, 0.2, 0.3):
+            lj.run(KEY, lj.ula(TARGET.score, h), x0, 10)
+        lj.run(KEY, lj.ula(other.score, 0.1), x0, 10)  # a new target of the same kind
+        lj.run(key, lj.ula(TARGET.score, 0.1), x1, 10)  # new key and positions
+    assert compiled[0] == 0
 
     times = jnp.linspace(0.0, 1.0, 10)
     lj.run(KEY, lj.annealed_langevin(lambda x, t: -(x - t), (times, jnp.full(10, 0.1))), x0, 10)
-    before = runner._TRACE_COUNT[0]
-    lj.run(KEY, lj.annealed_langevin(lambda x, t: -(x - t), (times * 2, jnp.full(10, 0.05))), x0, 10)
-    assert runner._TRACE_COUNT[0] == before + 1  # a new lambda is a new function: one trace
+    alg = lj.annealed_langevin(lambda x, t: -(x - t), (times * 2, jnp.full(10, 0.05)))
+    with count_compilations() as compiled:
+        lj.run(KEY, alg, x0, 10)
+    assert compiled[0] == 1  # a new lambda is a new function: one compilation, nothing else
     score = lambda x, t: -(x - t)  # noqa: E731
     lj.run(KEY, lj.annealed_langevin(score, (times, jnp.full(10, 0.1))), x0, 10)
-    before = runner._TRACE_COUNT[0]
-    lj.run(KEY, lj.annealed_langevin(score, (times * 3, jnp.full(10, 0.2))), x0, 10)
-    assert runner._TRACE_COUNT[0] == before  # same function, new schedule values: no trace
+    alg = lj.annealed_langevin(score, (times * 3, jnp.full(10, 0.2)))
+    with count_compilations() as compiled:
+        lj.run(KEY, alg, x0, 10)
+    assert compiled[0] == 0  # same function, new schedule values
 
     cfg = nn.DenoiserConfig(dim=3, width=8, depth=1, num_levels=100)
     schedule = diffusion.linear_schedule(100)
     p1, p2 = (nn.init_denoiser(jax.random.key(i), cfg) for i in (0, 1))
     lj.run(KEY, lj.ula(nn.denoiser_score_fn(p1, cfg, schedule, 10), 1e-3), x0, 10)
-    before = runner._TRACE_COUNT[0]
-    lj.run(KEY, lj.ula(nn.denoiser_score_fn(p2, cfg, schedule, 10), 2e-3), x0, 10)
-    assert runner._TRACE_COUNT[0] == before  # new network parameters: no trace
+    alg = lj.ula(nn.denoiser_score_fn(p2, cfg, schedule, 10), 2e-3)
+    with count_compilations() as compiled:
+        lj.run(KEY, alg, x0, 10)
+    assert compiled[0] == 0  # new network parameters
 
 
 def test_unroll_gives_the_same_numbers():
@@ -341,28 +348,64 @@ def test_sweep_and_plain_run_agree():
 # --------------------------------------------------------------------------- chain-independent state
 
 
-def test_shared_count_changes_nothing_but_the_program(monkeypatch):
-    alg = lj.mala(TARGET.log_prob, 0.3)
+class _Renamed(NamedTuple):  # MALA's state with its step count under another name
+    position: jax.Array
+    logdensity: jax.Array
+    score: jax.Array
+    steps: jax.Array
+
+
+def _count_per_chain(alg):
+    """``alg`` with its state's count renamed: by run's rule it is then carried per chain."""
+    def step(key, state):
+        new, info = alg.step(key, MALAState(*state))
+        return _Renamed(*new), info
+
+    return lj.SamplingAlgorithm(lambda x: _Renamed(*alg.init(x)), step)
+
+
+def test_the_count_carried_once_changes_nothing_but_the_program():
+    alg = lj.mala(TARGET.log_prob, lambda k: 0.3 / (1.0 + 0.01 * k))
     shared = lj.run(KEY, alg, X0, 25, save_every=10)
-    monkeypatch.setattr(runner, "_SHARE", [False])
-    batched = lj.run(KEY, alg, X0, 25, save_every=10)
-    same = lambda r: (r.state, r.trajectory, r.info.nonfinite, r.info.acceptance_rate,  # noqa: E731
-                      r.info.means["acceptance_rate"])
-    for a, b in zip(jax.tree_util.tree_leaves(same(shared)), jax.tree_util.tree_leaves(same(batched))):
+    per_chain = lj.run(KEY, _count_per_chain(alg), X0, 25, save_every=10)
+    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(shared)[0], jax.tree_util.tree_leaves(per_chain)):
         assert a.shape == b.shape
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        if "means" in jax.tree_util.keystr(path):  # (a mean's last bit may differ with the program)
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert shared.state.count.shape == (16,) and int(shared.state.count[0]) == 25
-    assert shared.info.means["acceptance_rate"].shape == (16,)
-    assert "step_size" not in shared.info.means and "step_size" in batched.info.means
+    assert set(shared.info.means) == {"acceptance_rate", "is_accepted", "step_size"}
+    # the loop over steps (the while that carries the positions) carries the count as one
+    # int32 scalar, the renamed one as [num_chains] int32
+    def loop_carry(a):
+        hlo = jax.jit(lambda x: lj.run(KEY, a, x, 25)).lower(X0).as_text()
+        heads = [h.split("\n")[0] for h in hlo.split("stablehlo.while(")[1:]]
+        (head,) = [h for h in heads if "tensor<16x3xf32>" in h]
+        return head
+
+    assert "tensor<16xi32>" not in loop_carry(alg) and "tensor<i32>" in loop_carry(alg)
+    assert "tensor<16xi32>" in loop_carry(_count_per_chain(alg))
 
 
-def test_a_step_that_makes_the_count_chain_dependent_still_runs():
+def test_a_step_that_makes_the_count_chain_dependent_is_refused():
     init, step = lj.ula(TARGET.score, 0.1)
 
     def odd_step(key, state):  # the count advances only where x[0] > 0
         new, info = step(key, state)
         return new._replace(count=state.count + (state.position[0] > 0)), info
 
-    out = lj.run(KEY, lj.SamplingAlgorithm(init, odd_step), X0, 20)
-    counts = np.asarray(out.state.count)
-    assert counts.shape == (16,) and len(np.unique(counts)) > 1
+    with pytest.raises(ValueError, match="'count' field once for all chains.* differ between chains"):
+        lj.run(KEY, lj.SamplingAlgorithm(init, odd_step), X0, 20)
+
+    class OddState(NamedTuple):  # the same counter, not named count: carried per chain
+        position: jax.Array
+        moves: jax.Array
+
+    def odd_renamed(key, state):
+        new, info = step(key, LangevinState(*state))
+        return OddState(new.position, state.moves + (state.position[0] > 0)), info
+
+    out = lj.run(KEY, lj.SamplingAlgorithm(lambda x: OddState(*init(x)), odd_renamed), X0, 20)
+    moves = np.asarray(out.state.moves)
+    assert moves.shape == (16,) and len(np.unique(moves)) > 1

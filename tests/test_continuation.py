@@ -4,7 +4,7 @@ For every sampler: two runs of 20 steps give bit for bit the positions, trajecto
 one run of 40 (the count carries on, so schedules and levels continue, and step ``k`` draws the
 keys of step ``count + k``); a wrong state is a ``ValueError`` naming what differs, before
 anything is compiled; and a new network, Gaussian, start level or schedule of the same
-structure re-uses the compiled run (the core is traced once)."""
+structure re-uses the compiled run (nothing is compiled again)."""
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +13,7 @@ import pytest
 
 import langevin_jax as lj
 from langevin_jax import annealing, diffusion, nn, runner
+from tests.conftest import count_compilations
 
 D = 3
 TARGET = lj.Gaussian.from_spectrum(jnp.zeros(D), jnp.array([0.5, 1.0, 2.0]))
@@ -130,10 +131,12 @@ def test_wrong_states_are_named_before_compiling(no_compile):
 # --------------------------------------------------------------------------- compile once
 
 
-def _traces(fn):
-    before = runner._TRACE_COUNT[0]
-    fn()
-    return runner._TRACE_COUNT[0] - before
+def _compilations(fn):
+    """The programs compiled by ``fn()``: 0 when the run re-uses its compiled program (and its
+    eager checks compile nothing new)."""
+    with count_compilations() as compiled:
+        fn()
+    return compiled[0]
 
 
 def _other_eps(scale=1.0, schedule=S):
@@ -144,14 +147,16 @@ def _other_eps(scale=1.0, schedule=S):
 @pytest.mark.parametrize("name", list(_samplers()))
 def test_new_numbers_reuse_the_compiled_run(name):
     """Each sampler, rebuilt with a new exact denoiser (another Gaussian), a new noise schedule of
-    the same length, a new start level and a new target: the run is not traced again."""
+    the same length, a new start level and a new target: nothing is compiled again."""
     x0 = X0[:8]
     lj.run(KEY, _samplers()[name], x0, 20)
     schedule = diffusion.linear_schedule(100, beta_max=0.15)
     eps, other = _other_eps(2.0, schedule)
-    assert _traces(lambda: lj.run(KEY, _samplers(eps, schedule, 90, other)[name], x0, 20)) == 0
+    alg = _samplers(eps, schedule, 90, other)[name]
+    assert _compilations(lambda: lj.run(KEY, alg, x0, 20)) == 0
     eps, other = _other_eps(0.5)
-    assert _traces(lambda: lj.run(jax.random.key(9), _samplers(eps, target=other)[name], x0 + 1.0, 20)) == 0
+    alg, key, x1 = _samplers(eps, target=other)[name], jax.random.key(9), x0 + 1.0
+    assert _compilations(lambda: lj.run(key, alg, x1, 20)) == 0
 
 
 @pytest.mark.parametrize("make", [
@@ -163,14 +168,16 @@ def test_new_numbers_reuse_the_compiled_run(name):
 ], ids=["ddpm", "ddim", "pc", "ncsn", "ula_level_score"])
 def test_new_network_parameters_reuse_the_compiled_run(make):
     """nn.denoiser_eps_fn with new parameters (another checkpoint), with and without its trained
-    levels: one trace for both networks, as the docstring of denoiser_eps_fn promises."""
+    levels: one compilation for both networks, as the docstring of denoiser_eps_fn promises."""
     cfg = nn.DenoiserConfig(dim=D, width=8, depth=1, num_levels=100)
     p1, p2 = (nn.init_denoiser(jax.random.key(i), cfg) for i in (0, 1))
     x0 = X0[:8]
     lj.run(KEY, make(nn.denoiser_eps_fn(p1, cfg)), x0, 20)
-    assert _traces(lambda: lj.run(KEY, make(nn.denoiser_eps_fn(p2, cfg)), x0, 20)) == 0
+    alg = make(nn.denoiser_eps_fn(p2, cfg))
+    assert _compilations(lambda: lj.run(KEY, alg, x0, 20)) == 0
     lj.run(KEY, make(nn.denoiser_eps_fn(p1, cfg, levels=(1, 100))), x0, 20)
-    assert _traces(lambda: lj.run(KEY, make(nn.denoiser_eps_fn(p2, cfg, levels=(1, 100))), x0, 20)) == 0
+    alg = make(nn.denoiser_eps_fn(p2, cfg, levels=(1, 100)))
+    assert _compilations(lambda: lj.run(KEY, alg, x0, 20)) == 0
 
 
 def test_continuing_from_another_count_reuses_the_compiled_run():
@@ -178,4 +185,4 @@ def test_continuing_from_another_count_reuses_the_compiled_run():
     a = lj.run(KEY, alg, X0, 10)
     lj.run(KEY, alg, num_steps=20, initial_state=a.state)
     b = lj.run(KEY, alg, X0, 30)
-    assert _traces(lambda: lj.run(KEY, alg, num_steps=20, initial_state=b.state)) == 0
+    assert _compilations(lambda: lj.run(KEY, alg, num_steps=20, initial_state=b.state)) == 0

@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import json
 import os
@@ -13,6 +14,7 @@ import pytest
 
 import langevin_jax as lj
 from langevin_jax import runner as run_mod
+from tests.conftest import count_compilations
 
 
 def _alg():
@@ -250,3 +252,150 @@ def test_nonfinite_chains_warn_eagerly_only():
         nv = jax.vmap(lambda k: lj.run(k, alg, x0, 200).info.num_nonfinite)(
             jax.random.split(jax.random.key(0), 2))
         assert nv.shape == (2,) and np.all(np.asarray(nv) >= 3)
+
+
+# --------------------------------------------------------------------------- what the chains share: the rules
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class _MarkedState:
+    position: dict
+    count: jax.Array
+
+
+def _marked(x):
+    """A sampler on ``{"a": [2], "b": []}`` positions (``a[1]`` names the chain) with a dataclass
+    state and a dict info: at step 2 chain 1's ``a[0]`` goes NaN (and recovers at step 3), chain 2's
+    ``b`` goes to +inf and chain 3's ``a[0]`` to -inf (both for good)."""
+    del x
+
+    def init(position):
+        return _MarkedState(position, jnp.zeros((), jnp.int32))
+
+    def step(key, state):
+        x, c = state.position, state.count
+        i = x["a"][1]
+        a0 = jnp.where((c == 2) & (i == 1), jnp.nan, jnp.where((c == 3) & (i == 1), 0.0, x["a"][0]))
+        a0 = jnp.where((c == 2) & (i == 3), -jnp.inf, a0)
+        b = jnp.where((c == 2) & (i == 2), jnp.inf, x["b"])
+        info = {"is_finite": jnp.isfinite(a0), "temperature": jnp.asarray(0.5), "chain": i,
+                "positive": i > 0, "vector": x["a"], "step": c}
+        return _MarkedState({"a": x["a"].at[0].set(a0), "b": b}, c + 1), info
+
+    return lj.SamplingAlgorithm(init, step)
+
+
+X_MARKED = {"a": jnp.stack([jnp.zeros(5), jnp.arange(5.0)], axis=1), "b": jnp.zeros(5)}
+
+
+def test_every_scalar_info_field_is_averaged_chain_constant_ones_too():
+    with pytest.warns(lj.NonFiniteWarning):
+        out = lj.run(jax.random.key(0), _marked(None), X_MARKED, 4)
+    means = {k: np.asarray(v) for k, v in out.info.means.items()}
+    # "vector" (not one number per chain) and "is_finite" (see info.nonfinite) are not averaged
+    assert set(means) == {"temperature", "chain", "positive", "step"}
+    np.testing.assert_array_equal(means["temperature"], np.full(5, 0.5))  # the same for every chain
+    np.testing.assert_array_equal(means["step"], np.full(5, 1.5))  # (0 + 1 + 2 + 3) / 4, from the count
+    np.testing.assert_array_equal(means["chain"], np.arange(5.0))
+    np.testing.assert_array_equal(means["positive"], [0.0, 1, 1, 1, 1])
+    assert all(v.shape == (5,) and v.dtype == np.float32 for v in means.values())
+    assert out.info.acceptance_rate is None and out.info.summary()["means"]["temperature"] == 0.5
+
+
+def test_a_dataclass_states_count_is_the_shared_step_count():
+    with pytest.warns(lj.NonFiniteWarning):
+        out = lj.run(jax.random.key(0), _marked(None), X_MARKED, 4)
+    np.testing.assert_array_equal(np.asarray(out.state.count), np.full(5, 4))
+    # the loop over steps carries it as one scalar: no [5] int32 in the carry of the while
+    # that carries the positions
+    hlo = jax.jit(lambda x: lj.run(jax.random.key(0), _marked(None), x, 4)).lower(X_MARKED).as_text()
+    (head,) = [h.split("\n")[0] for h in hlo.split("stablehlo.while(")[1:] if "tensor<5x2xf32>" in h.split("\n")[0]]
+    assert "tensor<5xi32>" not in head
+
+
+def test_nonfinite_chains_are_found_in_every_leaf_nan_and_both_infinities():
+    alg = _marked(None)
+    with pytest.warns(lj.NonFiniteWarning, match="2 of 5 chains"):
+        final = lj.run(jax.random.key(0), alg, X_MARKED, 4)
+    np.testing.assert_array_equal(np.asarray(final.info.nonfinite), [False, False, True, True, False])
+    assert int(final.info.num_nonfinite) == 2
+    # chain 1 recovered: seen by the per-step test and in a saved position
+    for kwargs in (dict(check_every_step=True), dict(save_every=1)):
+        with pytest.warns(lj.NonFiniteWarning, match="3 of 5 chains"):
+            out = lj.run(jax.random.key(0), alg, X_MARKED, 4, **kwargs)
+        np.testing.assert_array_equal(np.asarray(out.info.nonfinite), [False, True, True, True, False])
+    with pytest.warns(lj.NonFiniteWarning, match="2 of 5 chains"):  # saved before the NaN, and after
+        out = lj.run(jax.random.key(0), alg, X_MARKED, 4, save_every=2)
+    np.testing.assert_array_equal(np.asarray(out.info.nonfinite), [False, False, True, True, False])
+
+
+def _counting(alg):
+    """``alg`` whose ``init`` and ``step`` count how often they are called (each call while
+    tracing is one trace)."""
+    calls = {"init": 0, "step": 0}
+
+    def init(x):
+        calls["init"] += 1
+        return alg.init(x)
+
+    def step(key, state):
+        calls["step"] += 1
+        return alg.step(key, state)
+
+    return lj.SamplingAlgorithm(init, step, getattr(alg, "check", None)), calls
+
+
+@pytest.mark.parametrize("make", [
+    lambda: lj.ula(lambda x: -x, 0.1),
+    lambda: lj.mala(lambda x: -0.5 * jnp.sum(x**2), lambda k: 0.1 / (1.0 + k)),
+    lambda: lj.annealed_langevin(lambda x, t: -(x - t), lambda k: (0.1 * k, 0.05)),
+], ids=["ula", "mala", "annealed"])
+def test_a_first_run_traces_init_and_step_once_and_a_second_not_at_all(make):
+    alg, calls = _counting(make())
+    x0 = jnp.zeros((6, 3))
+    first = lj.run(jax.random.key(0), alg, x0, 10)
+    assert calls == {"init": 1, "step": 1}
+    lj.run(jax.random.key(1), alg, x0 + 1.0, 10)  # new key and positions: nothing traced
+    assert calls == {"init": 1, "step": 1}
+    lj.run(jax.random.key(0), alg, num_steps=5, initial_state=first.state)  # init: the state's check
+    assert calls == {"init": 2, "step": 2}
+    jax.jit(lambda x: lj.run(jax.random.key(0), alg, x, 7).positions)(x0)  # inside a user's jit
+    assert calls == {"init": 3, "step": 3}
+
+
+def test_a_first_run_compiles_one_program():
+    alg = lj.ula(lambda x: -2.0 * x, 0.1)
+    x0 = jnp.zeros((7, 5))  # a shape no other test runs: nothing cached
+    with count_compilations() as compiled:
+        lj.run(jax.random.key(0), alg, x0, 12)
+    assert compiled[0] == 1  # the run; its eager checks compile nothing
+    with count_compilations() as compiled:
+        lj.run(jax.random.key(0), alg, np.ones((7, 5), np.float32), 12)  # NumPy positions
+    assert compiled[0] == 0
+
+
+@pytest.mark.parametrize("key", [jax.random.key(3), jax.random.PRNGKey(3)], ids=["typed", "raw"])
+def test_the_step_keys_are_fold_in_whichever_way_they_are_drawn(key):
+    """The per-step keys are fold_in(key, k) (chain_keys): drawn as split(key, n) where that is
+    the same bit for bit (partitionable threefry, JAX's default), by vmap(fold_in) elsewhere."""
+    def data(k):
+        return np.asarray(jax.random.key_data(k) if jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) else k)
+
+    want = data(jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(40)))
+    np.testing.assert_array_equal(data(run_mod._step_keys(key, 40, None)), want)
+    np.testing.assert_array_equal(data(run_mod._step_keys(key, 30, jnp.int32(10))), want[10:])
+    with jax.threefry_partitionable(False):
+        want = data(jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(40)))
+        np.testing.assert_array_equal(data(run_mod._step_keys(key, 40, None)), want)
+
+
+def test_the_device_side_eager_check_matches_numpys():
+    """Off the CPU, the first chain and the NaN/inf test of the initial positions come from one
+    small compiled program run where the positions live (on the CPU, NumPy reads them)."""
+    pos = {"a": jnp.arange(12.0).reshape(4, 3), "b": jnp.ones((4,))}
+    first, finite = run_mod._first_and_finite(pos)
+    np.testing.assert_array_equal(np.asarray(first["a"]), [0.0, 1.0, 2.0])
+    assert float(first["b"]) == 1.0 and bool(finite)
+    for bad in (jnp.nan, jnp.inf, -jnp.inf):
+        assert not bool(run_mod._first_and_finite({**pos, "b": pos["b"].at[3].set(bad)})[1])

@@ -29,7 +29,9 @@ def test_time_dependent_mean_follows_linear_recursion():
         var = (1 - h) ** 2 * var + 2 * h
     se = np.sqrt(var / 20_000)
     assert abs(float(out.positions.mean()) - m) < 5 * se
-    assert "time" not in out.info.means  # the same for every chain: known, not averaged
+    # the same for every chain, and still reported: every chain holds the mean time and step
+    np.testing.assert_allclose(np.asarray(out.info.means["time"]), np.full(20_000, np.mean(times)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out.info.means["step_size"]), np.full(20_000, h), rtol=1e-6)
 
 
 def test_schedule_errors():
