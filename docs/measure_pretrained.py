@@ -98,7 +98,7 @@ def _low_levels(p: nn.Pretrained, key) -> list[str]:
 
 
 # Not 0: the shipped networks' training points were drawn from key(0)'s streams
-# (experiments._learned.prepare splits it), and with JAX's partitionable threefry
+# (experiments._learned.load_or_train splits it), and with JAX's partitionable threefry
 # split(key, 2)[0] is split(key, 4)[0]: starting points drawn from key(0)'s first stream would be
 # the standardised training points themselves (measured: 30 % of DDIM's chains then diverge).
 SEED = 1

@@ -94,6 +94,17 @@ EXPERIMENTS = [
 ]
 
 
+def _seed(text: str) -> int:
+    """argparse type of ``--seed``: an integer in ``[0, MAX_SEED]`` (argparse names the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= _cli.MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {_cli.MAX_SEED}] (jax.random.key keeps 32 bits)")
+    return value
+
+
 def main(argv=None) -> None:
     # the module docstring without its reST markup, its paragraphs kept
     parser = argparse.ArgumentParser(prog="python -m experiments", description=_cli.plain(__doc__),
@@ -110,7 +121,7 @@ def main(argv=None) -> None:
                         help="quick (default): each experiment's --quick configuration, the learned-score "
                         "ones --config paper-cpu with the shipped pretrained denoisers, on a CPU; paper: "
                         "every experiment's full protocol (hours on a CPU)")
-    parser.add_argument("--seed", type=_cli.seed, default=0,
+    parser.add_argument("--seed", type=_seed, default=0,
                         help=f"PRNG seed, an integer in [0, {_cli.MAX_SEED}] (default 0)")
     args = parser.parse_args(argv)
     # REPORT.md is written after every experiment: find out now that it can be written
@@ -153,7 +164,7 @@ def main(argv=None) -> None:
                 sections.setdefault(paper, []).append(
                     f"### {name}\n\n{description}. **Failed**: `{type(err).__name__}: {err}`\n")
                 continue
-            _cli.write_atomic(stamp_path, json.dumps(want))
+            _io.write_atomic(stamp_path, json.dumps(want))
             print(f"[{name}] done in {time.perf_counter() - start:.1f}s", flush=True)
         summary = (out / f"{module_name}.md").read_text() if (out / f"{module_name}.md").exists() else ""
         summary = summary.replace("\n# ", "\n#### ").removeprefix("# ")
@@ -169,7 +180,7 @@ def main(argv=None) -> None:
     report = (f"# langevin_jax: reproduction report\n\nConfiguration `{args.config}`, seed {args.seed}; "
               f"{status}. This run took {time.perf_counter() - t_total:.0f} s (finished parts re-used).\n\n"
               + body)
-    _cli.write_atomic(args.out / "REPORT.md", report)
+    _io.write_atomic(args.out / "REPORT.md", report)
     print(f"wrote {args.out / 'REPORT.md'}")
     if failed:
         raise SystemExit(1)

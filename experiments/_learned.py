@@ -16,14 +16,17 @@ import hashlib
 import json
 import math
 import time
+import zlib
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tyro
 
-from experiments import _cli, _pretrained, _status
+import langevin_jax as lj
+from experiments import _cli, _output, _pretrained, _status
 from langevin_jax import _checks, metrics, nn
 from langevin_jax.targets import GaussianMixture, IsotropicGaussian
 
@@ -46,8 +49,7 @@ class Config:
       duplicates: copies of each training point in the training set.
       training: how the denoiser is trained (langevin_jax.nn.TrainConfig, its network in
         training.model); unset: the paper's (width 256 for the Gaussian, 512 for the mixture,
-        150,000 full-batch Adam steps on levels 1..100). Its model's dim is d; its checkpoint
-        and progress-bar fields are set by the experiment (checkpoint_every, progress_bar, --out).
+        150,000 full-batch Adam steps on levels 1..100). Its model's dim is d.
       score_level: the noise level whose score -eps(x, level) / sqrt(1 - alphabar) drives ULA.
       step_size: ULA step size h.
       langevin_steps: ULA iterations per chain.
@@ -60,16 +62,12 @@ class Config:
       blur: Sinkhorn blur (GeomLoss convention, p = 2).
       save_every: record the chains every this many ULA iterations.
       sinkhorn_every: Sinkhorn divergence every this many ULA iterations (a multiple of save_every).
-      checkpoint_every: write a training checkpoint (in --out) every this many optimiser steps.
-      progress_bar: show progress bars on stderr (training, with its loss, and sampling).
     """
 
-    #: the allowed values of the fields checked against a set (also the command-line choices)
+    #: the allowed values of the fields checked against a set
     CHOICES: ClassVar[dict] = dict(target=TARGETS)
-    #: integer fields whose flag allows values below 1 (the harness's default minimum), with theirs
-    FLAG_MINIMUM: ClassVar[dict] = {}
 
-    target: str = "gaussian"
+    target: Literal["gaussian", "mixture"] = "gaussian"
     d: Optional[int] = None
     variance: float = 2.0
     num_train: int = 1000
@@ -86,8 +84,6 @@ class Config:
     blur: float = 0.01
     save_every: int = 50
     sinkhorn_every: int = 100
-    checkpoint_every: int = 5000
-    progress_bar: bool = True
 
     def default_training(self, d: int) -> nn.TrainConfig:
         """The paper's training for the target in dimension ``d`` (``training`` unset)."""
@@ -105,18 +101,11 @@ class Config:
         training = self.training if self.training is not None else self.default_training(d)
         if not isinstance(training, nn.TrainConfig):
             raise ValueError(f"training must be a langevin_jax.nn.TrainConfig, got {type(training).__name__}")
-        if training.checkpoint_path is not None or training.checkpoint_every is not None or training.progress_bar:
-            raise ValueError("training.checkpoint_path, training.checkpoint_every and training.progress_bar "
-                             "are set by the experiment (its --out, checkpoint_every and progress_bar), got "
-                             f"{training.checkpoint_path!r}, {training.checkpoint_every!r}, "
-                             f"{training.progress_bar!r}")
         if training.model.dim != d:
             training = dataclasses.replace(training, model=dataclasses.replace(training.model, dim=d))
         cfg = dataclasses.replace(self, d=d, training=training)
-        for name in ("langevin_steps", "chains", "trials", "num_train", "duplicates", "num_seeds",
-                     "save_every", "sinkhorn_every", "sinkhorn_points", "reference_samples", "checkpoint_every"):
-            if getattr(cfg, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        _cli.check_counts(cfg, langevin_steps=1, chains=1, trials=1, num_train=1, duplicates=1, num_seeds=1,
+                          save_every=1, sinkhorn_every=1, sinkhorn_points=1, reference_samples=1, score_level=1)
         if cfg.sinkhorn_every % cfg.save_every or cfg.langevin_steps % cfg.save_every:
             raise ValueError(f"sinkhorn_every={cfg.sinkhorn_every} and langevin_steps={cfg.langevin_steps} "
                              f"must be multiples of save_every={cfg.save_every}")
@@ -157,8 +146,7 @@ class Config:
         training = nn.TrainConfig(model=nn.DenoiserConfig(dim=d, width=256), num_steps=4000,
                                   learning_rate=2e-3, lr_schedule="cosine")
         return cls(target=target, d=d, num_train=200, duplicates=5, training=training,
-                   chains=510, trials=5, reference_samples=5000, save_every=50, sinkhorn_every=500,
-                   checkpoint_every=1000).resolved()
+                   chains=510, trials=5, reference_samples=5000, save_every=50, sinkhorn_every=500).resolved()
 
 
 def make_target(config: Config):
@@ -170,34 +158,23 @@ def make_target(config: Config):
                                   jnp.full((2,), config.variance))
 
 
-def train_config(config: Config, checkpoint: Optional[Path]) -> nn.TrainConfig:
-    """The resolved config's ``training`` with the experiment's run settings: the checkpoint
-    file (``None``: no checkpoint), its cadence and the progress bar."""
-    return dataclasses.replace(
-        config.training, progress_bar=config.progress_bar,
-        checkpoint_every=config.checkpoint_every if checkpoint is not None else None,
-        checkpoint_path=None if checkpoint is None else str(checkpoint))
-
-
-def checkpoint_path(out: Path, config: Config, seed_tag: str, name: str = "denoiser") -> Path:
-    """``out/<name>_<hash>.ckpt``, the hash of everything that determines the parameters."""
-    fields = dict(train=train_config(config, None).fingerprint(), steps=config.training.num_steps,
+def checkpoint_path(out: Path, config: Config, key: jax.Array, name: str = "denoiser") -> Path:
+    """``out/<name>_<hash>.ckpt``, the hash of everything that determines the parameters: the
+    training config, the data fields and the run key's data."""
+    fields = dict(train=config.training.fingerprint(), steps=config.training.num_steps,
                   target=config.target, d=config.d, variance=config.variance,
-                  num_train=config.num_train, duplicates=config.duplicates, seed=seed_tag)
+                  num_train=config.num_train, duplicates=config.duplicates,
+                  seed=str(np.asarray(jax.random.key_data(key)).tolist()))
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
     return Path(out) / f"{name}_{digest}.ckpt"
 
 
-def seed_tag(key: jax.Array) -> str:
-    """The run key's data as text (part of :func:`checkpoint_path`'s hash)."""
-    return str(np.asarray(jax.random.key_data(key)).tolist())
-
-
 @dataclasses.dataclass(frozen=True)
 class Denoiser:
-    """What :func:`prepare` returns: the target, the training points (the shipped file's exact
-    ones for a pretrained denoiser), the network, its training settings and summary, and the
-    keys left for the reference samples (``k_ref``) and the runs (``k_runs``)."""
+    """What :func:`load_or_train` returns: the target, the training points (the shipped file's
+    exact ones for a pretrained denoiser), the network's parameters, its training config, its
+    loss history and where it came from (``train_summary``), and the keys left for the reference
+    samples (``k_ref``) and the runs (``k_runs``)."""
 
     target: object
     train: jax.Array
@@ -209,6 +186,11 @@ class Denoiser:
     k_ref: jax.Array
     k_runs: jax.Array
 
+    @property
+    def eps_fn(self):
+        """The network's noise predictor, carrying its trained levels (``nn.trained_eps_fn``)."""
+        return nn.trained_eps_fn(self.params, self.tcfg)
+
     def loss_history(self) -> dict:
         """``loss_history_every`` and ``loss_history`` (at most ~500 points) for the JSON."""
         history, every = self.history, self.history_every
@@ -216,33 +198,65 @@ class Denoiser:
                     loss_history=history[:: max(1, len(history) // 500)].tolist())
 
 
-def prepare(name: str, config: Config, key: jax.Array, cache: Optional[_cli.PartCache], retrain: bool,
-            checkpoint_name: str = "denoiser") -> Denoiser:
-    """Draw the training points of the target, then use the shipped pretrained denoiser that
-    matches ``config`` and the seed (or train one, checkpointed in ``cache.out``:
-    :func:`experiments._pretrained.denoiser`); a status line says where it came from.
+def load_or_train(experiment: str, config: Config, key: jax.Array, *, seed: Optional[int] = None,
+                  retrain: bool = False, cache: Optional[_output.PartCache] = None,
+                  checkpoint_name: str = "denoiser", checkpoint_every: int = 5000,
+                  progress_bar: bool = False, chunk_size: int = 500) -> Denoiser:
+    """The experiment's denoiser: shipped, checkpointed or trained here.
 
-    With ``cache.fresh`` (``--force``) this configuration's own checkpoint is deleted first
-    (no other file), so the denoiser is trained afresh; a re-used checkpoint is listed in
-    ``cache.reused``. ``cache=None``: no checkpoint."""
+    The key is split into the data, training, reference and run keys; the training points are
+    drawn from the target. The shipped pretrained denoiser trained exactly as ``config`` with
+    ``seed`` (:func:`experiments._pretrained.find_pretrained`) is used unless ``retrain``; its
+    exact training points replace the drawn ones (a CPU redraws them only to within one float32
+    ulp of the GPU that trained it). Otherwise the network is trained here from the training
+    key, checkpointed every ``checkpoint_every`` steps in ``cache.out`` (an interrupted training
+    resumes; with ``cache.fresh``, ``--force``, this configuration's own checkpoint is deleted
+    first; ``cache=None``: no checkpoint). A status line on stderr says where it came from.
+
+    Args:
+      experiment: the experiment's name (the shipped files are named after it).
+      config: the resolved :class:`Config`.
+      key: the run's key, ``jax.random.key(seed)`` on the command line.
+      seed: the integer seed of ``key``; ``None`` (a key of another origin): no shipped
+        denoiser matches.
+    """
     target = make_target(config)
     k_data, k_train, k_ref, k_runs = jax.random.split(key, 4)
     train = target.sample(k_data, config.num_train)
-    data = jnp.repeat(train, config.duplicates, axis=0)
-
-    ckpt = None
-    if cache is not None:
-        ckpt = checkpoint_path(cache.out, config, seed_tag(key), name=checkpoint_name)
-        if cache.fresh:
-            ckpt.unlink(missing_ok=True)
-    tcfg = train_config(config, ckpt)
-    params, train, history, history_every, train_summary = _pretrained.denoiser(
-        name, config, key, k_train, train, data, tcfg, retrain=retrain, checkpoint=ckpt)
-    if cache is not None and train_summary["reused"] and train_summary["source"] != "pretrained":
-        cache.reused.append(f"denoiser checkpoint {ckpt.name}")
-    _status.status(name, f"denoiser ready ({denoiser_status(train_summary)})")
-    return Denoiser(target=target, train=train, params=params, tcfg=tcfg, history=history,
-                    history_every=history_every, train_summary=train_summary, k_ref=k_ref, k_runs=k_runs)
+    name = None if retrain else _pretrained.find_pretrained(experiment, config, seed)
+    if name is not None:
+        p = nn.load_pretrained(name)
+        hist, every = np.asarray(p.loss_history), p.loss_history_every
+        summary = dict(
+            source="pretrained", pretrained=name, provenance=p.provenance, steps=config.training.num_steps,
+            seconds_this_run=0.0, resumed_from=config.training.num_steps, reused=True, checkpoint=None,
+            max_abs_diff_train_points_vs_redrawn=float(jnp.max(jnp.abs(p.train_points - train))),
+        )
+        params, train = p.params, p.train_points
+    else:
+        ckpt = None
+        if cache is not None:
+            ckpt = checkpoint_path(cache.out, config, key, name=checkpoint_name)
+            if cache.fresh:
+                ckpt.unlink(missing_ok=True)
+        data = jnp.repeat(train, config.duplicates, axis=0)
+        result = nn.train_denoiser(k_train, data, config.training, checkpoint_path=ckpt,
+                                   checkpoint_every=None if ckpt is None else checkpoint_every,
+                                   progress_bar=progress_bar, chunk_size=chunk_size)
+        params, hist, every = result.params, result.loss_history, 1
+        summary = dict(
+            source="trained here", pretrained=None, steps=result.step, seconds_this_run=result.elapsed_seconds,
+            resumed_from=result.resumed_from, reused=result.resumed_from == config.training.num_steps,
+            checkpoint=None if ckpt is None else ckpt.name,
+        )
+        if cache is not None and summary["reused"]:
+            cache.reused.append(f"denoiser checkpoint {ckpt.name}")
+    tail = max(1, len(hist) // 100)
+    summary.update(loss_first=float(np.mean(hist[:tail])), loss_final=float(np.mean(hist[-tail:])),
+                   num_params=nn.num_params(params))
+    _status.status(experiment, f"denoiser ready ({denoiser_status(summary)})")
+    return Denoiser(target=target, train=train, params=params, tcfg=config.training, history=hist,
+                    history_every=every, train_summary=summary, k_ref=k_ref, k_runs=k_runs)
 
 
 def starts(key, start: str, train: jax.Array, config: Config, target) -> jax.Array:
@@ -260,10 +274,114 @@ def starts(key, start: str, train: jax.Array, config: Config, target) -> jax.Arr
     return jnp.repeat(seeds, reps, axis=0)[: config.chains]
 
 
+# The named key streams of a trial. A trial's key is fold_in(k_runs, trial) (k_runs: the last of
+# the four keys the run key splits into, see load_or_train); each stream is fold_in(trial key,
+# number). The numbers are the ones these experiments have always used (their results stay
+# bit for bit). ``reference`` permutes the reference samples of pi for the trial's Sinkhorn
+# divergences; ``subsample`` picks the chains of each method that enter them (folded with the
+# method's name, :func:`subsample`).
+STREAMS = dict(start_vanilla=0, start_fresh=1, start_train=2, reference=3, subsample=4, noise=7, reverse=98,
+               langevin=99)
+
+
+def stream(k_trial: jax.Array, name: str) -> jax.Array:
+    """The key of a trial's named stream (``STREAMS``)."""
+    return jax.random.fold_in(k_trial, STREAMS[name])
+
+
+def subsample(k_trial: jax.Array, method: str, n: int, m: int) -> np.ndarray:
+    """``m`` distinct indices of ``n`` chains of ``method`` for its Sinkhorn divergence, from the
+    trial's ``subsample`` stream folded with the method's name (so a method's pick does not
+    depend on which other methods run)."""
+    key = jax.random.fold_in(stream(k_trial, "subsample"), zlib.crc32(method.encode()) & 0x7FFFFFFF)
+    return np.asarray(jax.random.choice(key, n, (m,), replace=False))
+
+
 def all_starts(key, train: jax.Array, config: Config, target) -> jax.Array:
-    """``[len(STARTS) * chains, d]``: the :func:`starts` of every start, in the order of ``STARTS``."""
-    return jnp.concatenate([starts(jax.random.fold_in(key, j), s, train, config, target)
-                            for j, s in enumerate(STARTS)])
+    """``[len(STARTS) * chains, d]``: the :func:`starts` of every start, in the order of
+    ``STARTS``, each from its stream of the trial key ``key``."""
+    return jnp.concatenate([starts(stream(key, f"start_{s}"), s, train, config, target) for s in STARTS])
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampler:
+    """One sampler of a trial of :func:`sample_trials`.
+
+    Attributes:
+      algorithm: a ``langevin_jax`` sampling algorithm.
+      steps: its number of steps.
+      start: ``"starts"`` (the vanilla, fresh and train starts of Theorem 7 in one run: its rows
+        are ``prefix + start``), ``"vanilla"`` (the vanilla start alone) or ``"noise"``
+        (``N(0, I)`` from the trial's ``noise`` stream: the reverse samplers' start).
+      stream: the trial's key stream its noise comes from (``"langevin"`` or ``"reverse"``).
+      prefix: the rows' name prefix with ``start="starts"``.
+      save_every: keep the chains every this many steps (rows ``[saves + 1, chains, d]``, the
+        start first); ``None``: the final positions (rows ``[chains, d]``).
+    """
+
+    algorithm: object
+    steps: int
+    start: str
+    stream: str
+    prefix: str = ""
+    save_every: Optional[int] = None
+
+
+def sample_trials(experiment: str, config: Config, den: Denoiser, samplers: dict, *, progress_bar: bool = False):
+    """The trial loop of the learned-score experiments: for each trial, yield ``(trial,
+    outputs)`` with ``outputs[row] = (positions float64, non-finite flags [chains])`` for every
+    :class:`Sampler` in ``samplers`` (``{name: Sampler}``; a ``"starts"`` sampler gives one row
+    per start). Every sampler of a trial starts from the same points and draws from its named
+    stream (common random numbers). Yields ``(trial, trial key, outputs)``. Status lines on
+    stderr give each trial's time."""
+    t_sampling = time.perf_counter()
+    for trial in range(config.trials):
+        t_trial = time.perf_counter()
+        k_trial = jax.random.fold_in(den.k_runs, trial)
+        x0 = all_starts(k_trial, den.train, config, den.target)
+        z0 = jax.random.normal(stream(k_trial, "noise"), (config.chains, config.d))
+        outputs = {}
+        for name, s in samplers.items():
+            start = {"starts": x0, "vanilla": x0[: config.chains], "noise": z0}[s.start]
+            if progress_bar:
+                _status.status(experiment, f"trial {trial + 1}/{config.trials}: {name}")
+            # the bars (stderr) only report step counts: the same numbers without them
+            res = lj.run(stream(k_trial, s.stream), s.algorithm, start, s.steps, save_every=s.save_every,
+                         progress_bar=progress_bar)
+            flags = np.asarray(res.info.nonfinite)
+            if s.save_every is None:
+                pos = np.asarray(res.positions, np.float64)
+            else:
+                pos = np.concatenate([np.asarray(start, np.float64)[None], np.asarray(res.trajectory, np.float64)])
+            if s.start != "starts":
+                outputs[name] = (pos, flags)
+                continue
+            for j, st in enumerate(STARTS):
+                sl = slice(j * config.chains, (j + 1) * config.chains)
+                outputs[s.prefix + st] = (pos[..., sl, :], flags[sl])
+        yield trial, k_trial, outputs
+        _status.status(experiment, f"sampling: trial {trial + 1}/{config.trials} done in "
+                                   f"{time.perf_counter() - t_trial:.1f} s" + (" (incl. compilation)" if trial == 0 else "")
+                                   + f", {time.perf_counter() - t_sampling:.0f} s so far")
+
+
+class Finals:
+    """The finite chains of every method over the trials: ``sets[m]`` the per-trial final
+    positions of the chains that stayed finite, ``nonfinite[m]`` the count of the others
+    (reported, never averaged in)."""
+
+    def __init__(self, methods):
+        self.sets = {m: [] for m in methods}
+        self.nonfinite = {m: 0 for m in methods}
+
+    def keep(self, method: str, pos: np.ndarray, flags: np.ndarray) -> np.ndarray:
+        """Record a trial's output of ``method`` (:func:`sample_trials`); return its finite
+        chains (a trajectory: those finite at every save)."""
+        ok = ~flags & np.all(np.isfinite(pos), axis=(0, 2) if pos.ndim == 3 else 1)
+        self.nonfinite[method] += int((~ok).sum())
+        good = pos[..., ok, :]
+        self.sets[method].append(good[-1] if pos.ndim == 3 else good)
+        return good
 
 
 def fit_kl(samples: np.ndarray, target) -> float:
@@ -285,9 +403,10 @@ class SinkhornPairs:
     where: list = dataclasses.field(default_factory=list)
     floor_pairs: list = dataclasses.field(default_factory=list)
 
-    def trial_reference(self, rng: np.random.Generator) -> np.ndarray:
-        """A trial's ``points`` reference samples (its floor pair recorded)."""
-        perm = rng.permutation(self.reference.shape[0])
+    def trial_reference(self, k_trial: jax.Array) -> np.ndarray:
+        """A trial's ``points`` reference samples (its floor pair recorded), from the trial's
+        ``reference`` stream."""
+        perm = np.asarray(jax.random.permutation(stream(k_trial, "reference"), self.reference.shape[0]))
         y_sub = self.reference[perm[: self.points]]
         self.floor_pairs.append((self.reference[perm[self.points: 2 * self.points]], y_sub))
         return y_sub
@@ -408,7 +527,7 @@ def memorization_markdown(mem: dict, label: str = "sampler") -> str:
                  f"{b['within_radius_fraction']:.3f}",
                  "n/a" if b["copy_distance_median"] is None else f"{b['copy_distance_median']:.3g}",
                  f"{b['nearest_distance_median']:.3g}"])
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         [label, "copies: nearest / second-nearest training distance < 1/3 (mean ± std over trials)",
          f"within {mem['radius']:.3g} (0.15 sqrt(d)) of a training point",
          "copies: median distance to their training point", "all: median nearest training distance"], rows)
@@ -463,67 +582,45 @@ def denoiser_source_markdown(train_summary: dict) -> str:
             f"`--retrain` trains from scratch instead.\n\n")
 
 
-CONFIGS = ("quick", "paper", "paper-cpu")
-# the embedded training config's fields without a flag, and why
-TRAINING_SKIP = {
-    "training.model.dim": "the dimension d, --d",
-    "training.num_levels": "1000, the levels the protocol's level numbers count in",
-    "training.model.num_levels": "the same as training.num_levels",
-    "training.checkpoint_every": "set from --checkpoint-every",
-    "training.checkpoint_path": "a file in --out named by the configuration's hash",
-    "training.progress_bar": "set from --progress-bar",
-}
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The learned-score experiments' run settings: how a run goes, never its numbers.
+
+    Attributes:
+      retrain: train the denoiser here even when a shipped pretrained one matches the
+        configuration and seed (paper and paper-cpu, seed 0); resumes from a checkpoint in --out.
+      progress_bar: show progress bars on stderr (training, with its loss, and sampling).
+      checkpoint_every: write a training checkpoint (in --out) every this many optimiser steps.
+      chunk_size: optimiser steps per compiled training scan (one host round trip each).
+    """
+
+    retrain: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
+    progress_bar: bool = True
+    checkpoint_every: int = 5000
+    chunk_size: int = 500
 
 
-def add_protocol_args(parser, config_cls=None) -> _cli.ConfigFlags:
-    """The flags shared by the learned-score experiments (:mod:`experiments.memorization` and
-    :mod:`experiments.diffusion_vs_langevin`): ``--config``, ``--retrain`` and one flag per field
-    of ``config_cls`` (default :class:`Config`; :class:`experiments._cli.ConfigFlags`), the
-    embedded training config's fields included (``--train-steps``, ``--learning-rate``,
-    ``--width``, ...)."""
-    config_cls = config_cls or Config
-    parser.add_argument("--config", choices=CONFIGS, default=None,
-                        help="paper (the full protocol; default), paper-cpu (the paper's network and "
-                        "protocol with fewer chains and trials, minutes on a CPU with the shipped "
-                        "pretrained denoiser), or quick (the same as --quick: trains a small network "
-                        "from scratch on a CPU, a training demo)")
-    parser.add_argument("--retrain", action="store_true",
-                        help="train the denoiser here even when a shipped pretrained one matches the "
-                        "configuration and seed (paper and paper-cpu, seed 0); resumes from a checkpoint "
-                        "in --out")
-    flags = _cli.ConfigFlags(
-        parser, config_cls, default=config_cls.paper(),
-        variants={"--config paper-cpu": config_cls.paper_cpu(), "--quick": config_cls.quick()},
-        expand=("training", "training.model"), skip=TRAINING_SKIP,
-        names={"training.num_steps": "--train-steps"}, minimum=config_cls.FLAG_MINIMUM,
-        # step_size and blur: checked by Config.resolved (an error naming the flag and value)
-        positive=("variance", "training.learning_rate", "training.beta_min", "training.beta_max",
-                  "training.grad_clip"))
-    parser.add_argument("--no-progress", dest="progress_bar", action="store_false", default=None,
-                        help="the same as --no-progress-bar")
-    return flags
-
-
-def config_from_args(args, flags: _cli.ConfigFlags):
-    """``(config name, resolved config)`` from the flags of :func:`add_protocol_args`: the named
-    configuration (for ``--target``), the fields given replaced, then checked
-    (:meth:`Config.resolved` and the training settings' own checks); a bad value is a parser
-    error naming the flags and values."""
-    parser, config_cls = flags.parser, flags.config_cls
-    if args.quick and args.config not in (None, "quick"):
-        parser.error(f"--quick contradicts --config {args.config}")
-    name = "quick" if args.quick else (args.config or "paper")
-    make = {"quick": config_cls.quick, "paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu}[name]
-    return name, flags.apply(args, make(args.target or "gaussian"), config_cls.validate)
+# flag names kept from earlier versions
+ALIASES = {"--train-steps": "--num-steps", "--no-progress": "--no-progress-bar"}
+# the command line's rules for the library's training config: the model's dim is --d, the
+# number of levels is the protocol's 1000 (the level numbers count in it)
+REGISTRY = tyro.constructors.ConstructorRegistry()
+REGISTRY.struct_rule(_cli.struct_rule(nn.TrainConfig, suppress=("num_levels",), aliases=ALIASES))
+REGISTRY.struct_rule(_cli.struct_rule(nn.DenoiserConfig, suppress=("dim", "num_levels"), aliases=ALIASES))
 
 
 def main(argv, name: str, description: str, config_cls, run, plot, summary) -> dict:
-    """A learned-score experiment's whole ``main``: :func:`experiments._cli.main` with the named
-    configurations (``--config quick|paper|paper-cpu``, ``--target``) and ``--retrain``
-    (:func:`add_protocol_args`, :func:`config_from_args`); ``plot(result, out, config)``."""
-    parser = _cli.base_parser(name, description)
-    flags = add_protocol_args(parser, config_cls)
-    args = parser.parse_args(argv)
-    config_name, config = config_from_args(args, flags)
-    return _cli.execute(args, name, config, run, functools.partial(plot, config=config), summary,
-                        config_name=config_name, options=dict(retrain=args.retrain))
+    """A learned-score experiment's whole ``main``: the named configurations ``--config
+    paper|paper-cpu|quick`` (for ``--target``), :class:`Settings`, a flag per field of
+    ``config_cls`` and of its embedded training config (``--learning-rate``, ``--width``, ...);
+    ``run(config, key, cache, seed=, **settings)``; ``plot(result, out, config)``."""
+    parsed = _cli.parse(argv, name, description, config_cls,
+                        configs={"paper": config_cls.paper, "paper-cpu": config_cls.paper_cpu,
+                                 "quick": config_cls.quick},
+                        chosen_by=("target",), settings=Settings, aliases=ALIASES, registry=REGISTRY)
+    for setting in ("checkpoint_every", "chunk_size"):
+        if parsed.settings[setting] < 1:
+            _cli.fail(f"python -m experiments.{name}",
+                      f"{_cli.flag_of(setting)} {parsed.settings[setting]}: {setting} must be >= 1")
+    return _cli.execute(parsed, name, run, functools.partial(plot, config=parsed.config), summary,
+                        run_options=dict(parsed.settings, seed=parsed.common.seed))

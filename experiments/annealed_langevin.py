@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Literal, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _output
 from langevin_jax import annealing, metrics, targets, theory
 
 NAME = "annealed_langevin"
@@ -69,7 +69,7 @@ class Config:
     eig_min: float = 0.25
     eig_max: float = 4.0
     mean_norm: float = 2.0
-    schedules: Sequence[str] = ("linear", "cosine", "ou", "quadratic")
+    schedules: Sequence[Literal["linear", "cosine", "ou", "quadratic"]] = ("linear", "cosine", "ou", "quadratic")
     ou_horizon: float = 3.0
     kappas: Sequence[float] = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)
     step_size: float = 0.05
@@ -78,8 +78,8 @@ class Config:
     # part 2: mixture
     mixture_dim: int = 2
     mixture_offset: float = 4.0
-    mixture_weights: Sequence[float] = (0.2, 0.8)
-    mixture_schedule: str = "cosine"
+    mixture_weights: tuple[float, float] = (0.2, 0.8)
+    mixture_schedule: Literal["linear", "cosine", "ou", "quadratic"] = "cosine"
     budgets: Sequence[int] = (25, 100, 250, 1000, 2500)
     mixture_step_size: float = 0.05
     mixture_chains: int = 2000
@@ -94,13 +94,17 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
+        _cli.check_counts(self, d=1, chains=2, mixture_dim=1, budgets=1, mixture_chains=2, action_samples=1,
+                          action_nodes=1)
+        _cli.check_positive(self, "eig_min", "eig_max", "ou_horizon", "kappas", "step_size", "simulate_kappas",
+                            "mixture_weights", "mixture_step_size", "sinkhorn_blur")
         if self.eig_min > self.eig_max:
             raise ValueError(f"eig_min={self.eig_min} must be <= eig_max={self.eig_max}")
         if not set(self.simulate_kappas) <= set(self.kappas):
-            raise ValueError(f"simulate_kappas={_cli.format_value(self.simulate_kappas)} must be "
-                             f"among kappas={_cli.format_value(self.kappas)}")
+            raise ValueError(f"simulate_kappas={_output.format_value(self.simulate_kappas)} must be "
+                             f"among kappas={_output.format_value(self.kappas)}")
         if abs(sum(self.mixture_weights) - 1.0) > 1e-6:
-            raise ValueError(f"mixture_weights={_cli.format_value(self.mixture_weights)} must sum to 1")
+            raise ValueError(f"mixture_weights={_output.format_value(self.mixture_weights)} must sum to 1")
         if not math.isfinite(self.mean_norm) or self.mean_norm < 0:
             raise ValueError(f"mean_norm must be >= 0, got {self.mean_norm}")
         return self
@@ -307,7 +311,7 @@ def _mixture_part(config: Config, key: jax.Array, cache) -> dict:
                 _reference=np.asarray(reference))
 
 
-def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) -> dict:
     """Both parts; with a ``cache``, finished parts (one per schedule, per budget) are re-used."""
     config = config.validate()  # checked before any work, also when called from Python
     k_gauss, k_mix = jax.random.split(key)
@@ -386,7 +390,7 @@ def _plot(result: dict, out) -> None:
     ax.set_title(f"final samples, {mrows[-1]['budget']} score evaluations; "
                  f"weights {mix['weights']}", fontsize=9)
     ax.legend(fontsize=7, markerscale=4)
-    _cli.save_figure(fig, out / f"{NAME}.png")
+    _output.save_figure(fig, out / f"{NAME}.png")
 
 
 def _bound_note(result: dict) -> str:
@@ -413,7 +417,7 @@ def _bound_note(result: dict) -> str:
 
 
 def _markdown(config: Config, result: dict) -> str:
-    g = _cli.markdown_table(
+    g = _output.markdown_table(
         ["schedule", "κ", "N", "A", "bound (continuous)", "KL continuous", "KL DALMC", "KL DALMC adapted",
          "simulated fit KL", "max |z| mean/var", "non-finite"],
         [[r["schedule"], r["kappa"], r["num_steps"], r["action"], r["bound"],
@@ -426,7 +430,7 @@ def _markdown(config: Config, result: dict) -> str:
           r["simulated"]["nonfinite_chains"] if r["simulated"] else ""]
          for r in result["gaussian"]])
     mix = result["mixture"]
-    m = _cli.markdown_table(
+    m = _output.markdown_table(
         ["budget", "κ", "weights plain", "weights annealed", "Sinkhorn plain",
          "Sinkhorn annealed", "bound κA/4 (continuous)", "√(κA/8) (continuous)", "non-finite"],
         [[r["budget"], r["kappa"], " ".join(f"{w:.3f}" for w in r["plain"]["mode_weights"]),
@@ -453,13 +457,7 @@ SCHEDULES = ("linear", "cosine", "ou", "quadratic")  # quadratic: a user-given l
 
 
 def main(argv=None) -> dict:
-    return _cli.main(
-        argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown,
-        choices=dict(schedules=SCHEDULES, mixture_schedule=SCHEDULES),
-        positive=("eig_min", "eig_max", "ou_horizon", "kappas", "step_size", "simulate_kappas",
-                  "mixture_weights", "mixture_step_size", "sinkhorn_blur"),
-        extra=dict(simulate_kappas=dict(nargs="*"), mixture_weights=dict(nargs=2)),
-        minimum={"chains": 2, "mixture_chains": 2})
+    return _cli.main(argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown)
 
 
 if __name__ == "__main__":

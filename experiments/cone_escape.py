@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _output
 from langevin_jax import metrics, scores
 
 NAME = "cone_escape"
@@ -60,11 +60,13 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
+        _cli.check_counts(self, chains=1, steps=1, save_every=1, score_error_samples=1)
+        _cli.check_positive(self, "starts_1d", "half_angles_2d", "start_2d", "escape_radius", "step_size")
         if self.steps < self.save_every:
             raise ValueError(f"steps={self.steps} must be >= save_every={self.save_every}")
         if max(self.half_angles_2d) >= math.pi / 2:
             raise ValueError(f"half_angles_2d must be < pi / 2 (radians), got "
-                             f"{_cli.format_value(self.half_angles_2d)}")
+                             f"{_output.format_value(self.half_angles_2d)}")
         return self
 
 
@@ -87,7 +89,7 @@ def _one(key, d, start, half_angle, config):
                 nonfinite_chains=out.info.num_nonfinite)
 
 
-def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) -> dict:
     config = config.validate()  # checked before any work, also when called from Python
     parts = [(f"1d-R={r}", jax.random.fold_in(key, i), 1, r, 0.1)  # 1-D: angle ignored
              for i, r in enumerate(config.starts_1d)]
@@ -121,11 +123,11 @@ def _plot(result, out):
     for ax in axes:
         ax.set_xlabel("time t = k h")
         ax.legend(fontsize=7)
-    _cli.save_figure(fig, out / f"{NAME}.png")
+    _output.save_figure(fig, out / f"{NAME}.png")
 
 
 def _markdown(config: Config, result: dict) -> str:
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         ["d", "R", "half-angle", "score error", "escaped at end", "non-finite"],
         [[c["d"], c["start"], c["half_angle"] if c["half_angle"] is not None else "-",
           f"{c['score_error']:.3g} ± {c['score_error_se']:.1g}",
@@ -138,7 +140,7 @@ def _markdown(config: Config, result: dict) -> str:
 
 def main(argv=None) -> dict:
     return _cli.main(argv, NAME, "Theorem 11: escape through a thin cone of wrong score", Config, run, _plot,
-                     _markdown, positive=("starts_1d", "half_angles_2d", "start_2d", "escape_radius", "step_size"))
+                     _markdown)
 
 
 if __name__ == "__main__":

@@ -35,18 +35,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import ClassVar, Literal, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _learned, _plotting, _status
-from experiments._learned import (STARTS, SinkhornPairs, all_starts, denoiser_source_markdown, fit_kl, fmt_pm,
-                                  mean_std, memorization, memorization_markdown, near_train_fraction, prepare,
-                                  reference_summary, reused_note)
-from langevin_jax import _checks, diffusion, metrics, nn
+from experiments import _learned, _output, _plotting, _status
+from experiments._learned import (STARTS, Finals, Sampler, SinkhornPairs, denoiser_source_markdown, fit_kl, fmt_pm,
+                                  load_or_train, mean_std, memorization, memorization_markdown, near_train_fraction,
+                                  reference_summary, reused_note, sample_trials, subsample)
+from langevin_jax import _checks, diffusion, metrics
 
 NAME = "diffusion_vs_langevin"
 METHODS = ("ddpm", "langevin_vanilla", "langevin_fresh", "langevin_train")
@@ -68,7 +68,7 @@ class Config(_learned.Config):
     Attributes:
       training: how the denoiser is trained (langevin_jax.nn.TrainConfig); unset: the paper's
         network and steps on every level 1..1000, as the reverse process needs. Its model's dim
-        is d; its checkpoint and progress-bar fields are set by the experiment.
+        is d.
       reverse: the reverse sampler: ddpm (ancestral, over every level) or ddim (over ddim_steps levels).
       ddim_steps: levels visited by the DDIM reverse sampler.
       level_probe: Gaussian target: also run DDPM with the network at low or high levels only (the
@@ -84,15 +84,14 @@ class Config(_learned.Config):
 
     CHOICES: ClassVar[dict] = dict(_learned.Config.CHOICES, reverse=("ddpm", "ddim"),
                                    pc_predictor=diffusion.predictor_corrector.PREDICTORS)
-    FLAG_MINIMUM: ClassVar[dict] = dict(pc_corrector_steps=0)
 
-    reverse: str = "ddpm"
+    reverse: Literal["ddpm", "ddim"] = "ddpm"
     ddim_steps: int = 100
     level_probe: bool = False
     ncsn_noise_levels: int = 10
     ncsn_steps_per_level: int = 100
     ncsn_epsilon: float = 2e-5
-    pc_predictor: str = "reverse_diffusion"
+    pc_predictor: Literal["reverse_diffusion", "ddpm"] = "reverse_diffusion"
     pc_corrector_steps: int = 1
     pc_snr: float = 0.16
 
@@ -121,11 +120,14 @@ class Config(_learned.Config):
         return cls(**fields).resolved()
 
 
-def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, retrain: bool = False) -> dict:
+def run(config: Config, key: jax.Array, cache: Optional[_output.PartCache] = None, *, seed: Optional[int] = None,
+        retrain: bool = False, progress_bar: bool = False, checkpoint_every: int = 5000,
+        chunk_size: int = 500) -> dict:
     """Use the shipped pretrained all-level denoiser (or train one), sample both ways, measure.
 
-    ``cache`` and ``retrain`` as in :func:`experiments.memorization.run` (the checkpoint is
-    ``denoiser_all_levels_<hash>.ckpt`` in ``cache.out``).
+    ``cache``, ``seed``, ``retrain`` and the run settings as in
+    :func:`experiments.memorization.run` (the checkpoint is ``denoiser_all_levels_<hash>.ckpt``
+    in ``cache.out``).
 
     Beside the paper's two samplers, the score-based family runs on the same network: NCSN's
     annealed Langevin over noise levels (``ncsn``) and predictor-corrector sampling (``pc``).
@@ -142,114 +144,65 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
     diagnostics.
     """
     config = config.resolved()
-    den = prepare(NAME, config, key, cache, retrain, checkpoint_name=CHECKPOINT_NAME)
+    den = load_or_train(NAME, config, key, seed=seed, retrain=retrain, cache=cache, checkpoint_name=CHECKPOINT_NAME,
+                        checkpoint_every=checkpoint_every, progress_bar=progress_bar, chunk_size=chunk_size)
     target, train, k_ref, k_runs = den.target, den.train, den.k_ref, den.k_runs
     schedule = den.tcfg.noise_schedule()
     # the network carries the levels it was trained on: every sampler below checks its own levels
-    eps_fn = nn.trained_eps_fn(den.params, den.tcfg)
+    eps_fn = den.eps_fn
     score_fn = diffusion.score_at_level(eps_fn, schedule, config.score_level)
 
     def reverse_of(eps):
         if config.reverse == "ddpm":
-            return diffusion.ddpm_sampler(eps, schedule), schedule.num_levels
-        return diffusion.ddim_sampler(eps, schedule, config.ddim_steps), config.ddim_steps
+            return Sampler(diffusion.ddpm_sampler(eps, schedule), schedule.num_levels, start="noise", stream="reverse")
+        return Sampler(diffusion.ddim_sampler(eps, schedule, config.ddim_steps), config.ddim_steps, start="noise",
+                       stream="reverse")
 
     ncsn_levels = diffusion.ncsn_levels(schedule, config.ncsn_noise_levels)
 
-    def family_of(eps):
-        """The samplers added to the paper's pair: ``{method: (algorithm, steps)}``."""
+    def family_of(eps, suffix=""):
+        """The samplers added to the paper's pair, from the reverse sampler's starting points
+        and keys (common random numbers across the samplers of a trial)."""
         ncsn = diffusion.ncsn_sampler(eps, schedule, levels=ncsn_levels, steps_per_level=config.ncsn_steps_per_level,
                                       epsilon=config.ncsn_epsilon)
         pc = diffusion.pc_sampler(eps, schedule, predictor=config.pc_predictor,
                                   corrector_steps=config.pc_corrector_steps, snr=config.pc_snr)
-        return {"ncsn": (ncsn, ncsn.metadata["num_steps"]), "pc": (pc, schedule.num_levels)}
+        return {f"ncsn{suffix}": Sampler(ncsn, ncsn.metadata["num_steps"], start="noise", stream="reverse"),
+                f"pc{suffix}": Sampler(pc, schedule.num_levels, start="noise", stream="reverse")}
 
-    reverse, reverse_steps = reverse_of(eps_fn)
-    family = family_of(eps_fn)
-    ula = lj.ula(score_fn, config.step_size)
     is_gauss = config.target == "gaussian"
-    methods_run = METHODS + (ORACLE_METHODS if is_gauss else ())
-    family_run = FAMILY_METHODS + (tuple(f"{m}_exact" for m in FAMILY_METHODS) if is_gauss else ())
+    # the order of the runs of a trial (the numbers do not depend on it: each has its own stream)
+    samplers = {"ULA": Sampler(lj.ula(score_fn, config.step_size), config.langevin_steps, start="starts",
+                               stream="langevin", prefix="langevin_"),
+                "ddpm": reverse_of(eps_fn)}
     if is_gauss:  # the oracle: the exact denoiser of pi = N(m, C)
         exact_eps = diffusion.gaussian_eps_fn(schedule, target.mean, target.covariance)
-        reverse_exact, _ = reverse_of(exact_eps)
-        family.update({f"{m}_exact": v for m, v in family_of(exact_eps).items()})
-        ula_exact = lj.ula(diffusion.score_at_level(exact_eps, schedule, config.score_level), config.step_size)
+        samplers["ddpm_exact"] = reverse_of(exact_eps)
+        samplers["langevin_exact_vanilla"] = Sampler(
+            lj.ula(diffusion.score_at_level(exact_eps, schedule, config.score_level), config.step_size),
+            config.langevin_steps, start="vanilla", stream="langevin")
+    samplers.update(family_of(eps_fn))
+    if is_gauss:
+        samplers.update(family_of(exact_eps, "_exact"))
+    methods_run = METHODS + (ORACLE_METHODS if is_gauss else ())
+    family_run = FAMILY_METHODS + (tuple(f"{m}_exact" for m in FAMILY_METHODS) if is_gauss else ())
 
     reference = np.asarray(target.sample(k_ref, config.reference_samples), np.float64)
     train_np = np.asarray(train, np.float64)
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
     n_sk = config.sinkhorn_points
-    finals = {m: [] for m in methods_run + family_run}
-    nonfinite = {m: 0 for m in methods_run + family_run}
+    finals = Finals(methods_run + family_run)
     pairs = SinkhornPairs(reference, n_sk)
-    y_subs = []  # each trial's reference subsample
     t_sample = time.perf_counter()
-    bar = config.progress_bar  # the bars (stderr) only report step counts: same numbers without
     _status.status(NAME, f"sampling: {config.trials} trials; per trial ULA from {len(STARTS)} starts x "
                          f"{config.chains} chains ({config.langevin_steps} steps), {config.reverse} "
-                         f"({reverse_steps} steps), NCSN ({family['ncsn'][1]} steps) and PC ({schedule.num_levels} "
-                         "steps)" + (", each also with the exact denoiser" if is_gauss else ""))
-
-    def keep(m, pos, bad, trial_finals):
-        good = pos[~bad & np.all(np.isfinite(pos), axis=1)]
-        nonfinite[m] += int(pos.shape[0] - good.shape[0])
-        finals[m].append(good)
-        trial_finals[m] = good
-
-    for trial in range(config.trials):
-        t_trial = time.perf_counter()
-        k_trial = jax.random.fold_in(k_runs, trial)
-        x0 = all_starts(k_trial, train, config, target)
-        if bar:
-            _status.status(NAME, f"trial {trial + 1}/{config.trials}: ULA, network score")
-        res_l = lj.run(jax.random.fold_in(k_trial, 99), ula, x0, config.langevin_steps, progress_bar=bar)
-        z0 = jax.random.normal(jax.random.fold_in(k_trial, 7), (config.chains, config.d))
-        if bar:
-            _status.status(NAME, f"trial {trial + 1}/{config.trials}: {config.reverse}, network")
-        res_d = lj.run(jax.random.fold_in(k_trial, 98), reverse, z0, reverse_steps, progress_bar=bar)
-        pos_l = np.asarray(res_l.state.position, np.float64)
-        outputs = {"ddpm": (np.asarray(res_d.state.position, np.float64), np.asarray(res_d.info.nonfinite))}
-        for j, s in enumerate(STARTS):
-            sl = slice(j * config.chains, (j + 1) * config.chains)
-            outputs[f"langevin_{s}"] = (pos_l[sl], np.asarray(res_l.info.nonfinite)[sl])
-        if is_gauss:
-            if bar:
-                _status.status(NAME, f"trial {trial + 1}/{config.trials}: {config.reverse} and ULA (vanilla), "
-                                     "exact denoiser")
-            res_de = lj.run(jax.random.fold_in(k_trial, 98), reverse_exact, z0, reverse_steps, progress_bar=bar)
-            res_le = lj.run(jax.random.fold_in(k_trial, 99), ula_exact, x0[: config.chains],
-                            config.langevin_steps, progress_bar=bar)
-            outputs["ddpm_exact"] = (np.asarray(res_de.positions, np.float64), np.asarray(res_de.info.nonfinite))
-            outputs["langevin_exact_vanilla"] = (np.asarray(res_le.positions, np.float64),
-                                                 np.asarray(res_le.info.nonfinite))
-        # NCSN and PC from the same starting points and with the same keys as the reverse sampler
-        # (common random numbers across the samplers of a trial)
-        for m in family_run:
-            algorithm, steps = family[m]
-            if bar:
-                _status.status(NAME, f"trial {trial + 1}/{config.trials}: {m}")
-            res = lj.run(jax.random.fold_in(k_trial, 98), algorithm, z0, steps, progress_bar=bar)
-            outputs[m] = (np.asarray(res.positions, np.float64), np.asarray(res.info.nonfinite))
-        y_sub = pairs.trial_reference(rng)
-        y_subs.append(y_sub)
-        trial_finals = {}
+                         f"({samplers['ddpm'].steps} steps), NCSN ({samplers['ncsn'].steps} steps) and PC "
+                         f"({schedule.num_levels} steps)" + (", each also with the exact denoiser" if is_gauss else ""))
+    for _, k_trial, outputs in sample_trials(NAME, config, den, samplers, progress_bar=progress_bar):
+        y_sub = pairs.trial_reference(k_trial)
         for m in methods_run + family_run:
-            keep(m, *outputs[m], trial_finals)
-        for m in methods_run:
-            good = trial_finals[m]
+            good = finals.keep(m, *outputs[m])
             if good.shape[0] >= n_sk:
-                pairs.add(good[rng.choice(good.shape[0], n_sk, replace=False)], y_sub, m)
-        _status.status(NAME, f"sampling: trial {trial + 1}/{config.trials} done in "
-                             f"{time.perf_counter() - t_trial:.1f} s" + (" (incl. compilation)" if trial == 0 else "")
-                             + f", {time.perf_counter() - t_sample:.0f} s so far")
-    # the Sinkhorn subsamples of NCSN and PC are drawn after every trial's draws of the methods
-    # that existed before them, so that those keep their numbers
-    for trial, y_sub in enumerate(y_subs):
-        for m in family_run:
-            good = finals[m][trial]
-            if good.shape[0] >= n_sk:
-                pairs.add(good[rng.choice(good.shape[0], n_sk, replace=False)], y_sub, m)
+                pairs.add(good[subsample(k_trial, m, good.shape[0], n_sk)], y_sub, m)
     sample_seconds = time.perf_counter() - t_sample
     values, converged, floor, sk_seconds = pairs.compute(NAME, config.blur)
     sk = {m: [] for m in methods_run + family_run}
@@ -257,33 +210,33 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
         sk[m].append(float(v) if ok else float("nan"))
     methods = {}
     for m in methods_run + family_run:
-        kls = [fit_kl(g, target) for g in finals[m] if g.shape[0] >= 2] if is_gauss else []
-        near = [near_train_fraction(g, train_np, config.d) for g in finals[m] if g.shape[0] > 0]
+        kls = [fit_kl(g, target) for g in finals.sets[m] if g.shape[0] >= 2] if is_gauss else []
+        near = [near_train_fraction(g, train_np, config.d) for g in finals.sets[m] if g.shape[0] > 0]
         sk_mean, sk_std = mean_std(sk[m])
         kl_mean, kl_std = mean_std(kls) if is_gauss else (None, None)
         methods[m] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
                           sinkhorn_not_converged=int(np.sum(np.isnan(sk[m]))),
                           near_train_fraction=float(np.mean(near)) if near else None,
-                          nonfinite_chains=nonfinite[m],
+                          nonfinite_chains=finals.nonfinite[m],
                           coordinate_variance_mean=float(np.mean([np.var(g, axis=0, ddof=1).mean()
-                                                                  for g in finals[m] if g.shape[0] >= 2]))
-                          if finals[m] else None)
+                                                                  for g in finals.sets[m] if g.shape[0] >= 2]))
+                          if finals.sets[m] else None)
     with _status.Phase(NAME, "memorisation report"):
         # baseline: the reference draws of pi, never trained on
-        mem = memorization(finals, train_np, reference, config.d)
-    example = {m: finals[m][0][:200, :2].tolist() for m in METHODS + FAMILY_METHODS}
+        mem = memorization(finals.sets, train_np, reference, config.d)
+    example = {m: finals.sets[m][0][:200, :2].tolist() for m in METHODS + FAMILY_METHODS}
     probe = None
     if config.level_probe and is_gauss:
         with _status.Phase(NAME, f"level probe: {2 * len(PROBE_CUTOFFS)} hybrid DDPM runs"):
             probe = level_probe(config, target, schedule, eps_fn, exact_eps, jax.random.fold_in(k_runs, 1000))
-    samplers = {"ddpm": reverse.metadata, "langevin": dict(score_level=config.score_level,
-                                                           trained_levels=list(eps_fn.levels)),
-                **{m: family[m][0].metadata for m in FAMILY_METHODS}}
+    metadata = {"ddpm": samplers["ddpm"].algorithm.metadata,
+                "langevin": dict(score_level=config.score_level, trained_levels=list(eps_fn.levels)),
+                **{m: samplers[m].algorithm.metadata for m in FAMILY_METHODS}}
     return dict(
         level_probe=probe,
         d=config.d, width=config.training.model.width, train=den.train_summary, methods=methods,
-        memorization=mem, samplers=samplers,
-        reverse_steps=reverse_steps,
+        memorization=mem, samplers=metadata,
+        reverse_steps=samplers["ddpm"].steps,
         reference=reference_summary(floor, config),
         sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_seconds=sk_seconds,
         sampling_seconds=sample_seconds, example_final_xy=example, train_xy=train_np[:200, :2].tolist(),
@@ -379,7 +332,7 @@ def plot(result: dict, out: Path, config: Config) -> None:
     fig.suptitle(f"One denoiser (levels {config.training.min_level}..{config.training.max_level}): the reverse "
                  f"samplers (DDPM, NCSN, PC) and ULA with its level-{config.score_level} score; {config.target} target, "
                  f"d = {config.d}", fontsize=9)
-    _cli.save_figure(fig, Path(out) / f"{NAME}.png")
+    _output.save_figure(fig, Path(out) / f"{NAME}.png")
 
 
 def _markdown(config: Config, payload: dict) -> str:
@@ -391,7 +344,7 @@ def _markdown(config: Config, payload: dict) -> str:
         near = "n/a" if f["near_train_fraction"] is None else f"{f['near_train_fraction']:.2f}"
         var = "n/a" if f.get("coordinate_variance_mean") is None else f"{f['coordinate_variance_mean']:.3g}"
         rows.append([m, skv, kl, var, near, f["nonfinite_chains"], f["sinkhorn_not_converged"]])
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         ["sampler", f"Sinkhorn to pi (mean ± std, {config.trials} trials)", "Gaussian-fit KL",
          f"mean per-coordinate variance (pi: {config.variance:g})",
          "fraction within 0.15 sqrt(d) of a training point", "non-finite chains",
@@ -406,11 +359,11 @@ def _markdown(config: Config, payload: dict) -> str:
     probe_md = ""
     if payload.get("level_probe"):
         pr = payload["level_probe"]
-        t1 = _cli.markdown_table(["DDPM with the network at levels", "per-coordinate variance (pi: 2)",
+        t1 = _output.markdown_table(["DDPM with the network at levels", "per-coordinate variance (pi: 2)",
                                   f"Gaussian-fit KL (bias {pr['kl_fit_bias']:.2g})"],
                                  [[r["network_levels"], f"{r['coordinate_variance_mean']:.3g}", f"{r['kl']:.3g}"]
                                   for r in pr["hybrid_ddpm"]])
-        t2 = _cli.markdown_table(["level t", "network vs exact: mean (eps_net - eps_exact)^2",
+        t2 = _output.markdown_table(["level t", "network vs exact: mean (eps_net - eps_exact)^2",
                                   "exact vs the true noise: mean (eps_exact - eps)^2"],
                                  [[r["level"], f"{r['network_vs_exact']:.3g}", f"{r['exact_vs_true_noise']:.3g}"]
                                   for r in pr["eps_error_by_level"]])

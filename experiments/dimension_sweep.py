@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _cli, _plotting
+from experiments import _cli, _output, _plotting
 from langevin_jax import scores, sweeps
 
 NAME = "dimension_sweep"
@@ -70,6 +70,9 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
+        _cli.check_counts(self, dims=1, chains=2, steps=1, num_train=1, num_seeds=1, opt_dims=1, budget=1,
+                          opt_chains=2, gd_steps=1)
+        _cli.check_positive(self, "step_size", "gd_lr")
         if self.num_seeds > self.num_train:
             raise ValueError(f"num_seeds={self.num_seeds} must be <= num_train={self.num_train}")
         return self
@@ -229,18 +232,18 @@ def _plot(result, out):
     for ax in axes:
         ax.set_xlabel("d")
         ax.legend(fontsize=7)
-    _cli.save_figure(fig, out / f"{NAME}.png")
+    _output.save_figure(fig, out / f"{NAME}.png")
 
 
 def _markdown(config: Config, result: dict) -> str:
-    rob = _cli.markdown_table(
+    rob = _output.markdown_table(
         ["d", "log10 err trap", "KL trap", "KL true", "log10 err memo", "KL memo train",
          "KL memo fresh"],
         [[r["d"], f"{r['trap_score_error_log10']:.1f}", f"{r['kl_trap']:.3g}",
           f"{r['kl_trap_true_score']:.3g}", f"{r['memo_score_error_log10']:.1f}",
           f"{r['kl_memo_train']:.3g}", f"{r['kl_memo_fresh']:.3g}"]
          for r in result["robustness"]["rows"]])
-    opt = _cli.markdown_table(
+    opt = _output.markdown_table(
         ["d", "h* closed form", "h* simulated", "rel. diff", "W2 at h*"],
         [[r["d"], f"{r['h_star_closed_form']:.4g}", f"{r['h_star_simulated']:.4g}",
           f"{r['relative_difference']:.2%}", f"{r['w2_closed_form_at_optimum']:.3g}"]
@@ -255,8 +258,7 @@ def _markdown(config: Config, result: dict) -> str:
 
 def main(argv=None) -> dict:
     return _cli.main(argv, NAME, "Sweeps over dimension: robustness and optimal step size", Config, run, _plot,
-                     _markdown, parts=False, positive=("step_size", "gd_lr"),
-                     minimum={"chains": 2, "opt_chains": 2})
+                     _markdown, parts=False)
 
 
 if __name__ == "__main__":

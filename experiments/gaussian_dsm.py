@@ -22,14 +22,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Optional, Sequence
+from typing import Annotated, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tyro
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _output
 from langevin_jax import gaussian_dsm as gd
 from langevin_jax import targets, theory
 
@@ -91,22 +92,22 @@ class Config:
     d: int = 300
     exponents: Sequence[float] = (0.5, 1.0, 1.5, 2.0)
     etas: Sequence[float] = (1e-3, 3e-3, 1e-2, 3e-2)
-    sigma_grid: tuple = (1e-3, 1.0, 120)  # (min, max, number), log-spaced
+    sigma_grid: Annotated[tuple[float, float, int], tyro.conf.arg(metavar="MIN MAX NUM")] = (1e-3, 1.0, 120)  # log-spaced
     # exact-matrix sweeps over n and K (each point costs eigen-decompositions: smaller d)
     d_finite_n: int = 100
     sweep_a: float = 1.0
     sweep_eta: float = 0.01
     sweep_sigmas: Sequence[float] = (0.075, 0.15, 0.3)
     num_samples_grid: Sequence[int] = (25, 50, 100, 200, 400, 1000, 3000, 10_000)
-    num_datasets: int = 10
+    num_datasets: Annotated[int, tyro.conf.arg(name="datasets", aliases=("--num-datasets",))] = 10
     finite_n_sigma_points: int = 25
     dsm_steps_grid: Sequence[int] = (1, 3, 10, 30, 100, 300, 1000, 3000)
     gammas: Sequence[float] = (0.1, 0.5, 1.0)
     # three-way check with simulated chains
     d_sim: int = 100
-    settings: Sequence[Setting] = DEFAULT_SETTINGS
-    num_chains: int = 2500
-    num_replicates: int = 10
+    settings: Annotated[Sequence[Setting], tyro.conf.Suppress] = DEFAULT_SETTINGS  # --settings N: the first N
+    num_chains: Annotated[int, tyro.conf.arg(name="chains", aliases=("--num-chains",))] = 2500
+    num_replicates: Annotated[int, tyro.conf.arg(name="replicates", aliases=("--num-replicates",))] = 10
 
     @classmethod
     def quick(cls) -> "Config":
@@ -117,15 +118,15 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
-        for name in ("d", "d_sim", "num_replicates", "num_datasets"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        _cli.check_counts(self, d=2, d_sim=2, num_replicates=2, num_datasets=2, d_finite_n=1,
+                          num_samples_grid=1, finite_n_sigma_points=1, dsm_steps_grid=1, num_chains=1)
+        _cli.check_positive(self, "etas", "sweep_eta", "sweep_sigmas", "gammas")
         if self.num_chains <= self.d_sim:
             raise ValueError(f"num_chains={self.num_chains} must be > d_sim={self.d_sim} (the "
                              "Gaussian fit needs a full-rank covariance)")
         lo, hi, num = self.sigma_grid
         if not (0 < lo < hi and isinstance(num, int) and num >= 2):
-            raise ValueError(f"sigma_grid={_cli.format_value(self.sigma_grid)} must be min max number "
+            raise ValueError(f"sigma_grid={_output.format_value(self.sigma_grid)} must be min max number "
                              "with 0 < min < max and an integer number >= 2")
         return self
 
@@ -468,12 +469,12 @@ def _plot(result: dict, out) -> None:
     ax.set_ylabel("W2")
     ax.set_title(f"vs K (σ={ks['sigma']:g}, η={ks['eta']:g})", fontsize=10)
     ax.legend(fontsize=7)
-    _cli.save_figure(fig, out / f"{NAME}.png")
+    _output.save_figure(fig, out / f"{NAME}.png")
 
 
 def _markdown(config: Config, result: dict) -> str:
     rows = result["three_way"]
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         ["a", "n", "σ", "η", "k", "K (γ)", "formula", "exact", "simulated ± SE", "raw fit",
          "fit bias (W2²)", "formula exact?"],
         [[r["a"], "∞" if r["num_samples"] is None else r["num_samples"], r["sigma"], r["eta"],
@@ -482,14 +483,14 @@ def _markdown(config: Config, result: dict) -> str:
           f"{r['exact_w2']:.6g}", f"{r['simulated_w2']:.4g} ± {r['simulated_w2_se']:.2g}",
           f"{r['simulated_w2_raw']:.4g}", f"{r['fit_bias_w2_sq']:.3g}",
           "yes" if r["formula_is_exact"] else "no (1/n)"] for r in rows])
-    dec = _cli.markdown_table(
+    dec = _output.markdown_table(
         ["setting", "total", "samples", "optimisation", "noise σ", "discretisation η",
          "finite time k"],
         [[i, f"{r['decomposition']['total']:.4g}"]
          + [f"{r['decomposition']['alone'][k]:.3g} / {r['decomposition']['marginal'][k]:.3g}"
             for k in ("finite_samples", "optimisation", "noise_level", "discretisation",
                       "finite_time")] for i, r in enumerate(rows)])
-    opt = _cli.markdown_table(
+    opt = _output.markdown_table(
         ["a"] + [f"σ*(η={e:g})" for e in config.etas],
         [[o["a"]] + [f"{s:.4g} (grid {g:.3g})" for s, g in zip(o["sigma_star"],
                                                               o["sigma_star_grid"])]
@@ -518,27 +519,27 @@ def _markdown(config: Config, result: dict) -> str:
     )
 
 
-def _add_settings_flag(parser) -> None:
-    parser.add_argument("--settings", type=int, default=None, metavar="N",
-                        help=f"use only the first N three-way settings (default all {len(DEFAULT_SETTINGS)})")
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """gaussian_dsm's own flag (the three-way settings are dataclasses, not flags).
+
+    Attributes:
+      settings: use only the first N three-way settings (default all).
+    """
+
+    settings: Annotated[Optional[int], tyro.conf.arg(metavar="N")] = None
 
 
-def _keep_settings(args, config: Config) -> Config:
-    if args.settings is None:
-        return config
-    return dataclasses.replace(config, settings=tuple(config.settings[: args.settings]))
+def _keep_settings(config: Config, settings: dict) -> Config:
+    n = settings["settings"]
+    if n is not None and n < 1:
+        raise ValueError(f"settings must be >= 1, got {n}")
+    return config if n is None else dataclasses.replace(config, settings=tuple(config.settings[:n]))
 
 
 def main(argv=None) -> dict:
-    # settings (a tuple of Setting dataclasses) has no flag of its own: --settings N keeps the
-    # first N; the other fields are flags (--chains, --replicates, --datasets: their old names)
-    return _cli.main(
-        argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown, parts=False,
-        add_flags=_add_settings_flag, adjust=_keep_settings,
-        names=dict(num_chains="--chains", num_replicates="--replicates", num_datasets="--datasets"),
-        skip=dict(settings="--settings N keeps the first N of the built-in settings"),
-        positive=("etas", "sweep_eta", "sweep_sigmas", "gammas"),
-        extra=dict(sigma_grid=dict(nargs=3, metavar=("MIN", "MAX", "NUM"))))
+    return _cli.main(argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown, parts=False,
+                     settings=Settings, adjust=_keep_settings)
 
 
 if __name__ == "__main__":

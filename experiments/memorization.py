@@ -26,7 +26,6 @@ configuration and seed (an interrupted training resumes).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -35,37 +34,42 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _learned, _plotting, _status
+from experiments import _learned, _output, _plotting, _status
 from experiments._learned import (
-    STARTS, Config, SinkhornPairs, all_starts, denoiser_source_markdown,
-    fit_kl, fmt_pm, mean_std, memorization, memorization_markdown, near_train_fraction, prepare, reference_summary,
-    reused_note)
-from langevin_jax import diffusion, nn
+    STARTS, Config, Finals, Sampler, SinkhornPairs, denoiser_source_markdown, fit_kl, fmt_pm, load_or_train, mean_std,
+    memorization, memorization_markdown, near_train_fraction, reference_summary, reused_note, sample_trials, subsample)
+from langevin_jax import diffusion
 
 NAME = "memorization"
 
 
-def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, retrain: bool = False) -> dict:
+def run(config: Config, key: jax.Array, cache: Optional[_output.PartCache] = None, *, seed: Optional[int] = None,
+        retrain: bool = False, progress_bar: bool = False, checkpoint_every: int = 5000,
+        chunk_size: int = 500) -> dict:
     """Use the shipped pretrained denoiser (or train one), run ULA from the three starts, measure.
 
     Args:
       config: a :class:`Config`.
-      key: a PRNG key.
-      cache: the run's :class:`experiments._cli.PartCache`: the denoiser checkpoint is kept in
+      key: a PRNG key (``jax.random.key(seed)`` on the command line).
+      cache: the run's :class:`experiments._output.PartCache`: the denoiser checkpoint is kept in
         ``cache.out`` (and deleted first when ``cache.fresh``); ``None``: no checkpoint.
-      retrain: train here even when a shipped denoiser matches ``config`` and the seed
-        (:func:`langevin_jax.nn.load_pretrained`; the ``paper`` configurations with seed 0).
+      seed: the integer seed ``key`` was made from: a shipped denoiser trained with it (and
+        ``config``) is used (:func:`langevin_jax.nn.load_pretrained`; the ``paper``
+        configurations with seed 0); ``None``: none is.
+      retrain: train here even when a shipped denoiser matches.
+      progress_bar, checkpoint_every, chunk_size: run settings (:class:`experiments._learned.Settings`);
+        they never change the numbers.
 
     Returns:
       A dict with ``train`` (training summary), ``iterations``, ``sinkhorn_iterations``,
       ``curves`` and ``final`` per start, ``reference`` values and diagnostics.
     """
     config = config.resolved()
-    den = prepare(NAME, config, key, cache, retrain)
-    target, train, k_ref, k_runs = den.target, den.train, den.k_ref, den.k_runs
-    schedule = den.tcfg.noise_schedule()
+    den = load_or_train(NAME, config, key, seed=seed, retrain=retrain, cache=cache,
+                        checkpoint_every=checkpoint_every, progress_bar=progress_bar, chunk_size=chunk_size)
+    target, train, k_ref = den.target, den.train, den.k_ref
     # the network's score at the Langevin level, checked to lie among the levels it was trained on
-    score_fn = diffusion.score_at_level(nn.trained_eps_fn(den.params, den.tcfg), schedule, config.score_level)
+    score_fn = diffusion.score_at_level(den.eps_fn, den.tcfg.noise_schedule(), config.score_level)
 
     # score error E_pi |s_hat - s|^2 (Monte Carlo), relative to E_pi |s|^2
     x_err = target.sample(jax.random.fold_in(k_ref, 1), 5000)
@@ -74,7 +78,6 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
     score_norm = float(jnp.mean(jnp.sum(s_true**2, 1)))
 
     reference = np.asarray(target.sample(k_ref, config.reference_samples), np.float64)
-    algorithm = lj.ula(score_fn, config.step_size)
     iterations = list(range(0, config.langevin_steps + 1, config.save_every))
     sk_iters = list(range(0, config.langevin_steps + 1, config.sinkhorn_every))
     sk_idx = [iterations.index(k) for k in sk_iters]
@@ -83,45 +86,26 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
 
     kl = {s: np.full((config.trials, len(iterations)), np.nan) for s in STARTS}
     near = {s: [] for s in STARTS}
-    finals = {s: [] for s in STARTS}  # per trial, the finite final positions (memorisation report)
-    nonfinite = {s: 0 for s in STARTS}
+    finals = Finals(STARTS)  # per trial, the finite final positions (memorisation report)
     pairs = SinkhornPairs(reference, n_sk)  # pairs for the one batched Sinkhorn call
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(k_ref)).sum())
     example = {}
     _status.status(NAME, f"sampling: {config.trials} trials x {len(STARTS)} starts ({', '.join(STARTS)}) x "
                          f"{config.chains} chains, {config.langevin_steps} ULA steps")
-    t_sampling = time.perf_counter()
-    for trial in range(config.trials):
-        t_trial = time.perf_counter()
-        k_trial = jax.random.fold_in(k_runs, trial)
-        x0 = all_starts(k_trial, train, config, target)
-        # the bar (stderr) only reports the step count: same numbers with --no-progress
-        res = lj.run(jax.random.fold_in(k_trial, 99), algorithm, x0, config.langevin_steps,
-                     save_every=config.save_every, progress_bar=config.progress_bar)
-        traj = np.concatenate([np.asarray(x0, np.float64)[None],
-                               np.asarray(res.trajectory, np.float64)])  # [saves + 1, 3 chains, d]
-        finite_all = ~np.asarray(res.info.nonfinite)
-        y_sub = pairs.trial_reference(rng)
-        for j, s in enumerate(STARTS):
-            sl = slice(j * config.chains, (j + 1) * config.chains)
-            chain_traj = traj[:, sl]
-            finite = finite_all[sl] & np.all(np.isfinite(chain_traj), axis=(0, 2))
-            nonfinite[s] += int((~finite).sum())
-            good = chain_traj[:, finite]
+    ula = Sampler(lj.ula(score_fn, config.step_size), config.langevin_steps, start="starts", stream="langevin",
+                  save_every=config.save_every)
+    for trial, k_trial, outputs in sample_trials(NAME, config, den, {"ULA": ula}, progress_bar=progress_bar):
+        y_sub = pairs.trial_reference(k_trial)
+        for s in STARTS:
+            good = finals.keep(s, *outputs[s])
             if config.target == "gaussian" and good.shape[1] >= 2:
                 kl[s][trial] = [fit_kl(good[i], target) for i in range(len(iterations))]
             near[s].append(near_train_fraction(good[-1], train_np, config.d))
-            finals[s].append(good[-1])
             if good.shape[1] >= n_sk:
-                pick = rng.choice(good.shape[1], n_sk, replace=False)
+                pick = subsample(k_trial, s, good.shape[1], n_sk)
                 for i_sk, i_it in enumerate(sk_idx):
                     pairs.add(good[i_it, pick], y_sub, (s, trial, i_sk))
             if trial == 0:
                 example[s] = good[-1, :200, :2]
-        _status.status(NAME, f"sampling: trial {trial + 1}/{config.trials} done in "
-                             f"{time.perf_counter() - t_trial:.1f} s"
-                             + (" (incl. compilation)" if trial == 0 else "")
-                             + f", {time.perf_counter() - t_sampling:.0f} s so far")
     # one batched Sinkhorn call for every (start, trial, iteration) and the pi-vs-pi floor
     values, converged, floor, sk_seconds = pairs.compute(NAME, config.blur)
     sk = {s: np.full((config.trials, len(sk_iters)), np.nan) for s in STARTS}
@@ -139,10 +123,10 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
         sk_mean, sk_std = mean_std(sk[s][:, -1].tolist())
         kl_mean, kl_std = mean_std(kl[s][:, -1].tolist()) if kl_ok else (None, None)
         final[s] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
-                        near_train_fraction=float(np.mean(near[s])), nonfinite_chains=nonfinite[s])
+                        near_train_fraction=float(np.mean(near[s])), nonfinite_chains=finals.nonfinite[s])
     with _status.Phase(NAME, "memorisation report"):
         # baseline: the reference draws of pi, never trained on
-        mem = memorization(finals, train_np, reference, config.d)
+        mem = memorization(finals.sets, train_np, reference, config.d)
     return dict(
         d=config.d, width=config.training.model.width, train=den.train_summary,
         memorization=mem,
@@ -150,7 +134,7 @@ def run(config: Config, key: jax.Array, cache: Optional[_cli.PartCache] = None, 
         iterations=iterations, sinkhorn_iterations=sk_iters, curves=curves, final=final,
         reference=reference_summary(floor, config),
         sinkhorn_all_converged=bool(np.all(converged)), sinkhorn_pairs=int(len(values)),
-        sinkhorn_seconds=sk_seconds, nonfinite_chains_total=int(sum(nonfinite.values())),
+        sinkhorn_seconds=sk_seconds, nonfinite_chains_total=int(sum(finals.nonfinite.values())),
         example_final_xy={s: v.tolist() for s, v in example.items()},
         train_xy=train_np[:200, :2].tolist(),
         **den.loss_history(),
@@ -217,7 +201,7 @@ def plot(result: dict, out: Path, config: Config) -> None:
     fig.suptitle(f"Learned score, {config.target} target, d = {config.d}, width {config.training.model.width}, "
                  f"{config.training.num_steps} training steps on {config.num_train} x {config.duplicates} points",
                  fontsize=9)
-    _cli.save_figure(fig, Path(out) / f"{NAME}.png")
+    _output.save_figure(fig, Path(out) / f"{NAME}.png")
 
 
 def _markdown(config: Config, payload: dict) -> str:
@@ -228,7 +212,7 @@ def _markdown(config: Config, payload: dict) -> str:
         kl = fmt_pm(f["kl_mean"], f["kl_std"])
         skv = fmt_pm(f["sinkhorn_mean"], f["sinkhorn_std"], 4)
         rows.append([s, kl, skv, f"{f['near_train_fraction']:.2f}", f["nonfinite_chains"]])
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         ["start", f"Gaussian-fit KL (mean ± std, {config.trials} trials)", "Sinkhorn (mean ± std)",
          "fraction within 0.15 sqrt(d) of a training point", "non-finite chains"], rows)
     tr = payload["train"]

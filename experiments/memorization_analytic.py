@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _learned, _plotting
+from experiments import _cli, _learned, _output, _plotting
 from langevin_jax import metrics, scores
 
 NAME = "memorization_analytic"
@@ -69,8 +69,11 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
+        _cli.check_counts(self, dims=1, num_train=1, num_seeds=1, chains=1, steps=1, trials=1,
+                          score_error_samples=1, sinkhorn_points=1)
+        _cli.check_positive(self, "step_size", "r_in_factor", "r_out_factor", "blur")
         if min(self.dims) < 2:
-            raise ValueError(f"dims must all be >= 2, got {_cli.format_value(self.dims)}")
+            raise ValueError(f"dims must all be >= 2, got {_output.format_value(self.dims)}")
         if self.chains < 2:
             raise ValueError(f"chains must be >= 2, got {self.chains}")
         if self.num_seeds > self.num_train:
@@ -93,7 +96,7 @@ def _starts(key, start, train, config, d):
     return jnp.repeat(seeds, reps, axis=0)[: config.chains]
 
 
-def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) -> dict:
     config = config.validate()  # checked before any work, also when called from Python
     rows = []
     for i, d in enumerate(config.dims):
@@ -206,11 +209,11 @@ def _plot(result: dict, out) -> None:
     for ax in axes:
         ax.set_xlabel("d")
         ax.legend(fontsize=7)
-    _cli.save_figure(fig, out / f"{NAME}.png")
+    _output.save_figure(fig, out / f"{NAME}.png")
 
 
 def _markdown(config: Config, result: dict) -> str:
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         ["d", "n used", "log10 score error", *[f"KL {s}" for s in STARTS],
          *[f"Sinkhorn {s}" for s in STARTS], "Sinkhorn pi vs pi", *[f"trapped {s}" for s in STARTS]],
         [[r["d"], r["num_train_used"], f"{r['score_error_log10']:.1f}",
@@ -228,7 +231,7 @@ def _markdown(config: Config, result: dict) -> str:
 
 def main(argv=None) -> dict:
     return _cli.main(argv, NAME, "Theorem 7: memorising score, starts vanilla/fresh/train vs d", Config, run,
-                     _plot, _markdown, positive=("step_size", "r_in_factor", "r_out_factor", "blur"))
+                     _plot, _markdown)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli
+from experiments import _cli, _output
 from langevin_jax import metrics, scores, theory
 
 NAME = "table1"
@@ -69,9 +69,11 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
+        _cli.check_counts(self, d=2, steps=1, chains=2, trials=1, score_error_samples=1)
+        _cli.check_positive(self, "step_size", "alpha", "r_in_fraction", "r_out_fraction")
         if any(c == 0 for c in self.c):
             raise ValueError(f"c must be non-zero (the trap radii scale with |mu| = |c| sqrt(d)), "
-                             f"got {_cli.format_value(self.c)}")
+                             f"got {_output.format_value(self.c)}")
         if not self.r_in_fraction < self.r_out_fraction:
             raise ValueError(f"r_in_fraction={self.r_in_fraction} must be < "
                              f"r_out_fraction={self.r_out_fraction}")
@@ -101,7 +103,7 @@ def _trial_kls(key, score_fn, mu, config):
     return np.asarray(kls), nonfinite, xs
 
 
-def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) -> dict:
     config = config.validate()  # checked before any work, also when called from Python
     rows = []
     bias = metrics.gaussian_fit_kl_bias(config.d, config.chains)
@@ -183,12 +185,12 @@ def _plot(result: dict, out) -> None:
     ax2.set_xlabel("$\\|\\mu\\|$")
     ax2.set_ylabel("$\\log_{10} E_\\pi|\\hat s - s|^2$")
     ax2.legend(fontsize=7)
-    _cli.save_figure(fig, out / f"{NAME}.png")
+    _output.save_figure(fig, out / f"{NAME}.png")
 
 
 def _markdown(config: Config, result: dict) -> str:
     rows = result["rows"]
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         ["c", "‖μ‖", "score error", "KL with ŝ", "KL with true score", "closed form + bias",
          "paper", "trapped", "non-finite"],
         [[r["c"], f"{r['mu_norm']:.2f}", f"1e{r['score_error_log10']:.1f}",
@@ -207,8 +209,7 @@ def _markdown(config: Config, result: dict) -> str:
 
 def main(argv=None) -> dict:
     return _cli.main(argv, NAME, "Table 1: the trap score of Theorem 1 (Cao et al. 2026)", Config, run, _plot,
-                     _markdown, positive=("step_size", "alpha", "r_in_fraction", "r_out_fraction"),
-                     minimum={"d": 2, "chains": 2})
+                     _markdown)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,14 @@ Run ``python -m experiments.ula_bias --help``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import jax
 import jax.numpy as jnp
+import tyro
 
 import langevin_jax as lj
-from experiments import _cli, _plotting
+from experiments import _cli, _output, _plotting
 from langevin_jax import metrics, theory
 
 NAME = "ula_bias"
@@ -42,8 +43,8 @@ class Config:
     d: int = 20
     lambda_min: float = 0.25
     step_sizes: Sequence[float] = (0.01, 0.05, 0.1, 0.2, 0.4)
-    num_chains: int = 10_000
-    num_steps: int = 2_000
+    num_chains: Annotated[int, tyro.conf.arg(name="chains", aliases=("--num-chains",))] = 10_000
+    num_steps: Annotated[int, tyro.conf.arg(name="steps", aliases=("--num-steps",))] = 2_000
 
     @classmethod
     def quick(cls) -> "Config":
@@ -51,6 +52,8 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
+        _cli.check_counts(self, num_chains=1, num_steps=1)
+        _cli.check_positive(self, "lambda_min", "step_sizes")
         if self.d < 2:
             raise ValueError(f"d must be >= 2, got {self.d}")
         if self.num_chains <= self.d:
@@ -59,7 +62,7 @@ class Config:
         limit = 2 * min(self.lambda_min, 1.0)
         if max(self.step_sizes) >= limit:
             raise ValueError(f"step_sizes must all be < 2 lambda_min = {limit:g} (ULA's stationary "
-                             f"law exists only there), got {_cli.format_value(self.step_sizes)}")
+                             f"law exists only there), got {_output.format_value(self.step_sizes)}")
         return self
 
 
@@ -89,7 +92,7 @@ def _one(config: Config, key: jax.Array, lam: jax.Array, target: lj.Gaussian, h:
     )
 
 
-def run(config: Config, key: jax.Array, cache: _cli.PartCache | None = None) -> dict:
+def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) -> dict:
     """Every step size; with a ``cache``, finished step sizes (one part each) are re-used."""
     config = config.validate()  # checked before any work, also when called from Python
     lam = jnp.linspace(config.lambda_min, 1.0, config.d)
@@ -119,11 +122,11 @@ def _plot(result: dict, out):
     _plotting.log_ticks(ax, "x", hs)  # labels at the step sizes, no colliding minor labels
     _plotting.log_ticks(ax, "y")
     ax.legend(fontsize=8)
-    _cli.save_figure(fig, out / f"{NAME}.png", tight=False)
+    _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
 def _markdown(config: Config, result: dict) -> str:
-    table = _cli.markdown_table(
+    table = _output.markdown_table(
         ["h", "exact KL (ULA)", "fit KL (ULA)", "fit KL (MALA)", "MALA acc.", "non-finite"],
         [[r["h"], r["exact_kl_ula"], r["fit_kl_ula"], r["fit_kl_mala"], r["mala_acceptance"],
           r["nonfinite_ula"] + r["nonfinite_mala"]] for r in result["rows"]],
@@ -133,9 +136,7 @@ def _markdown(config: Config, result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    return _cli.main(argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown,
-                     names={"num_chains": "--chains", "num_steps": "--steps"},
-                     positive=("lambda_min", "step_sizes"))
+    return _cli.main(argv, NAME, __doc__.splitlines()[0], Config, run, _plot, _markdown)
 
 
 if __name__ == "__main__":

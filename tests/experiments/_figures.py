@@ -6,7 +6,7 @@ import itertools
 
 
 def capture_figures(monkeypatch, module) -> list:
-    """Make ``module``'s ``_cli.save_figure`` draw the figure and keep it (instead of saving):
+    """Make ``module``'s ``_output.save_figure`` draw the figure and keep it (instead of saving):
     returns the list the figures are appended to."""
     figures = []
 
@@ -17,7 +17,7 @@ def capture_figures(monkeypatch, module) -> list:
         fig._test_renderer = fig.canvas.get_renderer()
         figures.append(fig)
 
-    monkeypatch.setattr(module._cli, "save_figure", keep)
+    monkeypatch.setattr(module._output, "save_figure", keep)
     return figures
 
 

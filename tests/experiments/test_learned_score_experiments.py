@@ -11,8 +11,9 @@ from experiments import diffusion_vs_langevin as dvl
 from experiments import memorization as mem
 
 TINY_MEM = dict(d=4, num_train=40, duplicates=2, chains=60, sinkhorn_points=50, reference_samples=200,
-                trials=2, langevin_steps=50, num_seeds=10, progress_bar=False, checkpoint_every=100)
-TINY_TRAINING = dict(num_steps=200, chunk_size=100)  # and a width-32 network
+                trials=2, langevin_steps=50, num_seeds=10)
+TINY_TRAINING = dict(num_steps=200)  # and a width-32 network; run with --checkpoint-every 100 --chunk-size 100
+TINY_RUN = ["--no-progress", "--checkpoint-every", "100", "--chunk-size", "100"]
 
 
 _MEM_QUICK, _DVL_QUICK = mem.Config.quick, dvl.Config.quick
@@ -35,7 +36,7 @@ def _tiny_dvl(target="gaussian"):
 def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mem.Config, "quick", classmethod(lambda cls, target="gaussian": _tiny_mem(target)))
     out = tmp_path / "mem"
-    first = mem.main(["--quick", "--out", str(out), "--seed", "3"])
+    first = mem.main(["--quick", "--out", str(out), "--seed", "3"] + TINY_RUN)
     # (issue 14, item 5) the sampling phase reports its progress, on stderr only
     captured = capsys.readouterr()
     for line in ("memorization: denoiser ready (trained here", "memorization: sampling: trial 1/2 done in",
@@ -52,7 +53,7 @@ def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypat
     assert list(out.glob("denoiser_*.ckpt")), "trained parameters must be saved"
     assert not first["train"]["reused"]
     # same seed again: the checkpoint is re-used (no retraining) and the numbers are identical
-    again = mem.main(["--quick", "--out", str(out), "--seed", "3"])
+    again = mem.main(["--quick", "--out", str(out), "--seed", "3"] + TINY_RUN)
     assert again["train"]["reused"]
     assert first["reused_parts"] == [] and again["reused_parts"] == [
         f"denoiser checkpoint {again['train']['checkpoint']}"]  # the harness's record of re-use
@@ -78,7 +79,7 @@ def test_memorization_rejects_bad_config():
 def test_diffusion_vs_langevin_cli(tmp_path, monkeypatch):
     monkeypatch.setattr(dvl.Config, "quick", classmethod(lambda cls, target="gaussian": _tiny_dvl(target)))
     out = tmp_path / "dvl"
-    payload = dvl.main(["--quick", "--out", str(out), "--seed", "1"])
+    payload = dvl.main(["--quick", "--out", str(out), "--seed", "1"] + TINY_RUN)
     saved = json.loads((out / "diffusion_vs_langevin.json").read_text())
     assert saved["config"]["training"]["max_level"] == 1000  # trained on every level
     for m in dvl.METHODS:
@@ -107,15 +108,34 @@ def test_the_paper_configurations_find_their_shipped_denoiser():
         "diffusion_vs_langevin_gaussian_paper_seed0"
     paper = mem.Config.paper().resolved()
     assert _pretrained.find_pretrained("memorization", paper, 1) is None  # another seed
+    assert _pretrained.find_pretrained("memorization", paper, None) is None  # a key of unknown origin
     for change in (dict(num_steps=1000), dict(grad_clip=1.0), dict(schedule="cosine"),
                    dict(model=dataclasses.replace(paper.training.model, activation="relu"))):
         other = dataclasses.replace(paper, training=dataclasses.replace(paper.training, **change))
         assert _pretrained.find_pretrained("memorization", other, 0) is None, change
-    # run-only settings (chunking) do not change the parameters
-    chunked = dataclasses.replace(paper, training=dataclasses.replace(paper.training, chunk_size=250))
-    assert _pretrained.find_pretrained("memorization", chunked, 0) == "memorization_gaussian_paper_seed0"
     assert _pretrained.find_pretrained("memorization", mem.Config.quick().resolved(), 0) is None
-    assert _pretrained.seed_of(jax.random.key(0)) == 0 and _pretrained.seed_of(jax.random.key(7)) == 7
+
+
+def test_the_seed_is_passed_explicitly_not_guessed_from_the_key():
+    # a Python caller's key says nothing about a seed: without seed= no shipped denoiser is
+    # used (it would be trained); with it, the shipped one is
+    from experiments import _learned
+
+    config = mem.Config.paper_cpu()
+    den = _learned.load_or_train("memorization", config, jax.random.key(0), seed=0)
+    assert den.train_summary["source"] == "pretrained"
+    calls = []
+    import langevin_jax.nn as nn_mod
+
+    def fake_train(*args, **kwargs):
+        calls.append(kwargs)
+        raise RuntimeError("stop")
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(nn_mod, "train_denoiser", fake_train), pytest.raises(RuntimeError, match="stop"):
+        _learned.load_or_train("memorization", config, jax.random.key(0))
+    assert calls and calls[0]["checkpoint_path"] is None
 
 
 TINY_PAPER = ["--config", "paper-cpu", "--chains", "120", "--trials", "1", "--langevin-steps", "100",
@@ -155,7 +175,7 @@ def test_diffusion_contrast_has_oracle_rows(tmp_path):
     (["--sinkhorn-points", "600", "--chains", "500"], "sinkhorn_points=600 must be <= chains=500"),
     (["--save-every", "30"], "must be multiples of save_every=30"),
     (["--num-seeds", "2000"], "num_seeds=2000 must be <= num_train=1000"),
-    (["--trials", "0"], "trials must be >= 1, got 0"),
+    (["--trials", "0"], "--trials 0: trials must be an integer >= 1, got 0"),
     (["--step-size", "-1"], "step_size must be positive"),
     (["--quick", "--config", "paper-cpu"], "--quick contradicts --config paper-cpu"),
 ])
@@ -271,3 +291,19 @@ def test_every_figure_draws_a_start_the_same_way_and_vanilla_on_top(tmp_path, mo
     for bar, m in zip(bars, dvl.METHODS):
         if m.startswith("langevin_"):
             assert to_hex(bar.get_facecolor()) == looks[m.removeprefix("langevin_")][0], m
+
+
+def test_named_key_streams_and_subsamples():
+    """One trial loop (experiments._learned.sample_trials) with named streams: every stream of a
+    trial is distinct, and a method's Sinkhorn subsample depends on its name and the trial key
+    only (not on which other methods run), drawn from JAX keys (no NumPy generator)."""
+    from experiments import _learned
+
+    k_trial = jax.random.fold_in(jax.random.key(0), 3)
+    keys = {name: jax.random.key_data(_learned.stream(k_trial, name)).tolist() for name in _learned.STREAMS}
+    assert len({str(v) for v in keys.values()}) == len(_learned.STREAMS)
+    a = _learned.subsample(k_trial, "ddpm", 100, 20)
+    assert np.array_equal(a, _learned.subsample(k_trial, "ddpm", 100, 20))
+    assert len(set(a.tolist())) == 20 and a.min() >= 0 and a.max() < 100
+    assert not np.array_equal(a, _learned.subsample(k_trial, "pc", 100, 20))
+    assert not np.array_equal(a, _learned.subsample(jax.random.fold_in(jax.random.key(0), 4), "ddpm", 100, 20))
