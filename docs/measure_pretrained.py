@@ -20,7 +20,6 @@ stay valid)::
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 
@@ -29,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from langevin_jax import _io, diffusion, metrics, nn
+from langevin_jax import diffusion, metrics, nn
 
 NUM_CHAINS = 2000
 
@@ -113,10 +112,8 @@ def main() -> None:
         limits = _all_levels(p, key) if (lo, hi) == (1, p.schedule.num_levels) else _low_levels(p, key)
         stamp = f"Measured by docs/measure_pretrained.py ({NUM_CHAINS} chains, seed {SEED}) on {_machine()}, " \
                 f"{time.strftime('%Y-%m-%d')}."
-        path = nn.PRETRAINED_DIR / f"{name}.json"
-        meta = json.loads(path.read_text())
-        meta["known_limits"] = limits + [stamp]
-        _io.write_atomic(path, json.dumps(meta, indent=1, sort_keys=True))
+        meta = dict(nn.pretrained_metadata(name), known_limits=limits + [stamp])
+        nn.write_pretrained_metadata(name, meta)
         print(f"{name} ({time.perf_counter() - t0:.0f} s):")
         for line in meta["known_limits"]:
             print("  -", line)

@@ -14,6 +14,7 @@ instead of training for hours.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import time
@@ -133,6 +134,29 @@ def main(argv=None) -> None:
         parser.error(f"--out {args.out}: {args.out / 'REPORT.md'} is a folder, so the report cannot be "
                      "written there; remove it or pass another --out")
     selected = [e for e in EXPERIMENTS if args.only is None or e[0] in args.only]
+    stamps = [_read_stamp(args.out / name / STAMP) for name, *_ in selected]
+    seeds = {st.get("seed") for st in stamps if isinstance(st, dict)} - {args.seed}
+    if seeds and not args.force:  # two seeds are two replicates: never replace one silently
+        parser.error(f"--seed {args.seed}: --out {args.out} holds results of seed "
+                     f"{', '.join(map(str, sorted(seeds, key=str)))}, which this run would replace; pass --force "
+                     "to replace them, or another --out")
+    with contextlib.ExitStack() as stack:
+        try:  # one main job at a time in a folder: a second one stops here
+            stack.enter_context(_io.exclusive(args.out / ".main_job.lock", f"--out {args.out}"))
+        except ValueError as err:
+            parser.error(str(err))
+        _run_all(args, selected)
+
+
+def _failure(err: BaseException) -> str:
+    """What an experiment's failure was, in one line (a parser error's exit status included:
+    its message went to stderr above)."""
+    if isinstance(err, SystemExit):
+        return f"its command line was refused (exit status {err.code}; the message is printed above)"
+    return f"{type(err).__name__}: {err}"
+
+
+def _run_all(args, selected) -> None:
     sections, failed = {}, []
     t_total = time.perf_counter()
     for name, paper, description, comparison in selected:
@@ -158,11 +182,11 @@ def main(argv=None) -> None:
                 flags.append("--force")
             try:
                 module.main(flags)
-            except Exception as err:  # keep going: one failure must not lose the others
-                print(f"[{name}] FAILED: {type(err).__name__}: {err}", flush=True)
+            except (Exception, SystemExit) as err:  # keep going: one failure must not lose the others
+                print(f"[{name}] FAILED: {_failure(err)}", flush=True)
                 failed.append(name)
                 sections.setdefault(paper, []).append(
-                    f"### {name}\n\n{description}. **Failed**: `{type(err).__name__}: {err}`\n")
+                    f"### {name}\n\n{description}. **Failed**: `{_failure(err)}`\n")
                 continue
             _io.write_atomic(stamp_path, json.dumps(want))
             print(f"[{name}] done in {time.perf_counter() - start:.1f}s", flush=True)

@@ -11,13 +11,17 @@ of the docstrings. tyro builds the parser and converts the values; what is ours 
 * the checks: ``Config.validate()`` runs after parsing (also when ``run`` is called from
   Python), and a ``ValueError`` becomes a command-line error that names the flag of the field
   the message starts with, and its value (``--chains 1: chains must be >= 2, got 1``);
-* ``--seed`` in ``[0, 2**32 - 1]`` and ``--out`` writable, checked before any work;
-* :func:`execute`: run, plot, summarise and write (:mod:`experiments._output`).
+* ``--seed`` in ``[0, 2**32 - 1]`` and ``--out`` writable with room for the results, checked
+  before any work;
+* :func:`execute`: one run at a time per experiment and ``--out`` (a lock; a second run stops
+  at once), a result of another seed never replaced without ``--force``; then run, plot,
+  summarise and write (:mod:`experiments._output`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import re
 import sys
@@ -30,11 +34,13 @@ import docstring_parser
 import tyro
 
 from experiments import _output
-from langevin_jax import _io
+from langevin_jax import _checks, _io
 
 # jax.random.key keeps only the low 32 bits of a seed (without x64): 2**32 and -1 would
 # silently alias the seeds 0 and 2**32 - 1, and 2**64 overflows; so seeds are [0, 2**32 - 1]
 MAX_SEED = 2**32 - 1
+# what an experiment writes besides its checkpoints (JSON, summary, figures), checked free at the start
+RESULT_BYTES = 16 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +52,8 @@ class Common:
       seed: PRNG seed, an integer in [0, 2**32 - 1].
       out: output folder; checked writable at the start.
       force: recompute what an earlier (interrupted) run of the same configuration and seed left
-        in --out (cached parts, checkpoints) instead of re-using it.
+        in --out (cached parts, checkpoints) instead of re-using it; and replace a result of
+        another seed there.
     """
 
     quick: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
@@ -67,7 +74,8 @@ def check_counts(config: Any, **minimum: int) -> None:
 
 
 def check_positive(config: Any, *names: str) -> None:
-    """Check that float fields (or every entry of sequence fields) are finite and ``> 0``."""
+    """Check that float fields (or every entry of sequence fields) are finite and ``> 0``, in
+    float32, where the experiments compute: ``1e-50`` (0 there) and ``1e39`` (inf) are refused."""
     import math
 
     for name in names:
@@ -75,6 +83,7 @@ def check_positive(config: Any, *names: str) -> None:
         for v in value if isinstance(value, (tuple, list)) else (value,):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be finite and > 0, got {_output.format_value(value)}")
+        _checks.check_representable(name, value, "float32")
 
 
 def flag_of(field: str, aliases: Mapping[str, str] = {}) -> str:
@@ -278,7 +287,7 @@ def parse(argv: Optional[Sequence[str]], name: str, description: str, config_cls
     if not 0 <= common.seed <= MAX_SEED:
         fail(prog, f"--seed {common.seed}: must be an integer in [0, {MAX_SEED}] (jax.random.key keeps 32 bits)")
     try:
-        _io.check_writable_dir(common.out, "--out")
+        _io.check_writable_dir(common.out, "--out", need_bytes=RESULT_BYTES)
     except ValueError as err:
         fail(prog, str(err))
     values = {f: getattr(args, f) for f, _, _ in settings_fields}
@@ -305,6 +314,42 @@ def execute(parsed: Parsed, name: str, run: Callable, plot: Callable, summary: C
     JSON holds the config, its name, the seed, the wall time, the parts re-used from an earlier
     run, the environment and the result.
     """
+    prog = f"python -m experiments.{name}"
+    common = parsed.common
+    with contextlib.ExitStack() as stack:
+        try:  # one run at a time writes this experiment's results in --out
+            stack.enter_context(_io.exclusive(Path(common.out) / f".{name}.lock", f"--out {common.out} ({name})"))
+            check_replacing(parsed, name)
+        except ValueError as err:
+            fail(prog, str(err))
+        return _execute(parsed, name, run, plot, summary, parts=parts, run_options=run_options)
+
+
+def check_replacing(parsed: Parsed, name: str) -> None:
+    """Refuse (``ValueError``) to replace ``--out``'s result of another seed unless ``--force``:
+    two seeds are two replicates, and one must not silently overwrite the other. A result of
+    the same seed with other settings is replaced with a note on stderr saying what differs."""
+    common = parsed.common
+    path = Path(common.out) / f"{name}.json"
+    if not path.exists():
+        return
+    try:
+        old = _io.read_json(path)
+    except (OSError, ValueError):
+        return  # a corrupt result: nothing to keep
+    if not isinstance(old, dict):
+        return
+    if old.get("seed") != common.seed and not common.force:
+        raise ValueError(f"--seed {common.seed}: --out {common.out} holds {path.name} of seed {old.get('seed')}, "
+                         "which this run would replace; pass --force to replace it, or another --out")
+    new_config, old_config = _output.jsonable(parsed.config), old.get("config")
+    if isinstance(old_config, dict) and old_config != new_config:
+        changed = sorted(k for k in set(old_config) | set(new_config) if old_config.get(k) != new_config.get(k))
+        print(f"{name}: replacing {path} (made with other values of: {', '.join(changed)})", file=sys.stderr)
+
+
+def _execute(parsed: Parsed, name: str, run: Callable, plot: Callable, summary: Callable, *,
+             parts: bool, run_options: Optional[Mapping[str, Any]]) -> dict:
     import jax
 
     common, config = parsed.common, parsed.config

@@ -27,7 +27,7 @@ import tyro
 
 import langevin_jax as lj
 from experiments import _cli, _output, _pretrained, _status
-from langevin_jax import _checks, metrics, nn
+from langevin_jax import _checks, _io, metrics, nn
 from langevin_jax.targets import GaussianMixture, IsotropicGaussian
 
 STARTS = ("vanilla", "fresh", "train")
@@ -120,6 +120,10 @@ class Config:
             raise ValueError(f"blur must be positive and finite, got {cfg.blur}")
         if not 1 <= cfg.score_level <= training.num_levels:
             raise ValueError(f"score_level must be in [1, {training.num_levels}], got {cfg.score_level}")
+        rows = cfg.num_train * cfg.duplicates
+        if training.batch_size is not None and training.batch_size > rows:
+            raise ValueError(f"batch_size={training.batch_size} must be <= the {rows} training rows "
+                             f"(num_train={cfg.num_train} x duplicates={cfg.duplicates})")
         return cfg
 
     def validate(self) -> "Config":
@@ -609,6 +613,62 @@ REGISTRY.struct_rule(_cli.struct_rule(nn.TrainConfig, suppress=("num_levels",), 
 REGISTRY.struct_rule(_cli.struct_rule(nn.DenoiserConfig, suppress=("dim", "num_levels"), aliases=ALIASES))
 
 
+# matmul FLOP/s of training on the 2-core CPU that timed the paper networks (150,000 steps in
+# 4.4 h and 12.6 h: 94 and 112 GFLOP/s, docs/benchmarks.md), for the estimate below
+CPU_TRAIN_FLOPS = 1e11
+# a training estimated longer than this is started only when asked for (--retrain)
+LONG_TRAINING_SECONDS = 600.0
+
+
+def training_seconds(config: Config) -> float:
+    """The time training ``config``'s network takes on a 2-core CPU, estimated from its matmul
+    FLOPs (:func:`langevin_jax.nn.flops_per_example`) at :data:`CPU_TRAIN_FLOPS`."""
+    batch = config.training.batch_size or config.num_train * config.duplicates
+    return config.training.num_steps * batch * nn.flops_per_example(config.training.model) / CPU_TRAIN_FLOPS
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def check_training(experiment: str, config: Config, seed: int, *, retrain: bool, out: Path) -> None:
+    """Refuse (``ValueError``) to start a long training nobody asked for.
+
+    When no shipped pretrained denoiser matches ``config`` and ``seed``
+    (:func:`experiments._pretrained.find_pretrained`), no checkpoint of this training is in
+    ``out`` and the training would take longer than :data:`LONG_TRAINING_SECONDS` on a CPU
+    (:func:`training_seconds`), the message names the flags in which the configuration differs
+    from the closest shipped network, the estimated time, and ``--retrain`` (which trains it).
+    """
+    if retrain or _pretrained.find_pretrained(experiment, config, seed) is not None:
+        return
+    seconds = training_seconds(config)
+    if seconds <= LONG_TRAINING_SECONDS or checkpoint_path(out, config, jax.random.key(seed)).exists():
+        return
+    closest = _pretrained.closest_pretrained(experiment, config, seed)
+    if closest is None:
+        why = "no shipped pretrained denoiser belongs to this experiment"
+    else:
+        shipped, diffs = closest
+        listed = ", ".join(f"{_cli.flag_of(f)} (shipped {_output.format_value(v)})" for f, v in diffs[:4])
+        more = f" and {len(diffs) - 4} more" if len(diffs) > 4 else ""
+        why = f"the closest shipped one, {shipped}, differs in {listed}{more}"
+    raise ValueError(f"no shipped pretrained denoiser matches this configuration and seed ({why}), so the "
+                     f"network would be trained here: about {_duration(seconds)} on a 2-core CPU "
+                     f"({config.training.num_steps:,} steps). Pass --retrain to train it (checkpointed in --out "
+                     "every --checkpoint-every steps; an interrupted training resumes), or drop the flags "
+                     "that differ to sample with the shipped network")
+
+
+def checkpoint_bytes(config: Config) -> int:
+    """The size of a training checkpoint of ``config``'s network, twice over (the old one stays
+    until the new one is renamed into place): parameters and Adam's two moments in float32,
+    and the loss history."""
+    shapes = jax.eval_shape(lambda: nn.init_denoiser(jax.random.key(0), config.training.model))
+    params = sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(shapes))
+    return 2 * (3 * 4 * params + 4 * config.training.num_steps + 4096)
+
+
 def main(argv, name: str, description: str, config_cls, run, plot, summary) -> dict:
     """A learned-score experiment's whole ``main``: the named configurations ``--config
     paper|paper-cpu|quick`` (for ``--target``), :class:`Settings`, a flag per field of
@@ -622,5 +682,12 @@ def main(argv, name: str, description: str, config_cls, run, plot, summary) -> d
         if parsed.settings[setting] < 1:
             _cli.fail(f"python -m experiments.{name}",
                       f"{_cli.flag_of(setting)} {parsed.settings[setting]}: {setting} must be >= 1")
+    try:
+        check_training(name, parsed.config, parsed.common.seed, retrain=parsed.settings["retrain"],
+                       out=parsed.common.out)
+        if parsed.settings["retrain"] or _pretrained.find_pretrained(name, parsed.config, parsed.common.seed) is None:
+            _io.check_writable_dir(parsed.common.out, "--out", _cli.RESULT_BYTES + checkpoint_bytes(parsed.config))
+    except ValueError as err:
+        _cli.fail(f"python -m experiments.{name}", str(err))
     return _cli.execute(parsed, name, run, functools.partial(plot, config=parsed.config), summary,
                         run_options=dict(parsed.settings, seed=parsed.common.seed))

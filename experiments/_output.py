@@ -79,17 +79,21 @@ def finish(out: Path, name: str, payload: dict, markdown: str) -> dict:
 
 
 def save_figure(fig, path: Path, *, tight: bool = True) -> None:
-    """Lay out (``tight``), save atomically as PNG, and close a matplotlib figure."""
+    """Lay out (``tight``), save atomically as PNG, and close a matplotlib figure.
+
+    The PNG is rendered in memory and written by :func:`langevin_jax._io.write_atomic` (a temp
+    file unique to this process, the free space checked first, nothing left behind on an error),
+    so two runs saving the same figure never trip over each other's temp file."""
+    import io
+
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if tight:
-        fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        if tight:
+            fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+        _io.write_atomic(Path(path), buf.getvalue())
     finally:
         plt.close(fig)
 

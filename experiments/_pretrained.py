@@ -64,3 +64,30 @@ def find_pretrained(experiment: str, config, seed: Optional[int]) -> Optional[st
                 and meta["provenance"].get("seed") == seed):
             return name
     return None
+
+
+def _flat(experiment_config: dict, train_config: nn.TrainConfig) -> dict:
+    """Data fields, training fingerprint and network fields of a configuration, flat."""
+    out = {f: experiment_config[f] for f in DATA_FIELDS}
+    fields = _fingerprint(train_config)
+    out.update({k: v for k, v in fields.pop("model").items() if k not in ("dim", "num_levels")})
+    out.update({k: v for k, v in fields.items() if k != "num_levels"})
+    return out
+
+
+def closest_pretrained(experiment: str, config, seed: int) -> Optional[tuple[str, list[tuple[str, object]]]]:
+    """The shipped denoiser of ``experiment`` whose data, training and seed differ from
+    ``config``'s in the fewest fields, and those fields with the shipped values
+    (``[("learning_rate", 0.001), ...]``); ``None`` when the experiment has none."""
+    want = dict(_flat({f: getattr(config, f) for f in DATA_FIELDS}, config.training), seed=seed)
+    best = None
+    for name in nn.pretrained_names():
+        if not name.startswith(experiment + "_"):
+            continue
+        meta = nn.pretrained_metadata(name)
+        have = dict(_flat(meta["experiment_config"], nn.pretrained_train_config(meta)),
+                    seed=meta["provenance"].get("seed"))
+        diffs = [(k, have.get(k)) for k in want if have.get(k) != want[k]]
+        if best is None or len(diffs) < len(best[1]):
+            best = (name, diffs)
+    return best

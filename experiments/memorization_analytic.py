@@ -70,7 +70,7 @@ class Config:
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
         _cli.check_counts(self, dims=1, num_train=1, num_seeds=1, chains=1, steps=1, trials=1,
-                          score_error_samples=1, sinkhorn_points=1)
+                          score_error_samples=1, sinkhorn_points=2)
         _cli.check_positive(self, "step_size", "r_in_factor", "r_out_factor", "blur")
         if min(self.dims) < 2:
             raise ValueError(f"dims must all be >= 2, got {_output.format_value(self.dims)}")

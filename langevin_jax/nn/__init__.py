@@ -37,6 +37,7 @@ from langevin_jax.nn.pretrained import (
     pretrained_metadata,
     pretrained_names,
     pretrained_train_config,
+    write_pretrained_metadata,
 )
 from langevin_jax.nn.train import (
     TrainConfig,
@@ -77,5 +78,6 @@ __all__ = [
     "pretrained_train_config",
     "load_pretrained",
     "export_pretrained",
+    "write_pretrained_metadata",
     "PRETRAINED_DIR",
 ]

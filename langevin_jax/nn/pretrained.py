@@ -7,8 +7,10 @@ Each pretrained denoiser is two files in ``langevin_jax/nn/pretrained_data/``:
   history (``"loss_history"``);
 * ``<name>.json``: the model and training configuration, the experiment configuration it
   belongs to, provenance (command, commit, device, date, software, the SHA-256 of the source
-  checkpoint), reference outputs ``eps(x, t)`` at a few fixed points, and the SHA-256 of the
-  ``.npz`` (verified on every load).
+  checkpoint), reference outputs ``eps(x, t)`` at a few fixed points, the SHA-256 of the
+  ``.npz`` and the SHA-256 of the metadata itself (``metadata_sha256``, over the record's
+  other fields), both verified on every read: an edited or corrupt file is a named error,
+  never a network that silently differs from the one shipped.
 
 Each JSON also holds ``known_limits``: sentences with numbers that ``docs/measure_pretrained.py``
 measured by sampling the network (re-run it after exporting a new one).
@@ -32,12 +34,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from langevin_jax import _io, diffusion
-from langevin_jax.nn.denoiser import DenoiserConfig, Params, apply_denoiser, trained_eps_fn
+from langevin_jax.nn.denoiser import DenoiserConfig, Params, apply_denoiser, init_denoiser, trained_eps_fn
 from langevin_jax.nn.train import TrainConfig
 from langevin_jax.types import ArrayLike
 
 __all__ = ["Pretrained", "pretrained_names", "pretrained_catalog", "pretrained_metadata", "load_pretrained",
-           "export_pretrained", "pretrained_train_config", "PRETRAINED_DIR"]
+           "export_pretrained", "write_pretrained_metadata", "pretrained_train_config", "PRETRAINED_DIR"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_data"
 
@@ -133,10 +135,13 @@ def pretrained_catalog(directory: Optional[Path] = None) -> list[dict]:
 
 
 def pretrained_metadata(name: str, directory: Optional[Path] = None) -> dict:
-    """The ``<name>.json`` record (configs, provenance, checksum) without loading the parameters.
+    """The ``<name>.json`` record (configs, provenance, checksums) without loading the
+    parameters, after verifying its own checksum (``metadata_sha256``).
 
     Raises:
-      ValueError: an unknown name (the message lists the known ones) or an unreadable file.
+      ValueError: an unknown name (the message lists the known ones), an unreadable file, or
+        a record whose checksum is missing or differs (an edited or corrupt file: the message
+        names the file and says to reinstall, or to re-export a file of your own).
     """
     directory = PRETRAINED_DIR if directory is None else Path(directory)
     names = pretrained_names(directory)
@@ -144,9 +149,36 @@ def pretrained_metadata(name: str, directory: Optional[Path] = None) -> dict:
         raise ValueError(f"name must be one of {names}, got {name!r}")
     meta_path = directory / f"{name}.json"
     try:
-        return json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"pretrained metadata {meta_path} is unreadable ({err}); reinstall langevin_jax") from err
+    if not isinstance(meta, dict) or "metadata_sha256" not in meta:
+        raise ValueError(f"pretrained metadata {meta_path} has no metadata_sha256 (written by hand or by an "
+                         "older version); reinstall langevin_jax, or re-export the file "
+                         "(nn.write_pretrained_metadata signs an edited record)")
+    digest = _metadata_digest(meta)
+    if digest != meta["metadata_sha256"]:
+        raise ValueError(f"pretrained metadata {meta_path} was edited or is corrupt: its SHA-256 {digest} differs "
+                         f"from the recorded {meta['metadata_sha256']}; reinstall langevin_jax (or re-export "
+                         "the file)")
+    return meta
+
+
+def _metadata_digest(meta: dict) -> str:
+    """SHA-256 of the record without its ``metadata_sha256`` (canonical JSON: sorted keys)."""
+    body = {k: v for k, v in meta.items() if k != "metadata_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def write_pretrained_metadata(name: str, meta: dict, directory: Optional[Path] = None) -> Path:
+    """Sign ``meta`` (set its ``metadata_sha256``) and write it atomically as ``<name>.json``:
+    how [`export_pretrained`][langevin_jax.nn.pretrained.export_pretrained] and
+    ``docs/measure_pretrained.py`` (which adds ``known_limits``) write a record. Returns the path."""
+    directory = PRETRAINED_DIR if directory is None else Path(directory)
+    meta = dict(meta, metadata_sha256=_metadata_digest(meta))
+    path = directory / f"{name}.json"
+    _io.write_atomic(path, json.dumps(meta, indent=1, sort_keys=True))
+    return path
 
 
 def pretrained_train_config(meta: dict) -> TrainConfig:
@@ -220,6 +252,7 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
     params = _unflatten({k[len("params/"):]: v for k, v in arrays.items() if k.startswith("params/")})
     train_config = pretrained_train_config(meta)
     model = train_config.model
+    _check_param_shapes(params, model, data_path)
     return Pretrained(
         name=name, params=params, model=model, train_config=train_config,
         schedule=train_config.noise_schedule(), train_points=jnp.asarray(arrays["train_points"]),
@@ -228,6 +261,21 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
         provenance=meta["provenance"],
         known_limits=tuple(meta.get("known_limits", ())),
     )
+
+
+def _check_param_shapes(params: Params, model: DenoiserConfig, path: Path) -> None:
+    """A ``ValueError`` naming the file when the parameters are not the shapes of ``model``."""
+    want = jax.eval_shape(lambda: init_denoiser(jax.random.key(0), model))
+    def shapes(tree) -> dict:
+        leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+        return {"/".join(str(getattr(k, "key", k)) for k in path): tuple(v.shape) for path, v in leaves}
+
+    got_shapes, want_shapes = shapes(params), shapes(want)
+    if got_shapes != want_shapes:
+        diff = sorted(k for k in set(got_shapes) | set(want_shapes) if got_shapes.get(k) != want_shapes.get(k))
+        raise ValueError(f"pretrained parameters {path} do not fit the recorded model {model}: "
+                         f"{', '.join(f'{k} is {got_shapes.get(k)}, expected {want_shapes.get(k)}' for k in diff[:3])}; "
+                         "reinstall langevin_jax (or re-export the file)")
 
 
 def reference_inputs(dim: int, num: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -267,6 +315,4 @@ def export_pretrained(name: str, params: Params, train_config: TrainConfig, trai
         reference_eps=dict(x=x.tolist(), t=t.tolist(), eps=eps.tolist()),
         npz_sha256=_sha256(data_path),
     )
-    meta_path = directory / f"{name}.json"
-    _io.write_atomic(meta_path, json.dumps(meta, indent=1, sort_keys=True))
-    return meta_path
+    return write_pretrained_metadata(name, meta, directory)

@@ -237,6 +237,10 @@ def test_help_shows_the_chosen_configuration_values(capsys, monkeypatch):
     ("memorization", ["--train-steps", "0"], ["--train-steps 0: num_steps must be"]),
     ("memorization", ["--checkpoint-every", "0"], ["--checkpoint-every 0:"]),
     ("memorization", ["--config", "paper"], ["--quick contradicts --config paper"]),
+    # issue 22: found deep inside the run, or a traceback, before
+    ("memorization_analytic", ["--sinkhorn-points", "1"], ["--sinkhorn-points 1:", ">= 2"]),
+    ("memorization", ["--batch-size", "100000"], ["--batch-size 100000:", "must be <= the 1000 training rows"]),
+    ("memorization", ["--beta-min", "0.1", "--beta-max", "0.01"], ["--beta-min 0.1:", "beta_min"]),
     ("diffusion_vs_langevin", ["--reverse", "ddx"], ["--reverse", "ddx"]),
     ("diffusion_vs_langevin", ["--ddim-steps", "0"], ["--ddim-steps 0:", ">= 1"]),
     ("diffusion_vs_langevin", ["--pc-corrector-steps", "-1"], ["--pc-corrector-steps -1:", ">= 0"]),

@@ -74,3 +74,30 @@ def test_unknown_name_and_corrupt_files(tmp_path):
     (tmp_path / f"{name}.json").write_text("{not json")
     with pytest.raises(ValueError, match="unreadable"):
         nn.load_pretrained(name, directory=tmp_path)
+
+
+def test_edited_metadata_is_a_named_error(tmp_path):
+    # issue 22: an edited beta_max loaded and changed the schedule; an edited width failed raw in Flax
+    import json
+
+    name = "memorization_gaussian_paper_seed0"
+    for suffix in (".json", ".npz"):
+        shutil.copy(nn.pretrained.PRETRAINED_DIR / f"{name}{suffix}", tmp_path)
+    path = tmp_path / f"{name}.json"
+    meta = json.loads(path.read_text())
+    edited = dict(meta, train_config=dict(meta["train_config"], beta_max=0.03))
+    path.write_text(json.dumps(edited))
+    for read in (nn.load_pretrained, nn.pretrained_metadata):
+        with pytest.raises(ValueError, match=r"was edited or is corrupt: its SHA-256"):
+            read(name, directory=tmp_path)
+    unsigned = {k: v for k, v in meta.items() if k != "metadata_sha256"}
+    path.write_text(json.dumps(unsigned))
+    with pytest.raises(ValueError, match="has no metadata_sha256"):
+        nn.load_pretrained(name, directory=tmp_path)
+    # an edited and re-signed width: the parameters do not fit the recorded model
+    nn.write_pretrained_metadata(name, dict(unsigned, model=dict(meta["model"], width=128)), tmp_path)
+    with pytest.raises(ValueError, match=r"do not fit the recorded model.*expected"):
+        nn.load_pretrained(name, directory=tmp_path)
+    # re-signing the unchanged record gives back the shipped checksum
+    nn.write_pretrained_metadata(name, unsigned, tmp_path)
+    assert nn.pretrained_metadata(name, tmp_path)["metadata_sha256"] == meta["metadata_sha256"]
