@@ -9,6 +9,11 @@ With ``--config quick`` (the default) most experiments run their ``--quick`` con
 the learned-score ones run ``--config paper-cpu``: the paper's protocol with fewer chains,
 sampling with the shipped pretrained paper denoisers (``langevin_jax.nn.load_pretrained``)
 instead of training for hours.
+
+An experiment that fails, its command line refused included, is reported as FAILED in
+REPORT.md and the others still run (the exit status is then 1). One main job at a time writes
+into a folder (a second one stops at once), and results of another seed there are replaced
+only with ``--force``.
 """
 
 from __future__ import annotations
