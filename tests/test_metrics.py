@@ -431,3 +431,120 @@ def test_sinkhorn_with_floor_splits_one_batched_call():
         metrics.sinkhorn_with_floor(samples, refs, floor_x[:, :30], floor_y)
     with pytest.raises(ValueError, match="samples"):
         metrics.sinkhorn_with_floor(samples[0], refs, floor_x, floor_y)
+
+
+# --------------------------------------------------------------------------------------
+# issue 22: exact under translation and scale
+# --------------------------------------------------------------------------------------
+
+
+def _clouds_2d():
+    x = jax.random.normal(jax.random.key(0), (300, 2))
+    y = jax.random.normal(jax.random.key(1), (300, 2)) + 0.5
+    return x, y
+
+
+@pytest.mark.parametrize("shift, batch_size", [(1e3, None), (1e4, None), (1e4, 64)])
+def test_sinkhorn_is_exact_under_translation(shift, batch_size):
+    # before: 0.2357 at 1e3 and 5e-5 at 1e4 for 0.2846, "converged": the costs |x|^2 + |y|^2 -
+    # 2 x.y of the uncentred clouds cancelled to ulp(|x|^2) ~ |x - y|^2
+    x, y = _clouds_2d()
+    xs, ys = x + shift, y + shift  # float32: the points are rounded to ulp(shift)
+    # (x + s) - s is exact in float32 (Sterbenz): the very clouds that were shifted, at the origin
+    ref = metrics.sinkhorn_divergence(xs - shift, ys - shift, blur=0.05, batch_size=batch_size)
+    got = metrics.sinkhorn_divergence(xs, ys, blur=0.05, batch_size=batch_size)
+    assert bool(ref.converged) and bool(got.converged)
+    np.testing.assert_allclose(float(got.value), float(ref.value), rtol=2e-5)
+    # and the unrounded clouds, to the rounding of the inputs (ulp(1e4) ~ 1e-3)
+    orig = metrics.sinkhorn_divergence(x, y, blur=0.05, batch_size=batch_size)
+    np.testing.assert_allclose(float(got.value), float(orig.value), rtol=5e-4)
+
+
+@pytest.mark.parametrize("shift", [1e3, 1e4])
+def test_nearest_distance_is_exact_far_from_the_origin(shift):
+    # before: up to 9.2 at shift 1e4 (and 0.2 at 1e3) for true distances 0.01: the matrix form
+    # |x|^2 + |p|^2 - 2 x.p of uncentred points cannot tell the points within ~2.5 apart, and
+    # the wrong one was picked (its distance then recomputed exactly)
+    points = shift + 10.0 * jax.random.uniform(jax.random.key(2), (200, 3))
+    x = points[:50] + jnp.array([0.01, 0.0, 0.0])
+    ref = _nearest_reference(x, points)  # float64 brute force on the float32 inputs
+    assert np.all(np.abs(ref - 0.01) < 1e-3)  # 0.01 up to the rounding of 1e4 + 0.01
+    for block in (1024, 16):
+        got = np.asarray(metrics.nearest_distance(x, points, block=block))
+        np.testing.assert_allclose(got, ref, rtol=1e-6)
+    jitted = jax.jit(jax.vmap(lambda xi: metrics.nearest_distance(xi, points, block=16)))(x.reshape(5, 10, 3))
+    np.testing.assert_allclose(np.asarray(jitted).reshape(-1), ref, rtol=1e-6)
+    # the memorisation report (centred by the training mean) agrees
+    rep = metrics.memorization_report(x, points)
+    np.testing.assert_allclose(np.asarray(rep.per_sample.nearest_distance), ref, rtol=1e-6)
+
+
+def _large_blur_limit(x, y, blur):
+    """``|m_x - m_y|^2 / 2 + |Sigma_x - Sigma_y|_F^2 / (4 blur^2)`` in float64 (uniform weights):
+    the debiased divergence (cost ``|x - y|^2 / 2``, ``eps = blur^2``) to ``O(blur^-4)``."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    dm = x.mean(0) - y.mean(0)
+    dcov = np.cov(x.T, bias=True) - np.cov(y.T, bias=True)
+    return 0.5 * dm @ dm + np.sum(dcov**2) / (4 * blur**2)
+
+
+def test_sinkhorn_large_blur_is_its_analytic_limit():
+    # before: 0.859 at blur 1e3, -1.99 at 1e4, -1.5e5 at 1e6 for a limit of 1.5, "converged":
+    # a float32 log-domain Sinkhorn loses ~ blur^2 ulp(log n) in every dual potential
+    x = jax.random.normal(jax.random.key(3), (100, 3))
+    y = 1.3 * jax.random.normal(jax.random.key(4), (80, 3)) + jnp.array([1.0, -0.5, 0.2])
+    for blur in (1e3, 1e6, 1e18):
+        res = metrics.sinkhorn_divergence(x, y, blur=blur)
+        assert bool(res.converged)
+        np.testing.assert_allclose(float(res.value), _large_blur_limit(x, y, blur), rtol=1e-5)
+    # blur -> inf: half the squared distance between the means
+    half_sq = 0.5 * float(np.sum((np.asarray(x, np.float64).mean(0) - np.asarray(y, np.float64).mean(0)) ** 2))
+    np.testing.assert_allclose(float(metrics.sinkhorn_divergence(x, y, blur=1e6).value), half_sq, rtol=1e-5)
+    # the closed form takes over from the Sinkhorn solve without a step: here at blur ~ 19.4
+    # (2 blur^2 = 10 x the cost bound 75.3); the two agree to the float32 Sinkhorn's rounding
+    below = metrics.sinkhorn_divergence(x, y, blur=19.0)
+    above = metrics.sinkhorn_divergence(x, y, blur=19.8)
+    assert int(below.num_iterations) > 0 and bool(below.converged) and int(above.num_iterations) == 0
+    np.testing.assert_allclose(float(below.value), _large_blur_limit(x, y, 19.0), rtol=2e-4)
+    np.testing.assert_allclose(float(above.value), _large_blur_limit(x, y, 19.8), rtol=1e-5)
+    # traced: under jit, vmap and the batched forms, blur and clouds traced or not
+    jitted = jax.jit(lambda u, v, b: metrics.sinkhorn_divergence(u, v, blur=b).value)(x, y, 1e6)
+    np.testing.assert_allclose(float(jitted), half_sq, rtol=1e-5)
+    ys = jnp.stack([y, y + 1.0])
+    for method in ("map", "vmap"):
+        batched = metrics.sinkhorn_divergence_batched(jnp.stack([x, x]), ys, method=method, blur=1e6)
+        assert bool(jnp.all(batched.converged))
+        np.testing.assert_allclose(np.asarray(batched.value),
+                                   [_large_blur_limit(x, yi, 1e6) for yi in ys], rtol=1e-5)
+
+
+def test_sinkhorn_refuses_a_blur_too_small_for_the_clouds():
+    # before: -inf or NaN (converged False) or, at random, a number, from overflow in the solver
+    x, y = _clouds_2d()
+    with pytest.raises(ValueError, match=r"blur=1e-12 is too small .* A meaningful blur here is >= 1\.3"):
+        metrics.sinkhorn_divergence(x, y, blur=1e-12)
+    with pytest.raises(ValueError, match=r"blur=1e-12 is too small for pair 1 of the batch \(xs\[1\], ys\[1\]\)"):
+        metrics.sinkhorn_divergence_batched(jnp.stack([x, 1e-3 * x]), jnp.stack([y, y]), blur=1e-12)
+    # the limit scales with the clouds: 1e-6 is fine at unit scale, not at 1e4
+    assert bool(metrics.sinkhorn_divergence(x, y, blur=1e-6).converged)
+    with pytest.raises(ValueError, match="blur=1e-06 is too small"):
+        metrics.sinkhorn_divergence(1e4 * x, 1e4 * y, blur=1e-6)
+    # traced (no refusal possible): flagged as NaN, not converged, and checked() says why
+    res = jax.jit(lambda u, v: metrics.sinkhorn_divergence(u, v, blur=1e-12))(x, y)
+    assert np.isnan(float(res.value)) and not bool(res.converged) and int(res.num_iterations) == 0
+    with pytest.raises(RuntimeError, match="blur is too small"):
+        res.checked()
+
+
+@pytest.mark.parametrize("shift", [1e3, 1e4])
+def test_kernel_distances_are_exact_under_translation(shift):
+    # issue 22: |x|^2 + |y|^2 - 2 x.y cancels in float32 far from the origin
+    kx, ky = jax.random.split(jax.random.key(3))
+    x = 0.3 * jax.random.normal(kx, (200, 2))
+    y = 0.3 * jax.random.normal(ky, (150, 2)) + 0.2
+    for f in (lambda u, v: metrics.mmd_squared(u, v, bandwidth=0.5), metrics.energy_distance):
+        base = float(f(x, y))
+        # the shifted inputs are rounded to float32 there: compare with those rounded points moved back
+        xs, ys = x + shift, y + shift
+        moved = float(f(xs - shift, ys - shift))
+        assert abs(float(f(xs, ys)) - moved) <= 1e-3 * abs(base) + 1e-6, (shift, float(f(xs, ys)), moved)

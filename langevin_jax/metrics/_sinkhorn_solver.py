@@ -55,12 +55,108 @@ def _max_sq_dist(x, y, batch_size):
     return jnp.max(rows)
 
 
+#: At and above this ratio of OTT's ``eps = 2 blur^2`` to the bound ``4 max |z - c|^2`` of the
+#: costs ``|x - y|^2`` (centred points ``z - c``), the divergence is its large-blur expansion
+#: (`_large_blur_value`) instead of a Sinkhorn solve. The expansion's remainder was measured at
+#: ``<= 4e-5 bound / ratio^2`` (Gaussian, exponential and two-cluster clouds against a float64
+#: Sinkhorn): ``<= 4e-7 bound`` from here on. A float32 log-domain Sinkhorn loses ``~ eps
+#: ulp(log n)`` to rounding in every potential: measured ``~ 1e-6 bound`` up to ratio 30, then
+#: growing with ``eps`` (``7e-5 bound`` at ratio 270), and the value means nothing far above it
+#: (``-1.5e5`` for ``1.5`` at ``blur = 1e6`` on unit-scale clouds).
+_CLOSED_FORM_RATIO = 10.0
+
+
+def _centre(x, y, a, b):
+    """``x - c``, ``y - c`` with ``c`` the midpoint of the two weighted means: the divergence is
+    translation-invariant, and the costs ``|x|^2 + |y|^2 - 2 x.y`` of the centred points lose
+    ``~ ulp(max |z - c|^2)`` instead of ``~ ulp(|z|^2)`` (all of ``|x - y|^2`` at a shift of
+    ``1e4``). Weighted sums, not a matrix product: no TF32 on a GPU."""
+    c = 0.5 * (jnp.sum(a[:, None] * x, axis=0) + jnp.sum(b[:, None] * y, axis=0))
+    return x - c, y - c
+
+
+def _cost_bound(x, y):
+    """``4 max |z|^2`` over the points of both (centred) clouds: a bound on every cost
+    ``|u - v|^2`` of the three problems, within a factor 4 of the largest."""
+    return 4.0 * jnp.maximum(jnp.max(jnp.sum(x * x, axis=1)), jnp.max(jnp.sum(y * y, axis=1)))
+
+
+def _max_cost_ratio(dtype) -> float:
+    """The largest ``bound / eps`` the float solver is given: ``sqrt`` of the dtype's largest
+    number (``1.8e19`` in float32). Far above it its intermediate quantities overflow (float32:
+    ``-inf`` or NaN from ``~1e29`` on); far below it already (ratio ``> 1 / ulp(1)``) ``eps`` is
+    under the costs' rounding ``ulp(bound)``, so a smaller blur is not resolved anyway."""
+    return math.sqrt(float(jnp.finfo(dtype).max))
+
+
+@jax.jit
+def _centred_cost_bound(x, y, a, b):
+    """`_cost_bound` of the clouds as `_sinkhorn_impl` centres them (for the eager check)."""
+    return _cost_bound(*_centre(x, y, a, b))
+
+
+def _large_blur_value(x, y, a, b, blur):
+    """The debiased divergence's expansion in ``1 / eps`` (``eps = blur^2``, cost
+    ``|x - y|^2 / 2``)::
+
+        S_eps = |m_x - m_y|^2 / 2 + |Sigma_x - Sigma_y|_F^2 / (4 eps) + O(|x - y|^6 / eps^2)
+
+    (``m``, ``Sigma``: weighted means and covariances). ``OT_eps(a, b) = <C, a x b> - |C~|^2 /
+    (2 eps) + ...`` with ``C~`` the doubly centred cost, ``-(x - m_x).(y - m_y)`` here, whose
+    ``|.|^2`` under ``a x b`` is ``tr(Sigma_x Sigma_y)``; the debiasing leaves the two lines
+    above. ``eps -> inf``: half the squared distance between the means."""
+    mx, my = jnp.sum(a[:, None] * x, axis=0), jnp.sum(b[:, None] * y, axis=0)
+    zx, zy = x - mx, y - my
+    mm = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
+    d = x.shape[1]
+    if d <= x.shape[0] + y.shape[0]:  # d x d covariances
+        diff = mm((zx * a[:, None]).T, zx) - mm((zy * b[:, None]).T, zy)
+        frob = jnp.sum(diff * diff)
+    else:  # |Z^T W Z|_F^2 = sum_ij w_i w_j (z_i . z_j)^2 over both clouds, W = diag(a, -b)
+        z = jnp.concatenate([zx, zy])
+        w = jnp.concatenate([a, -b])
+        gram = mm(z, z.T)
+        frob = jnp.sum(w[:, None] * w[None, :] * gram * gram)
+    return 0.5 * jnp.sum((mx - my) ** 2) + frob / (4.0 * blur**2)
+
+
 @functools.partial(
     jax.jit, static_argnames=("decay", "block", "max_iterations", "threshold", "rtol", "batch_size")
 )
 def _sinkhorn_impl(x, y, a, b, blur, *, decay, block, max_iterations, threshold, rtol, batch_size=None):
     """``(value, converged, num_iterations)`` of the debiased divergence (the fields of a
-    ``SinkhornResult``); the arguments are validated by ``sinkhorn_divergence``."""
+    ``SinkhornResult``); the arguments are validated by ``sinkhorn_divergence``.
+
+    The points are centred first (`_centre`). With ``bound`` the cost bound `_cost_bound` and
+    OTT's ``eps = 2 blur^2``: ``eps >= _CLOSED_FORM_RATIO bound`` (a blur far above the clouds'
+    scale) gets the closed form `_large_blur_value` with ``converged = True`` and
+    ``num_iterations = 0``; ``bound > _max_cost_ratio(dtype) eps`` (a blur so far below it that
+    the float solver overflows; refused by ``sinkhorn_divergence`` where the values are
+    concrete) gets ``value = NaN``, ``converged = False``, ``num_iterations = 0``; anything
+    else the annealed Sinkhorn of `_solve`."""
+    x, y = _centre(x, y, a, b)
+    bound = _cost_bound(x, y)
+    target = 2.0 * blur**2
+
+    def closed_form(x, y, a, b, blur):
+        return (_large_blur_value(x, y, a, b, blur).astype(x.dtype), jnp.asarray(True),
+                jnp.asarray(0, jnp.int32))
+
+    def meaningless(x, y, a, b, blur):
+        return jnp.full((), jnp.nan, x.dtype), jnp.asarray(False), jnp.asarray(0, jnp.int32)
+
+    def solve(x, y, a, b, blur):
+        value, done, iters = _solve(x, y, a, b, blur, decay=decay, block=block, max_iterations=max_iterations,
+                                    threshold=threshold, rtol=rtol, batch_size=batch_size)
+        return value.astype(x.dtype), jnp.asarray(done, bool), jnp.asarray(iters, jnp.int32)
+
+    limit = jnp.asarray(_max_cost_ratio(x.dtype), x.dtype)
+    branch = jnp.where(target >= _CLOSED_FORM_RATIO * bound, 0, jnp.where(bound > limit * target, 1, 2))
+    return jax.lax.switch(branch, (closed_form, meaningless, solve), x, y, a, b, blur)
+
+
+def _solve(x, y, a, b, blur, *, decay, block, max_iterations, threshold, rtol, batch_size):
+    """The annealed, warm-started Sinkhorn solve of `_sinkhorn_impl` (on centred points)."""
     from ott.geometry import epsilon_scheduler, geometry
     from ott.problems.linear import linear_problem
     from ott.solvers.linear import acceleration, sinkhorn

@@ -21,12 +21,16 @@ def nearest_distance(x: ArrayLike, points: ArrayLike, *, block: int = 1024) -> j
 
     ``points`` is scanned in blocks of ``block`` rows (one ``lax.scan``, no Python loop over
     points, memory ``~ n x block``); inside a block the squared distances are the full-precision
-    matrix product ``|x|^2 + |p|^2 - 2 x p^T``. That form loses absolute accuracy
-    ``~ eps |x|^2`` to cancellation, so it only *selects* the nearest point; the returned
-    distance is then recomputed directly as ``|x_i - p_{j*}|``, accurate to rounding even for a
-    sample sitting on a point (a memorised sample gives 0, not ``sqrt(eps) |x|``). Ties pick the
-    first such point, which does not change the distance. Works under ``jit`` and ``vmap``
-    (``block`` is static); not meant for ``grad`` (``|.|`` at 0).
+    matrix product ``|x|^2 + |p|^2 - 2 x p^T`` of the points centred by the mean ``c`` of
+    ``points`` (a common shift changes no distance). That form loses absolute accuracy
+    ``~ eps (|x - c|^2 + |p - c|^2)`` to cancellation (uncentred, ``~ eps |x|^2``: at ``|x| ~
+    1e4`` in float32 every point within ``~ 2.5`` looked as near as the nearest), so it only
+    *selects* the nearest point; the returned distance is then recomputed directly as
+    ``|x_i - p_{j*}|`` on the inputs, accurate to rounding even for a sample sitting on a point
+    (a memorised sample gives 0, not ``sqrt(eps) |x|``). A point whose squared distance is within
+    that rounding of the nearest one's may be picked instead, which changes the distance by at
+    most the rounding. Ties pick the first such point, which does not change the distance. Works
+    under ``jit`` and ``vmap`` (``block`` is static); not meant for ``grad`` (``|.|`` at 0).
 
     Args:
       x: ``[n, d]`` query points (``n >= 1``).
@@ -60,15 +64,17 @@ def nearest_distance(x: ArrayLike, points: ArrayLike, *, block: int = 1024) -> j
 @functools.partial(jax.jit, static_argnums=2)
 def _nearest_distance(x, points, block):
     m, d = points.shape
+    centre = jnp.mean(points, axis=0)
+    xc = x - centre
     num_blocks = -(-m // block)
-    padded = jnp.zeros((num_blocks * block, d), points.dtype).at[:m].set(points)
+    padded = jnp.zeros((num_blocks * block, d), points.dtype).at[:m].set(points - centre)
     blocks = padded.reshape(num_blocks, block, d)
     valid = (jnp.arange(num_blocks * block) < m).reshape(num_blocks, block)
 
     def scan_block(carry, args):
         best_sq, best_idx = carry
         pts, ok, start = args
-        sq = jnp.where(ok[None, :], _sq_dists(x, pts), jnp.inf)
+        sq = jnp.where(ok[None, :], _sq_dists(xc, pts), jnp.inf)
         j = jnp.argmin(sq, axis=1).astype(jnp.int32)  # int64 under x64
         sq_j = jnp.take_along_axis(sq, j[:, None], axis=1)[:, 0]
         better = sq_j < best_sq  # strict: a tie keeps the earlier point
@@ -77,5 +83,5 @@ def _nearest_distance(x, points, block):
     init = (jnp.full((x.shape[0],), jnp.inf, x.dtype), jnp.zeros((x.shape[0],), jnp.int32))
     starts = jnp.arange(num_blocks, dtype=jnp.int32) * block
     (_, idx), _ = jax.lax.scan(scan_block, init, (blocks, valid, starts))
-    diff = x - points[idx]
+    diff = x - points[idx]  # the chosen distance, recomputed directly on the inputs
     return jnp.sqrt(jnp.sum(diff * diff, axis=1))

@@ -16,7 +16,7 @@ import numpy as np
 
 from langevin_jax import _checks
 from langevin_jax.metrics._clouds import _check_cloud
-from langevin_jax.metrics._sinkhorn_solver import _sinkhorn_impl
+from langevin_jax.metrics._sinkhorn_solver import _centred_cost_bound, _max_cost_ratio, _sinkhorn_impl
 
 
 class SinkhornResult(NamedTuple):
@@ -26,9 +26,12 @@ class SinkhornResult(NamedTuple):
       value: ``S_eps(x, y)`` (scalar, or ``[...]`` when batched).
       converged: ``True`` when either every Sinkhorn problem met the marginal
         threshold, or the debiased value changed by less than ``rtol`` (relative) over
-        the last block of iterations at the target ``epsilon``. ``False`` means the
-        iteration budget ran out first: do not report ``value`` as a number.
-      num_iterations: Sinkhorn iterations performed (annealing included).
+        the last block of iterations at the target ``epsilon``, or ``value`` is the
+        large-blur closed form. ``False`` means the iteration budget ran out first, or
+        (``value`` NaN, ``num_iterations`` 0, only where a traced call could not refuse
+        it) a blur far too small for the clouds' scale: do not report ``value`` as a number.
+      num_iterations: Sinkhorn iterations performed (annealing included); 0 for the
+        large-blur closed form.
     """
 
     value: jax.Array
@@ -38,12 +41,20 @@ class SinkhornResult(NamedTuple):
     def checked(self) -> float:
         """``float(value)``, raising ``RuntimeError`` if it did not converge."""
         if not bool(jnp.all(self.converged)):
+            if bool(jnp.any(jnp.isnan(self.value) & (self.num_iterations == 0))):
+                raise RuntimeError(
+                    f"Sinkhorn divergence not computed (value {self.value}): blur is too small for the "
+                    "clouds' scale in this dtype (see sinkhorn_divergence; an eager call says how small)"
+                )
             raise RuntimeError(
                 f"Sinkhorn divergence did not converge in {int(jnp.max(self.num_iterations))} "
                 f"iterations (last value {self.value}); raise max_iterations"
             )
         return float(self.value)
 
+
+#: Default ``blur`` of [`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence].
+_DEFAULT_BLUR = 0.01
 
 #: Default ``max_memory_bytes`` of [`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence]: 4 GiB.
 SINKHORN_MAX_MEMORY_BYTES = 4 * 2**30
@@ -53,7 +64,7 @@ def sinkhorn_divergence(
     x: jax.Array,
     y: jax.Array,
     *,
-    blur: float = 0.01,
+    blur: float = _DEFAULT_BLUR,
     x_weights: Optional[jax.Array] = None,
     y_weights: Optional[jax.Array] = None,
     decay: float = 0.9,
@@ -93,6 +104,23 @@ def sinkhorn_divergence(
       recomputed every iteration), the same value to about ``1e-6`` relative.
     * **Precision**: the costs use full float32 matrix products on every backend (a GPU's
       default float32 product is TF32, which tripled the error against GeomLoss).
+    * **Translation**: both clouds are first shifted by the midpoint ``c`` of their weighted
+      means (the divergence is translation-invariant), so the costs ``|x|^2 + |y|^2 - 2 x.y``
+      lose ``~ ulp(max |z - c|^2)``, not ``~ ulp(|z|^2)``: clouds at ``1e3`` or ``1e4`` from the
+      origin give the value of the same clouds at the origin (before: ``-17%`` at ``1e3``, ``0``
+      at ``1e4``).
+    * **Large blur**: for ``2 blur^2 >= 10 B``, ``B = 4 max |z - c|^2`` (a bound on every
+      ``|x - y|^2``), the value is the closed form ``|m_x - m_y|^2 / 2 + |Sigma_x -
+      Sigma_y|_F^2 / (4 blur^2)`` (weighted means and covariances), the divergence's expansion
+      in ``1 / blur^2``, with ``converged = True`` and ``num_iterations = 0``: its remainder
+      there is ``< 1e-6 B`` (measured), while a float32 log-domain Sinkhorn loses ``~ blur^2
+      ulp(log n)`` in every dual potential (``-1.5e5`` instead of ``1.5`` at ``blur = 1e6``).
+      As ``blur -> inf`` the value tends to ``|m_x - m_y|^2 / 2``.
+    * **Small blur**: a blur with ``B / (2 blur^2)`` above ``sqrt`` of the dtype's largest
+      number (``1.8e19`` in float32, i.e. ``blur < ~1e-9`` for unit-scale clouds) makes the
+      float solver overflow (``-inf``, NaN); it is refused, or under a trace flagged as
+      ``value = NaN``, ``converged = False``. Already a blur below the costs' rounding
+      (``2 blur^2 < ulp(B)``) is not resolved by float32 arithmetic.
 
     For many pairs use [`sinkhorn_divergence_batched`][langevin_jax.metrics.sinkhorn_divergence_batched]
     (one compiled call); the function also composes with ``jax.vmap`` and ``jit``. It is
@@ -101,7 +129,8 @@ def sinkhorn_divergence(
     Args:
       x: ``[n, d]`` points.
       y: ``[m, d]`` points.
-      blur: GeomLoss's ``blur`` (``eps = blur^2``), > 0.
+      blur: GeomLoss's ``blur`` (``eps = blur^2``), > 0, and not so small that
+        ``B / (2 blur^2)`` exceeds ``sqrt(finfo(dtype).max)`` (see Small blur above).
       x_weights: optional positive weights ``[n]`` (normalised); uniform by default.
       y_weights: optional positive weights ``[m]``; uniform by default.
       decay: annealing factor in (0, 1).
@@ -119,7 +148,8 @@ def sinkhorn_divergence(
 
     Raises:
       ValueError: NaN/inf in the inputs, mismatched dimensions, fewer than 2 points, bad
-        settings, or more memory than ``max_memory_bytes`` -- before anything is compiled.
+        settings, a blur too small for the clouds' scale (values concrete), or more memory
+        than ``max_memory_bytes`` -- before anything is compiled.
     """
     if not isinstance(x, jax.core.Tracer):
         x = _check_cloud("x", x)
@@ -145,6 +175,8 @@ def sinkhorn_divergence(
     b = _check_weights("y_weights", y_weights, y.shape[0], dtype)
     a = jnp.full((x.shape[0],), 1.0 / x.shape[0], dtype) if a is None else a
     b = jnp.full((y.shape[0],), 1.0 / y.shape[0], dtype) if b is None else b
+    if all(_checks.is_concrete(v) for v in (x, y, a, b, blur)):
+        _check_blur_scale(blur, _centred_cost_bound(x, y, a, b), dtype)
     return SinkhornResult(*_sinkhorn_impl(x, y, a, b, jnp.asarray(blur, dtype), decay=decay, block=block,
                                           max_iterations=max_iterations, threshold=threshold, rtol=rtol,
                                           batch_size=batch_size))
@@ -179,6 +211,7 @@ def sinkhorn_divergence_batched(
     for i in range(xs.shape[0]):  # eager validation of every cloud before compiling
         _check_cloud(f"xs[{i}]", xs[i])
         _check_cloud(f"ys[{i}]", ys[i])
+    _check_batched_blur(xs, ys, kwargs)
     batch_size = kwargs.get("batch_size")
     if batch_size is not None:
         batch_size = _checks.check_int_at_least("batch_size", batch_size, 1)
@@ -287,6 +320,54 @@ def _check_weights(name: str, w: Any, n: int, dtype) -> Optional[jax.Array]:
         raise ValueError(f"{name} must have shape ({n},), got {w.shape}")
     _checks.check_positive_finite(name, w)
     return w / jnp.sum(w)
+
+
+def _check_blur_scale(blur: Any, bound: Any, dtype: Any, what: str = "these clouds") -> None:
+    """Refuse a concrete ``blur`` whose ``eps = 2 blur^2`` (in ``dtype``, as the solver computes
+    it) is so far below the cost bound ``bound`` that the solver would overflow: the test of
+    ``_sinkhorn_impl``'s NaN branch, on the same numbers."""
+    limit = _max_cost_ratio(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        b = np.asarray(blur, dtype)
+        eps = 2 * b * b
+        bound = np.asarray(bound, dtype)
+        if not bound > np.asarray(limit, dtype) * eps:
+            return
+        ratio = float(bound) / float(eps) if float(eps) > 0 else float("inf")
+    name = jnp.dtype(dtype).name
+    smallest = float(np.sqrt(float(bound) / (2 * limit)))
+    rounding = float(np.sqrt(float(np.finfo(dtype).eps) * float(bound) / 2))
+    shown = repr(blur) if isinstance(blur, (int, float)) else f"{float(np.asarray(blur)):g}"
+    raise ValueError(
+        f"blur={shown} is too small for {what} in {name}: their squared distances |x - y|^2 reach "
+        f"up to {float(bound):.3g} (bound of the centred clouds), {ratio:.3g} times the solver's "
+        f"epsilon 2 * blur**2, beyond the {limit:.3g} at which its {name} arithmetic overflows (the "
+        f"value would be -inf or NaN). A meaningful blur here is >= {smallest:.3g}, and already "
+        f"below blur ~ {rounding:.2g} epsilon is under the {name} rounding of the costs, so a smaller "
+        "blur is not resolved anyway"
+    )
+
+
+def _check_batched_blur(xs: jax.Array, ys: jax.Array, kwargs: dict) -> None:
+    """`_check_blur_scale` for every pair of a batched call, eagerly (inside the compiled
+    batch the clouds are traced)."""
+    blur = kwargs.get("blur", _DEFAULT_BLUR)
+    if not all(_checks.is_concrete(v) for v in (xs, ys, blur)):
+        return
+    _checks.check_positive_finite("blur", blur)
+    fx = xs if jnp.issubdtype(xs.dtype, jnp.floating) else xs.astype(jnp.float32)
+    fy = ys if jnp.issubdtype(ys.dtype, jnp.floating) else ys.astype(jnp.float32)
+    dtype = jnp.result_type(fx.dtype, fy.dtype)
+    fx, fy = fx.astype(dtype), fy.astype(dtype)
+    a = _check_weights("x_weights", kwargs.get("x_weights"), xs.shape[1], dtype)
+    b = _check_weights("y_weights", kwargs.get("y_weights"), ys.shape[1], dtype)
+    if (a is not None and not _checks.is_concrete(a)) or (b is not None and not _checks.is_concrete(b)):
+        return
+    a = jnp.full((xs.shape[1],), 1.0 / xs.shape[1], dtype) if a is None else a
+    b = jnp.full((ys.shape[1],), 1.0 / ys.shape[1], dtype) if b is None else b
+    bounds = np.asarray(jax.vmap(_centred_cost_bound, in_axes=(0, 0, None, None))(fx, fy, a, b))
+    worst = int(np.argmax(bounds))
+    _check_blur_scale(blur, bounds[worst], dtype, what=f"pair {worst} of the batch (xs[{worst}], ys[{worst}])")
 
 
 def _check_max_memory(max_memory_bytes: Any) -> None:
