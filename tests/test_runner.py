@@ -138,39 +138,87 @@ def test_bad_step_size_schedule(no_compile):
 SHARDED_SCRIPT = textwrap.dedent(
     """
     import json, jax, jax.numpy as jnp, numpy as np, langevin_jax as lj
+    from langevin_jax import annealing, diffusion
+    from langevin_jax.diffusion.schedules import alphabar
     assert jax.device_count() == 4, jax.devices()
-    target = lj.Gaussian.from_spectrum(jnp.zeros(3), jnp.array([0.5, 1.0, 2.0]))
-    x0 = jax.random.normal(jax.random.key(0), (16, 3))
+    D = 3
+    mean = jnp.array([0.5, -1.0, 0.25])
+    iso = lj.IsotropicGaussian.create(mean, 1.5)
+    q = np.linalg.qr(np.random.default_rng(0).standard_normal((D, D)))[0]
+    full = lj.Gaussian.create(mean, jnp.asarray(q @ np.diag([0.5, 1.0, 2.0]) @ q.T, jnp.float32))
+    sched = diffusion.linear_schedule(20, beta_max=0.4)
+
+    def iso_eps(x, t):  # the exact denoiser of N(mean, 1.5 I): elementwise
+        ab = alphabar(sched, t).astype(x.dtype)
+        return jnp.sqrt(1.0 - ab) * (x - jnp.sqrt(ab) * mean) / (1.5 * ab + 1.0 - ab)
+
+    def iso_denoiser(y, lam):  # E[X | sqrt(lam) X + sqrt(1 - lam) Z = y] for N(mean, 1.5 I)
+        return mean + 1.5 * jnp.sqrt(lam) * (y - jnp.sqrt(lam) * mean) / (1.5 * lam + 1.0 - lam)
+
+    full_eps = diffusion.gaussian_eps_fn(sched, full.mean, full.covariance)  # matrix products
+    grid = annealing.uniform_time_grid(20)
+    ncsn = dict(levels=[20, 8, 2], steps_per_level=6, epsilon=2e-2)
+    x0 = jax.random.normal(jax.random.key(0), (16, D))
+    tree0 = {"a": x0, "b": x0[:, 0]}
+    # elementwise scores: bit for bit, every sampler
+    EXACT = {
+        "ula": (lj.ula(iso.score, 0.1), 20, x0),
+        "ula_pytree": (lj.ula(lambda x: jax.tree_util.tree_map(lambda v: -v, x), 0.1), 20, tree0),
+        "mala": (lj.mala(iso.log_prob, 0.3), 20, x0),
+        "annealed": (lj.annealed_langevin(lambda x, t: -(x - t), lambda k: (0.1 * k, 0.05)), 20, x0),
+        "dalmc": (annealing.dalmc(annealing.denoiser_path(iso_denoiser, "cosine", D), 0.5, grid), 20, x0),
+        "ddpm": (diffusion.ddpm_sampler(iso_eps, sched), 20, x0),
+        "ddim": (diffusion.ddim_sampler(iso_eps, sched, 10, eta=0.5), 10, x0),
+        "pc_predictor": (diffusion.pc_sampler(iso_eps, sched, corrector_steps=0), 20, x0),
+        "ncsn": (diffusion.ncsn_sampler(iso_eps, sched, **ncsn), 18, x0),
+    }
+    # matrix products in the score, sums over a chain's coordinates (the corrector's norms) and
+    # means over the chains (PC's default step size): XLA's loops for them depend on the chains
+    # per device, so the last float32 bits may differ
+    CLOSE = {
+        "ula_full_covariance": (lj.ula(full.score, 0.1), 20, x0),
+        "ddpm_full_covariance": (diffusion.ddpm_sampler(full_eps, sched), 20, x0),
+        "ddim_full_covariance": (diffusion.ddim_sampler(full_eps, sched, 10), 10, x0),
+        "pc_chain_norms": (diffusion.pc_sampler(iso_eps, sched, snr_norms="chain"), 20, x0),
+        "pc_batch_norms": (diffusion.pc_sampler(iso_eps, sched), 20, x0),
+    }
+
+    def ulps(a, b):  # max |a - b| in float32 ulps of each chain's largest |coordinate|
+        a, b = np.asarray(a, np.float64), np.asarray(b)
+        b = b.reshape(b.shape[0], -1)
+        scale = np.spacing(np.max(np.abs(b), axis=-1, keepdims=True)).astype(np.float64)
+        return float(np.max(np.abs(a.reshape(b.shape) - b) / scale))
+
     out = {}
-    for name, alg in [("ula", lj.ula(target.score, 0.1)), ("mala", lj.mala(target.log_prob, 0.3))]:
-        a = lj.run(jax.random.key(1), alg, x0, 30, save_every=10, shard=True)
-        b = lj.run(jax.random.key(1), alg, x0, 30, save_every=10, shard=False)
-        out[name] = dict(
-            num_shards=len(a.positions.sharding.device_set),
-            equal=bool(np.array_equal(np.asarray(a.positions), np.asarray(b.positions))
-                       and np.array_equal(np.asarray(a.trajectory), np.asarray(b.trajectory))),
-            max_diff=float(np.max(np.abs(np.asarray(a.positions) - np.asarray(b.positions)))),
-        )
-    auto = lj.run(jax.random.key(1), lj.ula(target.score, 0.1), x0, 30)
+    for name, (alg, n, init) in {**EXACT, **CLOSE}.items():
+        a = lj.run(jax.random.key(1), alg, init, n, save_every=n // 2, shard=True)
+        b = lj.run(jax.random.key(1), alg, init, n, save_every=n // 2, shard=False)
+        la = jax.tree_util.tree_leaves(a.positions) + [t for leaf in jax.tree_util.tree_leaves(a.trajectory) for t in leaf]
+        lb = jax.tree_util.tree_leaves(b.positions) + [t for leaf in jax.tree_util.tree_leaves(b.trajectory) for t in leaf]
+        out[name] = dict(exact=name in EXACT,
+                         num_shards=len(jax.tree_util.tree_leaves(a.positions)[0].sharding.device_set),
+                         equal=all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(la, lb)),
+                         ulps=max(ulps(u, v) for u, v in zip(la, lb)))
+    auto = lj.run(jax.random.key(1), lj.ula(iso.score, 0.1), x0, 30)
     out["auto_shards"] = len(auto.positions.sharding.device_set)
     # a sharded run continued from its state equals the whole sharded run
-    half = lj.run(jax.random.key(1), lj.ula(target.score, 0.1), x0, 15, shard=True)
-    rest = lj.run(jax.random.key(1), lj.ula(target.score, 0.1), num_steps=15, initial_state=half.state, shard=True)
+    half = lj.run(jax.random.key(1), lj.ula(iso.score, 0.1), x0, 15, shard=True)
+    rest = lj.run(jax.random.key(1), lj.ula(iso.score, 0.1), num_steps=15, initial_state=half.state, shard=True)
     out["continued_equal"] = bool(np.array_equal(np.asarray(rest.positions), np.asarray(auto.positions)))
-    # predictor-corrector's batch-averaged step size reduces over the sharded chain axis
-    from langevin_jax import diffusion
-    sched = diffusion.linear_schedule(30, beta_max=0.3)
-    pc = diffusion.pc_sampler(diffusion.gaussian_eps_fn(sched, target.mean, target.covariance), sched)
-    a = lj.run(jax.random.key(1), pc, x0, 30, shard=True)
-    b = lj.run(jax.random.key(1), pc, x0, 30, shard=False)
-    out["pc"] = dict(num_shards=len(a.positions.sharding.device_set),
-                     close=bool(np.allclose(np.asarray(a.positions), np.asarray(b.positions), rtol=1e-5, atol=1e-5)))
     print("RESULT" + json.dumps(out))
     """
 )
 
+#: the bound (float32 ulps of a chain's largest coordinate, anywhere in the trajectory) where a
+#: sharded run is not promised bit for bit; measured on the runs above: 2 to 6
+SHARDED_ULPS = 32
+
 
 def test_sharded_equals_unsharded_on_four_cpu_devices():
+    """Every sampler with an elementwise score gives the same bits on 4 devices as on 1 (the
+    promise of docs/guarantees.md, "Determinism"; MALA's positions, unless a last-bit difference
+    in its acceptance ratio flips a decision); a score with matrix products, PC's corrector and
+    its default batch-averaged step size stay within a few float32 ulps."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
                JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env, capture_output=True,
@@ -178,12 +226,18 @@ def test_sharded_equals_unsharded_on_four_cpu_devices():
     assert proc.returncode == 0, proc.stderr
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][0]
     res = json.loads(line[len("RESULT"):])
-    for name in ("ula", "mala"):
-        assert res[name]["num_shards"] == 4
-        assert res[name]["equal"], res[name]
+    cases = {k: v for k, v in res.items() if isinstance(v, dict)}
+    assert {k for k, v in cases.items() if v["exact"]} == {
+        "ula", "ula_pytree", "mala", "annealed", "dalmc", "ddpm", "ddim", "pc_predictor", "ncsn"}
+    assert len(cases) == 14
+    for name, r in cases.items():
+        assert r["num_shards"] == 4, (name, r)
+        if r["exact"]:
+            assert r["equal"], (name, r)
+        else:
+            assert r["ulps"] <= SHARDED_ULPS, (name, r)
     assert res["auto_shards"] == 4
     assert res["continued_equal"]
-    assert res["pc"]["num_shards"] == 4 and res["pc"]["close"], res["pc"]
 
 
 def test_progress_stream_is_resolved_at_call_time():

@@ -31,8 +31,12 @@ def test_cli_and_main_job_write_outputs(tmp_path, monkeypatch):
     mtime = (out / "ula_bias.json").stat().st_mtime_ns
     main_job.main(["--out", str(tmp_path), "--only", "ula_bias"])
     assert (out / "ula_bias.json").stat().st_mtime_ns == mtime
-    # (issue 13, item 2) another seed is recomputed, never re-used and relabelled
-    main_job.main(["--out", str(tmp_path), "--only", "ula_bias", "--seed", "5"])
+    # (issue 13, item 2) another seed is recomputed, never re-used and relabelled; (issue 22)
+    # and never replaces the first seed's result without --force
+    with pytest.raises(SystemExit):
+        main_job.main(["--out", str(tmp_path), "--only", "ula_bias", "--seed", "5"])
+    assert json.loads((out / "ula_bias.json").read_text())["seed"] == 0
+    main_job.main(["--out", str(tmp_path), "--only", "ula_bias", "--seed", "5", "--force"])
     assert json.loads((out / "ula_bias.json").read_text())["seed"] == 5
     assert "seed 5" in (tmp_path / "REPORT.md").read_text()
 
