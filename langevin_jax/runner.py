@@ -466,6 +466,7 @@ def _check_positions(initial_positions: Any) -> Any:
         raise ValueError("initial_positions must hold at least one array, got an empty pytree")
     out = []
     for leaf in leaves:
+        _checks.check_position_dtype("initial_positions", leaf)  # complex, float16, bfloat16
         try:
             # a NumPy array or list goes to the device as is (jnp.asarray would compile a copy)
             x = leaf if isinstance(leaf, jax.Array) else jax.device_put(np.asarray(leaf))
@@ -526,6 +527,18 @@ def _first_chain(positions: Any, check_finite: bool) -> Any:
     if check_finite and not finite:
         raise ValueError("initial_positions contains NaN or inf")
     return first
+
+
+def _check_run_memory(positions: Any, num_steps: int, save_every: Optional[int]) -> None:
+    """Refuse, before anything is compiled, a run whose per-step keys (``[num_steps]``, 8 bytes
+    each) and saved trajectory (``[num_steps // save_every, num_chains, ...]``) exceed the free
+    memory."""
+    leaves = jax.tree_util.tree_leaves(positions)
+    per_save = sum(int(np.prod(jnp.shape(x), dtype=np.int64)) * jnp.result_type(x).itemsize for x in leaves)
+    num_saved = 0 if save_every is None else num_steps // save_every
+    need = 8 * num_steps + num_saved * per_save
+    _checks.check_memory(f"run with num_steps={num_steps}, save_every={save_every} (step keys [num_steps] and "
+                         f"trajectory [num_steps // save_every, num_chains, ...])", need)
 
 
 def _as_int32(x):
@@ -711,7 +724,7 @@ def run(
     if num_steps is None:
         raise ValueError("num_steps is required: run(key, algorithm, initial_positions, num_steps) or "
                          "run(key, algorithm, num_steps=..., initial_state=previous.state)")
-    num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
+    num_steps = _checks.check_count("num_steps", num_steps, 1)  # step indices are int32
     if save_every is not None:
         save_every = _checks.check_int_at_least("save_every", save_every, 1)
         if save_every > num_steps:
@@ -735,6 +748,7 @@ def run(
         initial_state, offset = _check_initial_state(algorithm, initial_state, start_step)
         initial_positions = initial_state.position
         chains = initial_state
+    _check_run_memory(initial_positions, num_steps, save_every)
     check = getattr(algorithm, "check", None)
     if callable(check):
         # the steps counted from the chain's first one (a continued chain's earlier steps too)

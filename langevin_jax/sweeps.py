@@ -33,7 +33,7 @@ from langevin_jax import _checks, theory
 from langevin_jax.runner import chain_keys, run
 from langevin_jax.samplers.ula import build_kernel as build_ula_kernel
 from langevin_jax.samplers.ula import init as ula_init
-from langevin_jax.samplers.base import SamplingAlgorithm, euler_maruyama
+from langevin_jax.samplers.base import SamplingAlgorithm, check_score_shape, euler_maruyama
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
 __all__ = [
@@ -62,6 +62,28 @@ def dimension_masks(dims: Sequence[int], d_max: int | None = None) -> jax.Array:
     return jnp.asarray(np.arange(d_max)[None, :] < np.asarray(dims)[:, None], jnp.float32)
 
 
+def _check_mask(mask: ArrayLike, d_max: int, against: str) -> jax.Array:
+    """A ``[d_max]`` mask of 0/1 (the values when concrete)."""
+    mask = jnp.asarray(mask)
+    if mask.shape != (d_max,):
+        raise ValueError(f"mask must have shape ({d_max},) to match {against}, got {mask.shape}")
+    _checks.check_real("mask", mask)
+    if _checks.is_concrete(mask) and not np.all(np.isin(np.asarray(mask), (0, 1))):
+        raise ValueError("mask must hold only 0 and 1")
+    return mask
+
+
+def _check_padding(name: str, x: jax.Array, mask: jax.Array) -> None:
+    """Padded coordinates (``mask == 0``, the last axis) of a concrete ``x`` are exactly 0."""
+    if not (_checks.is_concrete(x) and _checks.is_concrete(mask)):
+        return
+    padded = np.asarray(mask) == 0
+    values = np.asarray(x)[..., padded]
+    if values.size and np.any(values != 0):
+        raise ValueError(f"{name} must be 0 on the padded coordinates (where mask == 0), got "
+                         f"{values.ravel()[np.flatnonzero(values.ravel())[0]]!r} there")
+
+
 def _check_partitionable() -> None:
     if not jax.config.values["jax_threefry_partitionable"]:
         raise ValueError(
@@ -80,6 +102,8 @@ def prefix_normal(key: PRNGKey, d: int, dtype: DTypeLike = jnp.float32) -> jax.A
     [`langevin_jax.run`][langevin_jax.run] (which is what makes a sweep and a plain run agree).
     """
     _check_partitionable()
+    _checks.check_key("key", key)
+    d = _checks.check_count("d", d, 1)
     return jax.random.normal(key, (d,), dtype)
 
 
@@ -93,9 +117,11 @@ def prefix_noise(key: PRNGKey, num_steps: int, num_chains: int, d: int,
     """
     _check_partitionable()
     _checks.check_key("key", key)
-    num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
-    num_chains = _checks.check_int_at_least("num_chains", num_chains, 1)
-    d = _checks.check_int_at_least("d", d, 1)
+    num_steps = _checks.check_count("num_steps", num_steps, 1)
+    num_chains = _checks.check_count("num_chains", num_chains, 1)
+    d = _checks.check_count("d", d, 1)
+    _checks.check_memory(f"prefix_noise's result [num_steps, num_chains, d] = [{num_steps}, {num_chains}, {d}]",
+                         num_steps * num_chains * d * np.dtype(dtype).itemsize)
 
     def one(k):
         keys = chain_keys(key, k, num_chains)
@@ -146,16 +172,17 @@ def masked_ula(
       ``[num_chains, d_max]`` final positions.
     """
     _check_partitionable()
+    _checks.check_callable("score_fn", score_fn)
+    num_steps = _checks.check_count("num_steps", num_steps, 1)
     initial_positions = _checks.check_rank("initial_positions", initial_positions, 2,
                                            "[num_chains, d_max]")
     d_max = initial_positions.shape[1]
-    mask = jnp.asarray(mask)
-    if mask.shape != (d_max,):
-        raise ValueError(f"mask must have shape ({d_max},) to match initial_positions, got "
-                         f"{mask.shape}")
+    mask = _check_mask(mask, d_max, "initial_positions")
     _checks.check_positive_finite("step_size", step_size)
-    if _checks.is_concrete(mask) and not np.all(np.isin(np.asarray(mask), (0, 1))):
-        raise ValueError("mask must hold only 0 and 1")
+    _checks.check_real("initial_positions", initial_positions)
+    _check_padding("initial_positions", initial_positions, mask)
+    check_score_shape("score_fn", score_fn,  # one chain's point, abstractly: nothing runs
+                      jax.ShapeDtypeStruct(initial_positions.shape[1:], initial_positions.dtype))
     if noise is not None:
         noise = jnp.asarray(noise)
         want = (num_steps,) + initial_positions.shape
@@ -185,6 +212,7 @@ def sweep(fn: Callable[[jax.Array, jax.Array], PyTree], dims: Sequence[int],
     Returns:
       ``fn``'s outputs stacked along a leading ``[len(dims)]`` axis.
     """
+    _checks.check_callable("fn", fn)
     masks = dimension_masks(dims, d_max)
     return jax.jit(jax.vmap(fn))(jnp.asarray(list(dims), jnp.int32), masks)
 
@@ -196,7 +224,10 @@ def sweep(fn: Callable[[jax.Array, jax.Array], PyTree], dims: Sequence[int],
 
 def pad_spectrum(eigenvalues: ArrayLike, mask: ArrayLike) -> jax.Array:
     """Eigenvalues on the used coordinates, 1 on the padded ones."""
-    return jnp.where(jnp.asarray(mask) > 0, eigenvalues, 1.0)
+    eigenvalues = _checks.check_rank("eigenvalues", eigenvalues, 1, "[d_max]")
+    _checks.check_real("eigenvalues", eigenvalues)
+    mask = _check_mask(mask, eigenvalues.shape[0], "eigenvalues")
+    return jnp.where(mask > 0, eigenvalues, 1.0)
 
 
 def ula_gaussian_w2_masked(step_size: ArrayLike, eigenvalues: ArrayLike, mask: ArrayLike, num_steps: int,
@@ -213,6 +244,9 @@ def ula_gaussian_w2_masked(step_size: ArrayLike, eigenvalues: ArrayLike, mask: A
     depends on ``d`` through the smallest eigenvalue in play. Differentiable in ``step_size``
     and ``eigenvalues`` (padded coordinates see ``lambda = 1`` and add zero).
     """
+    _checks.check_real("num_steps", num_steps)
+    _checks.check_real("step_size", step_size)
+    _checks.check_real("start", start)
     lam = pad_spectrum(eigenvalues, mask)
     mean_k, var_k = theory.ula_gaussian_law_unchecked(0.0, lam, step_size, num_steps, start, 0.0)
     terms = mean_k**2 + (jnp.sqrt(lam) - jnp.sqrt(jnp.maximum(var_k, 0.0))) ** 2
@@ -229,8 +263,15 @@ def diag_fit_w2_masked(samples: jax.Array, eigenvalues: ArrayLike, mask: ArrayLi
     from ``E[sd] ~ sigma (1 - 1/(4n))``, is ``O(1/n^2)`` per coordinate in ``W2^2``).
     Differentiable through the samples.
     """
+    samples = _checks.check_rank("samples", samples, 2, "[n, d_max]")
     n = samples.shape[0]
-    mask = jnp.asarray(mask)
+    if n < 2:
+        raise ValueError(f"samples must hold n >= 2 rows (a variance is fitted), got {n}")
+    eigenvalues = _checks.check_rank("eigenvalues", eigenvalues, 1, "[d_max]")
+    if eigenvalues.shape[0] != samples.shape[1]:
+        raise ValueError(f"eigenvalues must have shape ({samples.shape[1]},) to match samples, "
+                         f"got {eigenvalues.shape}")
+    mask = _check_mask(mask, samples.shape[1], "samples")
     lam = pad_spectrum(eigenvalues, mask)
     mean = jnp.mean(samples, axis=0)
     var = jnp.var(samples, axis=0, ddof=1)
@@ -248,7 +289,15 @@ def masked_gaussian_fit_kl(samples: jax.Array, mean: ArrayLike, mask: ArrayLike)
     substituted, so they add exactly zero; equals
     [`langevin_jax.metrics.gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl] of the unpadded samples.
     """
+    samples = _checks.check_rank("samples", samples, 2, "[n, d_max]")
     n, d_max = samples.shape
+    if n < 2:
+        raise ValueError(f"samples must hold n >= 2 rows (a covariance is fitted), got {n}")
+    _checks.check_real("samples", samples)
+    mean = _checks.check_vector("mean", mean, d_max)
+    mask = _check_mask(mask, d_max, "samples")
+    _check_padding("samples", samples, mask)
+    _check_padding("mean", mean, mask)
     m = jnp.mean(samples, axis=0)
     c = samples - m
     cov = (c.T @ c) / (n - 1) + jnp.diag(1.0 - mask)

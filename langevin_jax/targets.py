@@ -65,6 +65,8 @@ class Gaussian:
     @classmethod
     def create(cls, mean: ArrayLike, covariance: ArrayLike) -> "Gaussian":
         """Gaussian from its mean ``[d]`` and covariance ``[d, d]``."""
+        for name, value in (("mean", mean), ("covariance", covariance)):  # before jnp.asarray: 1e39 -> inf
+            _checks.check_representable(name, value, underflow=False)
         mean = _checks.check_rank("mean", mean, 1, "[d]")
         if mean.shape[0] < 1:
             raise ValueError("mean must have at least one coordinate, got shape (0,)")
@@ -98,6 +100,7 @@ class Gaussian:
           basis: ``[d, d]`` orthonormal matrix whose columns are the eigenvectors;
             identity when omitted.
         """
+        _checks.check_representable("eigenvalues", eigenvalues)  # before jnp.asarray: 1e-50 -> 0
         eigenvalues = _checks.check_rank("eigenvalues", eigenvalues, 1, "[d]")
         _checks.check_positive_finite("eigenvalues", eigenvalues)
         if basis is None:
@@ -154,8 +157,8 @@ class IsotropicGaussian:
         if jnp.ndim(variance) != 0:
             raise ValueError(f"variance must be a scalar (isotropic), got shape {jnp.shape(variance)}; "
                              "use Gaussian.from_spectrum for a diagonal covariance")
-        _checks.check_positive_finite("variance", variance)
         dtype = jnp.result_type(mean, jnp.float32)
+        _checks.check_positive_finite("variance", variance, dtype)  # 1e-50 is 0 in float32
         return cls(mean.astype(dtype), jnp.asarray(variance, dtype))
 
     @property
@@ -221,6 +224,8 @@ class GaussianMixture:
                 raise ValueError(f"weights must sum to 1, got sum {total:.6g}; pass weights / weights.sum() "
                                  "(they are not renormalised silently)")
         _checks.check_finite_array("means", means)
+        # before jnp.asarray: a variance of 1e-50 is 0 in float32 (off-diagonal entries may be)
+        _checks.check_representable("covariances", covariances, underflow=jnp.ndim(covariances) < 3)
         covariances = jnp.asarray(covariances)
         if covariances.shape == (num,):
             _checks.check_positive_finite("covariances", covariances)

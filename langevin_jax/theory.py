@@ -45,7 +45,29 @@ def gaussian_log_density(mahalanobis_sq: ArrayLike, log_det: ArrayLike, dim: int
 
 
 def sqrtm_psd(a: jax.Array) -> jax.Array:
-    """Symmetric square root of a symmetric PSD matrix ``[d, d]`` (eigendecomposition)."""
+    """Symmetric square root of a symmetric PSD matrix ``[d, d]`` (eigendecomposition).
+
+    Rounding is forgiven: ``a`` is symmetrised and eigenvalues at rounding level below 0
+    (down to ``-max(1e-6, 8 d eps) * max|lambda|``, ``eps`` of ``a``'s dtype) are clipped to 0.
+
+    Raises:
+      ValueError: ``a`` not ``[d, d]`` or not real; when concrete, NaN/inf, not symmetric
+        beyond float tolerance, or an eigenvalue clearly below 0 (``a`` is not PSD).
+    """
+    a = jnp.asarray(a)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"a must be a square matrix [d, d], got shape {a.shape}")
+    _checks.check_real("a", a)
+    if _checks.is_concrete(a) and a.size:
+        _checks.check_finite_array("a", a)
+        _checks.check_symmetric("a", a)
+        c = np.asarray(a, np.float64)
+        lam = np.linalg.eigvalsh(0.5 * (c + c.T))
+        eps = float(jnp.finfo(a.dtype).eps) if jnp.issubdtype(a.dtype, jnp.floating) else 0.0
+        floor = -max(1e-6, 8.0 * a.shape[0] * eps) * max(float(np.max(np.abs(lam))), 1e-300)
+        if not lam[0] >= floor:
+            raise ValueError(f"a must be positive semidefinite, smallest eigenvalue {lam[0]:.3g} "
+                             f"(largest {lam[-1]:.3g})")
     a = 0.5 * (a + a.T)
     w, v = jnp.linalg.eigh(a)
     return (v * jnp.sqrt(jnp.clip(w, 0.0))) @ v.T

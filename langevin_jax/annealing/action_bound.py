@@ -58,6 +58,7 @@ def gaussian_action_density(target, schedule: Union[str, AnnealingSchedule, Call
       ``|mu'_t|^2``, shape of ``t``.
     """
     schedule = get_schedule(schedule)
+    _checks.check_unit_times("t", t)  # here: the jitted density below never sees a concrete t
     mean, sig, _ = gaussian_spectrum(target)
     return _action_density(schedule, mean, sig, jnp.asarray(t, mean.dtype))
 

@@ -49,15 +49,19 @@ class GaussianLaw(NamedTuple):
 
 
 def _initial_in_basis(mean, eigenvectors, initial_mean, initial_covariance):
+    """The initial law in the target's eigenbasis: ``initial_mean`` a finite ``[d]`` vector,
+    ``initial_covariance`` a symmetric positive semidefinite ``[d, d]`` matrix (``0``, a
+    deterministic start, is one), checked (values when concrete) before it is used."""
     d = mean.shape[0]
-    m0 = jnp.zeros((d,), mean.dtype) if initial_mean is None else jnp.asarray(initial_mean,
-                                                                              mean.dtype)
-    c0 = (jnp.eye(d, dtype=mean.dtype) if initial_covariance is None
-          else jnp.asarray(initial_covariance, mean.dtype))
-    if m0.shape != (d,):
-        raise ValueError(f"initial_mean must have shape ({d},), got {m0.shape}")
-    if c0.shape != (d, d):
-        raise ValueError(f"initial_covariance must have shape ({d}, {d}), got {c0.shape}")
+    if initial_mean is None:
+        m0 = jnp.zeros((d,), mean.dtype)
+    else:
+        m0 = _checks.check_vector("initial_mean", initial_mean, d).astype(mean.dtype)
+    if initial_covariance is None:
+        c0 = jnp.eye(d, dtype=mean.dtype)
+    else:
+        c0 = _checks.check_covariance("initial_covariance", initial_covariance, d,
+                                      definite=False).astype(mean.dtype)
     return eigenvectors.T @ m0, eigenvectors.T @ c0 @ eigenvectors
 
 
@@ -108,7 +112,8 @@ def gaussian_annealed_law(
       num_ode_steps: RK4 steps; default [`default_ode_steps`][langevin_jax.annealing.default_ode_steps]. Required when
         ``kappa`` is traced (e.g. under ``jit`` or ``grad``).
       initial_mean: ``[d]``, default 0.
-      initial_covariance: ``[d, d]``, default ``I`` (``Y_0 ~ N(0, I)``).
+      initial_covariance: ``[d, d]`` symmetric positive semidefinite, default ``I``
+        (``Y_0 ~ N(0, I)``).
 
     Returns:
       [`GaussianLaw`][langevin_jax.annealing.GaussianLaw] of ``Y_{1/kappa}``. Compare with the target by
@@ -185,7 +190,7 @@ def gaussian_dalmc_law(
       time_grid: ``[N + 1]`` path times ([`uniform_time_grid`][langevin_jax.annealing.uniform_time_grid],
         [`adapted_time_grid`][langevin_jax.annealing.adapted_time_grid]).
       initial_mean: ``[d]``, default 0.
-      initial_covariance: ``[d, d]``, default ``I``.
+      initial_covariance: ``[d, d]`` symmetric positive semidefinite, default ``I``.
       return_trajectory: return the law after every step (``[N, d]``, ``[N, d, d]``).
 
     Returns:

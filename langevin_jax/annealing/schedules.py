@@ -42,6 +42,12 @@ def _float_time(t) -> jax.Array:
     return t if jnp.issubdtype(t.dtype, jnp.floating) else t.astype(jnp.float32)
 
 
+def _check_time(t) -> None:
+    """Path times in ``[0, 1]``, read only when concrete (a traced ``t`` inside DALMC's scan or a
+    user's ``jit`` adds nothing to the compiled program)."""
+    _checks.check_unit_times("t", t)
+
+
 class AnnealingSchedule(abc.ABC):
     """An annealing schedule ``t -> lambda_t`` on ``[0, 1]``: the base type of
     [`LinearSchedule`][langevin_jax.annealing.LinearSchedule],
@@ -64,11 +70,13 @@ class AnnealingSchedule(abc.ABC):
 
     @abc.abstractmethod
     def lam(self, t) -> jax.Array:
-        """``lambda_t``, elementwise in ``t``."""
+        """``lambda_t``, elementwise in ``t`` (path times in ``[0, 1]``: a concrete ``t``
+        outside raises ``ValueError``)."""
 
     @abc.abstractmethod
     def rate(self, t) -> jax.Array:
-        """``d lambda / dt`` at ``t``, elementwise (a floating array, also for integer ``t``)."""
+        """``d lambda / dt`` at ``t``, elementwise (a floating array, also for integer ``t``);
+        ``t`` in ``[0, 1]`` as for [`lam`][langevin_jax.annealing.AnnealingSchedule.lam]."""
 
     def __call__(self, t) -> jax.Array:
         return self.lam(t)
@@ -90,9 +98,11 @@ class LinearSchedule(AnnealingSchedule):
     name = "linear"  # not a field
 
     def lam(self, t) -> jax.Array:
+        _check_time(t)
         return jnp.asarray(t)
 
     def rate(self, t) -> jax.Array:
+        _check_time(t)
         return jnp.ones_like(_float_time(t))
 
 
@@ -104,9 +114,11 @@ class CosineSchedule(AnnealingSchedule):
     name = "cosine"  # not a field
 
     def lam(self, t) -> jax.Array:
+        _check_time(t)
         return jnp.sin(0.5 * jnp.pi * jnp.asarray(t)) ** 2
 
     def rate(self, t) -> jax.Array:
+        _check_time(t)
         # the product in the order forward-mode differentiation of ``lam`` takes: same bits
         x = 0.5 * jnp.pi * _float_time(t)
         return 0.5 * jnp.pi * jnp.cos(x) * (2.0 * jnp.sin(x))
@@ -132,10 +144,11 @@ class OUSchedule(AnnealingSchedule):
         object.__setattr__(self, "horizon", float(self.horizon))
 
     def lam(self, t) -> jax.Array:
+        _check_time(t)
         return jnp.exp(-2.0 * self.horizon * (1.0 - jnp.asarray(t)))
 
     def rate(self, t) -> jax.Array:
-        return 2.0 * self.horizon * self.lam(_float_time(t))
+        return 2.0 * self.horizon * self.lam(_float_time(t))  # lam checks t
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,9 +174,11 @@ class CustomSchedule(AnnealingSchedule):
         _check_lambda_fn(self.fn, self.name)
 
     def lam(self, t) -> jax.Array:
+        _check_time(t)
         return self.fn(t)
 
     def rate(self, t) -> jax.Array:
+        _check_time(t)
         t = _float_time(t)
         return jax.jvp(self.fn, (t,), (jnp.ones_like(t),))[1]
 

@@ -65,7 +65,9 @@ def score_from_eps(eps_fn: EpsFn, schedule: NoiseSchedule) -> Callable[[jax.Arra
       schedule: the schedule it was trained with.
 
     Returns:
-      ``score_fn(x[d], t[]) -> [d]`` (usable with [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin]);
+      ``score_fn(x[d], t[]) -> [d]`` (usable with [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin]),
+      for levels ``t`` in ``1..T`` (a concrete level outside them raises ``ValueError``: at 0 the
+      score is ``-inf``);
       a [`LevelledFn`][langevin_jax.diffusion.LevelledFn] with ``eps_fn``'s trained levels
       when it has them (so [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin]
       checks its schedule's levels against them).
@@ -78,6 +80,8 @@ def score_from_eps(eps_fn: EpsFn, schedule: NoiseSchedule) -> Callable[[jax.Arra
 
 def _score_from_eps(eps_fn, schedule, x, t):
     t = jnp.asarray(t).astype(jnp.int32)
+    # eager calls only: a level under a sampler's scan is traced and not read (no added work)
+    _checks.check_level_values("t", t, schedule.num_levels)
     scale = jnp.sqrt(1.0 - alphabar(schedule, t)).astype(x.dtype)
     return -eps_fn(x, t) / scale
 

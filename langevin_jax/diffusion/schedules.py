@@ -136,7 +136,17 @@ def check_level_range(min_level: int, max_level: int, schedule: NoiseSchedule) -
 
 
 def alphabar(schedule: NoiseSchedule, t: ArrayLike) -> jax.Array:
-    """``alphabar_t`` for integer levels ``t`` (any shape), with ``alphabar_0 = 1``."""
+    """``alphabar_t`` for integer levels ``t`` (any shape) in ``0..T``, with ``alphabar_0 = 1``.
+
+    Raises:
+      ValueError: ``t`` not of an integer dtype, or (when concrete) outside ``0..T`` (an
+        index past either end would wrap or be clamped).
+    """
+    _checks.check_level_values("t", t, schedule.num_levels, lowest=0, integer=True)
+    return _alphabar(schedule, t)
+
+
+def _alphabar(schedule: NoiseSchedule, t: ArrayLike) -> jax.Array:
     t = jnp.asarray(t)
     padded = jnp.concatenate([jnp.ones((1,), schedule.alphabars.dtype), schedule.alphabars])
     return padded[t]
@@ -148,13 +158,30 @@ def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: ArrayLike, eps: ArrayLi
     Args:
       schedule: the noise schedule.
       x0: ``[..., d]`` clean points.
-      t: integer levels broadcastable to ``x0.shape[:-1]`` (e.g. ``[n]`` or ``[]``).
+      t: integer levels in ``1..T`` broadcastable to ``x0.shape[:-1]`` (e.g. ``[n]`` or ``[]``).
       eps: ``[..., d]`` standard normal noise.
 
     Returns:
       ``x_t`` ``[..., d]``.
+
+    Raises:
+      ValueError: ``eps`` not of ``x0``'s shape, ``t`` not integer or not broadcastable to
+        ``x0.shape[:-1]``, or (when concrete) a level outside ``1..T``.
     """
-    ab = alphabar(schedule, t)[..., None].astype(x0.dtype)
+    x0 = jnp.asarray(x0)
+    if x0.ndim < 1:
+        raise ValueError(f"x0 must have shape [..., d], got {x0.shape}")
+    if jnp.shape(eps) != x0.shape:
+        raise ValueError(f"eps must have x0's shape {x0.shape}, got {jnp.shape(eps)}")
+    try:
+        fits = jnp.broadcast_shapes(jnp.shape(t), x0.shape[:-1]) == x0.shape[:-1]
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"t must be levels broadcastable to x0.shape[:-1] = {x0.shape[:-1]}, "
+                         f"got shape {jnp.shape(t)}")
+    _checks.check_level_values("t", t, schedule.num_levels, integer=True)
+    ab = _alphabar(schedule, t)[..., None].astype(x0.dtype)
     return jnp.sqrt(ab) * x0 + jnp.sqrt(1.0 - ab) * eps
 
 

@@ -205,11 +205,25 @@ def sampling_w2(data_covariance: ArrayLike, sampled_covariance: ArrayLike) -> ja
 
     Returns:
       ``W2`` (not squared), a scalar.
+
+    Raises:
+      ValueError: mismatched shapes; when concrete, a ``data_covariance`` that is not
+        symmetric positive definite or a finite ``sampled_covariance`` that is not symmetric
+        PSD (or holds NaN).
     """
     sig = _check_square("data_covariance", data_covariance)
     c = _checks.check_rank("sampled_covariance", sampled_covariance, 2, "[d, d]")
     if c.shape != sig.shape:
         raise ValueError(f"sampled_covariance must have shape {sig.shape}, got {c.shape}")
+    _checks.check_real("sampled_covariance", c)
+    if _checks.is_concrete(sig):  # Cholesky of Sigma: it must be positive definite
+        _checks.check_covariance("data_covariance", sig)
+    if _checks.is_concrete(c):
+        arr = np.asarray(c, np.float64)
+        if np.any(np.isnan(arr)):
+            raise ValueError("sampled_covariance contains NaN")
+        if np.all(np.isfinite(arr)):  # +inf entries (an unstable chain) are documented: W2 = +inf
+            _checks.check_covariance("sampled_covariance", c, sig.shape[0], definite=False)
     return _sampling_w2(sig, c)
 
 

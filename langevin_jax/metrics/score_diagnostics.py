@@ -82,7 +82,9 @@ def score_error(
 
     Raises:
       ValueError: a ``key`` that is not a PRNG key, ``num_samples < 2``, ``p <= 0``, a
-        ``batch_size`` that is not an int >= 1, or NaN errors at the sampled points.
+        ``batch_size`` that is not an int >= 1, a score that does not map a point ``[d]`` of
+        the sampled points to ``[d]`` (checked abstractly, before anything runs), or NaN
+        errors at the sampled points.
     """
     _checks.check_key("key", key)
     _checks.check_callable("score_hat_fn", score_hat_fn)
@@ -91,6 +93,7 @@ def score_error(
     batch_size = _checks.check_int_at_least("batch_size", batch_size, 1)
     _checks.check_positive_finite("p", p)
     sampler = target if proposal is None else proposal
+    _check_score_shapes(key, sampler, "target" if proposal is None else "proposal", score_hat_fn, score_fn)
 
     @functools.partial(jax.jit, static_argnums=1)
     def log_terms(k, n):
@@ -127,6 +130,29 @@ def score_error(
     value = math.exp(log_value) if log_value > -745 else 0.0
     return ScoreError(value, value * rel_se, float(log_value), rel_se, num_samples,
                       proposal is not None)
+
+
+def _check_score_shapes(key, sampler, which: str, score_hat_fn, score_fn) -> None:
+    """Abstractly (nothing runs): the sampler gives ``[n, d]`` points and both scores map a point
+    ``[d]`` to ``[d]``; a wrong-shape estimate would otherwise broadcast against the true score."""
+    if not callable(getattr(sampler, "sample", None)):
+        raise ValueError(f"{which} must have a sample(key, num) method, got {type(sampler).__name__}")
+    try:
+        points = jax.eval_shape(lambda k: sampler.sample(k, 2), key)
+    except Exception as err:  # noqa: BLE001 - re-raised naming the argument
+        raise ValueError(f"{which}.sample(key, num) failed: {type(err).__name__}: {err}") from err
+    if getattr(points, "ndim", None) != 2:
+        raise ValueError(f"{which}.sample(key, 2) must return points [2, d], got "
+                         f"{getattr(points, 'shape', type(points).__name__)}")
+    point = jax.ShapeDtypeStruct(points.shape[1:], points.dtype)
+    for name, fn in (("score_hat_fn", score_hat_fn), ("score_fn", score_fn)):
+        try:
+            out = jax.eval_shape(fn, point)
+        except Exception as err:  # noqa: BLE001 - re-raised naming the argument
+            raise ValueError(f"{name} failed on a point of shape {point.shape}: {type(err).__name__}: {err}") from err
+        if getattr(out, "shape", None) != point.shape:
+            raise ValueError(f"{name} must map a point {point.shape} to a score of the same shape, got "
+                             f"{getattr(out, 'shape', type(out).__name__)}")
 
 
 def lipschitz_estimate(

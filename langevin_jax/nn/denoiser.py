@@ -135,9 +135,34 @@ def init_denoiser(key: PRNGKey, config: DenoiserConfig) -> Params:
     return MLPDenoiser(config).init(key, x, t)["params"]
 
 
+def _check_inputs(config: DenoiserConfig, x: jax.Array, t: jax.Array) -> None:
+    """``x [..., dim]`` and levels ``t`` broadcastable to ``x.shape[:-1]``: the shapes always (at
+    trace time, nothing in the compiled program), the levels ``1..num_levels`` when concrete."""
+    if not isinstance(config, DenoiserConfig):
+        raise ValueError(f"config must be a DenoiserConfig, got {type(config).__name__}")
+    shape = jnp.shape(x)
+    if len(shape) < 1 or shape[-1] != config.dim:
+        raise ValueError(f"x must have shape [..., {config.dim}] (config.dim = {config.dim}), got {shape}")
+    _checks.check_real("x", x)
+    try:
+        fits = jnp.broadcast_shapes(jnp.shape(t), shape[:-1]) == shape[:-1]
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"t must be levels broadcastable to x.shape[:-1] = {shape[:-1]}, got shape {jnp.shape(t)}")
+    # the network was trained on levels 1..num_levels: beyond them it extrapolates
+    _checks.check_level_values("t", t, config.num_levels)
+
+
 def apply_denoiser(params: Params, config: DenoiserConfig, x: jax.Array, t: jax.Array) -> jax.Array:
     """``eps_theta(x, t)`` on one point ``[d]`` or a batch ``[n, d]`` (``t`` broadcast), in
-    full float32 precision on every backend (see [`MLPDenoiser`][langevin_jax.nn.denoiser.MLPDenoiser])."""
+    full float32 precision on every backend (see [`MLPDenoiser`][langevin_jax.nn.denoiser.MLPDenoiser]).
+
+    Raises:
+      ValueError: ``x`` whose last axis is not ``config.dim``, ``t`` not broadcastable to
+        ``x.shape[:-1]``, or (when concrete) a level outside ``1..config.num_levels``.
+    """
+    _check_inputs(config, x, t)
     return cast(jax.Array, MLPDenoiser(config).apply({"params": params}, x, t))  # no mutable collections
 
 
@@ -175,6 +200,7 @@ def trained_eps_fn(params: Params, train_config) -> diffusion.LevelledFn:
 
 
 def _apply_eps(config: DenoiserConfig, params: Params, x: jax.Array, t: jax.Array) -> jax.Array:
+    _check_inputs(config, x, t)
     return cast(jax.Array, MLPDenoiser(config).apply({"params": params}, x, t))  # no mutable collections
 
 

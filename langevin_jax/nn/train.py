@@ -91,7 +91,7 @@ class TrainConfig:
         """Every field checked when the config is made (``ValueError`` naming the field)."""
         if not isinstance(self.model, DenoiserConfig):
             raise ValueError(f"model must be a DenoiserConfig, got {type(self.model).__name__}")
-        _checks.check_int_at_least("num_steps", self.num_steps, 1)
+        _checks.check_count("num_steps", self.num_steps, 1)  # the step index is int32
         _checks.check_positive_finite("learning_rate", self.learning_rate)
         for name, allowed in self.CHOICES.items():
             _checks.check_choice(name, getattr(self, name), allowed)
@@ -108,6 +108,9 @@ class TrainConfig:
         if not self.min_level <= self.max_level <= self.num_levels:
             raise ValueError(f"need 1 <= min_level <= max_level <= num_levels, got min_level="
                              f"{self.min_level}, max_level={self.max_level}, num_levels={self.num_levels}")
+        if self.schedule == "linear" and not (0 < self.beta_min <= self.beta_max < 1):
+            raise ValueError(f"beta_min, beta_max must satisfy 0 < beta_min <= beta_max < 1, got beta_min="
+                             f"{self.beta_min}, beta_max={self.beta_max}")
 
     @property
     def trained_levels(self) -> tuple[int, int]:
@@ -304,6 +307,14 @@ def load_checkpoint(path, config: TrainConfig) -> dict:
         opt_state = flax.serialization.from_state_dict(opt_template, raw["opt_state"])
     except (ValueError, KeyError) as err:
         raise ValueError(f"checkpoint_path {path} does not hold a model of this config: {err}") from err
+    # from_state_dict restores the tree, not the shapes: a network of another width would load
+    for what, got, want in (("params", params, template), ("opt_state", opt_state, opt_template)):
+        for (where, a), b in zip(jax.tree_util.tree_flatten_with_path(got)[0], jax.tree_util.tree_leaves(want)):
+            if np.shape(a) != np.shape(b):
+                raise ValueError(
+                    f"checkpoint_path {path} holds a model of other shapes than config.model ({config.model}): "
+                    f"{what}{jax.tree_util.keystr(where)} has shape {np.shape(a)}, this config makes "
+                    f"{np.shape(b)} (another width, depth, dim or time embedding)")
     params = jax.tree_util.tree_map(jnp.asarray, params)
     opt_state = jax.tree_util.tree_map(jnp.asarray, opt_state)
     return dict(params=params, opt_state=opt_state, **meta)
@@ -389,6 +400,7 @@ def train_denoiser(
         the step and the last checkpoint kept.
     """
     t_start = time.perf_counter()
+    _checks.check_key("key", key)
     schedule = config.noise_schedule() if isinstance(config, TrainConfig) else None
     data = _validate(data, config, schedule)
     _checks.check_int_at_least("chunk_size", chunk_size, 1)

@@ -74,6 +74,7 @@ def array_schedule(times: ArrayLike, step_sizes: ArrayLike) -> ArraySchedule:
     _checks.check_real("times", times)
     if not jnp.issubdtype(times.dtype, jnp.floating):
         times = times.astype(jnp.float32)
+    _checks.check_representable("step_sizes", step_sizes)  # before jnp.asarray rounds 1e-50 to 0
     step_sizes = jnp.asarray(step_sizes)
     _checks.check_real("step_sizes", step_sizes)
     if not jnp.issubdtype(step_sizes.dtype, jnp.floating):

@@ -134,8 +134,9 @@ class LangevinState(NamedTuple):
 
 def init(position: PyTree, rng_key: Optional[PRNGKey] = None) -> LangevinState:
     """The [`LangevinState`][langevin_jax.samplers.base.LangevinState] at ``position``, step count 0 (``rng_key`` is
-    unused)."""
+    unused). Complex and float16/bfloat16 positions are refused (read from the dtypes only)."""
     del rng_key
+    _checks.check_position_dtype("position", position)
     return LangevinState(jax.tree_util.tree_map(jnp.asarray, position), jnp.zeros((), jnp.int32))
 
 
@@ -261,6 +262,15 @@ def check_score_shape(name: str, fn: Callable, position: PyTree, *extra: Any) ->
         raise ValueError(
             f"{name} must return an array of the position's shape {show_in}, got {show_out}"
         )
+    # the dtype too: a complex score would fail in the compiled loop (or lose its imaginary
+    # part), another float type would silently change the positions' precision
+    for x, y in zip(jax.tree_util.tree_leaves(position), jax.tree_util.tree_leaves(out)):
+        want_dtype, got_dtype = jnp.result_type(x), getattr(y, "dtype", None)
+        if got_dtype != want_dtype:
+            complex_out = got_dtype is not None and jnp.issubdtype(got_dtype, jnp.complexfloating)
+            what = "a complex score" if complex_out else "another dtype"
+            raise ValueError(f"{name} must return the positions' dtype {want_dtype}, got {got_dtype} "
+                             f"({what}); cast it, e.g. score.astype(x.dtype)")
 
 
 def position_shapes(position: PyTree) -> Any:

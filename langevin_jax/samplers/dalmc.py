@@ -62,7 +62,7 @@ def dalmc_step_schedule(time_grid: ArrayLike, kappa: ArrayLike) -> Tuple[jax.Arr
       ``(times [N], step_sizes [N])``, the pair [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] takes.
     """
     grid = _check_time_grid(time_grid)
-    _checks.check_positive_finite("kappa", kappa)
+    _checks.check_positive_finite("kappa", kappa, grid.dtype)
     return grid[:-1], jnp.diff(grid) / jnp.asarray(kappa, grid.dtype)
 
 

@@ -53,7 +53,9 @@ def _grad_fn(logdensity_fn, score_fn):
 
 
 def init(position: PyTree, logdensity_fn: Callable, score_fn: Optional[Callable] = None) -> MALAState:
-    """The state at ``position`` (a pytree): its log-density and score, step count 0."""
+    """The state at ``position`` (a pytree): its log-density and score, step count 0. Complex
+    and float16/bfloat16 positions are refused (read from the dtypes only)."""
+    _checks.check_position_dtype("position", position)
     position = jax.tree_util.tree_map(jnp.asarray, position)
     return MALAState(position, logdensity_fn(position), _grad_fn(logdensity_fn, score_fn)(position),
                      jnp.zeros((), jnp.int32))

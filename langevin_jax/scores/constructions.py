@@ -298,7 +298,25 @@ def in_cone(x: jax.Array, axis: ArrayLike, start: float, half_angle: float) -> j
     """Whether ``x`` ``[d]`` lies in ``{x : <x, u> >= start, |x - <x,u> u| <= tan(theta) <x,u>}``.
 
     In 1-D the cone is the half-line ``u x >= start`` (``half_angle`` is ignored).
+
+    Args:
+      x: one point ``[d]`` (``jax.vmap`` it over a batch).
+      axis: ``[d]`` unit vector.
+      start: real scalar.
+      half_angle: real scalar, radians.
+
+    Raises:
+      ValueError: ``axis`` not ``[d]``, ``x`` not one point of ``axis``'s dimension, or
+        arguments that are not real (shapes and dtypes only: it runs inside a score).
     """
+    axis = _checks.check_rank("axis", axis, 1, "[d]")
+    _checks.check_point(x, axis.shape[0])
+    for name, value in (("x", x), ("axis", axis), ("start", start), ("half_angle", half_angle)):
+        _checks.check_real(name, value)
+    for name, value in (("start", start), ("half_angle", half_angle)):
+        if jnp.ndim(value) != 0:
+            raise ValueError(f"{name} must be a scalar, got shape {jnp.shape(value)}")
+    x = jnp.asarray(x)
     along = jnp.dot(x, axis)
     if x.shape[0] == 1:
         return along >= start
