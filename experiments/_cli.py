@@ -86,6 +86,41 @@ def check_positive(config: Any, *names: str) -> None:
         _checks.check_representable(name, value, "float32")
 
 
+def check_nonempty(config: Any, *names: str) -> None:
+    """Check that sequence fields hold at least one value (``--dims`` with no value)."""
+    for name in names:
+        if len(getattr(config, name)) == 0:
+            raise ValueError(f"{name} must have at least one value, got none")
+
+
+def check_finite(config: Any, *names: str) -> None:
+    """Check that float fields (or every entry of sequence fields) are finite in float32, where
+    the experiments compute (any sign)."""
+    import math
+
+    for name in names:
+        value = getattr(config, name)
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if not (isinstance(v, (int, float)) and math.isfinite(v)):
+                raise ValueError(f"{name} must be finite, got {_output.format_value(value)}")
+        _checks.check_representable(name, value, "float32", underflow=False)
+
+
+def check_memory(config: Any, names: Sequence[str], num_bytes: int, what: str) -> None:
+    """Refuse, before any work, sizes whose arrays (``what``, about ``num_bytes``) cannot fit in
+    the free memory. The message starts with the largest of the fields ``names`` that set the
+    size (the one to make smaller)."""
+    available = _checks.available_memory_bytes()
+    if available is None or num_bytes <= available:
+        return
+    values = {n: getattr(config, n) for n in names}
+    size = {n: max(v) if isinstance(v, (tuple, list)) else v for n, v in values.items()}
+    lead = max(names, key=lambda n: size[n])
+    shown = ", ".join(f"{n}={_output.format_value(v)}" for n, v in values.items())
+    raise ValueError(f"{lead} is too large: {what} ({shown}) needs about {num_bytes:,} bytes of memory, "
+                     f"more than the {available:,} available")
+
+
 def flag_of(field: str, aliases: Mapping[str, str] = {}) -> str:
     """The flag of a (possibly nested, dotted) field: ``--`` and its own name with dashes, or its
     public name in ``aliases`` (``{flag: field}``)."""

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import time
+import types
 import zlib
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Optional
@@ -31,6 +32,8 @@ from langevin_jax import _checks, _io, metrics, nn
 from langevin_jax.targets import GaussianMixture, IsotropicGaussian
 
 STARTS = ("vanilla", "fresh", "train")
+# the deepest network the command line builds (the paper's has 3 hidden layers)
+MAX_DEPTH = 100
 TARGETS = ("gaussian", "mixture")
 
 
@@ -118,8 +121,27 @@ class Config:
             raise ValueError(f"step_size must be positive and finite, got {cfg.step_size}")
         if not (cfg.blur > 0 and math.isfinite(cfg.blur)):
             raise ValueError(f"blur must be positive and finite, got {cfg.blur}")
+        _cli.check_positive(cfg, "variance")
+        model = training.model
+        if model.depth > MAX_DEPTH:
+            raise ValueError(f"depth must be <= {MAX_DEPTH} (hidden layers of the MLP; each is compiled), "
+                             f"got {model.depth}")
+        params = (model.input_dim + 1) * model.width + (model.depth - 1) * (model.width + 1) * model.width \
+            + (model.width + 1) * d
+        sizes = types.SimpleNamespace(width=model.width, depth=model.depth, embedding_dim=model.embedding_dim, d=d)
+        # the parameters, their gradients and Adam's two moments in float32
+        _cli.check_memory(sizes, ("width", "depth", "embedding_dim", "d"), 16 * params,
+                          f"the network's {params:,} parameters (with gradients and Adam's moments)")
+        # the training rows, the chains of the three starts and the reference samples, in float32 and float64
+        _cli.check_memory(cfg, ("num_train", "duplicates", "chains", "reference_samples", "d"),
+                          12 * cfg.num_train * cfg.duplicates * d + 48 * (3 * cfg.chains + cfg.reference_samples) * d,
+                          "the training rows [num_train * duplicates, d], chains [3 * chains, d] and reference "
+                          "samples [reference_samples, d]")
         if not 1 <= cfg.score_level <= training.num_levels:
             raise ValueError(f"score_level must be in [1, {training.num_levels}], got {cfg.score_level}")
+        if not training.min_level <= cfg.score_level <= training.max_level:
+            raise ValueError(f"score_level={cfg.score_level} must be within the levels the network is trained on, "
+                             f"min_level={training.min_level} to max_level={training.max_level}")
         rows = cfg.num_train * cfg.duplicates
         if training.batch_size is not None and training.batch_size > rows:
             raise ValueError(f"batch_size={training.batch_size} must be <= the {rows} training rows "

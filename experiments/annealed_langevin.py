@@ -94,8 +94,9 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
-        _cli.check_counts(self, d=1, chains=2, mixture_dim=1, budgets=1, mixture_chains=2, action_samples=1,
-                          action_nodes=1)
+        _cli.check_nonempty(self, "schedules", "kappas", "budgets")
+        _cli.check_counts(self, d=1, chains=2, mixture_dim=1, budgets=1, mixture_chains=2, action_samples=2,
+                          action_nodes=2)
         _cli.check_positive(self, "eig_min", "eig_max", "ou_horizon", "kappas", "step_size", "simulate_kappas",
                             "mixture_weights", "mixture_step_size", "sinkhorn_blur")
         if self.eig_min > self.eig_max:
@@ -107,6 +108,18 @@ class Config:
             raise ValueError(f"mixture_weights={_output.format_value(self.mixture_weights)} must sum to 1")
         if not math.isfinite(self.mean_norm) or self.mean_norm < 0:
             raise ValueError(f"mean_norm must be >= 0, got {self.mean_norm}")
+        _cli.check_finite(self, "mean_norm", "mixture_offset")
+        if self.mixture_offset < 0:
+            raise ValueError(f"mixture_offset must be >= 0, got {self.mixture_offset}")
+        # part 1: the target's matrices [d, d] and the chains [chains, d]; part 2: the chains and
+        # reference samples [mixture_chains, mixture_dim], the action's draws, the step keys
+        _cli.check_memory(self, ("d", "chains"), 64 * self.d * self.d + 48 * self.chains * self.d,
+                          "part 1's matrices [d, d] and chains [chains, d]")
+        _cli.check_memory(self, ("mixture_chains", "action_samples", "action_nodes", "mixture_dim", "budgets"),
+                          48 * (self.mixture_chains + self.action_samples * self.action_nodes) * self.mixture_dim
+                          + 8 * max(self.budgets),
+                          "part 2's chains [mixture_chains, mixture_dim], the action's draws "
+                          "[action_samples, action_nodes, mixture_dim] and step keys [max(budgets)]")
         return self
 
 

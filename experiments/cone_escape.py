@@ -60,13 +60,24 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
-        _cli.check_counts(self, chains=1, steps=1, save_every=1, score_error_samples=1)
+        _cli.check_counts(self, chains=1, steps=1, save_every=1, score_error_samples=2)
         _cli.check_positive(self, "starts_1d", "half_angles_2d", "start_2d", "escape_radius", "step_size")
+        _cli.check_finite(self, "drift")
+        if self.drift < 0:
+            raise ValueError(f"drift must be >= 0 (the size of the outward drift), got {self.drift}")
+        if not self.starts_1d and not self.half_angles_2d:
+            raise ValueError("starts_1d and half_angles_2d are both empty: no curve to run")
         if self.steps < self.save_every:
             raise ValueError(f"steps={self.steps} must be >= save_every={self.save_every}")
-        if max(self.half_angles_2d) >= math.pi / 2:
+        if self.half_angles_2d and max(self.half_angles_2d) >= math.pi / 2:
             raise ValueError(f"half_angles_2d must be < pi / 2 (radians), got "
                              f"{_output.format_value(self.half_angles_2d)}")
+        # the saved trajectory [steps // save_every, chains, 2] (float32, and its NumPy copies), step keys
+        _cli.check_memory(self, ("steps", "chains", "save_every"),
+                          24 * (self.steps // self.save_every) * self.chains + 24 * self.chains + 8 * self.steps,
+                          "the saved trajectory [steps // save_every, chains, d <= 2] and step keys [steps]")
+        _cli.check_memory(self, ("score_error_samples",), 64 * self.score_error_samples,
+                          "the Monte Carlo draws [score_error_samples, d <= 2]")
         return self
 
 

@@ -72,9 +72,24 @@ class Config:
         """The config, checked (a ``ValueError`` names the field and its value)."""
         _cli.check_counts(self, dims=1, chains=2, steps=1, num_train=1, num_seeds=1, opt_dims=1, budget=1,
                           opt_chains=2, gd_steps=1)
+        _cli.check_nonempty(self, "dims", "opt_dims")
         _cli.check_positive(self, "step_size", "gd_lr")
+        _cli.check_finite(self, "spectrum_exponent")
+        if self.spectrum_exponent < 0:
+            raise ValueError(f"spectrum_exponent must be >= 0 (variances i^(-a) <= 1), got {self.spectrum_exponent}")
         if self.num_seeds > self.num_train:
             raise ValueError(f"num_seeds={self.num_seeds} must be <= num_train={self.num_train}")
+        # (a) every d at once: chains, training points and their distances [dims, chains, num_train]; step keys
+        d = max(self.dims)
+        _cli.check_memory(self, ("chains", "num_train", "dims", "steps"),
+                          24 * len(self.dims) * (self.chains + self.num_train) * d
+                          + 8 * len(self.dims) * self.chains * self.num_train + 8 * self.steps,
+                          "(a)'s chains [dims, chains, max(dims)] and training points [num_train, max(dims)]")
+        # (b) the shared noise [budget, opt_chains, max(opt_dims)], differentiated through
+        _cli.check_memory(self, ("budget", "opt_chains", "opt_dims", "gd_steps"),
+                          12 * len(self.opt_dims) * self.budget * self.opt_chains * max(self.opt_dims)
+                          + 8 * self.gd_steps,
+                          "(b)'s noise and chains [budget, opt_chains, max(opt_dims)]")
         return self
 
 

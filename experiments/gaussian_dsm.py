@@ -120,14 +120,35 @@ class Config:
         """The config, checked (a ``ValueError`` names the field and its value)."""
         _cli.check_counts(self, d=2, d_sim=2, num_replicates=2, num_datasets=2, d_finite_n=1,
                           num_samples_grid=1, finite_n_sigma_points=1, dsm_steps_grid=1, num_chains=1)
+        _cli.check_nonempty(self, "exponents", "etas", "sweep_sigmas", "num_samples_grid", "dsm_steps_grid", "gammas")
         _cli.check_positive(self, "etas", "sweep_eta", "sweep_sigmas", "gammas")
-        if self.num_chains <= self.d_sim:
-            raise ValueError(f"num_chains={self.num_chains} must be > d_sim={self.d_sim} (the "
-                             "Gaussian fit needs a full-rank covariance)")
+        for name in ("exponents", "sweep_a"):  # spectrum exponents: lambda_i = i^(-a), a >= 0
+            value = getattr(self, name)
+            if not all(math.isfinite(a) and a >= 0 for a in (value if isinstance(value, (tuple, list)) else (value,))):
+                raise ValueError(f"{name} must be finite and >= 0, got {_output.format_value(value)}")
+        if self.sweep_a not in self.exponents:
+            raise ValueError(f"sweep_a={self.sweep_a} must be one of exponents={_output.format_value(self.exponents)} "
+                             "(the figure shows the closed-form sweep of that exponent beside the sweeps over n and K)")
+        if self.num_chains <= self.d_sim + 1:
+            raise ValueError(f"num_chains={self.num_chains} must be > d_sim + 1 = {self.d_sim + 1} (the "
+                             "Gaussian fit needs a non-singular covariance)")
         lo, hi, num = self.sigma_grid
-        if not (0 < lo < hi and isinstance(num, int) and num >= 2):
+        if not (0 < lo < hi < math.inf and isinstance(num, int) and num >= 2):
             raise ValueError(f"sigma_grid={_output.format_value(self.sigma_grid)} must be min max number "
-                             "with 0 < min < max and an integer number >= 2")
+                             "with 0 < min < max finite and an integer number >= 2")
+        d, dn, m = self.d, self.d_finite_n, self.num_datasets
+        n_max = max(max(self.num_samples_grid), 4 * dn)
+        num_sigmas = max(len(self.sweep_sigmas), self.finite_n_sigma_points)
+        _cli.check_memory(self, ("d", "sigma_grid", "etas"), 32 * d * num * len(self.etas),
+                          "the closed-form grid [etas, sigma_grid's number, d]")
+        _cli.check_memory(self, ("d_finite_n", "num_datasets", "num_samples_grid", "finite_n_sigma_points"),
+                          16 * m * n_max * dn + 8 * (len(self.num_samples_grid) + 3) * m * dn * dn
+                          + 32 * m * num_sigmas * dn * dn,
+                          "the datasets [num_datasets, max(num_samples_grid), d_finite_n] and their matrices "
+                          "[num_datasets, sigmas, d_finite_n, d_finite_n]")
+        _cli.check_memory(self, ("num_chains", "num_replicates", "d_sim"),
+                          24 * self.num_chains * self.num_replicates * self.d_sim + 64 * self.d_sim ** 2,
+                          "the three-way check's chains [num_replicates * num_chains, d_sim]")
         return self
 
 

@@ -69,17 +69,28 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
+        _cli.check_nonempty(self, "dims")
         _cli.check_counts(self, dims=1, num_train=1, num_seeds=1, chains=1, steps=1, trials=1,
-                          score_error_samples=1, sinkhorn_points=2)
+                          score_error_samples=2, sinkhorn_points=2)
         _cli.check_positive(self, "step_size", "r_in_factor", "r_out_factor", "blur")
         if min(self.dims) < 2:
             raise ValueError(f"dims must all be >= 2, got {_output.format_value(self.dims)}")
         if self.chains < 2:
             raise ValueError(f"chains must be >= 2, got {self.chains}")
+        if self.chains <= max(self.dims) + 1:
+            raise ValueError(f"chains={self.chains} must be > max(dims) + 1 = {max(self.dims) + 1} (the Gaussian "
+                             "fit needs a non-singular covariance)")
         if self.num_seeds > self.num_train:
             raise ValueError(f"num_seeds={self.num_seeds} must be <= num_train={self.num_train}")
         if not self.r_in_factor < self.r_out_factor:
             raise ValueError(f"r_in_factor={self.r_in_factor} must be < r_out_factor={self.r_out_factor}")
+        d = max(self.dims)  # the chains and training points (float32 runs, float64 copies), step keys
+        _cli.check_memory(self, ("chains", "num_train", "dims", "steps"),
+                          40 * (self.chains + self.num_train) * d + 8 * self.steps,
+                          "the chains [chains, d], training points [num_train, d] and step keys [steps]")
+        _cli.check_memory(self, ("score_error_samples", "num_train", "dims"),
+                          16 * self.score_error_samples * (d + self.num_train),
+                          "the Monte Carlo draws [score_error_samples, d] and their distances to the training points")
         return self
 
 

@@ -69,14 +69,31 @@ class Config:
 
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
-        _cli.check_counts(self, d=2, steps=1, chains=2, trials=1, score_error_samples=1)
+        _cli.check_counts(self, d=2, steps=1, chains=2, trials=1, score_error_samples=2)
+        _cli.check_nonempty(self, "c")
         _cli.check_positive(self, "step_size", "alpha", "r_in_fraction", "r_out_fraction")
+        _cli.check_finite(self, "c")
+        if self.chains <= self.d + 1:
+            raise ValueError(f"chains={self.chains} must be > d + 1 = {self.d + 1} (each trial's Gaussian fit "
+                             "needs a non-singular covariance)")
         if any(c == 0 for c in self.c):
             raise ValueError(f"c must be non-zero (the trap radii scale with |mu| = |c| sqrt(d)), "
                              f"got {_output.format_value(self.c)}")
+        for c in self.c:  # the trap's squared radii (r |c| sqrt(d))^2, computed in float32
+            for r in (self.r_in_fraction, self.r_out_fraction):
+                if not 1.2e-38 < (r * abs(c)) ** 2 * self.d < 3.4e38:
+                    raise ValueError(f"c must give trap radii whose squares are float32 numbers ((r_in_fraction or "
+                                     f"r_out_fraction) * |c| * sqrt(d) in [1e-19, 1e19]), got "
+                                     f"{_output.format_value(self.c)}")
         if not self.r_in_fraction < self.r_out_fraction:
             raise ValueError(f"r_in_fraction={self.r_in_fraction} must be < "
                              f"r_out_fraction={self.r_out_fraction}")
+        # every trial's chains at once [trials * chains, d] (float32 runs, float64 fits), step keys
+        _cli.check_memory(self, ("trials", "chains", "d", "steps"),
+                          40 * self.trials * self.chains * self.d + 8 * self.steps,
+                          "the chains [trials * chains, d] and step keys [steps]")
+        _cli.check_memory(self, ("score_error_samples", "d"), 16 * self.score_error_samples * self.d,
+                          "the Monte Carlo draws [score_error_samples, d]")
         return self
 
 

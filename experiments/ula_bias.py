@@ -53,16 +53,20 @@ class Config:
     def validate(self) -> "Config":
         """The config, checked (a ``ValueError`` names the field and its value)."""
         _cli.check_counts(self, num_chains=1, num_steps=1)
+        _cli.check_nonempty(self, "step_sizes")
         _cli.check_positive(self, "lambda_min", "step_sizes")
         if self.d < 2:
             raise ValueError(f"d must be >= 2, got {self.d}")
-        if self.num_chains <= self.d:
-            raise ValueError(f"num_chains={self.num_chains} must be > d={self.d} (the Gaussian "
-                             "fit needs a full-rank covariance)")
+        if self.num_chains <= self.d + 1:
+            raise ValueError(f"num_chains={self.num_chains} must be > d + 1 = {self.d + 1} (the Gaussian "
+                             "fit needs a non-singular covariance)")
         limit = 2 * min(self.lambda_min, 1.0)
         if max(self.step_sizes) >= limit:
             raise ValueError(f"step_sizes must all be < 2 lambda_min = {limit:g} (ULA's stationary "
                              f"law exists only there), got {_output.format_value(self.step_sizes)}")
+        # ULA's and MALA's chains [num_chains, d] (a few float32 copies, float64 fits) and step keys
+        _cli.check_memory(self, ("num_chains", "d", "num_steps"), 48 * self.num_chains * self.d + 8 * self.num_steps,
+                          "the chains [num_chains, d] and step keys [num_steps]")
         return self
 
 
