@@ -20,6 +20,10 @@ SHIPPED = {  # name -> (experiment, target, source checkpoint)
     "memorization_mixture_paper_seed0": ("memorization", "mixture", "memorization_mixture_paper_seed0.ckpt"),
     "diffusion_vs_langevin_gaussian_paper_seed0": ("diffusion_vs_langevin", "gaussian",
                                                    "diffusion_vs_langevin_gaussian_paper_seed0.ckpt"),
+    # trained and exported on a 2-core CPU by the experiment itself (no source checkpoint):
+    # python -m experiments.memorization_digits --seed 0 --retrain --export-pretrained
+    "memorization_digits_low_levels_seed0": ("memorization_digits", "sklearn_digits_pm1", None),
+    "memorization_digits_all_levels_seed0": ("memorization_digits", "sklearn_digits_pm1", None),
 }
 
 PROVENANCE = dict(

@@ -27,6 +27,8 @@ def export(src: Path, directory: Optional[Path] = None) -> list[Path]:
     """Convert the ``paper`` checkpoints in ``src`` into pretrained files (see module doc)."""
     paths = []
     for name, (experiment, target, ckpt_name) in SHIPPED.items():
+        if ckpt_name is None:  # exported by its own experiment (memorization_digits --export-pretrained)
+            continue
         mod = memorization if experiment == "memorization" else diffusion_vs_langevin
         config = mod.Config.paper(target)
         tcfg = config.training

@@ -134,4 +134,5 @@ def test_catalog_lists_data_levels_and_limits():
     assert mem["data"] == dict(target="gaussian", d=50, num_train=1000, duplicates=10, variance=2.0)
     for entry in catalog.values():
         assert entry["known_limits"], f"{entry['name']} has no measured limits"
-        assert entry["num_params"] > 0 and "H100" in entry["trained_on"]
+        # the paper networks were trained on an H100, the digits networks on a 2-core CPU
+        assert entry["num_params"] > 0 and ("H100" if "paper" in entry["name"] else "2 cores") in entry["trained_on"]

@@ -12,11 +12,12 @@ from langevin_jax import nn
 
 NAMES = ["diffusion_vs_langevin_gaussian_paper_seed0", "memorization_gaussian_paper_seed0",
          "memorization_mixture_paper_seed0"]
+DIGITS = ["memorization_digits_all_levels_seed0", "memorization_digits_low_levels_seed0"]
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "pretrained"
 
 
 def test_listing():
-    assert nn.pretrained_names() == NAMES
+    assert nn.pretrained_names() == sorted(NAMES + DIGITS)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -31,6 +32,16 @@ def test_loads_and_reproduces_the_recorded_outputs(name):
     assert p.schedule.num_levels == 1000 and p.provenance["train_steps"] == 150_000
     assert p.experiment_config["train_steps"] == 150_000
     assert p.loss_history_every == meta["loss_history_every"] >= 1
+
+
+@pytest.mark.parametrize("name", DIGITS)
+def test_digits_networks_load_and_reproduce_the_recorded_outputs(name):
+    p = nn.load_pretrained(name)
+    ref = nn.pretrained_metadata(name)["reference_eps"]
+    eps = nn.apply_denoiser(p.params, p.model, jnp.asarray(ref["x"]), jnp.asarray(ref["t"]))
+    np.testing.assert_allclose(np.asarray(eps), np.asarray(ref["eps"]), rtol=1e-5, atol=1e-6)
+    assert p.model.dim == 64 and p.train_points.shape == (1000, 64)
+    assert float(jnp.min(p.train_points)) >= -1.0 and float(jnp.max(p.train_points)) <= 1.0
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared/pretrained (the source checkpoints) not present")
