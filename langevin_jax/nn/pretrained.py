@@ -119,7 +119,7 @@ def pretrained_catalog(directory: Optional[Path] = None) -> list[dict]:
 
     Examples:
       >>> from langevin_jax import nn
-      >>> [(c["name"], c["trained_levels"]) for c in nn.pretrained_catalog()][:2]
+      >>> [(c["name"], c["trained_levels"]) for c in nn.pretrained_catalog() if "paper" in c["name"]][:2]
       [('diffusion_vs_langevin_gaussian_paper_seed0', [1, 1000]), ('memorization_gaussian_paper_seed0', [1, 100])]
     """
     out = []
