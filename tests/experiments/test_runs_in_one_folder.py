@@ -26,14 +26,18 @@ def _err(capsys) -> str:
 
 def test_main_job_reports_an_experiments_parser_error_and_runs_the_rest(tmp_path, monkeypatch, capsys):
     # an experiment whose command line is refused (SystemExit) used to stop the whole main job
-    monkeypatch.setitem(main_job.RUNS, "ula_bias", ("ula_bias", ["--quick", "--chains", "0"], []))
+    from experiments import ula_bias
+    from tests.experiments.test_ula_bias import TINY
+
+    monkeypatch.setattr(ula_bias.Config, "quick", classmethod(lambda cls: TINY))  # seconds
+    monkeypatch.setitem(main_job.RUNS, "cone_escape", ("cone_escape", ["--quick", "--chains", "0"], []))
     with pytest.raises(SystemExit) as exc:
-        main_job.main(["--out", str(tmp_path), "--only", "ula_bias", "cone_escape"])
+        main_job.main(["--out", str(tmp_path), "--only", "cone_escape", "ula_bias"])
     assert exc.value.code == 1
     report = (tmp_path / "REPORT.md").read_text()
-    assert "FAILED: ula_bias" in report and "its command line was refused (exit status 2" in report
-    assert (tmp_path / "cone_escape" / "cone_escape.json").exists()  # the other experiment ran
-    assert "### cone_escape" in report
+    assert "FAILED: cone_escape" in report and "its command line was refused (exit status 2" in report
+    assert (tmp_path / "ula_bias" / "ula_bias.json").exists()  # the other experiment ran
+    assert "### ula_bias" in report
 
 
 def test_one_run_at_a_time_per_experiment_and_folder(tmp_path, capsys):
