@@ -105,9 +105,13 @@ class TrainConfig:
                              f"{self.model.num_levels}")
         _checks.check_int_at_least("min_level", self.min_level, 1)
         _checks.check_int_at_least("max_level", self.max_level, 1)
-        if not self.min_level <= self.max_level <= self.num_levels:
-            raise ValueError(f"need 1 <= min_level <= max_level <= num_levels, got min_level="
-                             f"{self.min_level}, max_level={self.max_level}, num_levels={self.num_levels}")
+        # the message starts with the field to change (the experiments' CLI names its flag)
+        if self.max_level > self.num_levels:
+            raise ValueError(f"max_level must be <= num_levels = {self.num_levels} (need 1 <= min_level <= "
+                             f"max_level <= num_levels), got max_level={self.max_level}")
+        if self.min_level > self.max_level:
+            raise ValueError(f"min_level must be <= max_level = {self.max_level} (need 1 <= min_level <= "
+                             f"max_level <= num_levels), got min_level={self.min_level}")
         if self.schedule == "linear" and not (0 < self.beta_min <= self.beta_max < 1):
             raise ValueError(f"beta_min, beta_max must satisfy 0 < beta_min <= beta_max < 1, got beta_min="
                              f"{self.beta_min}, beta_max={self.beta_max}")
