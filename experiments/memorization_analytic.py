@@ -176,8 +176,15 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
                                 sinkhorn_std=float(np.std(ok)) if ok else None,
                                 sinkhorn_not_converged=len(vals) - len(ok))
     all_converged = bool(np.all(res.divergence.converged) and np.all(res.floor.converged))
+    # the kept points are selected for disjoint balls (what the score needs); whether they also
+    # meet Definition 6 (separation 0.4 sqrt(d), norms in [0.5, 2] sqrt(d)) is recorded, not forced
+    gp = scores.general_position(train)
     return dict(
         d=d, num_train_used=int(train.shape[0]), r_in=r_in, r_out=r_out, alpha=alpha,
+        general_position=dict(min_pairwise_over_sqrt_d=gp.min_pairwise_distance / math.sqrt(d),
+                              min_norm_over_sqrt_d=gp.min_norm / math.sqrt(d),
+                              max_norm_over_sqrt_d=gp.max_norm / math.sqrt(d),
+                              definition_6=gp.definition_6()),
         sinkhorn_pi_vs_pi=float(np.nanmean(floor)), sinkhorn_all_converged=all_converged,
         score_error_log10=log_err / math.log(10),
         score_error_mc_log10=mc.log_value / math.log(10),
@@ -223,11 +230,23 @@ def _plot(result: dict, out) -> None:
     _output.save_figure(fig, out / f"{NAME}.png")
 
 
+def _definition_6(row: dict) -> str:
+    """'yes', or which of Definition 6's conditions the kept training points miss."""
+    gp = row.get("general_position")  # absent in results written before it was recorded
+    if gp is None:
+        return "n/r"
+    missed = ([f"min distance {gp['min_pairwise_over_sqrt_d']:.2f} sqrt(d) < 0.4 sqrt(d)"]
+              if gp["min_pairwise_over_sqrt_d"] < 0.4 else [])
+    if not 0.5 <= gp["min_norm_over_sqrt_d"] <= gp["max_norm_over_sqrt_d"] <= 2.0:
+        missed.append(f"norms in [{gp['min_norm_over_sqrt_d']:.2f}, {gp['max_norm_over_sqrt_d']:.2f}] sqrt(d)")
+    return "yes" if gp["definition_6"] else "no: " + "; ".join(missed)
+
+
 def _markdown(config: Config, result: dict) -> str:
     table = _output.markdown_table(
-        ["d", "n used", "log10 score error", *[f"KL {s}" for s in STARTS],
+        ["d", "n used", "Definition 6", "log10 score error", *[f"KL {s}" for s in STARTS],
          *[f"Sinkhorn {s}" for s in STARTS], "Sinkhorn pi vs pi", *[f"trapped {s}" for s in STARTS]],
-        [[r["d"], r["num_train_used"], f"{r['score_error_log10']:.1f}",
+        [[r["d"], r["num_train_used"], _definition_6(r), f"{r['score_error_log10']:.1f}",
           *[f"{r[s]['kl_mean']:.3g}" for s in STARTS],
           *["n/c" if r[s]["sinkhorn_mean"] is None else f"{r[s]['sinkhorn_mean']:.3g}" for s in STARTS],
           f"{r['sinkhorn_pi_vs_pi']:.3g}",
@@ -237,7 +256,9 @@ def _markdown(config: Config, result: dict) -> str:
             f"{config.chains} chains, {config.trials} trials, r_in = {config.r_in_factor} sqrt(d), "
             f"r_out = {config.r_out_factor} sqrt(d), alpha = 2 d / r_in^2. Sinkhorn: "
             f"{min(config.sinkhorn_points, config.chains)} chains vs as many samples of pi, blur "
-            f"{config.blur} (n/c: did not converge, not reported).\n\n{table}")
+            f"{config.blur} (n/c: did not converge, not reported). Definition 6: whether the kept "
+            f"training points (selected for pairwise distances > 2 r_out) also have pairwise "
+            f"distances >= 0.4 sqrt(d) and norms in [0.5 sqrt(d), 2 sqrt(d)].\n\n{table}")
 
 
 def main(argv=None) -> dict:

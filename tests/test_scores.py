@@ -259,3 +259,22 @@ def test_gaussian_fit_kl_bias_and_errors():
         metrics.gaussian_fit_kl(jnp.zeros((1, 2)), jnp.zeros(2), jnp.eye(2))
     with pytest.raises(ValueError, match="mean must have shape"):
         metrics.gaussian_fit_kl(jnp.zeros((4, 2)), jnp.zeros(3), jnp.eye(3))
+
+
+def test_general_position_checks_both_conditions_of_definition_6():
+    d = 16  # sqrt(d) = 4: separation 1.6, norms in [2, 8]
+    base = np.zeros((3, d))
+    base[0, 0], base[1, 1], base[2, 2] = 4.0, 4.0, 4.0  # norms 4, pairwise 4 sqrt(2)
+    gp = scores.general_position(base)
+    assert gp.dim == d and gp.definition_6()
+    close = base.copy()
+    close[1] = close[0] + 1.5 * np.eye(d)[3]  # pairwise 1.5 < 1.6, norms 4 and 4.27
+    assert not scores.general_position(close).definition_6()
+    assert scores.general_position(close).definition_6(separation=0.3)
+    for norm, ok in ((1.99, False), (2.0, True), (8.0, True), (8.01, False)):
+        pts = base.copy()
+        pts[2] *= norm / 4.0
+        assert scores.general_position(pts).definition_6() is ok, norm
+    assert scores.general_position(base[:1]).definition_6()  # one point: no pair to separate
+    with pytest.raises(ValueError, match="dimension"):
+        scores.GeneralPosition(1.0, 1.0, 1.0).definition_6()

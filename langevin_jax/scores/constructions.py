@@ -164,15 +164,37 @@ def trap_score(
 
 
 class GeneralPosition(NamedTuple):
-    """Diagnostics of a training set: minimum pairwise distance and norm range."""
+    r"""Diagnostics of a training set ``[n, d]``: minimum pairwise distance, norm range, ``d``.
+
+    [`definition_6`][langevin_jax.scores.GeneralPosition.definition_6] checks both conditions of
+    paper 1's Definition 6 (our reconstruction of its constants): pairwise distances at least
+    $0.4\sqrt d$ and every norm in $[0.5\sqrt d, 2\sqrt d]$.
+    [`memorizing_score`][langevin_jax.scores.memorizing_score] itself requires only what makes
+    its score well defined (pairwise distances above $2 r_\text{out}$: disjoint balls); the norm
+    range is what Theorem 7's probability statements use, so the experiments record it.
+    """
 
     min_pairwise_distance: float
     min_norm: float
     max_norm: float
+    dim: int = 0
+
+    def definition_6(self, separation: float = 0.4, norm_low: float = 0.5,
+                     norm_high: float = 2.0) -> bool:
+        r"""Whether the set satisfies Definition 6: every pairwise distance
+        $\ge$ ``separation`` $\sqrt d$ and every norm in
+        [``norm_low`` $\sqrt d$, ``norm_high`` $\sqrt d$] (a single point has no pair)."""
+        if self.dim < 1:
+            raise ValueError("definition_6 needs the dimension: build the record with "
+                             "general_position(points)")
+        root = math.sqrt(self.dim)
+        return bool(self.min_pairwise_distance >= separation * root
+                    and norm_low * root <= self.min_norm and self.max_norm <= norm_high * root)
 
 
 def general_position(points: ArrayLike, block: int = 2048) -> GeneralPosition:
-    """Minimum pairwise distance and the range of norms of ``points`` ``[n, d]``.
+    """Minimum pairwise distance, the range of norms and the dimension of ``points`` ``[n, d]``
+    (``inf`` as the distance of a single point); ``.definition_6()`` checks paper 1's Definition 6.
 
     Computed in blocks of ``block`` rows (``O(n^2 d)`` work, ``O(block n)`` memory), so
     it handles tens of thousands of points.
@@ -187,7 +209,8 @@ def general_position(points: ArrayLike, block: int = 2048) -> GeneralPosition:
         d2[idx, start + idx] = np.inf
         best = min(best, float(np.min(d2)))
     norms = np.sqrt(sq)
-    return GeneralPosition(math.sqrt(max(best, 0.0)), float(norms.min()), float(norms.max()))
+    return GeneralPosition(math.sqrt(max(best, 0.0)), float(norms.min()), float(norms.max()),
+                           int(pts.shape[1]))
 
 
 def select_general_position(
