@@ -1,3 +1,8 @@
+# Maintainers' note: this module is one file of over 500 lines on purpose. It holds one concept,
+# `run`, and only the pieces of its one compiled code path (the per-chain key scheme, the
+# static/dynamic split of the algorithm that keys compilation, the chain axes of the state and
+# info, sharding, and the eager checks and non-finite warning around the core); split up, that
+# path would be read across files.
 """Run a batch of chains: one ``jit`` of a ``lax.scan`` over a ``vmap``ped step.
 
 [`run`][langevin_jax.runner.run] is a thin eager shell (input checks that name the argument, before anything is
@@ -12,12 +17,6 @@ is a pytree (a [`SamplingAlgorithm`][langevin_jax.samplers.base.SamplingAlgorith
 target's or a network's parameters) are traced inputs, and only its functions and integers
 are static. So ``run(key, lj.ula(score, h), ...)`` for a new ``h`` re-uses the compiled
 program. There is no hand-written compile cache: ``jax.jit``'s own cache is the only one.
-
-This module is one file of over 500 lines on purpose: it holds one concept, ``run``, and only
-the pieces of its one compiled code path (the per-chain key scheme, the static/dynamic split of
-the algorithm that keys compilation, the chain axes of the state and info, sharding, and the
-eager checks and non-finite warning around the core); split up, that path would be read across
-files.
 """
 
 from __future__ import annotations

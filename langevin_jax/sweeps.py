@@ -1,23 +1,23 @@
-"""Differentiable sweeps over dimension under one compilation.
+r"""Differentiable sweeps over dimension under one compilation.
 
-A sweep evaluates ``fn(d, mask)`` for every ``d`` in a list by padding every array to
+A sweep evaluates ``fn(d, mask)`` for every $d$ in a list by padding every array to
 ``d_max`` and masking the unused coordinates, then ``vmap``-ping over the dimensions inside
 one ``jit``: one trace, one compilation for the whole sweep. For this to be honest, a
-padded computation must equal the unpadded one at that ``d``; the pieces here are built so
+padded computation must equal the unpadded one at that $d$; the pieces here are built so
 that it does:
 
 * **noise** ([`prefix_normal`][langevin_jax.sweeps.prefix_normal]): with JAX's partitionable threefry (the default since
-  JAX 0.5) coordinate ``i`` of ``jax.random.normal(key, (d,))`` depends on ``(key, i)`` only,
-  so the first ``d`` coordinates do not depend on ``d_max``;
+  JAX 0.5) coordinate $i$ of ``jax.random.normal(key, (d,))`` depends on ``(key, i)`` only,
+  so the first $d$ coordinates do not depend on ``d_max``;
 * **dynamics** ([`masked_ula`][langevin_jax.sweeps.masked_ula]): ULA run by [`langevin_jax.run`][langevin_jax.run]
   with the diagonal
-  step ``h * mask``, so padded coordinates stay exactly at their start (0), and a sweep and a
+  step $h \cdot \mathrm{mask}$, so padded coordinates stay exactly at their start (0), and a sweep and a
   plain run with the same key agree;
 * **targets and metrics**: padded coordinates carry the target's own law (mean 0,
   variance 1) and contribute exactly zero to the masked error formulas.
 
 Everything is differentiable in the continuous parameters (step size, noise level, trap
-radius, ``alpha``) through the reparametrised noise.
+radius, $\alpha$) through the reparametrised noise.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def prefix_normal(key: PRNGKey, d: int, dtype: DTypeLike = jnp.float32) -> jax.A
     """``[d]`` standard normals, prefix-consistent: ``prefix_normal(key, d)[:k] == prefix_normal(key, k)``.
 
     This is ``jax.random.normal(key, (d,))``: with JAX's partitionable threefry (the default
-    since JAX 0.5) coordinate ``i`` depends on ``(key, i)`` only, so the first ``d``
+    since JAX 0.5) coordinate $i$ depends on ``(key, i)`` only, so the first $d$
     coordinates do not depend on the padding, and a sweep draws exactly the noise of
     [`langevin_jax.run`][langevin_jax.run] (which is what makes a sweep and a plain run agree).
     """
@@ -148,9 +148,9 @@ def masked_ula(
     mask: ArrayLike,
     noise: ArrayLike | None = None,
 ) -> jax.Array:
-    """ULA on the coordinates selected by ``mask``; padded coordinates stay where they start.
+    r"""ULA on the coordinates selected by ``mask``; padded coordinates stay where they start.
 
-    ``x_{k+1} = x_k + (h m) s(x_k) + sqrt(2 h m) xi_k``: ULA with the diagonal step ``h * mask``,
+    $x_{k+1} = x_k + (h m)\, s(x_k) + \sqrt{2 h m}\, \xi_k$: ULA with the diagonal step $h m$, $m$ = ``mask``,
     run by [`langevin_jax.run`][langevin_jax.run] with ULA's kernel (one implementation, one key scheme), so
     on the used coordinates it agrees with ``lj.run(key, lj.ula(score, h), x0[:, :d], num_steps)``
     up to float rounding of the score. Differentiable in ``step_size`` and in anything
@@ -160,7 +160,7 @@ def masked_ula(
     Args:
       key: PRNG key.
       score_fn: ``[d_max] -> [d_max]`` (finite on padded coordinates, which it sees as 0).
-      step_size: ``h > 0`` (a traced scalar is fine).
+      step_size: $h > 0$ (a traced scalar is fine).
       initial_positions: ``[num_chains, d_max]``.
       num_steps: static number of steps.
       mask: ``[d_max]`` of 0/1.
@@ -232,17 +232,22 @@ def pad_spectrum(eigenvalues: ArrayLike, mask: ArrayLike) -> jax.Array:
 
 def ula_gaussian_w2_masked(step_size: ArrayLike, eigenvalues: ArrayLike, mask: ArrayLike, num_steps: int,
                            start: float = 1.0) -> jax.Array:
-    """Closed-form ``W2`` between ULA's law after ``k`` steps and ``N(0, diag(lambda))``.
+    r"""Closed-form $W_2$ between ULA's law after $k$ steps and $\mathcal{N}(0, \operatorname{diag}(\lambda))$.
 
-    ULA on ``N(0, diag(lambda))`` started at ``x_0 = start * 1`` (deterministic): per
-    coordinate the law is ``N(rho^k start, v (1 - rho^(2k)))`` with ``rho = 1 - h / lambda``
-    and ``v = lambda / (1 - h / (2 lambda))``
+    ULA on $\mathcal{N}(0, \operatorname{diag}(\lambda))$ started at $x_0 = \text{start} \cdot \mathbf{1}$
+    (deterministic): per coordinate the law is $\mathcal{N}\bigl(\rho^k\, \text{start},\, v (1 - \rho^{2k})\bigr)$
+    with $\rho = 1 - h / \lambda$ and $v = \lambda / \bigl(1 - h / (2 \lambda)\bigr)$
     ([`langevin_jax.theory.ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law], from
-    ``N(start, 0)``); the laws commute, so
-    ``W2^2 = sum_i mask_i [(rho^k start)^2 + (sqrt(lambda_i) - sqrt(var_i))^2]``.
-    A finite budget ``k`` makes small ``h`` slow and large ``h`` biased: the optimal ``h``
-    depends on ``d`` through the smallest eigenvalue in play. Differentiable in ``step_size``
-    and ``eigenvalues`` (padded coordinates see ``lambda = 1`` and add zero).
+    $\mathcal{N}(\text{start}, 0)$); the laws commute, so
+
+    $$
+    W_2^2 = \sum_i \mathrm{mask}_i \Bigl[(\rho^k\, \text{start})^2
+    + \bigl(\sqrt{\lambda_i} - \sqrt{\mathrm{var}_i}\bigr)^2\Bigr].
+    $$
+
+    A finite budget $k$ makes small $h$ slow and large $h$ biased: the optimal $h$
+    depends on $d$ through the smallest eigenvalue in play. Differentiable in ``step_size``
+    and ``eigenvalues`` (padded coordinates see $\lambda = 1$ and add zero).
     """
     _checks.check_real("num_steps", num_steps)
     _checks.check_real("step_size", step_size)
@@ -255,12 +260,14 @@ def ula_gaussian_w2_masked(step_size: ArrayLike, eigenvalues: ArrayLike, mask: A
 
 def diag_fit_w2_masked(samples: jax.Array, eigenvalues: ArrayLike, mask: ArrayLike,
                        debias: bool = True) -> jax.Array:
-    """Smooth ``W2`` estimate from samples ``[n, d_max]`` to ``N(0, diag(lambda))`` on the mask.
+    r"""Smooth $W_2$ estimate from samples ``[n, d_max]`` to $\mathcal{N}(0, \operatorname{diag}(\lambda))$ on
+    the mask.
 
     Fits an independent Gaussian per coordinate (the law of ULA on a diagonal Gaussian is
-    one) and sums ``mean_i^2 + (sqrt(lambda_i) - sd_i)^2`` over used coordinates. With
-    ``debias`` the squared sample mean's bias ``var_i / n`` is subtracted (the remaining bias,
-    from ``E[sd] ~ sigma (1 - 1/(4n))``, is ``O(1/n^2)`` per coordinate in ``W2^2``).
+    one) and sums $\mathrm{mean}_i^2 + (\sqrt{\lambda_i} - \mathrm{sd}_i)^2$ over used coordinates. With
+    ``debias`` the squared sample mean's bias $\mathrm{var}_i / n$ is subtracted (the remaining bias,
+    from $\mathbb{E}[\mathrm{sd}] \approx \sigma \bigl(1 - 1/(4n)\bigr)$, is $O(1/n^2)$ per coordinate in
+    $W_2^2$).
     Differentiable through the samples.
     """
     samples = _checks.check_rank("samples", samples, 2, "[n, d_max]")
@@ -283,7 +290,8 @@ def diag_fit_w2_masked(samples: jax.Array, eigenvalues: ArrayLike, mask: ArrayLi
 
 
 def masked_gaussian_fit_kl(samples: jax.Array, mean: ArrayLike, mask: ArrayLike) -> jax.Array:
-    """Gaussian-fit ``KL(N(m_hat, S_hat) || N(mean, I))`` on the masked coordinates.
+    r"""Gaussian-fit $\mathrm{KL}\bigl(\mathcal{N}(\hat m, \hat S) \,\|\, \mathcal{N}(\text{mean}, I)\bigr)$ on the
+    masked coordinates.
 
     Padded coordinates (zero in ``samples`` and ``mean``) get the target's law (variance 1)
     substituted, so they add exactly zero; equals

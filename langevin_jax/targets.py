@@ -1,10 +1,10 @@
-"""Target distributions with closed-form log-densities, scores and moments.
+r"""Target distributions with closed-form log-densities, scores and moments.
 
 Each target is an immutable pytree (so it can be passed through ``jit``/``vmap``)
 with
 
 * ``log_prob(x)``: log-density at one point ``x`` of shape ``[d]`` (normalised);
-* ``score(x)``: ``grad log pi(x)``, shape ``[d]``, in closed form;
+* ``score(x)``: $\nabla \log \pi(x)$, shape ``[d]``, in closed form;
 * ``sample(key, num)``: ``[num, d]`` exact samples;
 * ``mean`` (``[d]``) and ``covariance`` (``[d, d]``): exact moments.
 
@@ -31,7 +31,7 @@ def random_orthogonal(key: PRNGKey, d: int, dtype: DTypeLike | None = None) -> j
     [`Gaussian.from_spectrum`][langevin_jax.targets.Gaussian.from_spectrum].
 
     The QR factor of a standard normal matrix with each column's sign set by the sign of
-    ``R``'s diagonal (Mezzadri 2007; without it ``Q`` is not Haar-distributed). ``dtype``:
+    $R$'s diagonal (Mezzadri 2007; without it $Q$ is not Haar-distributed). ``dtype``:
     the floating dtype (default: JAX's default float, float64 under x64). Traceable in ``key``.
     """
     _checks.check_key("key", key)
@@ -44,7 +44,7 @@ def random_orthogonal(key: PRNGKey, d: int, dtype: DTypeLike | None = None) -> j
 @jax.tree_util.register_dataclass  # every field an array leaf
 @dataclasses.dataclass(frozen=True)
 class Gaussian:
-    """Gaussian ``N(mean, covariance)`` on R^d with a full covariance.
+    r"""Gaussian $\mathcal{N}(\text{mean}, \text{covariance})$ on $\mathbb{R}^d$ with a full covariance.
 
     Build it from ``(mean, covariance)`` with [`create`][langevin_jax.targets.Gaussian.create], or from a spectrum
     in a given orthonormal basis with [`from_spectrum`][langevin_jax.targets.Gaussian.from_spectrum]
@@ -140,7 +140,7 @@ class Gaussian:
 @jax.tree_util.register_dataclass  # every field an array leaf
 @dataclasses.dataclass(frozen=True)
 class IsotropicGaussian:
-    """Isotropic Gaussian ``N(mean, variance * I_d)``.
+    r"""Isotropic Gaussian $\mathcal{N}(\text{mean}, \text{variance} \cdot I_d)$.
 
     Attributes:
       mean: ``[d]``.
@@ -189,12 +189,12 @@ class IsotropicGaussian:
 @jax.tree_util.register_dataclass  # every field an array leaf
 @dataclasses.dataclass(frozen=True)
 class GaussianMixture:
-    """Mixture ``sum_k w_k N(m_k, C_k)`` of full-covariance Gaussians.
+    r"""Mixture $\sum_k w_k\, \mathcal{N}(m_k, C_k)$ of full-covariance Gaussians.
 
     Attributes:
-      weights: ``[K]``, positive, summing to one.
-      means: ``[K, d]``.
-      covariances: ``[K, d, d]``.
+      weights: ``[K]``, the $w_k$: positive, summing to one.
+      means: ``[K, d]``, the $m_k$.
+      covariances: ``[K, d, d]``, the $C_k$.
       scale_trils: ``[K, d, d]`` Cholesky factors.
       precisions: ``[K, d, d]``.
     """
@@ -277,7 +277,7 @@ class GaussianMixture:
         return jax.nn.softmax(self._component_log_probs(x))
 
     def score(self, x: jax.Array) -> jax.Array:
-        """``sum_k r_k(x) (-C_k^{-1} (x - m_k))`` with responsibilities ``r_k``."""
+        r"""$\sum_k r_k(x) \bigl(-C_k^{-1} (x - m_k)\bigr)$ with responsibilities $r_k$."""
         r = self.responsibilities(x)
         comp_scores = -jnp.einsum("kij,kj->ki", self.precisions, x - self.means)
         return r @ comp_scores

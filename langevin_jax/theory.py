@@ -34,21 +34,25 @@ __all__ = [
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+# Maintainers' note: the one Gaussian log-density of the package: targets, mixtures, annealing
+# paths and proposals all call it with the parts they compute in their own factorisation.
 def gaussian_log_density(mahalanobis_sq: ArrayLike, log_det: ArrayLike, dim: int) -> jax.Array:
-    """``log N(x; m, S) = -(|x - m|_S^2 + log det S + d log 2 pi) / 2`` from its parts.
+    r"""$\log \mathcal{N}(x; m, S) = -\bigl(|x - m|_S^2 + \log\det S + d \log 2\pi\bigr) / 2$ from its
+    parts: ``mahalanobis_sq`` $= |x - m|_S^2 = (x - m)^\top S^{-1} (x - m)$, ``log_det``
+    $= \log\det S$ and ``dim`` $= d$.
 
-    The one Gaussian log-density of the package (targets, mixtures, annealing paths and
-    proposals compute ``|x - m|_S^2`` and ``log det S`` in whatever factorisation they hold:
-    Cholesky, eigenbasis, isotropic).
+    The caller computes $|x - m|_S^2$ and $\log\det S$ in whatever factorisation it holds
+    (Cholesky, eigenbasis, isotropic).
     """
     return -0.5 * (jnp.asarray(mahalanobis_sq) + log_det + dim * LOG_2PI)
 
 
 def sqrtm_psd(a: jax.Array) -> jax.Array:
-    """Symmetric square root of a symmetric PSD matrix ``[d, d]`` (eigendecomposition).
+    r"""Symmetric square root of a symmetric PSD matrix ``[d, d]`` (eigendecomposition).
 
     Rounding is forgiven: ``a`` is symmetrised and eigenvalues at rounding level below 0
-    (down to ``-max(1e-6, 8 d eps) * max|lambda|``, ``eps`` of ``a``'s dtype) are clipped to 0.
+    (down to $-\max(10^{-6}, 8 d \epsilon) \max_i |\lambda_i|$, $\epsilon$ the machine epsilon of ``a``'s
+    dtype) are clipped to 0.
 
     Raises:
       ValueError: ``a`` not ``[d, d]`` or not real; when concrete, NaN/inf, not symmetric
@@ -95,15 +99,18 @@ def _check_ula_step(variance, h):
 
 
 def gaussian_kl(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike) -> jax.Array:
-    """``KL(N(mean0, cov0) || N(mean1, cov1))``.
+    r"""$\mathrm{KL}\bigl(\mathcal{N}(m_0, S_0) \,\|\, \mathcal{N}(m_1, S_1)\bigr)$:
 
-    ``0.5 * [tr(S1^-1 S0) + (m1-m0)^T S1^-1 (m1-m0) - d + log det S1 - log det S0]``.
+    $$
+    \frac{1}{2} \Bigl[\operatorname{tr}(S_1^{-1} S_0) + (m_1 - m_0)^\top S_1^{-1} (m_1 - m_0) - d
+    + \log\det S_1 - \log\det S_0\Bigr].
+    $$
 
     Args:
-      mean0: ``[d]``, mean of the first Gaussian.
-      cov0: ``[d, d]`` symmetric positive definite.
-      mean1: ``[d]``, mean of the second Gaussian.
-      cov1: ``[d, d]`` symmetric positive definite.
+      mean0: ``[d]``, the mean $m_0$ of the first Gaussian.
+      cov0: ``[d, d]``, its covariance $S_0$, symmetric positive definite.
+      mean1: ``[d]``, the mean $m_1$ of the second Gaussian.
+      cov1: ``[d, d]``, its covariance $S_1$, symmetric positive definite.
 
     Shapes are checked always; finiteness, symmetry and positive definiteness where the
     arguments are concrete (a ``ValueError`` naming the argument).
@@ -127,12 +134,18 @@ def gaussian_kl_unchecked(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, c
 
 
 def gaussian_w2(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike) -> jax.Array:
-    """Wasserstein-2 distance between Gaussians (Bures-Wasserstein formula).
+    r"""Wasserstein-2 distance between Gaussians (Bures-Wasserstein formula).
 
-    ``W2^2 = |m0 - m1|^2 + tr(S0) + tr(S1) - 2 tr((S1^1/2 S0 S1^1/2)^1/2)``, the trace term
-    from the eigenvalues ``b_i`` of ``L^T S0 L`` with ``S1 = L L^T`` (Cholesky): the same as
-    those of ``S1^1/2 S0 S1^1/2``, and using no eigenvectors keeps ``jax.grad`` finite when
-    eigenvalues repeat. Returns ``W2`` (not squared); use ``gaussian_w2(...)**2`` for the
+    For $\mathcal{N}(m_0, S_0)$ (``mean0``, ``cov0``) and $\mathcal{N}(m_1, S_1)$ (``mean1``, ``cov1``),
+
+    $$
+    W_2^2 = |m_0 - m_1|^2 + \operatorname{tr} S_0 + \operatorname{tr} S_1
+    - 2 \operatorname{tr}\bigl((S_1^{1/2} S_0 S_1^{1/2})^{1/2}\bigr),
+    $$
+
+    the trace term from the eigenvalues $b_i$ of $L^\top S_0 L$ with $S_1 = L L^\top$ (Cholesky): the
+    same as those of $S_1^{1/2} S_0 S_1^{1/2}$, and using no eigenvectors keeps ``jax.grad`` finite when
+    eigenvalues repeat. Returns $W_2$ (not squared); use ``gaussian_w2(...)**2`` for the
     squared distance. ``cov0`` symmetric positive semidefinite, ``cov1`` positive definite
     (checked where concrete).
     """
@@ -155,11 +168,16 @@ def gaussian_w2_unchecked(mean0: jax.Array, cov0: jax.Array, mean1: jax.Array, c
 
 
 def ula_gaussian_stationary_variance(variance: ArrayLike, h: ArrayLike) -> jax.Array:
-    """Stationary variance of ULA on ``N(m, lambda)`` per eigen-direction.
+    r"""Stationary variance of ULA on $\mathcal{N}(m, \lambda)$ per eigen-direction ($\lambda$ = ``variance``).
 
-    The chain ``x' = x - (h/lambda)(x - m) + sqrt(2h) xi`` is an AR(1) process with
-    stationary variance ``2h / (1 - (1 - h/lambda)^2) = lambda / (1 - h / (2 lambda))``,
-    which exists iff ``0 < h < 2 lambda`` (checked where concrete).
+    The chain $x' = x - (h/\lambda)(x - m) + \sqrt{2h}\, \xi$ is an AR(1) process with
+    stationary variance
+
+    $$
+    \frac{2h}{1 - (1 - h/\lambda)^2} = \frac{\lambda}{1 - h / (2 \lambda)},
+    $$
+
+    which exists iff $0 < h < 2 \lambda$ (checked where concrete).
     """
     _check_ula_step(variance, h)
     return _stationary_variance(variance, h)
@@ -170,7 +188,8 @@ def _stationary_variance(variance, h):
 
 
 def ula_gaussian_mean_contraction(variance: ArrayLike, h: ArrayLike) -> jax.Array:
-    """Per-step contraction ``1 - h / lambda`` of ULA's mean error on ``N(m, lambda)``."""
+    r"""Per-step contraction $1 - h / \lambda$ of ULA's mean error on $\mathcal{N}(m, \lambda)$
+    ($\lambda$ = ``variance``)."""
     _checks.check_positive_finite("variance", variance)
     _checks.check_positive_finite("h", h)
     return 1.0 - jnp.asarray(h) / jnp.asarray(variance)
@@ -179,17 +198,21 @@ def ula_gaussian_mean_contraction(variance: ArrayLike, h: ArrayLike) -> jax.Arra
 def ula_gaussian_law(mean: ArrayLike, variance: ArrayLike, h: ArrayLike, num_steps: int,
                      initial_mean: ArrayLike = 0.0,
                      initial_variance: ArrayLike = 1.0) -> tuple[jax.Array, jax.Array]:
-    """Exact law of ULA after ``num_steps`` steps on ``N(mean, variance)``, per eigen-direction.
+    r"""Exact law of ULA after ``num_steps`` steps on $\mathcal{N}(m, \lambda)$ (``mean``, ``variance``),
+    per eigen-direction.
 
-    The chain is the AR(1) recursion ``x' = (1 - h / lambda) x + (h / lambda) m + sqrt(2h) xi``,
-    so with ``rho = 1 - h / lambda`` and the stationary variance ``v_inf``
+    The chain is the AR(1) recursion $x' = (1 - h / \lambda) x + (h / \lambda) m + \sqrt{2h}\, \xi$,
+    so with $\rho = 1 - h / \lambda$ and the stationary variance $v_\infty$
     ([`ula_gaussian_stationary_variance`][langevin_jax.theory.ula_gaussian_stationary_variance]),
-    from ``N(m0, v0)``::
+    from $\mathcal{N}(m_0, v_0)$ (``initial_mean``, ``initial_variance``):
 
-        E x_k = m + rho^k (m0 - m),     Var x_k = v_inf + rho^(2k) (v0 - v_inf).
+    $$
+    \mathbb{E}\, x_k = m + \rho^k (m_0 - m), \qquad
+    \operatorname{Var} x_k = v_\infty + \rho^{2k} (v_0 - v_\infty).
+    $$
 
     Elementwise in all arguments (pass the eigenvalues of a covariance as ``variance``);
-    differentiable; ``0 < h < 2 lambda`` checked where concrete.
+    differentiable; $0 < h < 2 \lambda$ checked where concrete.
 
     Returns:
       ``(mean_k, variance_k)``.
@@ -198,16 +221,18 @@ def ula_gaussian_law(mean: ArrayLike, variance: ArrayLike, h: ArrayLike, num_ste
     return ula_gaussian_law_unchecked(mean, variance, h, num_steps, initial_mean, initial_variance)
 
 
+# Maintainers' note: the one implementation of ULA's Gaussian law (`ula_gaussian_law` checks and
+# calls it; the masked sweeps call it directly).
 def ula_gaussian_law_unchecked(mean: ArrayLike, variance: ArrayLike, h: ArrayLike, num_steps: int,
                                initial_mean: ArrayLike = 0.0,
                                initial_variance: ArrayLike = 1.0) -> tuple[jax.Array, jax.Array]:
-    """[`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law] without the check ``0 < h < 2 lambda``:
-    the one implementation of the law, also used where the arguments are traced or padded
-    (the masked sweeps of ``langevin_jax.sweeps``, whose padded eigenvalues are 1).
+    r"""[`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law] without the check $0 < h < 2 \lambda$:
+    for arguments that are traced or padded (as in the masked sweeps of ``langevin_jax.sweeps``,
+    whose padded eigenvalues are 1).
 
-    ``Var x_k = rho^(2k) v0 + c_k`` with ``c_k`` the variance from a point start,
-    [`ula_precision_variance`][langevin_jax.theory.ula_precision_variance] at ``a = 1 / lambda``
-    (``v_inf (1 - rho^(2k))`` without its cancellation at small ``h / lambda``)."""
+    $\operatorname{Var} x_k = \rho^{2k} v_0 + c_k$ with $c_k$ the variance from a point start,
+    [`ula_precision_variance`][langevin_jax.theory.ula_precision_variance] at $a = 1 / \lambda$
+    ($v_\infty (1 - \rho^{2k})$ without its cancellation at small $h / \lambda$)."""
     mean, variance = jnp.asarray(mean), jnp.asarray(variance)
     initial_mean, initial_variance = jnp.asarray(initial_mean), jnp.asarray(initial_variance)
     rho = 1.0 - jnp.asarray(h) / variance
@@ -217,7 +242,7 @@ def ula_gaussian_law_unchecked(mean: ArrayLike, variance: ArrayLike, h: ArrayLik
 
 
 def _one_minus_pow(x: jax.Array, k) -> jax.Array:
-    """``1 - (1 + x)^k``, accurate for small ``x`` (expm1/log1p) and grad-safe."""
+    """$1 - (1 + x)^k$, accurate for small $x$ (expm1/log1p) and grad-safe."""
     near = x > -0.5
     x_near = jnp.where(near, x, 0.0)
     via_log = -jnp.expm1(k * jnp.log1p(x_near))
@@ -227,20 +252,24 @@ def _one_minus_pow(x: jax.Array, k) -> jax.Array:
 
 
 def ula_precision_variance(precision: ArrayLike, h: ArrayLike, num_steps: Optional[int] = None) -> jax.Array:
-    """Variance of ULA from a point start along a direction of precision ``a`` (the score is
-    ``-a x`` there): the AR(1) law of [`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law]
-    with ``lambda = 1 / a`` and ``v0 = 0``, written for any real ``a`` (e.g. an eigenvalue of a
+    r"""Variance of ULA from a point start along a direction of precision $a$ (the score is
+    $-a x$ there): the AR(1) law of [`ula_gaussian_law`][langevin_jax.theory.ula_gaussian_law]
+    with $\lambda = 1 / a$ and $v_0 = 0$, written for any real $a$ (e.g. an eigenvalue of a
     learned score matrix, which need not be a stable one).
 
-    ``c_inf = 1 / (a (1 - h a / 2))`` (``+inf`` unless ``0 < h a < 2``) and, after ``k`` steps,
-    ``c_k = 2 h sum_{j<k} (1 - h a)^(2j) = 2 h (1 - r^k) / (1 - r)``, ``r = (1 - h a)^2``,
-    computed with ``expm1``/``log1p`` (accurate for small ``h a``; ``2 h k`` at ``r = 1``).
-    Elementwise; differentiable; any real ``a`` (traced and padded inputs welcome).
+    $c_\infty = 1 / \bigl(a (1 - h a / 2)\bigr)$ ($+\infty$ unless $0 < h a < 2$) and, after $k$ steps,
+
+    $$
+    c_k = 2 h \sum_{j<k} (1 - h a)^{2j} = \frac{2 h (1 - r^k)}{1 - r}, \qquad r = (1 - h a)^2,
+    $$
+
+    computed with ``expm1``/``log1p`` (accurate for small $h a$; $2 h k$ at $r = 1$).
+    Elementwise; differentiable; any real $a$ (traced and padded inputs welcome).
 
     Args:
-      precision: ``a``, any real array.
-      h: the step size, ``> 0``.
-      num_steps: ``k``, an int ``>= 0`` (``None``: the stationary ``c_inf``).
+      precision: $a$, any real array.
+      h: the step size $h > 0$.
+      num_steps: $k$, an int ``>= 0`` (``None``: the stationary $c_\infty$).
 
     Raises:
       ValueError: a complex ``precision``, ``h`` not positive and finite, ``num_steps`` not
@@ -266,14 +295,17 @@ def ula_precision_variance(precision: ArrayLike, h: ArrayLike, num_steps: Option
 
 def gradient_descent_inverse(m: ArrayLike, gamma: Optional[ArrayLike] = None,
                              num_steps: Optional[int] = None) -> jax.Array:
-    """``1 / m`` as reached by gradient descent: ``num_steps`` steps of size ``gamma`` from 0 on
-    ``a -> m a^2 / 2 - a``.
+    r"""$1 / m$ as reached by gradient descent: $K$ = ``num_steps`` steps of size $\gamma$ (``gamma``)
+    from 0 on $a \mapsto m a^2 / 2 - a$.
 
-    ``a_K = [1 - (1 - gamma m)^K] / m = gamma sum_{j<K} (1 - gamma m)^j`` (``gamma K`` at
-    ``m = 0``, where the descent is linear in ``K``), computed with ``expm1``/``log1p``
-    (accurate for small ``gamma m``); ``num_steps=None`` gives the minimiser ``1 / m``. Elementwise
+    $$
+    a_K = \frac{1 - (1 - \gamma m)^K}{m} = \gamma \sum_{j<K} (1 - \gamma m)^j
+    $$
+
+    ($\gamma K$ at $m = 0$, where the descent is linear in $K$), computed with ``expm1``/``log1p``
+    (accurate for small $\gamma m$); ``num_steps=None`` gives the minimiser $1 / m$. Elementwise
     and differentiable; no validation (``gamma`` is needed when ``num_steps`` is given). The
-    eigenvalue of the score learned by DSM in paper 2 is this at ``m = mu + sigma^2``
+    eigenvalue of the score learned by DSM in paper 2 is this at $m = \mu + \sigma^2$
     ([`langevin_jax.gaussian_dsm.dsm_eigenvalue`][langevin_jax.gaussian_dsm.dsm_eigenvalue]).
     """
     m = jnp.asarray(m)

@@ -25,16 +25,16 @@ PyTree = Any
 Scalar = Union[float, jax.Array]
 """A number: a float or a scalar array."""
 Schedule = Callable[[jax.Array], jax.Array]
-"""``k -> h_k``: a step size as a function of the (traced) step index."""
+r"""$k \mapsto h_k$: a step size as a function of the (traced) step index."""
 ScalarOrSchedule = Union[Scalar, Schedule]
 """A step size: a number or a schedule (like Optax's ``ScalarOrSchedule``)."""
 ScoreFn = Callable[[PyTree], PyTree]
-"""``score_fn(x) -> grad log p(x)`` on one point (batch with ``jax.vmap``)."""
+r"""``score_fn(x)`` $= \nabla \log p(x)$ on one point (batch with ``jax.vmap``)."""
 
 
 @runtime_checkable
 class Target(Protocol):
-    """A distribution on ``R^d`` as the library uses it: ``dim``, ``sample(key, num) -> [num,
+    r"""A distribution on $\mathbb{R}^d$ as the library uses it: ``dim``, ``sample(key, num) -> [num,
     d]``, and on one point ``log_prob(x) -> []`` and ``score(x) -> [d]`` (the gradient of
     ``log_prob``). [`Gaussian`][langevin_jax.targets.Gaussian],
     [`IsotropicGaussian`][langevin_jax.targets.IsotropicGaussian] and

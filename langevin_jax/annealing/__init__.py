@@ -1,4 +1,4 @@
-"""Diffusion annealed Langevin dynamics (paper 3): schedules, paths, the action and its bias
+r"""Diffusion annealed Langevin dynamics (paper 3): schedules, paths, the action and its bias
 bound, exact Gaussian laws, time grids and DALMC.
 
 Cattiaux, Cordero-Encinar & Guillin, *Diffusion annealed Langevin dynamics: a theoretical
@@ -7,20 +7,31 @@ setting is **our reconstruction** (only the abstract and Theorem 2.1 were availa
 formulas were derived here, are stated in ``docs/paper3_annealed_langevin.md`` and are
 checked by the tests, not copied.
 
-An annealing schedule ``lambda: [0, 1] -> [0, 1]`` (nondecreasing, ``lambda_1 = 1``) defines
-the path ``mu_t = Law(sqrt(lambda_t) X + sqrt(1 - lambda_t) Z)``, ``X ~ pi``,
-``Z ~ N(0, I)``. The dynamics ``dY_s = grad log mu_{kappa s}(Y_s) ds + sqrt(2) dB_s``,
-``s in [0, 1 / kappa]``, satisfy ``KL(pi || Law(Y_{1/kappa})) <= KL(mu_0 || Law(Y_0)) +
-kappa A / 4`` with the action ``A = int_0^1 |mu'_t|^2 dt`` (the target is the first argument
-of every KL here). DALMC is their Euler scheme on a grid of path times. Our choices, not the
-paper's: the OU horizon default ``T = 3``, the adapted time grid and the quadrature sizes.
+An annealing schedule $\lambda: [0, 1] \to [0, 1]$ (nondecreasing, $\lambda_1 = 1$) defines
+the path
 
-Two kinds of schedule live in the package: the annealing schedules here (``lambda(t)`` of a
-continuous path time ``t in [0, 1]``, [`get_schedule`][langevin_jax.annealing.get_schedule])
-and the DDPM noise schedules of [`langevin_jax.diffusion`][langevin_jax.diffusion] (``beta_k``
-over discrete levels ``k = 1..T``, [`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule]);
-``linear`` and ``cosine`` name one of each. A level ``k`` is the path time where
-``lambda_t = alphabar_k``: [`eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path]
+$$
+\mu_t = \mathrm{Law}\bigl(\sqrt{\lambda_t}\, X + \sqrt{1 - \lambda_t}\, Z\bigr), \qquad
+X \sim \pi, \quad Z \sim \mathcal{N}(0, I).
+$$
+
+The dynamics $dY_s = \nabla \log \mu_{\kappa s}(Y_s)\, ds + \sqrt{2}\, dB_s$, $s \in [0, 1 / \kappa]$, satisfy
+
+$$
+\mathrm{KL}\bigl(\pi \,\|\, \mathrm{Law}(Y_{1/\kappa})\bigr) \le \mathrm{KL}\bigl(\mu_0 \,\|\, \mathrm{Law}(Y_0)\bigr)
++ \frac{\kappa A}{4}
+$$
+
+with the action $A = \int_0^1 |\mu'_t|^2\, dt$ (the target is the first argument
+of every KL here). DALMC is their Euler scheme on a grid of path times. Our choices, not the
+paper's: the OU horizon default $T = 3$, the adapted time grid and the quadrature sizes.
+
+Two kinds of schedule live in the package: the annealing schedules here ($\lambda(t)$ of a
+continuous path time $t \in [0, 1]$, [`get_schedule`][langevin_jax.annealing.get_schedule])
+and the DDPM noise schedules of [`langevin_jax.diffusion`][langevin_jax.diffusion] ($\beta_k$
+over discrete levels $k = 1, \dots, T$, [`langevin_jax.diffusion.make_schedule`][langevin_jax.diffusion.make_schedule]);
+``linear`` and ``cosine`` name one of each. A level $k$ is the path time where
+$\lambda_t = \bar\alpha_k$: [`eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path]
 maps a network trained on the levels onto the path.
 
 One module per part, every public name re-exported here:
@@ -30,9 +41,11 @@ learned), ``action_bound`` (the action and [`kl_bound`][langevin_jax.annealing.k
 ``gaussian_laws`` (exact laws of the dynamics and of DALMC for Gaussian targets) and
 ``time_grids``; the sampler [`dalmc`][langevin_jax.annealing.dalmc] and its step schedule
 [`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule] live in
-[`langevin_jax.samplers.dalmc`][langevin_jax.samplers.dalmc.dalmc] (the samplers sit below this
-package: DALMC needs only a path's ``score_fn``).
+[`langevin_jax.samplers.dalmc`][langevin_jax.samplers.dalmc.dalmc] and are re-exported here.
 """
+
+# Maintainers' note: `dalmc` and `dalmc_step_schedule` are defined in `langevin_jax.samplers.dalmc`
+# because the samplers sit below this package: DALMC needs only a path's `score_fn`.
 
 from langevin_jax._deprecation import alias_getattr
 from langevin_jax.annealing.action_bound import (

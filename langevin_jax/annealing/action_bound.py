@@ -1,8 +1,9 @@
-"""The action ``A = int_0^1 |mu'_t|^2 dt`` of a diffusion path and the bias bound
-``KL(pi || Law(Y_{1/kappa})) <= KL(mu_0 || Law(Y_0)) + kappa A / 4`` (paper 3, Section 2;
-Girsanov plus data processing; the formulas are our reconstruction, derived in
-``docs/paper3_annealed_langevin.md``). The squared metric derivative is exact, not a bound:
-``|mu'_t|^2 = (lambda'_t / (2 lambda_t))^2 E_{mu_t} |Y + grad log mu_t(Y)|^2`` (Tweedie's
+r"""The action $A = \int_0^1 |\mu'_t|^2\, dt$ of a diffusion path and the bias bound
+$\mathrm{KL}(\pi \,\|\, \mathrm{Law}(Y_{1/\kappa})) \le \mathrm{KL}(\mu_0 \,\|\, \mathrm{Law}(Y_0)) + \kappa A / 4$
+(our derivation, not a statement read in paper 3: Girsanov between the path-following process and
+$Y$, plus data processing; written out in the docs page on paper 3). Paper 3 supplies the path and
+the velocity field of its Theorem 2.1. The squared metric derivative is exact, not a bound:
+$|\mu'_t|^2 = \bigl(\lambda'_t / (2 \lambda_t)\bigr)^2\, \mathbb{E}_{\mu_t} |Y + \nabla \log \mu_t(Y)|^2$ (Tweedie's
 velocity field is a gradient), in closed form for Gaussian targets
 ([`gaussian_action_density`][langevin_jax.annealing.gaussian_action_density],
 [`gaussian_action`][langevin_jax.annealing.gaussian_action]) and by quadrature and Monte
@@ -43,19 +44,22 @@ __all__ = [
 
 def gaussian_action_density(target, schedule: Union[str, AnnealingSchedule, Callable],
                             t: ArrayLike) -> jax.Array:
-    """``|mu'_t|^2``, the squared W2 metric derivative of a Gaussian path, in closed form.
+    r"""$|\mu'_t|^2$, the squared $W_2$ metric derivative of a Gaussian path, in closed form:
 
-    ``lambda'^2 |m|^2 / (4 lambda) + sum_i lambda'^2 (sigma_i - 1)^2 / (4 (1 + lambda
-    (sigma_i - 1)))`` for ``N(m, Sigma)`` with eigenvalues ``sigma_i`` (the path's covariances
-    commute, so ``W2`` splits into the mean and one term per eigen-direction).
+    $$
+    \frac{\lambda'^2 |m|^2}{4 \lambda} + \sum_i \frac{\lambda'^2 (\sigma_i - 1)^2}{4 \bigl(1 + \lambda (\sigma_i - 1)\bigr)}
+    $$
+
+    for $\mathcal{N}(m, \Sigma)$ with eigenvalues $\sigma_i$ (the path's covariances
+    commute, so $W_2$ splits into the mean and one term per eigen-direction).
 
     Args:
       target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
       schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
-      t: path times in ``(0, 1)``, any shape (``0/0`` at a ``t`` with ``lambda_t = 0``).
+      t: path times in $(0, 1)$, any shape ($0/0$ at a $t$ with $\lambda_t = 0$).
 
     Returns:
-      ``|mu'_t|^2``, shape of ``t``.
+      $|\mu'_t|^2$, shape of ``t``.
     """
     schedule = get_schedule(schedule)
     _checks.check_unit_times("t", t)  # here: the jitted density below never sees a concrete t
@@ -83,7 +87,7 @@ def _gauss_legendre(num_nodes: int, dtype):
 
 
 def _closed_form_action(schedule: AnnealingSchedule, m2, sig) -> Optional[jax.Array]:
-    """The Gaussian action of a named schedule (``|m|^2 = m2``, eigenvalues ``sig``), or
+    """The Gaussian action of a named schedule ($|m|^2$ = ``m2``, eigenvalues ``sig``), or
     ``None`` for a user schedule."""
     if isinstance(schedule, LinearSchedule):
         return jnp.where(m2 > 0, jnp.inf, 0.0) + 0.25 * jnp.sum((sig - 1.0) * jnp.log(sig))
@@ -99,17 +103,21 @@ def _closed_form_action(schedule: AnnealingSchedule, m2, sig) -> Optional[jax.Ar
 
 def gaussian_action(target, schedule: Union[str, AnnealingSchedule, Callable], *,
                     num_nodes: int = 256) -> jax.Array:
-    """The action ``A = int_0^1 |mu'_t|^2 dt`` of a Gaussian target's path.
+    r"""The action $A = \int_0^1 |\mu'_t|^2\, dt$ of a Gaussian target's path.
 
-    Closed form for the named schedules: linear ``sum_i (sigma_i - 1) log(sigma_i) / 4``
-    (``+inf`` if ``m != 0``: ``d sqrt(t) / dt`` is not square integrable), cosine
-    ``(pi^2/8)(|m|^2 + sum_i (sqrt(sigma_i) - 1)^2)`` (``pi^2 / 8`` times
-    ``W2^2(N(0, I), pi)``), OU ``T (1 - lambda_0) |m|^2 / 2 + (T / 2) sum_i [(sigma_i - 1)(1 -
-    lambda_0) - log(sigma_i / (1 + (sigma_i - 1) lambda_0))]`` with ``lambda_0 = exp(-2T)``.
+    Closed form for the named schedules, for $\mathcal{N}(m, \Sigma)$ with eigenvalues $\sigma_i$:
+
+    * linear: $\sum_i (\sigma_i - 1) \log(\sigma_i) / 4$ ($+\infty$ if $m \ne 0$: $d \sqrt{t} / dt$ is not
+      square integrable);
+    * cosine: $\frac{\pi^2}{8} \bigl(|m|^2 + \sum_i (\sqrt{\sigma_i} - 1)^2\bigr)$ ($\pi^2 / 8$ times
+      $W_2^2(\mathcal{N}(0, I), \pi)$);
+    * OU: $\frac{T}{2} (1 - \lambda_0) |m|^2 + \frac{T}{2} \sum_i \bigl[(\sigma_i - 1)(1 - \lambda_0) -
+      \log\bigl(\sigma_i / (1 + (\sigma_i - 1) \lambda_0)\bigr)\bigr]$ with $\lambda_0 = e^{-2T}$.
+
     A user schedule integrates
     [`gaussian_action_density`][langevin_jax.annealing.gaussian_action_density] by
-    ``num_nodes``-point Gauss-Legendre; if the integral diverges (e.g. ``lambda ~ t`` near 0
-    with ``m != 0``) that returns a finite number that grows with ``num_nodes``.
+    ``num_nodes``-point Gauss-Legendre; if the integral diverges (e.g. $\lambda \sim t$ near 0
+    with $m \ne 0$) that returns a finite number that grows with ``num_nodes``.
 
     Args:
       target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
@@ -117,7 +125,7 @@ def gaussian_action(target, schedule: Union[str, AnnealingSchedule, Callable], *
       num_nodes: quadrature nodes for user schedules.
 
     Returns:
-      ``A`` (scalar, possibly ``inf``).
+      $A$ (scalar, possibly ``inf``).
     """
     schedule = get_schedule(schedule)
     num_nodes = _checks.check_int_at_least("num_nodes", num_nodes, 2)
@@ -133,10 +141,10 @@ class ActionEstimate(NamedTuple):
     """Monte Carlo and quadrature estimate of the action.
 
     Attributes:
-      value: the estimate of ``A``.
+      value: the estimate of $A$.
       std_error: its Monte Carlo standard error (quadrature error not included).
-      num_samples: draws ``(X, Z)``, shared by all nodes.
-      num_nodes: Gauss-Legendre nodes in ``t``.
+      num_samples: draws $(X, Z)$, shared by all nodes.
+      num_nodes: Gauss-Legendre nodes in $t$.
     """
 
     value: float
@@ -148,22 +156,27 @@ class ActionEstimate(NamedTuple):
 def action(key: PRNGKey, path: DiffusionPath, *, num_samples: int = 4096,
            num_nodes: int = 64, target_sample_fn: Optional[Callable] = None,
            batch_size: int = 1024) -> ActionEstimate:
-    """The action ``A = int_0^1 |mu'_t|^2 dt`` of any path with a score, by quadrature.
+    r"""The action $A = \int_0^1 |\mu'_t|^2\, dt$ of any path with a score, by quadrature.
 
-    Uses the exact identity ``|mu'_t|^2 = (lambda'_t / (2 lambda_t))^2
-    E|X_t + grad log mu_t(X_t)|^2`` (the velocity ``v_t = (lambda'/(2 lambda)) (y + grad log
-    mu_t)`` is a gradient field, hence the metric derivative), Gauss-Legendre
-    in ``t`` and Monte Carlo in ``X_t = sqrt(lambda_t) X + sqrt(1 - lambda_t) Z`` with the same
-    draws ``(X, Z)`` at every node, so the standard error is that of one average over draws.
+    Uses the exact identity
+
+    $$
+    |\mu'_t|^2 = \Bigl(\frac{\lambda'_t}{2 \lambda_t}\Bigr)^2\, \mathbb{E}\, |X_t + \nabla \log \mu_t(X_t)|^2
+    $$
+
+    (the velocity $v_t = \bigl(\lambda' / (2 \lambda)\bigr) (y + \nabla \log \mu_t)$ is a gradient field,
+    hence the metric derivative), Gauss-Legendre
+    in $t$ and Monte Carlo in $X_t = \sqrt{\lambda_t}\, X + \sqrt{1 - \lambda_t}\, Z$ with the same
+    draws $(X, Z)$ at every node, so the standard error is that of one average over draws.
     With a learned score the value is the action of the learned path.
 
     Args:
       key: PRNG key.
       path: a [`DiffusionPath`][langevin_jax.annealing.DiffusionPath].
-      num_samples: draws of ``(X, Z)``, >= 2.
-      num_nodes: Gauss-Legendre nodes on ``(0, 1)``.
-      target_sample_fn: ``(key, num) -> [num, d]`` draws from ``pi``; defaults to
-        ``path.sample_fn`` at ``t = 1``.
+      num_samples: draws of $(X, Z)$, >= 2.
+      num_nodes: Gauss-Legendre nodes on $(0, 1)$.
+      target_sample_fn: ``(key, num) -> [num, d]`` draws from $\pi$; defaults to
+        ``path.sample_fn`` at $t = 1$.
       batch_size: draws per compiled batch.
 
     Returns:
@@ -204,17 +217,17 @@ def action(key: PRNGKey, path: DiffusionPath, *, num_samples: int = 4096,
 
 
 def kl_bound(action_value: ArrayLike, kappa: ArrayLike, initial_kl: ArrayLike = 0.0) -> jax.Array:
-    """The bias bound ``KL(pi || Law(Y_{1/kappa})) <= initial_kl + kappa A / 4``.
+    r"""The bias bound $\mathrm{KL}(\pi \,\|\, \mathrm{Law}(Y_{1/\kappa})) \le \mathtt{initial\_kl} + \kappa A / 4$.
 
     Holds for the continuous dynamics (not for DALMC's Euler steps), with
-    ``initial_kl = KL(mu_0 || Law(Y_0))`` (zero when ``Y_0 ~ mu_0``). Paper 003, Section 2
-    (reconstruction: Girsanov between the path-following process and ``Y``, then data
-    processing at the final time).
+    ``initial_kl`` $= \mathrm{KL}(\mu_0 \,\|\, \mathrm{Law}(Y_0))$ (zero when $Y_0 \sim \mu_0$). Our derivation
+    (Girsanov between the path-following process and $Y$, then data processing at the final time),
+    not a statement read in paper 3.
 
     Args:
-      action_value: ``A``.
-      kappa: ``kappa > 0`` (total Langevin time ``1 / kappa``).
-      initial_kl: ``KL(mu_0 || Law(Y_0))``.
+      action_value: $A$.
+      kappa: $\kappa > 0$ (total Langevin time $1 / \kappa$).
+      initial_kl: $\mathrm{KL}(\mu_0 \,\|\, \mathrm{Law}(Y_0))$.
     """
     _checks.check_positive_finite("kappa", kappa)
     _checks.check_nonnegative("action_value", action_value, allow_inf=True)
@@ -223,10 +236,10 @@ def kl_bound(action_value: ArrayLike, kappa: ArrayLike, initial_kl: ArrayLike = 
 
 
 def gaussian_initial_kl(target, schedule: Union[str, AnnealingSchedule, Callable]) -> jax.Array:
-    """``KL(mu_0 || N(0, I))``: the bound's initial term when ``Y_0 ~ N(0, I)``.
+    r"""$\mathrm{KL}(\mu_0 \,\|\, \mathcal{N}(0, I))$: the bound's initial term when $Y_0 \sim \mathcal{N}(0, I)$.
 
-    Zero when ``lambda_0 = 0``; for OU, ``mu_0 = N(sqrt(lambda_0) m, lambda_0 Sigma +
-    (1 - lambda_0) I)`` with ``lambda_0 = exp(-2T)``.
+    Zero when $\lambda_0 = 0$; for OU, $\mu_0 = \mathcal{N}\bigl(\sqrt{\lambda_0}\, m,\, \lambda_0 \Sigma +
+    (1 - \lambda_0) I\bigr)$ with $\lambda_0 = e^{-2T}$.
     """
     schedule = get_schedule(schedule)
     mean, sig, _ = gaussian_spectrum(target)

@@ -1,13 +1,13 @@
-"""Exact laws of the annealed dynamics and of DALMC for a Gaussian target (paper 3: the
+r"""Exact laws of the annealed dynamics and of DALMC for a Gaussian target (paper 3: the
 objects its bias bound is about, computed here without sampling; the formulas are our
-reconstruction). For ``pi = N(m, Sigma)`` the law of ``Y`` stays Gaussian: with
-``P_t = (lambda_t Sigma + (1 - lambda_t) I)^{-1}`` and ``m_t = sqrt(lambda_t) m``, the
-continuous dynamics solve ``dM/ds = -P (M - m_t)``, ``dC/ds = -P C - C P + 2 I``
+reconstruction). For $\pi = \mathcal{N}(m, \Sigma)$ the law of $Y$ stays Gaussian: with
+$P_t = (\lambda_t \Sigma + (1 - \lambda_t) I)^{-1}$ and $m_t = \sqrt{\lambda_t}\, m$, the
+continuous dynamics solve $dM/ds = -P (M - m_t)$, $dC/ds = -P C - C P + 2 I$
 ([`gaussian_annealed_law`][langevin_jax.annealing.gaussian_annealed_law], by RK4) and DALMC
-follows ``M' = M - h P (M - m_t)``, ``C' = (I - h P) C (I - h P) + 2 h I`` exactly
-([`gaussian_dalmc_law`][langevin_jax.annealing.gaussian_dalmc_law]). All ``P_t`` share
-``Sigma``'s eigenvectors, so both are solved entry by entry in that eigenbasis, and
-[`gaussian_bias_kl`][langevin_jax.annealing.gaussian_bias_kl] gives ``KL(pi || law)``, the
+follows $M' = M - h P (M - m_t)$, $C' = (I - h P) C (I - h P) + 2 h I$ exactly
+([`gaussian_dalmc_law`][langevin_jax.annealing.gaussian_dalmc_law]). All $P_t$ share
+$\Sigma$'s eigenvectors, so both are solved entry by entry in that eigenbasis, and
+[`gaussian_bias_kl`][langevin_jax.annealing.gaussian_bias_kl] gives $\mathrm{KL}(\pi \,\|\, \text{law})$, the
 bound's direction.
 """
 
@@ -37,7 +37,7 @@ __all__ = [
 
 
 class GaussianLaw(NamedTuple):
-    """``N(mean, covariance)``: the exact law of the annealed dynamics.
+    r"""$\mathcal{N}(\text{mean}, \text{covariance})$: the exact law of the annealed dynamics.
 
     Attributes:
       mean: ``[d]`` (or ``[N, d]`` for a whole trajectory).
@@ -71,11 +71,12 @@ def _from_basis(eigenvectors, mu, c):
 
 
 def default_ode_steps(target, kappa: ArrayLike) -> int:
-    """RK4 steps used by [`gaussian_annealed_law`][langevin_jax.annealing.gaussian_annealed_law] by default.
+    r"""RK4 steps used by [`gaussian_annealed_law`][langevin_jax.annealing.gaussian_annealed_law] by default.
 
-    ``max(2000, ceil(8 p_max / kappa))`` with ``p_max = max(1, 1 / sigma_min)``, the largest
-    rate of the moment ODEs in path time being ``2 p_max / kappa``: each step times that rate
-    is at most ``1/4``, well inside RK4's stability region. Needs concrete inputs.
+    $\max\bigl(2000, \lceil 8 p_\text{max} / \kappa \rceil\bigr)$ with $p_\text{max} = \max(1, 1 / \sigma_\text{min})$
+    ($\sigma_\text{min}$ the smallest eigenvalue of the target's covariance), the largest
+    rate of the moment ODEs in path time being $2 p_\text{max} / \kappa$: each step times that rate
+    is at most $1/4$, well inside RK4's stability region. Needs concrete inputs.
     """
     _, sig, _ = gaussian_spectrum(target)
     if not _checks.is_concrete(kappa) or not _checks.is_concrete(sig):
@@ -94,30 +95,34 @@ def gaussian_annealed_law(
     initial_mean: Optional[ArrayLike] = None,
     initial_covariance: Optional[ArrayLike] = None,
 ) -> GaussianLaw:
-    """Exact law of ``Y_{1/kappa}`` for ``dY = grad log mu_{kappa s}(Y) ds + sqrt(2) dB``.
+    r"""Exact law of $Y_{1/\kappa}$ for $dY = \nabla \log \mu_{\kappa s}(Y)\, ds + \sqrt{2}\, dB$.
 
-    For ``pi = N(m, Sigma)`` the law stays Gaussian with, in Langevin time ``s``,
+    For $\pi = \mathcal{N}(m, \Sigma)$ the law stays Gaussian with, in Langevin time $s$,
 
-        ``dM/ds = -P_{kappa s} (M - sqrt(lambda_{kappa s}) m)``,
-        ``dC/ds = -P C - C P + 2 I``,  ``P_t = (lambda_t Sigma + (1 - lambda_t) I)^{-1}``.
+    $$
+    \frac{dM}{ds} = -P_{\kappa s} \bigl(M - \sqrt{\lambda_{\kappa s}}\, m\bigr), \qquad
+    \frac{dC}{ds} = -P C - C P + 2 I, \qquad
+    P_t = \bigl(\lambda_t \Sigma + (1 - \lambda_t) I\bigr)^{-1}.
+    $$
 
-    In ``Sigma``'s eigenbasis every ``P_t`` is diagonal (``p_i = 1 / (1 + lambda (sigma_i -
-    1))``), so each entry solves a scalar linear ODE; they are integrated in path time
-    ``u = kappa s`` by classical RK4 with ``num_ode_steps`` steps in a ``lax.scan``.
+    In $\Sigma$'s eigenbasis every $P_t$ is diagonal ($p_i = 1 / \bigl(1 + \lambda (\sigma_i - 1)\bigr)$,
+    $\sigma_i$ the eigenvalues of $\Sigma$), so each entry solves a scalar linear ODE; they are integrated
+    in path time $u = \kappa s$ by classical RK4 with ``num_ode_steps`` steps in a ``lax.scan``.
 
     Args:
       target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
       schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
-      kappa: ``> 0``; total Langevin time ``1 / kappa``. Differentiable.
+      kappa: $\kappa > 0$; total Langevin time $1 / \kappa$. Differentiable.
       num_ode_steps: RK4 steps; default [`default_ode_steps`][langevin_jax.annealing.default_ode_steps]. Required when
         ``kappa`` is traced (e.g. under ``jit`` or ``grad``).
       initial_mean: ``[d]``, default 0.
-      initial_covariance: ``[d, d]`` symmetric positive semidefinite, default ``I``
-        (``Y_0 ~ N(0, I)``).
+      initial_covariance: ``[d, d]`` symmetric positive semidefinite, default $I$
+        ($Y_0 \sim \mathcal{N}(0, I)$).
 
     Returns:
-      [`GaussianLaw`][langevin_jax.annealing.GaussianLaw] of ``Y_{1/kappa}``. Compare with the target by
-      [`gaussian_bias_kl`][langevin_jax.annealing.gaussian_bias_kl] (``KL(pi || Law(Y))``, the bound's direction).
+      [`GaussianLaw`][langevin_jax.annealing.GaussianLaw] of $Y_{1/\kappa}$. Compare with the target by
+      [`gaussian_bias_kl`][langevin_jax.annealing.gaussian_bias_kl] ($\mathrm{KL}(\pi \,\|\, \mathrm{Law}(Y))$,
+      the bound's direction).
     """
     schedule = get_schedule(schedule)
     _checks.check_positive_finite("kappa", kappa)
@@ -172,25 +177,28 @@ def gaussian_dalmc_law(
     initial_covariance: Optional[ArrayLike] = None,
     return_trajectory: bool = False,
 ) -> GaussianLaw:
-    """Exact law of DALMC on a Gaussian target (an exact linear recursion, no sampling).
+    r"""Exact law of DALMC on a Gaussian target (an exact linear recursion, no sampling).
 
-    With ``(t_k, h_k)`` from [`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule], ``P_k =
-    (lambda_{t_k} Sigma +
-    (1 - lambda_{t_k}) I)^{-1}``:
+    With $(t_k, h_k)$ from [`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule] and
+    $P_k = \bigl(\lambda_{t_k} \Sigma + (1 - \lambda_{t_k}) I\bigr)^{-1}$:
 
-        ``M_{k+1} = M_k - h_k P_k (M_k - sqrt(lambda_{t_k}) m)``,
-        ``C_{k+1} = (I - h_k P_k) C_k (I - h_k P_k) + 2 h_k I``,
+    $$
+    \begin{aligned}
+    M_{k+1} &= M_k - h_k P_k \bigl(M_k - \sqrt{\lambda_{t_k}}\, m\bigr), \\
+    C_{k+1} &= (I - h_k P_k)\, C_k\, (I - h_k P_k) + 2 h_k I,
+    \end{aligned}
+    $$
 
-    solved entrywise in ``Sigma``'s eigenbasis. The same ``(t_k, h_k)`` drive [`dalmc`][langevin_jax.annealing.dalmc].
+    solved entrywise in $\Sigma$'s eigenbasis. The same $(t_k, h_k)$ drive [`dalmc`][langevin_jax.annealing.dalmc].
 
     Args:
       target: [`langevin_jax.Gaussian`][langevin_jax.Gaussian] or ``IsotropicGaussian``.
       schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
-      kappa: ``> 0``.
+      kappa: $\kappa > 0$.
       time_grid: ``[N + 1]`` path times ([`uniform_time_grid`][langevin_jax.annealing.uniform_time_grid],
         [`adapted_time_grid`][langevin_jax.annealing.adapted_time_grid]).
       initial_mean: ``[d]``, default 0.
-      initial_covariance: ``[d, d]`` symmetric positive semidefinite, default ``I``.
+      initial_covariance: ``[d, d]`` symmetric positive semidefinite, default $I$.
       return_trajectory: return the law after every step (``[N, d]``, ``[N, d, d]``).
 
     Returns:
@@ -225,10 +233,14 @@ def _dalmc_law(schedule, return_trajectory, mean, sig, vecs, mu0, c0, times, ste
 
 
 def gaussian_bias_kl(target, law: GaussianLaw) -> jax.Array:
-    """``KL(pi || law)``: the exact bias in the direction of the bound ``kappa A / 4``.
+    r"""$\mathrm{KL}(\pi \,\|\, \text{law})$: the exact bias in the direction of the bound $\kappa A / 4$.
 
-    ``0.5 [tr(C^{-1} Sigma) + (M - m)^T C^{-1} (M - m) - d + log det C - log det Sigma]``
-    for ``pi = N(m, Sigma)`` and ``law = N(M, C)``. (Note the order: the target first.)
+    $$
+    \frac{1}{2} \Bigl[\operatorname{tr}(C^{-1} \Sigma) + (M - m)^\top C^{-1} (M - m) - d + \log\det C
+    - \log\det \Sigma\Bigr]
+    $$
+
+    for $\pi = \mathcal{N}(m, \Sigma)$ and $\text{law} = \mathcal{N}(M, C)$. (Note the order: the target first.)
     """
     if not isinstance(target, (targets.Gaussian, targets.IsotropicGaussian)):
         raise ValueError(f"target must be a Gaussian, got {type(target).__name__}")

@@ -1,8 +1,8 @@
-"""Diffusion paths ``mu_t = Law(sqrt(lambda_t) X + sqrt(1 - lambda_t) Z)`` and their scores
-(paper 3, Section 2: the path from ``mu_0 = N(0, I)`` to ``mu_1 = pi`` that the annealed
+r"""Diffusion paths $\mu_t = \mathrm{Law}\bigl(\sqrt{\lambda_t}\, X + \sqrt{1 - \lambda_t}\, Z\bigr)$ and their scores
+(paper 3, Section 2: the path from $\mu_0 = \mathcal{N}(0, I)$ to $\mu_1 = \pi$ that the annealed
 dynamics follow). In closed form for Gaussian and Gaussian-mixture targets
 ([`diffusion_path`][langevin_jax.annealing.diffusion_path]), and for any target through a
-learned denoiser by Tweedie's formula: an ``x0``-prediction at continuous ``lambda``
+learned denoiser by Tweedie's formula: an $x_0$-prediction at continuous $\lambda$
 ([`denoiser_path`][langevin_jax.annealing.denoiser_path]) or a DDPM noise predictor at
 integer levels, the convention of [`langevin_jax.nn`][langevin_jax.nn]
 ([`eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path]).
@@ -29,14 +29,14 @@ __all__ = [
 
 
 class DiffusionPath(NamedTuple):
-    """The path ``mu_t = Law(sqrt(lambda_t) X + sqrt(1 - lambda_t) Z)``, ``t in [0, 1]``.
+    r"""The path $\mu_t = \mathrm{Law}\bigl(\sqrt{\lambda_t}\, X + \sqrt{1 - \lambda_t}\, Z\bigr)$, $t \in [0, 1]$.
 
     Attributes:
       schedule: the [`AnnealingSchedule`][langevin_jax.annealing.AnnealingSchedule].
-      dim: ``d``.
-      score_fn: ``(x [d], t []) -> grad log mu_t(x) [d]``.
-      log_prob_fn: ``(x [d], t []) -> log mu_t(x) []``, or ``None`` (learned paths).
-      sample_fn: ``(key, t, num) -> [num, d]`` exact draws from ``mu_t``, or ``None``.
+      dim: $d$.
+      score_fn: $(x, t) \mapsto \nabla \log \mu_t(x)$, ``(x [d], t []) -> [d]``.
+      log_prob_fn: $(x, t) \mapsto \log \mu_t(x)$, ``(x [d], t []) -> []``, or ``None`` (learned paths).
+      sample_fn: ``(key, t, num) -> [num, d]`` exact draws from $\mu_t$, or ``None``.
     """
 
     schedule: AnnealingSchedule
@@ -67,7 +67,8 @@ def _components(target) -> _Components:
 
 
 def _component_terms(comps: _Components, x, lam):
-    """Per component: log w_k + log N(x; sqrt(lam) m_k, lam C_k + (1 - lam) I), and the score."""
+    r"""Per component: $\log w_k + \log \mathcal{N}(x; \sqrt{\lambda}\, m_k, \lambda C_k + (1 - \lambda) I)$, and the
+    score."""
     d = x.shape[-1]
     diff = x - jnp.sqrt(lam) * comps.means  # [K, d]
     z = jnp.einsum("kji,kj->ki", comps.eigenvectors, diff)  # V^T diff
@@ -79,7 +80,7 @@ def _component_terms(comps: _Components, x, lam):
 
 
 def _noised_sampler(target_sample_fn, schedule: AnnealingSchedule):
-    """``(key, t, num) -> sqrt(lambda_t) X + sqrt(1 - lambda_t) Z`` with ``X`` from
+    r"""``(key, t, num)`` $\mapsto \sqrt{\lambda_t}\, X + \sqrt{1 - \lambda_t}\, Z$ with $X$ from
     ``target_sample_fn(key, num)``."""
 
     def sample_fn(key, t, num):
@@ -92,15 +93,18 @@ def _noised_sampler(target_sample_fn, schedule: AnnealingSchedule):
 
 
 def diffusion_path(target, schedule: Union[str, AnnealingSchedule, Callable]) -> DiffusionPath:
-    """The diffusion path of a Gaussian or Gaussian-mixture target, in closed form.
+    r"""The diffusion path of a Gaussian or Gaussian-mixture target, in closed form.
 
-    A mixture ``sum_k w_k N(m_k, C_k)`` gives ``mu_t = sum_k w_k N(sqrt(lambda_t) m_k,
-    lambda_t C_k + (1 - lambda_t) I)`` (a Gaussian is the case ``K = 1``), so
+    A mixture $\sum_k w_k\, \mathcal{N}(m_k, C_k)$ gives
+    $\mu_t = \sum_k w_k\, \mathcal{N}\bigl(\sqrt{\lambda_t}\, m_k,\, \lambda_t C_k + (1 - \lambda_t) I\bigr)$
+    (a Gaussian is the case $K = 1$), so
 
-        ``grad log mu_t(x) = sum_k r_k(x) (-(lambda_t C_k + (1 - lambda_t) I)^{-1}
-        (x - sqrt(lambda_t) m_k))``
+    $$
+    \nabla \log \mu_t(x) = \sum_k r_k(x) \Bigl(-\bigl(\lambda_t C_k + (1 - \lambda_t) I\bigr)^{-1}
+    \bigl(x - \sqrt{\lambda_t}\, m_k\bigr)\Bigr)
+    $$
 
-    with responsibilities ``r_k``. Covariances are diagonalised once (``C_k = V_k S_k V_k^T``),
+    with responsibilities $r_k$. Covariances are diagonalised once ($C_k = V_k S_k V_k^\top$),
     so a score costs two matrix-vector products per component. Gradients with respect to
     the target's covariance go through ``eigh`` and need distinct eigenvalues.
 
@@ -135,12 +139,12 @@ def _mixture_score(schedule, comps, d, x, t):
 
 def diffusion_marginal(target, schedule: Union[str, AnnealingSchedule, Callable],
                        t: ArrayLike) -> Union[targets.Gaussian, targets.GaussianMixture]:
-    """``mu_t`` as a target object (``Gaussian`` for Gaussian targets, else ``GaussianMixture``).
+    r"""$\mu_t$ as a target object (``Gaussian`` for Gaussian targets, else ``GaussianMixture``).
 
     Args:
       target: Gaussian or Gaussian mixture.
       schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
-      t: a path time in ``[0, 1]`` (scalar).
+      t: a path time in $[0, 1]$ (scalar).
     """
     schedule = get_schedule(schedule)
     lam = schedule.lam(jnp.asarray(t, jnp.result_type(float)))
@@ -169,22 +173,27 @@ def denoiser_path(
     target_sample_fn: Optional[Callable[[jax.Array, int], jax.Array]] = None,
     max_lambda: float = 1.0 - 1e-4,
 ) -> DiffusionPath:
-    """The path of any target through a learned denoiser (a time-dependent score).
+    r"""The path of any target through a learned denoiser (a time-dependent score).
 
-    With ``D(y, lambda) ~ E[X | sqrt(lambda) X + sqrt(1 - lambda) Z = y]``, Tweedie's formula
-    gives ``grad log mu_t(y) = (sqrt(lambda_t) D(y, lambda_t) - y) / (1 - lambda_t)``. The
-    score blows up at ``lambda = 1``; ``lambda`` is clipped to ``max_lambda`` (DALMC only
-    evaluates the score at ``t_k < 1``). For a DDPM noise predictor (the networks of
+    With $D(y, \lambda) \approx \mathbb{E}\bigl[X \mid \sqrt{\lambda}\, X + \sqrt{1 - \lambda}\, Z = y\bigr]$,
+    Tweedie's formula gives
+
+    $$
+    \nabla \log \mu_t(y) = \frac{\sqrt{\lambda_t}\, D(y, \lambda_t) - y}{1 - \lambda_t}.
+    $$
+
+    The score blows up at $\lambda = 1$; $\lambda$ is clipped to ``max_lambda`` (DALMC only
+    evaluates the score at $t_k < 1$). For a DDPM noise predictor (the networks of
     [`langevin_jax.nn`][langevin_jax.nn]) use
     [`eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path].
 
     Args:
-      denoiser_fn: ``(y [d], lambda []) -> [d]``.
+      denoiser_fn: $D$, ``(y [d], lambda []) -> [d]``.
       schedule: see [`get_schedule`][langevin_jax.annealing.get_schedule].
-      dim: ``d``.
-      target_sample_fn: optional ``(key, num) -> [num, d]`` draws from ``pi`` (e.g. the
+      dim: $d$.
+      target_sample_fn: optional ``(key, num) -> [num, d]`` draws from $\pi$ (e.g. the
         training set); gives the path's exact sampler, needed by [`action`][langevin_jax.annealing.action].
-      max_lambda: clip for ``lambda``, in ``(0, 1)``.
+      max_lambda: clip for $\lambda$, in $(0, 1)$.
 
     Returns:
       A [`DiffusionPath`][langevin_jax.annealing.DiffusionPath] with ``log_prob_fn = None``.
@@ -212,28 +221,30 @@ def eps_denoiser_path(
     target_sample_fn: Optional[Callable[[jax.Array, int], jax.Array]] = None,
     allow_untrained_levels: bool = False,
 ) -> DiffusionPath:
-    """The path of any target through a DDPM noise predictor, for DALMC in one call.
+    r"""The path of any target through a DDPM noise predictor, for DALMC in one call.
 
-    The DDPM level ``k`` noises data as ``sqrt(alphabar_k) X + sqrt(1 - alphabar_k) eps``,
-    which is the path's ``X_t`` at ``lambda_t = alphabar_k``. A path time ``t`` is mapped to
-    the level ``k(t) in {1, ..., T}`` whose ``alphabar_k`` is nearest ``lambda_t``, and the
+    The DDPM level $k$ noises data as $\sqrt{\bar\alpha_k}\, X + \sqrt{1 - \bar\alpha_k}\, \varepsilon$,
+    which is the path's $X_t$ at $\lambda_t = \bar\alpha_k$. A path time $t$ is mapped to
+    the level $k(t) \in \{1, \dots, T\}$ whose $\bar\alpha_k$ is nearest $\lambda_t$, and the
     score is [`langevin_jax.diffusion.score_from_eps`][langevin_jax.diffusion.score_from_eps]'s
     (the same as [`langevin_jax.nn.denoiser_time_score_fn`][langevin_jax.nn.denoiser_time_score_fn]'s):
 
-        ``grad log mu_t(y) ~ -eps_fn(y, k(t)) / sqrt(1 - alphabar_{k(t)})``,
+    $$
+    \nabla \log \mu_t(y) \approx -\frac{\mathtt{eps\_fn}\bigl(y, k(t)\bigr)}{\sqrt{1 - \bar\alpha_{k(t)}}},
+    $$
 
     exact for an exact ``eps_fn`` (e.g. [`langevin_jax.diffusion.gaussian_eps_fn`][langevin_jax.diffusion.gaussian_eps_fn])
-    at every ``t`` where ``lambda_t`` is one of the ``alphabar_k``; elsewhere it is the exact
-    score of the path at ``lambda = alphabar_{k(t)}``, the schedule rounded to the nearest
-    noise level (a change of ``lambda`` of at most half the gap between two levels, and
-    ``lambda`` is held in ``[alphabar_T, alphabar_1]``).
+    at every $t$ where $\lambda_t$ is one of the $\bar\alpha_k$; elsewhere it is the exact
+    score of the path at $\lambda = \bar\alpha_{k(t)}$, the schedule rounded to the nearest
+    noise level (a change of $\lambda$ of at most half the gap between two levels, and
+    $\lambda$ is held in $[\bar\alpha_T, \bar\alpha_1]$).
 
     Convention: ``eps_fn`` is called at **integer** levels only, as in
     [`langevin_jax.diffusion`][langevin_jax.diffusion]. The networks of
     [`langevin_jax.nn`][langevin_jax.nn] would accept a fractional level (their time
     embedding is a function of a float), but they are trained on integer levels only, and
     ``gaussian_eps_fn`` truncates a fractional level; rounding keeps every evaluation on a
-    trained level. DALMC starts near ``lambda = 0``: train the network on all the levels it
+    trained level. DALMC starts near $\lambda = 0$: train the network on all the levels it
     will be asked about (``max_level = T`` in [`langevin_jax.nn.TrainConfig`][langevin_jax.nn.TrainConfig]).
 
     Args:
@@ -242,12 +253,12 @@ def eps_denoiser_path(
         trained with.
       schedule: DALMC's annealing schedule, see
         [`get_schedule`][langevin_jax.annealing.get_schedule].
-      dim: ``d``.
-      target_sample_fn: optional ``(key, num) -> [num, d]`` draws from ``pi``; gives the
+      dim: $d$.
+      target_sample_fn: optional ``(key, num) -> [num, d]`` draws from $\pi$; gives the
         path's exact sampler, needed by [`action`][langevin_jax.annealing.action].
-      allow_untrained_levels: the path runs through every level ``1..T`` (from ``lambda ~ 0``
-        to ``lambda ~ 1``); an ``eps_fn`` that carries narrower trained levels (a network
-        trained on ``1..100``) is refused unless this is ``True`` (then a warning).
+      allow_untrained_levels: the path runs through every level $1, \dots, T$ (from $\lambda \approx 0$
+        to $\lambda \approx 1$); an ``eps_fn`` that carries narrower trained levels (a network
+        trained on $1, \dots, 100$) is refused unless this is ``True`` (then a warning).
 
     Returns:
       A [`DiffusionPath`][langevin_jax.annealing.DiffusionPath] with ``log_prob_fn = None``,

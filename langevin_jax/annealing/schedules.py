@@ -1,9 +1,9 @@
-"""Annealing schedules ``t -> lambda_t`` (paper 3, Section 2: the schedule that defines the
-diffusion path ``X_t = sqrt(lambda_t) X + sqrt(1 - lambda_t) Z``). A schedule is a frozen
+r"""Annealing schedules $t \mapsto \lambda_t$ (paper 3, Section 2: the schedule that defines the
+diffusion path $X_t = \sqrt{\lambda_t}\, X + \sqrt{1 - \lambda_t}\, Z$). A schedule is a frozen
 dataclass that compares and hashes by value (``OUSchedule(3.0) == OUSchedule(3.0)``), so it is
 one static argument of a jitted function however often it is rebuilt; each gives
-``lambda_t`` ([`lam`][langevin_jax.annealing.AnnealingSchedule.lam]) and its rate
-``d lambda / dt`` ([`rate`][langevin_jax.annealing.AnnealingSchedule.rate]), in closed form
+$\lambda_t$ ([`lam`][langevin_jax.annealing.AnnealingSchedule.lam]) and its rate
+$d\lambda / dt$ ([`rate`][langevin_jax.annealing.AnnealingSchedule.rate]), in closed form
 for the named schedules and by forward-mode differentiation for a user function.
 """
 
@@ -43,26 +43,26 @@ def _float_time(t) -> jax.Array:
 
 
 def _check_time(t) -> None:
-    """Path times in ``[0, 1]``, read only when concrete (a traced ``t`` inside DALMC's scan or a
+    """Path times in $[0, 1]$, read only when concrete (a traced ``t`` inside DALMC's scan or a
     user's ``jit`` adds nothing to the compiled program)."""
     _checks.check_unit_times("t", t)
 
 
 class AnnealingSchedule(abc.ABC):
-    """An annealing schedule ``t -> lambda_t`` on ``[0, 1]``: the base type of
+    r"""An annealing schedule $t \mapsto \lambda_t$ on $[0, 1]$: the base type of
     [`LinearSchedule`][langevin_jax.annealing.LinearSchedule],
     [`CosineSchedule`][langevin_jax.annealing.CosineSchedule],
     [`OUSchedule`][langevin_jax.annealing.OUSchedule] and
     [`CustomSchedule`][langevin_jax.annealing.CustomSchedule].
 
-    ``lambda`` is elementwise on arrays of ``t``, differentiable, nondecreasing, with values in
-    ``[0, 1]`` and ``lambda_1 = 1``. Calling a schedule is ``lam``.
+    $\lambda$ is elementwise on arrays of $t$, differentiable, nondecreasing, with values in
+    $[0, 1]$ and $\lambda_1 = 1$. Calling a schedule is ``lam``.
 
     Attributes:
       name: ``"linear"``, ``"cosine"``, ``"ou"`` (these have closed-form Gaussian actions)
         or a user name.
-      horizon: the OU horizon ``T`` (``nan`` for other schedules).
-      lambda_fn: ``t -> lambda_t`` as a function (the user's function for a custom schedule).
+      horizon: the OU horizon $T$ (``nan`` for other schedules).
+      lambda_fn: $t \mapsto \lambda_t$ as a function (the user's function for a custom schedule).
     """
 
     name: str = "custom"  # a class attribute here; a field of CustomSchedule
@@ -70,19 +70,19 @@ class AnnealingSchedule(abc.ABC):
 
     @abc.abstractmethod
     def lam(self, t) -> jax.Array:
-        """``lambda_t``, elementwise in ``t`` (path times in ``[0, 1]``: a concrete ``t``
+        r"""$\lambda_t$, elementwise in $t$ (path times in $[0, 1]$: a concrete ``t``
         outside raises ``ValueError``)."""
 
     @abc.abstractmethod
     def rate(self, t) -> jax.Array:
-        """``d lambda / dt`` at ``t``, elementwise (a floating array, also for integer ``t``);
-        ``t`` in ``[0, 1]`` as for [`lam`][langevin_jax.annealing.AnnealingSchedule.lam]."""
+        r"""$d\lambda / dt$ at $t$, elementwise (a floating array, also for integer ``t``);
+        $t$ in $[0, 1]$ as for [`lam`][langevin_jax.annealing.AnnealingSchedule.lam]."""
 
     def __call__(self, t) -> jax.Array:
         return self.lam(t)
 
     def lam_and_rate(self, t) -> tuple[jax.Array, jax.Array]:
-        """``(lambda_t, d lambda / dt)``, elementwise in ``t`` (an integer ``t`` is read as float32)."""
+        r"""$(\lambda_t, d\lambda / dt)$, elementwise in $t$ (an integer ``t`` is read as float32)."""
         t = _float_time(t)
         return self.lam(t), self.rate(t)
 
@@ -93,7 +93,7 @@ class AnnealingSchedule(abc.ABC):
 
 @dataclasses.dataclass(frozen=True)
 class LinearSchedule(AnnealingSchedule):
-    """``lambda_t = t``, ``lambda'_t = 1``."""
+    r"""$\lambda_t = t$, $\lambda'_t = 1$."""
 
     name = "linear"  # not a field
 
@@ -108,8 +108,8 @@ class LinearSchedule(AnnealingSchedule):
 
 @dataclasses.dataclass(frozen=True)
 class CosineSchedule(AnnealingSchedule):
-    """``lambda_t = sin^2(pi t / 2)``, so ``X_t = sin(pi t/2) X + cos(pi t/2) Z``;
-    ``lambda'_t = (pi / 2) 2 sin(pi t / 2) cos(pi t / 2)``."""
+    r"""$\lambda_t = \sin^2(\pi t / 2)$, so $X_t = \sin(\pi t/2)\, X + \cos(\pi t/2)\, Z$;
+    $\lambda'_t = (\pi / 2)\, 2 \sin(\pi t / 2) \cos(\pi t / 2)$."""
 
     name = "cosine"  # not a field
 
@@ -126,14 +126,14 @@ class CosineSchedule(AnnealingSchedule):
 
 @dataclasses.dataclass(frozen=True)
 class OUSchedule(AnnealingSchedule):
-    """``lambda_t = exp(-2 T (1 - t))``, ``lambda'_t = 2 T lambda_t``: the OU
+    r"""$\lambda_t = e^{-2 T (1 - t)}$, $\lambda'_t = 2 T \lambda_t$: the OU
     (variance-preserving) noising run backwards.
 
-    ``X_t`` is the OU process ``dX = -X dr + sqrt(2) dW`` started at ``pi`` and read at
-    ``r = T (1 - t)``. Note ``lambda_0 = exp(-2T) > 0``: ``mu_0`` is not exactly ``N(0, I)``.
+    $X_t$ is the OU process $dX = -X\, dr + \sqrt{2}\, dW$ started at $\pi$ and read at
+    $r = T (1 - t)$. Note $\lambda_0 = e^{-2T} > 0$: $\mu_0$ is not exactly $\mathcal{N}(0, I)$.
 
     Attributes:
-      horizon: ``T > 0`` (a float; two schedules with the same horizon are equal).
+      horizon: $T > 0$ (a float; two schedules with the same horizon are equal).
     """
 
     name = "ou"  # not a field
@@ -153,17 +153,17 @@ class OUSchedule(AnnealingSchedule):
 
 @dataclasses.dataclass(frozen=True)
 class CustomSchedule(AnnealingSchedule):
-    """A user-given ``lambda`` (checked eagerly on a grid of 257 points when built), equal and
+    r"""A user-given $\lambda$ (checked eagerly on a grid of 257 points when built), equal and
     hashing by the identity of ``fn`` and by ``name``; the rate is ``jax.jvp`` of ``fn``.
 
     Attributes:
-      fn: ``t -> lambda_t``, elementwise on arrays, differentiable, nondecreasing, with
-        values in ``[0, 1]`` and ``fn(1) = 1``.
+      fn: $t \mapsto \lambda_t$, elementwise on arrays, differentiable, nondecreasing, with
+        values in $[0, 1]$ and ``fn(1) = 1``.
       name: a label; ``"linear"``, ``"cosine"`` and ``"ou"`` are reserved.
 
     Raises:
       ValueError: naming ``lambda_fn`` if ``fn`` is not callable, not elementwise, leaves
-        ``[0, 1]``, decreases, has ``lambda_1 != 1`` or a non-finite derivative; naming
+        $[0, 1]$, decreases, has $\lambda_1 \ne 1$ or a non-finite derivative; naming
         ``name`` if reserved.
     """
 
@@ -214,37 +214,37 @@ def _check_lambda_fn(lambda_fn, name) -> None:
 
 
 def linear_schedule() -> LinearSchedule:
-    """``lambda_t = t``: [`LinearSchedule`][langevin_jax.annealing.LinearSchedule]."""
+    r"""$\lambda_t = t$: [`LinearSchedule`][langevin_jax.annealing.LinearSchedule]."""
     return LinearSchedule()
 
 
 def cosine_schedule() -> CosineSchedule:
-    """``lambda_t = sin^2(pi t / 2)``: [`CosineSchedule`][langevin_jax.annealing.CosineSchedule]."""
+    r"""$\lambda_t = \sin^2(\pi t / 2)$: [`CosineSchedule`][langevin_jax.annealing.CosineSchedule]."""
     return CosineSchedule()
 
 
 def ou_schedule(horizon: float = 3.0) -> OUSchedule:
-    """``lambda_t = exp(-2 T (1 - t))``: [`OUSchedule`][langevin_jax.annealing.OUSchedule].
+    r"""$\lambda_t = e^{-2 T (1 - t)}$: [`OUSchedule`][langevin_jax.annealing.OUSchedule].
 
     Args:
-      horizon: ``T > 0``.
+      horizon: $T > 0$.
     """
     return OUSchedule(horizon)
 
 
 def custom_schedule(lambda_fn: Callable[[jax.Array], jax.Array],
                     name: str = "custom") -> CustomSchedule:
-    """A user-given schedule, checked eagerly on a grid of 257 points:
+    r"""A user-given schedule, checked eagerly on a grid of 257 points:
     [`CustomSchedule`][langevin_jax.annealing.CustomSchedule].
 
     Args:
-      lambda_fn: ``t -> lambda_t``, elementwise on arrays, differentiable, nondecreasing,
-        with values in ``[0, 1]`` and ``lambda_fn(1) = 1``.
+      lambda_fn: $t \mapsto \lambda_t$, elementwise on arrays, differentiable, nondecreasing,
+        with values in $[0, 1]$ and ``lambda_fn(1) = 1``.
       name: a label; ``"linear"``, ``"cosine"`` and ``"ou"`` are reserved.
 
     Raises:
       ValueError: naming ``lambda_fn`` if it is not callable, not elementwise, leaves
-        ``[0, 1]``, decreases, has ``lambda_1 != 1`` or a non-finite derivative; naming
+        $[0, 1]$, decreases, has $\lambda_1 \ne 1$ or a non-finite derivative; naming
         ``name`` if reserved.
     """
     return CustomSchedule(lambda_fn, name)
@@ -258,7 +258,7 @@ def get_schedule(schedule: Union[str, AnnealingSchedule, Callable], *,
     Args:
       schedule: a name, a schedule, or a user ``lambda_fn`` (checked by
         [`custom_schedule`][langevin_jax.annealing.custom_schedule]).
-      horizon: the OU horizon ``T`` when ``schedule == "ou"``.
+      horizon: the OU horizon $T$ when ``schedule == "ou"``.
     """
     if isinstance(schedule, AnnealingSchedule):
         return schedule

@@ -1,9 +1,9 @@
-"""Time grids ``0 = t_0 < ... < t_N = 1`` of path times for DALMC, the Euler scheme of the
+r"""Time grids $0 = t_0 < \dots < t_N = 1$ of path times for DALMC, the Euler scheme of the
 annealed dynamics (paper 3's discrete algorithm, from Cordero-Encinar, Akyildiz & Duncan
-2025): step ``k`` evaluates the score at ``t_k`` and moves by ``h_k = (t_{k+1} - t_k) /
-kappa`` ([`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule], defined with the
+2025): step $k$ evaluates the score at $t_k$ and moves by $h_k = (t_{k+1} - t_k) / \kappa$
+([`dalmc_step_schedule`][langevin_jax.annealing.dalmc_step_schedule], defined with the
 sampler and re-exported here). Uniform grids,
-and an adapted grid of our own construction, denser where the path moves fast in W2
+and an adapted grid of our own construction, denser where the path moves fast in $W_2$
 ([`adapted_time_grid`][langevin_jax.annealing.adapted_time_grid]). The sampler itself is
 [`langevin_jax.samplers.dalmc`][langevin_jax.samplers.dalmc.dalmc].
 """
@@ -31,26 +31,26 @@ __all__ = [
 
 
 def uniform_time_grid(num_steps: int, dtype: DTypeLike | None = None) -> jax.Array:
-    """``t_k = k / N``, ``k = 0..N``: ``[num_steps + 1]``."""
+    r"""$t_k = k / N$, $k = 0, \dots, N$ ($N$ = ``num_steps``): ``[num_steps + 1]``."""
     num_steps = _checks.check_int_at_least("num_steps", num_steps, 1)
     return jnp.linspace(0.0, 1.0, num_steps + 1, dtype=dtype or jnp.result_type(float))
 
 
 def adapted_time_grid(speed_fn: Callable[[jax.Array], jax.Array], num_steps: int, *,
                       uniform_fraction: float = 0.5, num_points: int = 4096) -> jax.Array:
-    """A time grid denser where the path moves fast (our construction).
+    r"""A time grid denser where the path moves fast (our construction).
 
-    Points are equally spaced in the cumulative density ``rho(t) = (1 - beta) speed(t) /
-    int speed + beta`` with ``beta = uniform_fraction``: equal W2 arc length per step when
-    ``beta = 0``; the uniform part bounds the largest step by ``1 / (beta N)``, which keeps
-    DALMC's Euler steps stable where the path is nearly still.
+    Points are equally spaced in the cumulative density of
+    $\rho(t) = (1 - \beta)\, \mathrm{speed}(t) / \int \mathrm{speed} + \beta$ with $\beta$ = ``uniform_fraction``:
+    equal $W_2$ arc length per step when $\beta = 0$; the uniform part bounds the largest step by
+    $1 / (\beta N)$, which keeps DALMC's Euler steps stable where the path is nearly still.
 
     Args:
-      speed_fn: ``t [n] -> |mu'_t| [n]`` (e.g. [`gaussian_speed_fn`][langevin_jax.annealing.gaussian_speed_fn]),
-        evaluated at the
+      speed_fn: $t \mapsto |\mu'_t|$, ``[n] -> [n]`` (e.g.
+        [`gaussian_speed_fn`][langevin_jax.annealing.gaussian_speed_fn]), evaluated at the
         midpoints of ``num_points`` cells (never at 0 or 1).
-      num_steps: ``N``.
-      uniform_fraction: ``beta in (0, 1]``.
+      num_steps: $N$.
+      uniform_fraction: $\beta \in (0, 1]$.
       num_points: resolution of the cumulative density.
 
     Returns:
@@ -76,7 +76,7 @@ def adapted_time_grid(speed_fn: Callable[[jax.Array], jax.Array], num_steps: int
 
 
 def gaussian_speed_fn(target, schedule: Union[str, AnnealingSchedule, Callable]) -> Callable[[ArrayLike], jax.Array]:
-    """``t -> |mu'_t|`` for a Gaussian target (square root of
+    r"""$t \mapsto |\mu'_t|$ for a Gaussian target (square root of
     [`gaussian_action_density`][langevin_jax.annealing.gaussian_action_density])."""
     schedule = get_schedule(schedule)
     return lambda t: jnp.sqrt(gaussian_action_density(target, schedule, t))

@@ -1,9 +1,15 @@
-"""Score-based sampling over DDPM noise levels: noise schedules, denoisers and their scores,
+r"""Score-based sampling over DDPM noise levels: noise schedules, denoisers and their scores,
 and the reverse and annealed samplers ([`langevin_jax.run`][langevin_jax.run] drives each).
 
 Conventions (Ho, Jain & Abbeel 2020, *Denoising Diffusion Probabilistic Models*): integer levels
-``t = 1, ..., T``, ``x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps``, a denoiser
-``eps_fn(x, t)`` predicts ``eps`` and ``s(x, t) = -eps_fn(x, t) / sqrt(1 - alphabar_t)``.
+$t = 1, \dots, T$,
+
+$$
+x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, \qquad
+\varepsilon \sim \mathcal{N}(0, I),
+$$
+
+a denoiser ``eps_fn(x, t)`` predicts $\varepsilon$ and $s(x, t) = -\mathtt{eps\_fn}(x, t) / \sqrt{1 - \bar\alpha_t}$.
 
 One module per concept, every public name re-exported here:
 

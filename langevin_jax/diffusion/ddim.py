@@ -1,11 +1,16 @@
-"""DDIM (Song, Meng & Ermon 2021) over a decreasing subsequence of levels.
+r"""DDIM (Song, Meng & Ermon 2021) over a decreasing subsequence of levels.
 
-Levels ``tau_S > ... > tau_1 >= 1``, ``tau_0 = 0``. From ``x`` at level ``t = tau_i`` to
-``s = tau_{i-1}``:
+Levels $\tau_S > \dots > \tau_1 \ge 1$, $\tau_0 = 0$. From $x$ at level $t = \tau_i$ to
+$s = \tau_{i-1}$, with $\varepsilon = \mathtt{eps\_fn}(x, t)$, $z \sim \mathcal{N}(0, I)$ and
+$\bar\alpha$ the schedule's cumulative products:
 
-``x0_hat = (x - sqrt(1 - ab_t) eps) / sqrt(ab_t)``,
-``x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps + sigma z``,
-``sigma = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s)``.
+$$
+\begin{aligned}
+\hat x_0 &= \bigl(x - \sqrt{1 - \bar\alpha_t}\, \varepsilon\bigr) / \sqrt{\bar\alpha_t}, \\
+x_s &= \sqrt{\bar\alpha_s}\, \hat x_0 + \sqrt{1 - \bar\alpha_s - \sigma^2}\, \varepsilon + \sigma z, \\
+\sigma &= \eta \sqrt{(1 - \bar\alpha_s) / (1 - \bar\alpha_t)}\, \sqrt{1 - \bar\alpha_t / \bar\alpha_s}.
+\end{aligned}
+$$
 
 BlackJAX-style layers: [`init`][langevin_jax.diffusion.reverse.init],
 [`build_kernel`][langevin_jax.diffusion.ddim.build_kernel] (``kernel(rng_key, state, eps_fn,
@@ -33,13 +38,13 @@ __all__ = ["ddim_sampler", "ddim_levels", "init", "build_kernel"]
 
 
 def build_kernel(stochastic: bool = False):
-    """DDIM's kernel ``kernel(rng_key, state, eps_fn, schedule, levels, eta)``.
+    r"""DDIM's kernel ``kernel(rng_key, state, eps_fn, schedule, levels, eta)``.
 
     Args:
-      stochastic: draw the noise ``sigma z`` (``eta > 0``); ``False`` builds the deterministic
-        kernel (``eta = 0``: no random numbers drawn). A structural choice.
+      stochastic: draw the noise $\sigma z$ ($\eta > 0$); ``False`` builds the deterministic
+        kernel ($\eta = 0$: no random numbers drawn). A structural choice.
 
-    ``levels`` is the ``[S + 1]`` int32 array ``tau_S, ..., tau_1, 0``; step ``k`` goes from
+    ``levels`` is the ``[S + 1]`` int32 array $\tau_S, \dots, \tau_1, 0$; step ``k`` goes from
     ``levels[k]`` to ``levels[k + 1]`` (NaN past the last level).
     """
 
@@ -74,7 +79,7 @@ def _step_stochastic(eps_fn, schedule, levels, eta, rng_key, state):
 
 
 def ddim_levels(start_level: int, num_steps: int) -> np.ndarray:
-    """DDIM's ``[S + 1]`` levels ``tau_S = start_level > ... > tau_1 >= 1, 0``: evenly spaced
+    r"""DDIM's ``[S + 1]`` levels $\tau_S = \mathtt{start\_level} > \dots > \tau_1 \ge 1$, then 0: evenly spaced
     (rounded), or consecutive from the top where rounding would repeat a level."""
     taus = np.unique(np.round(np.linspace(start_level, 1, num_steps)).astype(np.int32))[::-1]
     if taus.shape[0] != num_steps:  # rounding collided: fall back to integer steps from the top
@@ -91,36 +96,41 @@ def ddim_sampler(
     eta: float = 0.0,
     allow_untrained_levels: bool = False,
 ) -> SamplingAlgorithm:
-    """DDIM (Song, Meng & Ermon 2021) over a subsequence of levels, as an ``init``/``step`` pair.
+    r"""DDIM (Song, Meng & Ermon 2021) over a subsequence of levels, as an ``init``/``step`` pair.
 
-    Levels ``tau_S = start_level > ... > tau_1 >= 1`` (evenly spaced, ``S = num_steps``,
-    [`ddim_levels`][langevin_jax.diffusion.ddim.ddim_levels]), ``tau_0 = 0``. From ``x`` at
-    level ``t = tau_i`` to ``s = tau_{i-1}``:
+    Levels $\tau_S = \mathtt{start\_level} > \dots > \tau_1 \ge 1$ (evenly spaced, $S$ = ``num_steps``,
+    [`ddim_levels`][langevin_jax.diffusion.ddim.ddim_levels]), $\tau_0 = 0$. From $x$ at
+    level $t = \tau_i$ to $s = \tau_{i-1}$, with $\varepsilon = \mathtt{eps\_fn}(x, t)$ and
+    $z \sim \mathcal{N}(0, I)$:
 
-    ``x0_hat = (x - sqrt(1 - ab_t) eps) / sqrt(ab_t)``,
-    ``x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps + sigma z``,
-    ``sigma = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s)``.
+    $$
+    \begin{aligned}
+    \hat x_0 &= \bigl(x - \sqrt{1 - \bar\alpha_t}\, \varepsilon\bigr) / \sqrt{\bar\alpha_t}, \\
+    x_s &= \sqrt{\bar\alpha_s}\, \hat x_0 + \sqrt{1 - \bar\alpha_s - \sigma^2}\, \varepsilon + \sigma z, \\
+    \sigma &= \eta \sqrt{(1 - \bar\alpha_s) / (1 - \bar\alpha_t)}\, \sqrt{1 - \bar\alpha_t / \bar\alpha_s}.
+    \end{aligned}
+    $$
 
-    ``eta = 0`` is deterministic: the probability-flow ODE discretised in the DDIM way;
-    ``eta = 1`` with every level is DDPM with the posterior variance.
+    $\eta = 0$ is deterministic: the probability-flow ODE discretised in the DDIM way;
+    $\eta = 1$ with every level is DDPM with the posterior variance.
 
     A pytree: ``eps_fn``'s arrays, the schedule, the levels and ``eta`` are traced inputs of a
-    run (a new start level, network or ``eta > 0`` of the same number of steps re-uses the
-    compiled program; ``eta = 0`` and ``eta > 0`` are two programs, the first drawing no noise).
+    run (a new start level, network or $\eta > 0$ of the same number of steps re-uses the
+    compiled program; $\eta = 0$ and $\eta > 0$ are two programs, the first drawing no noise).
 
     Args:
       eps_fn: ``([d], []) -> [d]`` noise predictor; its trained levels, when it carries them,
-        must include every ``tau_i``.
+        must include every $\tau_i$.
       schedule: the [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule].
-      num_steps: ``S`` (default: every level from ``start_level`` down).
-      start_level: the level of the initial positions (default ``T``).
-      eta: ``>= 0``, the stochasticity.
+      num_steps: $S$ (default: every level from ``start_level`` down).
+      start_level: the level of the initial positions (default $T$).
+      eta: $\eta \ge 0$, the stochasticity.
       allow_untrained_levels: as in [`ddpm_sampler`][langevin_jax.diffusion.ddpm_sampler].
 
     Returns:
       A [`SamplingAlgorithm`][langevin_jax.samplers.base.SamplingAlgorithm]
       ([`DiffusionState`][langevin_jax.diffusion.DiffusionState],
-      [`DiffusionInfo`][langevin_jax.diffusion.DiffusionInfo]); run it for ``S`` steps (in one
+      [`DiffusionInfo`][langevin_jax.diffusion.DiffusionInfo]); run it for $S$ steps (in one
       run or several continued ones).
     """
     reverse.check_common(eps_fn, schedule)

@@ -1,12 +1,15 @@
-"""DDPM ancestral sampling (Ho, Jain & Abbeel 2020, Algorithm 2).
+r"""DDPM ancestral sampling (Ho, Jain & Abbeel 2020, Algorithm 2).
 
-Step ``k`` goes from level ``t = start_level - k`` to ``t - 1``:
+Step $k$ goes from level $t = \mathtt{start\_level} - k$ to $t - 1$:
 
-``x_{t-1} = (x_t - beta_t / sqrt(1 - alphabar_t) eps_fn(x_t, t)) / sqrt(alpha_t) + sigma_t z``
+$$
+x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Bigl(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \mathtt{eps\_fn}(x_t, t)\Bigr)
++ \sigma_t z
+$$
 
-with ``z ~ N(0, I)``, ``sigma_t^2 = beta_t`` (``variance="beta"``) or the posterior variance
-``(1 - alphabar_{t-1}) / (1 - alphabar_t) beta_t`` (``"posterior"``), and no noise at the last
-step (``t = 1``).
+with $z \sim \mathcal{N}(0, I)$, $\sigma_t^2 = \beta_t$ (``variance="beta"``) or the posterior variance
+$\frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t$ (``"posterior"``), and no noise at the last
+step ($t = 1$).
 
 BlackJAX-style layers: [`init`][langevin_jax.diffusion.reverse.init],
 [`build_kernel`][langevin_jax.diffusion.ddpm.build_kernel] (``kernel(rng_key, state, eps_fn,
@@ -37,11 +40,11 @@ VARIANCES = ("beta", "posterior")
 
 
 def build_kernel(variance: str = "beta"):
-    """DDPM's kernel ``kernel(rng_key, state, eps_fn, schedule, start_level) -> (DiffusionState,
+    r"""DDPM's kernel ``kernel(rng_key, state, eps_fn, schedule, start_level) -> (DiffusionState,
     DiffusionInfo)``.
 
     Args:
-      variance: ``"beta"`` (``sigma_t^2 = beta_t``) or ``"posterior"``; a structural choice,
+      variance: ``"beta"`` ($\sigma_t^2 = \beta_t$) or ``"posterior"``; a structural choice,
         fixed when the kernel is built (as BlackJAX's integrators are).
 
     The kernel's ``start_level`` is an int32 scalar (it may be traced); a step that would start
@@ -94,12 +97,12 @@ def ddpm_sampler(
     variance: str = "beta",
     allow_untrained_levels: bool = False,
 ) -> SamplingAlgorithm:
-    """DDPM ancestral sampling (Ho et al. 2020, Algorithm 2) as an ``init``/``step`` pair.
+    r"""DDPM ancestral sampling (Ho et al. 2020, Algorithm 2) as an ``init``/``step`` pair.
 
-    ``x_{t-1} = (x_t - beta_t / sqrt(1 - alphabar_t) eps_fn(x_t, t)) / sqrt(alpha_t) + sigma_t z``
-    from ``t = start_level`` down to ``t = 1`` (no noise at ``t = 1``). Run it for
-    ``start_level`` steps with [`langevin_jax.run`][langevin_jax.run] from ``N(0, I)`` (the law of
-    ``x_T`` up to ``alphabar_T``, about ``4e-5`` for the linear schedule) to get samples of the
+    $x_{t-1} = \bigl(x_t - \beta_t / \sqrt{1 - \bar\alpha_t}\; \mathtt{eps\_fn}(x_t, t)\bigr) / \sqrt{\alpha_t} +
+    \sigma_t z$ from $t$ = ``start_level`` down to $t = 1$ (no noise at $t = 1$). Run it for
+    ``start_level`` steps with [`langevin_jax.run`][langevin_jax.run] from $\mathcal{N}(0, I)$ (the law of
+    $x_T$ up to $\bar\alpha_T$, about $4 \cdot 10^{-5}$ for the linear schedule) to get samples of the
     data law; a run of fewer steps can be continued
     (``run(..., initial_state=out.state)``) down to level 1.
 
@@ -108,12 +111,12 @@ def ddpm_sampler(
     same shapes re-uses the compiled program.
 
     Args:
-      eps_fn: ``([d], []) -> [d]`` noise predictor at integer level ``t``. When it carries the
+      eps_fn: ``([d], []) -> [d]`` noise predictor at integer level $t$. When it carries the
         levels it was trained on (a [`LevelledFn`][langevin_jax.diffusion.LevelledFn], as the
-        networks of [`langevin_jax.nn`][langevin_jax.nn] do), every level ``1..start_level``
+        networks of [`langevin_jax.nn`][langevin_jax.nn] do), every level $1, \dots,$ ``start_level``
         must be among them.
       schedule: the [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule] it was trained with.
-      start_level: the level of the initial positions (default ``T``).
+      start_level: the level of the initial positions (default $T$).
       variance: ``"beta"`` or ``"posterior"``.
       allow_untrained_levels: run ``eps_fn`` at levels outside its trained ones anyway (an
         [`UntrainedLevelWarning`][langevin_jax.diffusion.UntrainedLevelWarning] is issued and
@@ -128,7 +131,7 @@ def ddpm_sampler(
 
     Raises:
       ValueError: ``eps_fn`` not callable, ``schedule`` not a ``NoiseSchedule``, ``start_level``
-        not an int in ``[1, T]``, an unknown ``variance``, or levels outside ``eps_fn``'s
+        not an int in $[1, T]$, an unknown ``variance``, or levels outside ``eps_fn``'s
         trained ones.
 
     Examples:

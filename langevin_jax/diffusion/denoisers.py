@@ -1,18 +1,22 @@
-"""Noise predictors and the scores they define, and the levels where a predictor is valid.
+r"""Noise predictors and the scores they define, and the levels where a predictor is valid.
 
-A denoiser ``eps_fn(x, t)`` (``([d], []) -> [d]``, ``t`` an integer level) predicts the noise
-``eps`` from ``x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps``. By Tweedie's formula
-the score of the noised law ``p_t`` is ``grad log p_t(x) = -E[eps | x_t = x] / sqrt(1 -
-alphabar_t)``, so ``s_hat(x, t) = -eps_fn(x, t) / sqrt(1 - alphabar_t)``.
+A denoiser ``eps_fn(x, t)`` (``([d], []) -> [d]``, $t$ an integer level) predicts the noise
+$\varepsilon$ from $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$. By Tweedie's formula
+the score of the noised law $p_t$ is
+$\nabla \log p_t(x) = -\mathbb{E}[\varepsilon \mid x_t = x] / \sqrt{1 - \bar\alpha_t}$, so
+
+$$
+\hat s(x, t) = -\frac{\mathtt{eps\_fn}(x, t)}{\sqrt{1 - \bar\alpha_t}}.
+$$
 
 The one pair of denoiser-to-score bridges is [`score_from_eps`][langevin_jax.diffusion.score_from_eps]
-(``s(x, t)`` at any level) and [`score_at_level`][langevin_jax.diffusion.score_at_level] (``s(x)``
+($s(x, t)$ at any level) and [`score_at_level`][langevin_jax.diffusion.score_at_level] ($s(x)$
 at one level, for Langevin); ``nn.denoiser_score_fn`` / ``nn.denoiser_time_score_fn`` apply them
 to a network, and [`langevin_jax.annealing.eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path]
 to DALMC's continuous path time.
 
 **Where a network is valid.** A network trained on the levels ``min_level..max_level`` only
-(the memorisation networks of paper 1 are trained on ``1..100`` of ``T = 1000``) says nothing
+(the memorisation networks of paper 1 are trained on $1, \dots, 100$ of $T = 1000$) says nothing
 about the others. [`with_levels`][langevin_jax.diffusion.with_levels] attaches those levels to
 any ``eps_fn`` (the networks of [`langevin_jax.nn`][langevin_jax.nn] get them from their
 training config), and every sampler and bridge of this package refuses, with a ``ValueError``
@@ -58,15 +62,15 @@ EpsFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def score_from_eps(eps_fn: EpsFn, schedule: NoiseSchedule) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """The time-dependent score ``s(x, t) = -eps_fn(x, t) / sqrt(1 - alphabar_t)``.
+    r"""The time-dependent score $s(x, t) = -\mathtt{eps\_fn}(x, t) / \sqrt{1 - \bar\alpha_t}$.
 
     Args:
-      eps_fn: ``([d], []) -> [d]``, a noise predictor at integer level ``t``.
+      eps_fn: ``([d], []) -> [d]``, a noise predictor at integer level $t$.
       schedule: the schedule it was trained with.
 
     Returns:
       ``score_fn(x[d], t[]) -> [d]`` (usable with [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin]),
-      for levels ``t`` in ``1..T`` (a concrete level outside them raises ``ValueError``: at 0 the
+      for levels $t$ in $1, \dots, T$ (a concrete level outside them raises ``ValueError``: at 0 the
       score is ``-inf``);
       a [`LevelledFn`][langevin_jax.diffusion.LevelledFn] with ``eps_fn``'s trained levels
       when it has them (so [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin]
@@ -88,7 +92,8 @@ def _score_from_eps(eps_fn, schedule, x, t):
 
 def score_at_level(eps_fn: EpsFn, schedule: NoiseSchedule, level: int, *,
                    allow_untrained_levels: bool = False) -> Callable[[jax.Array], jax.Array]:
-    """The score at one fixed level, ``s_hat(x) = -eps_fn(x, level) / sqrt(1 - alphabar_level)``.
+    r"""The score at one fixed level, $\hat s(x) = -\mathtt{eps\_fn}(x, \ell) / \sqrt{1 - \bar\alpha_\ell}$,
+    $\ell$ = ``level``.
 
     This is how Cao et al. (2026, Section 9) turn a denoiser into a Langevin score
     (``level = 10``). Returns ``score_fn(x[d]) -> [d]`` for [`langevin_jax.ula`][langevin_jax.ula].
@@ -96,12 +101,12 @@ def score_at_level(eps_fn: EpsFn, schedule: NoiseSchedule, level: int, *,
     Args:
       eps_fn: the noise predictor.
       schedule: the schedule it was trained with.
-      level: an int in ``[1, T]``, inside ``eps_fn``'s trained levels when it has them.
+      level: an int in $[1, T]$, inside ``eps_fn``'s trained levels when it has them.
       allow_untrained_levels: use a level outside ``eps_fn``'s trained levels anyway (with an
         [`UntrainedLevelWarning`][langevin_jax.diffusion.UntrainedLevelWarning]).
 
     Raises:
-      ValueError: ``level`` not an int in ``[1, T]``, or outside ``eps_fn``'s trained levels.
+      ValueError: ``level`` not an int in $[1, T]$, or outside ``eps_fn``'s trained levels.
     """
     _checks.check_callable("eps_fn", eps_fn)
     level = check_level("level", level, schedule)
@@ -117,20 +122,25 @@ def _score_at_level(eps_fn, scale, level, x):
 
 
 def gaussian_eps_fn(schedule: NoiseSchedule, mean: ArrayLike, covariance: ArrayLike) -> EpsFn:
-    """The exact (Bayes-optimal) denoiser of a Gaussian data law ``N(m, C)``.
+    r"""The exact (Bayes-optimal) denoiser of a Gaussian data law $\mathcal{N}(m, C)$.
 
-    ``x_t ~ N(sqrt(ab) m, ab C + (1 - ab) I)`` with ``ab = alphabar_t``, so
-    ``E[eps | x_t = x] = sqrt(1 - ab) (ab C + (1 - ab) I)^{-1} (x - sqrt(ab) m)``,
-    computed through the eigendecomposition ``C = U diag(lambda) U^T`` (done once).
+    $x_t \sim \mathcal{N}\bigl(\sqrt{\bar\alpha_t}\, m,\, \bar\alpha_t C + (1 - \bar\alpha_t) I\bigr)$, so
+
+    $$
+    \mathbb{E}[\varepsilon \mid x_t = x] = \sqrt{1 - \bar\alpha_t}\, \bigl(\bar\alpha_t C + (1 - \bar\alpha_t) I\bigr)^{-1}
+    \bigl(x - \sqrt{\bar\alpha_t}\, m\bigr),
+    $$
+
+    computed through the eigendecomposition $C = U \operatorname{diag}(\lambda) U^\top$ (done once).
 
     Args:
       schedule: the noise schedule.
-      mean: ``[d]``.
-      covariance: ``[d, d]`` symmetric positive semi-definite.
+      mean: ``[d]``, $m$.
+      covariance: ``[d, d]``, $C$, symmetric positive semi-definite.
 
     Returns:
-      ``eps_fn(x[d], t[]) -> [d]``: a `jax.tree_util.Partial` whose arrays (the schedule, ``m``,
-      ``U``, ``lambda``) are traced inputs of a run, so the exact denoiser of another Gaussian
+      ``eps_fn(x[d], t[]) -> [d]``, a `jax.tree_util.Partial` whose arrays (the schedule, $m$,
+      $U$, $\lambda$) are traced inputs of a run, so the exact denoiser of another Gaussian
       of the same dimension re-uses the compiled sampler.
     """
     mean = _checks.check_vector("mean", mean)

@@ -1,21 +1,24 @@
-"""Exact laws of the reverse samplers driven by the exact denoiser of a Gaussian data law.
+r"""Exact laws of the reverse samplers driven by the exact denoiser of a Gaussian data law.
 
-With data ``N(m, C)``, ``C = U diag(lambda) U^T``, the exact noise predictor
-([`gaussian_eps_fn`][langevin_jax.diffusion.gaussian_eps_fn]) is affine in ``x``:
-``eps(x, t) = sqrt(1 - ab_t) (x - sqrt(ab_t) m) / v_t`` in the eigenbasis, with
-``v_t = ab_t lambda + 1 - ab_t`` (``ab_t = alphabar_t``). Every step of DDPM, DDIM, NCSN and the
+With data $\mathcal{N}(m, C)$, $C = U \operatorname{diag}(\lambda) U^\top$, the exact noise predictor
+([`gaussian_eps_fn`][langevin_jax.diffusion.gaussian_eps_fn]) is affine in $x$:
+$\varepsilon(x, t) = \sqrt{1 - \bar\alpha_t}\, \bigl(x - \sqrt{\bar\alpha_t}\, m\bigr) / v_t$ in the eigenbasis, with
+$v_t = \bar\alpha_t \lambda + 1 - \bar\alpha_t$. Every step of DDPM, DDIM, NCSN and the
 reverse-diffusion predictor is then, coordinate by coordinate in the eigenbasis,
 
-``z' = a z + b + sqrt(q) xi``, ``xi ~ N(0, I)``,
+$$
+z' = a z + b + \sqrt{q}\, \xi, \qquad \xi \sim \mathcal{N}(0, I),
+$$
 
 so a Gaussian start stays Gaussian and its mean and covariance follow
-``mu' = a mu + b``, ``S' = (a a^T) * S + q I``. These functions run that recursion (a
+$\mu' = a \mu + b$, $S' = (a a^\top) \odot S + q I$ ($\odot$ the entrywise product). These functions run
+that recursion (a
 ``lax.scan``, traceable, in the inputs' floating dtype) and return the law of the sampler's
 output. They are the closed forms the tests check the samplers against, and a researcher's way
 to separate a sampler's own discretisation error from a network's.
 
 The predictor-corrector sampler's corrector has no such form: its step
-``e = 2 alpha (r |z| / |s(x)|)^2`` depends on the noise and on ``|s(x)|``, so the update is not
+$e = 2 \alpha \bigl(r |z| / |s(x)|\bigr)^2$ depends on the noise and on $|s(x)|$, so the update is not
 affine; [`pc_gaussian_law`][langevin_jax.diffusion.pc_gaussian_law] covers ``corrector_steps=0``.
 """
 
@@ -56,7 +59,7 @@ def _prepare(mean, covariance, initial_mean, initial_covariance):
 
 
 def _run_affine(a, b, q, u, mu, cov) -> GaussianLaw:
-    """``mu' = a mu + b``, ``S' = a a^T * S + q I`` over the rows of ``a, b [K, d]``, ``q [K]``,
+    r"""$\mu' = a \mu + b$, $S' = (a a^\top) \odot S + q I$ over the rows of ``a, b [K, d]``, ``q [K]``,
     in the eigenbasis ``u``; the law back in the original basis."""
     eye = jnp.eye(mu.shape[0], dtype=mu.dtype)
 
@@ -70,7 +73,8 @@ def _run_affine(a, b, q, u, mu, cov) -> GaussianLaw:
 
 
 def _level_terms(schedule, t, lam, mz, dtype):
-    """``ab_t [K, 1]``, ``v_t [K, d]`` and ``sqrt(ab_t) m / v_t [K, d]`` for levels ``t [K]``."""
+    r"""$\bar\alpha_t$ ``[K, 1]``, $v_t$ ``[K, d]`` and $\sqrt{\bar\alpha_t}\, m / v_t$ ``[K, d]`` for levels
+    $t$ ``[K]``."""
     ab = alphabar(schedule, t).astype(dtype)[:, None]
     v = ab * lam[None, :] + 1.0 - ab
     return ab, v, jnp.sqrt(ab) * mz[None, :] / v
@@ -84,22 +88,23 @@ def ddpm_gaussian_law(schedule: NoiseSchedule, mean: ArrayLike, covariance: Arra
                       start_level: Optional[int] = None, variance: str = "beta", num_steps: Optional[int] = None,
                       initial_mean: Optional[ArrayLike] = None,
                       initial_covariance: Optional[ArrayLike] = None) -> GaussianLaw:
-    """The exact law of [`ddpm_sampler`][langevin_jax.diffusion.ddpm_sampler] with
+    r"""The exact law of [`ddpm_sampler`][langevin_jax.diffusion.ddpm_sampler] with
     ``gaussian_eps_fn(schedule, mean, covariance)``, after ``num_steps`` (default
-    ``start_level``) steps from ``N(initial_mean, initial_covariance)`` (default ``N(0, I)``).
+    ``start_level``) steps from $\mathcal{N}(\mathtt{initial\_mean}, \mathtt{initial\_covariance})$ (default
+    $\mathcal{N}(0, I)$).
 
-    Per level ``t``: ``a = (1 - beta_t / v_t) / sqrt(alpha_t)``,
-    ``b = beta_t sqrt(ab_t) m / (v_t sqrt(alpha_t))``, ``q = sigma_t^2`` (0 at ``t = 1``).
+    Per level $t$: $a = (1 - \beta_t / v_t) / \sqrt{\alpha_t}$,
+    $b = \beta_t \sqrt{\bar\alpha_t}\, m / \bigl(v_t \sqrt{\alpha_t}\bigr)$, $q = \sigma_t^2$ (0 at $t = 1$).
 
     Args:
       schedule: the noise schedule.
       mean: ``[d]``, the data law's mean.
       covariance: ``[d, d]``, the data law's covariance.
-      start_level: as in ``ddpm_sampler`` (default ``T``).
+      start_level: as in ``ddpm_sampler`` (default $T$).
       variance: as in ``ddpm_sampler``.
       num_steps: steps taken, ``1 <= num_steps <= start_level``.
       initial_mean: ``[d]``, the mean of the initial positions (default 0).
-      initial_covariance: ``[d, d]``, their covariance (default ``I``).
+      initial_covariance: ``[d, d]``, their covariance (default $I$).
 
     Returns:
       A [`GaussianLaw`][langevin_jax.diffusion.GaussianLaw].
@@ -127,12 +132,13 @@ def ddim_gaussian_law(schedule: NoiseSchedule, mean: ArrayLike, covariance: Arra
                       num_steps: Optional[int] = None, *, start_level: Optional[int] = None, eta: float = 0.0,
                       initial_mean: Optional[ArrayLike] = None,
                       initial_covariance: Optional[ArrayLike] = None) -> GaussianLaw:
-    """The exact law of [`ddim_sampler`][langevin_jax.diffusion.ddim_sampler] with the exact
+    r"""The exact law of [`ddim_sampler`][langevin_jax.diffusion.ddim_sampler] with the exact
     Gaussian denoiser, after all its ``num_steps`` levels (same arguments).
 
-    With ``eps = e1 x + e0`` (``e1 = sqrt(1 - ab_t) / v_t``, ``e0 = -e1 sqrt(ab_t) m``) and
-    ``x0_hat = c1 x + c0``: ``a = sqrt(ab_s) c1 + dir e1``, ``b = sqrt(ab_s) c0 + dir e0``,
-    ``q = sigma^2``.
+    With $\varepsilon = e_1 x + e_0$ ($e_1 = \sqrt{1 - \bar\alpha_t} / v_t$, $e_0 = -e_1 \sqrt{\bar\alpha_t}\, m$),
+    $\hat x_0 = c_1 x + c_0$ and $\mathrm{dir} = \sqrt{1 - \bar\alpha_s - \sigma^2}$:
+    $a = \sqrt{\bar\alpha_s}\, c_1 + \mathrm{dir}\, e_1$, $b = \sqrt{\bar\alpha_s}\, c_0 + \mathrm{dir}\, e_0$,
+    $q = \sigma^2$.
     """
     start = _start(schedule, start_level)
     num = start if num_steps is None else _checks.check_int_at_least("num_steps", num_steps, 1)
@@ -159,11 +165,11 @@ def ncsn_gaussian_law(schedule: NoiseSchedule, mean: ArrayLike, covariance: Arra
                       levels: Optional[ArrayLike] = None, steps_per_level: int = 100, epsilon: float = 2e-5,
                       initial_mean: Optional[ArrayLike] = None,
                       initial_covariance: Optional[ArrayLike] = None) -> GaussianLaw:
-    """The exact law of [`ncsn_sampler`][langevin_jax.diffusion.ncsn_sampler] with the exact
+    r"""The exact law of [`ncsn_sampler`][langevin_jax.diffusion.ncsn_sampler] with the exact
     Gaussian denoiser, after all its steps (same arguments).
 
-    Each Langevin step at level ``t`` with ``h = epsilon sigma_t^2 / (2 sigma_L^2)``:
-    ``a = 1 - h / v_t``, ``b = h sqrt(ab_t) m / v_t``, ``q = 2 h``.
+    Each Langevin step at level $t$ with $h = \epsilon\, \sigma_t^2 / (2 \sigma_L^2)$:
+    $a = 1 - h / v_t$, $b = h \sqrt{\bar\alpha_t}\, m / v_t$, $q = 2 h$.
     """
     levels = np.asarray(ncsn_levels(schedule) if levels is None else levels)
     per = _checks.check_int_at_least("steps_per_level", steps_per_level, 1)
@@ -180,12 +186,12 @@ def pc_gaussian_law(schedule: NoiseSchedule, mean: ArrayLike, covariance: ArrayL
                     predictor: str = "reverse_diffusion", start_level: Optional[int] = None,
                     initial_mean: Optional[ArrayLike] = None,
                     initial_covariance: Optional[ArrayLike] = None) -> GaussianLaw:
-    """The exact law of [`pc_sampler`][langevin_jax.diffusion.pc_sampler] with
+    r"""The exact law of [`pc_sampler`][langevin_jax.diffusion.pc_sampler] with
     ``corrector_steps=0`` (the predictor alone) and the exact Gaussian denoiser, after
     ``start_level`` steps. (The signal-to-noise corrector is not affine: no closed form.)
 
-    Reverse diffusion at level ``t``: ``a = 2 - sqrt(alpha_t) - beta_t / v_t``,
-    ``b = beta_t sqrt(ab_t) m / v_t``, ``q = beta_t`` (0 at ``t = 1``); ``"ddpm"`` is
+    Reverse diffusion at level $t$: $a = 2 - \sqrt{\alpha_t} - \beta_t / v_t$,
+    $b = \beta_t \sqrt{\bar\alpha_t}\, m / v_t$, $q = \beta_t$ (0 at $t = 1$); ``"ddpm"`` is
     [`ddpm_gaussian_law`][langevin_jax.diffusion.ddpm_gaussian_law]'s.
     """
     _checks.check_choice("predictor", predictor, ("reverse_diffusion", "ddpm"))

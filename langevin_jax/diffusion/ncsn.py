@@ -1,25 +1,27 @@
-"""Annealed Langevin dynamics over noise levels (NCSN; Song & Ermon 2019, Algorithm 1).
+r"""Annealed Langevin dynamics over noise levels (NCSN; Song & Ermon 2019, Algorithm 1).
 
-For noise levels ``sigma_1 > ... > sigma_L`` and ``T`` steps per level:
+For noise levels $\sigma_1 > \dots > \sigma_L$ and $T$ steps per level:
+$\alpha_i = \epsilon\, \sigma_i^2 / \sigma_L^2$, then $T$ times
 
-``alpha_i = epsilon sigma_i^2 / sigma_L^2``, then ``T`` times
-``x <- x + (alpha_i / 2) s(x, sigma_i) + sqrt(alpha_i) z``, ``z ~ N(0, I)``.
+$$
+x \leftarrow x + \frac{\alpha_i}{2}\, s(x, \sigma_i) + \sqrt{\alpha_i}\, z, \qquad z \sim \mathcal{N}(0, I).
+$$
 
 This is Langevin with a time-dependent score, one Euler-Maruyama step
-``x + h s + sqrt(2 h) z`` with ``h = alpha_i / 2``: the sampler *is*
+$x + h\, s + \sqrt{2 h}\, z$ with $h = \alpha_i / 2$: the sampler *is*
 [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] with the schedule
-[`ncsn_schedule`][langevin_jax.diffusion.ncsn_schedule] (step ``k`` at level ``i = k // T``), so
+[`ncsn_schedule`][langevin_jax.diffusion.ncsn_schedule] (step $k$ at level $i = \lfloor k / T \rfloor$), so
 its layers are annealed Langevin's ([`init`][langevin_jax.samplers.annealed.init],
 [`build_kernel`][langevin_jax.samplers.annealed.build_kernel], also reachable as
 ``ncsn_sampler.init`` / ``ncsn_sampler.build_kernel()``), as DALMC's are.
 
 **On a DDPM network's levels** ([`ncsn_sampler`][langevin_jax.diffusion.ncsn_sampler]): the
-score at level ``t`` is [`score_from_eps`][langevin_jax.diffusion.score_from_eps]'s
-``-eps(x, t) / sqrt(1 - alphabar_t)`` and the noise level of the rule is ``sigma_t = sqrt(1 -
-alphabar_t)``, the standard deviation of the noise in ``x_t``. Song & Ermon's levels are
-variance-exploding (``x + sigma z``); reading a variance-preserving level's ``sigma`` as the
-noise's standard deviation is our reconstruction. For the linear schedule ``sigma_1 = 0.01``
-and ``sigma_1000 = 1.0``, Song & Ermon's own range, so their ``epsilon = 2e-5`` carries over.
+score at level $t$ is [`score_from_eps`][langevin_jax.diffusion.score_from_eps]'s
+$-\varepsilon(x, t) / \sqrt{1 - \bar\alpha_t}$ and the noise level of the rule is
+$\sigma_t = \sqrt{1 - \bar\alpha_t}$, the standard deviation of the noise in $x_t$. Song & Ermon's levels are
+variance-exploding ($x + \sigma z$); reading a variance-preserving level's $\sigma$ as the
+noise's standard deviation is our reconstruction. For the linear schedule $\sigma_1 = 0.01$
+and $\sigma_{1000} = 1.0$, Song & Ermon's own range, so their $\epsilon = 2 \cdot 10^{-5}$ carries over.
 """
 
 from __future__ import annotations
@@ -41,20 +43,20 @@ __all__ = ["ncsn_sampler", "ncsn_schedule", "ncsn_levels"]
 
 
 def ncsn_schedule(times: ArrayLike, sigmas: ArrayLike, steps_per_level: int, epsilon: float) -> ArraySchedule:
-    """Song & Ermon's Algorithm 1 as an annealed-Langevin schedule ``k -> (t_k, h_k)``.
+    r"""Song & Ermon's Algorithm 1 as an annealed-Langevin schedule $k \mapsto (t_k, h_k)$.
 
-    Step ``k`` runs at level ``i = k // steps_per_level``: time ``t_k = times[i]`` (what the
-    score is called with: ``sigma_i`` for a variance-exploding score ``s(x, sigma)``, an integer
-    level for a DDPM network) and ``h_k = alpha_i / 2 = epsilon sigma_i^2 / (2 sigma_L^2)``.
+    Step $k$ runs at level $i = \lfloor k / T \rfloor$ ($T$ = ``steps_per_level``): time $t_k$ = ``times[i]``
+    (what the score is called with: $\sigma_i$ for a variance-exploding score $s(x, \sigma)$, an integer
+    level for a DDPM network) and $h_k = \alpha_i / 2 = \epsilon\, \sigma_i^2 / (2 \sigma_L^2)$.
 
     Args:
       times: ``[L]`` what the score takes at each level, from the noisiest.
-      sigmas: ``[L]`` the noise levels ``sigma_1 > ... > sigma_L > 0``.
-      steps_per_level: ``T``, an int >= 1.
-      epsilon: ``> 0``, the step at the last level is ``alpha_L = epsilon``.
+      sigmas: ``[L]`` the noise levels $\sigma_1 > \dots > \sigma_L > 0$.
+      steps_per_level: $T$, an int >= 1.
+      epsilon: $\epsilon > 0$, the step at the last level is $\alpha_L = \epsilon$.
 
     Returns:
-      An [`ArraySchedule`][langevin_jax.samplers.annealed.ArraySchedule] of ``L * T`` steps, for
+      An [`ArraySchedule`][langevin_jax.samplers.annealed.ArraySchedule] of $L T$ steps, for
       [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin].
     """
     times = _checks.check_rank("times", times, 1, "[L]")
@@ -76,10 +78,10 @@ def ncsn_schedule(times: ArrayLike, sigmas: ArrayLike, steps_per_level: int, eps
 
 def ncsn_levels(schedule: NoiseSchedule, num_noise_levels: int = 10, max_level: Optional[int] = None,
                 min_level: int = 1) -> np.ndarray:
-    """``[L]`` integer levels from ``max_level`` down to ``min_level`` whose noise
-    ``sigma_t = sqrt(1 - alphabar_t)`` is as close as the levels allow to a geometric sequence
-    (Song & Ermon's spacing); repeated levels are dropped, so ``L <= num_noise_levels``.
-    ``max_level`` defaults to ``T``."""
+    r"""``[L]`` integer levels from ``max_level`` down to ``min_level`` whose noise
+    $\sigma_t = \sqrt{1 - \bar\alpha_t}$ is as close as the levels allow to a geometric sequence
+    (Song & Ermon's spacing); repeated levels are dropped, so $L \le$ ``num_noise_levels``.
+    ``max_level`` defaults to $T$."""
     num = _checks.check_int_at_least("num_noise_levels", num_noise_levels, 1)
     hi = check_level("max_level", schedule.num_levels if max_level is None else max_level, schedule)
     lo = check_level("min_level", min_level, schedule)
@@ -101,15 +103,15 @@ def ncsn_sampler(
     epsilon: float = 2e-5,
     allow_untrained_levels: bool = False,
 ) -> SamplingAlgorithm:
-    """NCSN's annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1) on a DDPM noise
+    r"""NCSN's annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1) on a DDPM noise
     predictor's levels.
 
-    ``alpha_i = epsilon sigma_i^2 / sigma_L^2`` with ``sigma_t = sqrt(1 - alphabar_t)``, then
-    ``steps_per_level`` steps ``x <- x + (alpha_i / 2) s(x, t_i) + sqrt(alpha_i) z`` at each level
-    ``t_i`` (noisiest first), with the score ``s(x, t) = -eps_fn(x, t) / sqrt(1 - alphabar_t)``
+    $\alpha_i = \epsilon\, \sigma_i^2 / \sigma_L^2$ with $\sigma_t = \sqrt{1 - \bar\alpha_t}$, then
+    ``steps_per_level`` steps $x \leftarrow x + (\alpha_i / 2)\, s(x, t_i) + \sqrt{\alpha_i}\, z$ at each level
+    $t_i$ (noisiest first), with the score $s(x, t) = -\mathtt{eps\_fn}(x, t) / \sqrt{1 - \bar\alpha_t}$
     of [`score_from_eps`][langevin_jax.diffusion.score_from_eps]. Run it for
-    ``len(levels) * steps_per_level`` steps from ``N(0, I)``. No final denoising step (NCSNv2's
-    addition) is taken: the output has the law of the lowest level's ``x_t``, approximately.
+    ``len(levels) * steps_per_level`` steps from $\mathcal{N}(0, I)$. No final denoising step (NCSNv2's
+    addition) is taken: the output has the law of the lowest level's $x_t$, approximately.
 
     A pytree: the network's parameters, the schedule, the levels and the step sizes are traced
     inputs of a run (new values of the same number of steps re-use the compiled program).
@@ -118,11 +120,11 @@ def ncsn_sampler(
       eps_fn: ``([d], []) -> [d]``, the noise predictor; its trained levels, when it carries
         them, must include every level used.
       schedule: the [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule] it was trained with.
-      levels: the integer levels ``t_1 > ... > t_L``, each in ``[1, T]`` (default:
-        [`ncsn_levels`][langevin_jax.diffusion.ncsn_levels]``(schedule)``, 10 levels from ``T``
-        to 1 geometric in ``sigma``).
-      steps_per_level: ``T`` of Algorithm 1 (100 in Song & Ermon).
-      epsilon: the step at the lowest level, ``> 0`` (``2e-5`` in Song & Ermon).
+      levels: the integer levels $t_1 > \dots > t_L$, each in $[1, T]$ (default:
+        [`ncsn_levels`][langevin_jax.diffusion.ncsn_levels]``(schedule)``, 10 levels from $T$
+        to 1 geometric in $\sigma$).
+      steps_per_level: $T$ of Algorithm 1 (100 in Song & Ermon).
+      epsilon: the step $\epsilon > 0$ at the lowest level ($2 \cdot 10^{-5}$ in Song & Ermon).
       allow_untrained_levels: as in [`ddpm_sampler`][langevin_jax.diffusion.ddpm_sampler].
 
     Returns:

@@ -1,30 +1,31 @@
-"""Predictor-corrector sampling (Song, Sohl-Dickstein, Kingma, Kumar, Ermon & Poole 2021,
+r"""Predictor-corrector sampling (Song, Sohl-Dickstein, Kingma, Kumar, Ermon & Poole 2021,
 *Score-Based Generative Modeling through Stochastic Differential Equations*, Section 4.2 and
 Algorithms 2, 3 and 5) on the discrete variance-preserving (DDPM) levels.
 
-Step ``k`` starts at level ``t = start_level - k`` and ends at ``t - 1``:
+Step $k$ starts at level $t = \mathtt{start\_level} - k$ and ends at $t - 1$:
 
-1. **predictor**, with ``s(x, t) = -eps_fn(x, t) / sqrt(1 - alphabar_t)``:
+1. **predictor**, with $s(x, t) = -\mathtt{eps\_fn}(x, t) / \sqrt{1 - \bar\alpha_t}$:
 
-   * ``"reverse_diffusion"`` (the reverse-diffusion predictor, the discretised reverse VP SDE):
-     ``x <- (2 - sqrt(1 - beta_t)) x + beta_t s(x, t) + sqrt(beta_t) z``;
-   * ``"ddpm"`` (ancestral sampling, score_sde's ``ancestral_sampling``, = DDPM with
-     ``sigma_t^2 = beta_t``): ``x <- (x + beta_t s(x, t)) / sqrt(1 - beta_t) + sqrt(beta_t) z``;
+    * ``"reverse_diffusion"`` (the reverse-diffusion predictor, the discretised reverse VP SDE):
+      $x \leftarrow \bigl(2 - \sqrt{1 - \beta_t}\bigr) x + \beta_t\, s(x, t) + \sqrt{\beta_t}\, z$;
+    * ``"ddpm"`` (ancestral sampling, score_sde's ``ancestral_sampling``, = DDPM with
+      $\sigma_t^2 = \beta_t$): $x \leftarrow \bigl(x + \beta_t\, s(x, t)\bigr) / \sqrt{1 - \beta_t} + \sqrt{\beta_t}\, z$;
 
-   with no noise at the last step (``t = 1``: score_sde's ``denoise``, the mean is returned);
-2. **corrector**, when ``t - 1 >= 1``: ``M`` Langevin steps at the new level ``u = t - 1``,
-   ``x <- x + e g + sqrt(2 e) z`` with ``g = s(x, u)``, ``z ~ N(0, I)`` and the
-   signal-to-noise rule ``e = 2 alpha_u (r |z| / |g|)^2``, ``alpha_u = 1 - beta_u``.
+    with no noise at the last step ($t = 1$: score_sde's ``denoise``, the mean is returned);
 
-**The norms of the step rule** (``snr_norms``). The paper's Algorithm 5 writes ``|z|`` and
-``|g|`` per sample; the score_sde code takes each as a mean over the batch (one step size for
+2. **corrector**, when $t - 1 \ge 1$: $M$ Langevin steps at the new level $u = t - 1$,
+   $x \leftarrow x + e\, g + \sqrt{2 e}\, z$ with $g = s(x, u)$, $z \sim \mathcal{N}(0, I)$ and the
+   signal-to-noise rule $e = 2 \alpha_u \bigl(r |z| / |g|\bigr)^2$, $\alpha_u = 1 - \beta_u$.
+
+**The norms of the step rule** (``snr_norms``). The paper's Algorithm 5 writes $|z|$ and
+$|g|$ per sample; the score_sde code takes each as a mean over the batch (one step size for
 all samples). They differ where it matters here: per sample, the step depends on the chain's own
-``|g| ~ |x - E x| / v`` and on the very ``z`` it then adds, which inflates the variance by a
+$|g| \sim |x - \mathbb{E} x| / v$ and on the very $z$ it then adds, which inflates the variance by a
 relative amount that grows as the dimension falls (measured with the exact Gaussian denoiser of
-``N(m, diag(geomspace(0.5, 2, d)))``, linear schedule, ``T = 1000``, ``r = 0.16``, 4,000 chains:
-+10 % at ``d = 50``, +60 % at ``d = 8``, four times at ``d = 3``; negligible for images,
-``d >= 3072``). The batch mean removes that dependence (+1.6 to +2.3 % at the same ``d``, close
-to the +2.6 % of Langevin steps of relative size ``2 r^2``). So ``"batch"`` (the code's rule)
+$\mathcal{N}(m, \operatorname{diag}(\mathtt{geomspace}(0.5, 2, d)))$, linear schedule, $T = 1000$, $r = 0.16$,
+4,000 chains: +10 % at $d = 50$, +60 % at $d = 8$, four times at $d = 3$; negligible for images,
+$d \ge 3072$). The batch mean removes that dependence (+1.6 to +2.3 % at the same $d$, close
+to the +2.6 % of Langevin steps of relative size $2 r^2$). So ``"batch"`` (the code's rule)
 is the default; it averages with ``jax.lax.pmean`` over the chain axis that [`langevin_jax.run`][langevin_jax.run] names
 ([`CHAIN_AXIS`][langevin_jax.samplers.base.CHAIN_AXIS]), which makes the chains of one run
 dependent (the result depends on which chains run together, and a sharded run may differ from an
@@ -84,14 +85,14 @@ def _corrector(x, key, eps_fn, schedule, level, snr, num_steps, batch):
 
 
 def build_kernel(predictor: str = "reverse_diffusion", corrector_steps: int = 1, snr_norms: str = "batch"):
-    """The predictor-corrector kernel ``kernel(rng_key, state, eps_fn, schedule, start_level,
+    r"""The predictor-corrector kernel ``kernel(rng_key, state, eps_fn, schedule, start_level,
     snr) -> (DiffusionState, DiffusionInfo)``.
 
     Args:
       predictor: ``"reverse_diffusion"`` or ``"ddpm"`` (structural, fixed when built).
-      corrector_steps: ``M >= 0`` Langevin corrector steps after each predictor step (a loop
+      corrector_steps: $M \ge 0$ Langevin corrector steps after each predictor step (a loop
         length: structural).
-      snr_norms: ``"batch"`` (``|z|`` and ``|g|`` averaged over the chains of the run, as the
+      snr_norms: ``"batch"`` ($|z|$ and $|g|$ averaged over the chains of the run, as the
         score_sde code does: the kernel must then run under ``jax.vmap(...,
         axis_name=CHAIN_AXIS)``, as [`langevin_jax.run`][langevin_jax.run] runs it) or
         ``"chain"`` (each chain its own, as the paper's Algorithm 5 writes it).
@@ -138,15 +139,15 @@ def pc_sampler(
     start_level: Optional[int] = None,
     allow_untrained_levels: bool = False,
 ) -> SamplingAlgorithm:
-    """Predictor-corrector sampling (Song et al. 2021) as an ``init``/``step`` pair.
+    r"""Predictor-corrector sampling (Song et al. 2021) as an ``init``/``step`` pair.
 
-    Each step: one predictor step from level ``t`` to ``t - 1`` (``"reverse_diffusion"``:
-    ``(2 - sqrt(1 - beta_t)) x + beta_t s(x, t) + sqrt(beta_t) z``; ``"ddpm"``: ancestral
-    sampling), then ``corrector_steps`` Langevin steps at level ``t - 1`` with the step
-    ``e = 2 (1 - beta_{t-1}) (snr |z| / |s(x, t - 1)|)^2``, the norms averaged over the chains of
-    the run (``snr_norms="batch"``, as the score_sde code) or per chain (``"chain"``, as the
+    Each step: one predictor step from level $t$ to $t - 1$ (``"reverse_diffusion"``:
+    $\bigl(2 - \sqrt{1 - \beta_t}\bigr) x + \beta_t\, s(x, t) + \sqrt{\beta_t}\, z$; ``"ddpm"``: ancestral
+    sampling), then ``corrector_steps`` Langevin steps at level $t - 1$ with the step
+    $e = 2 (1 - \beta_{t-1}) \bigl(\mathrm{snr}\, |z| / |s(x, t - 1)|\bigr)^2$, the norms averaged over the
+    chains of the run (``snr_norms="batch"``, as the score_sde code) or per chain (``"chain"``, as the
     paper; see the module docstring for the bias of each). Run it for ``start_level`` steps from
-    ``N(0, I)`` with [`langevin_jax.run`][langevin_jax.run]; each step evaluates ``eps_fn``
+    $\mathcal{N}(0, I)$ with [`langevin_jax.run`][langevin_jax.run]; each step evaluates ``eps_fn``
     ``1 + corrector_steps`` times.
 
     A pytree: ``eps_fn``'s arrays, the schedule, the start level and ``snr`` are traced inputs of
@@ -154,15 +155,15 @@ def pc_sampler(
 
     Args:
       eps_fn: ``([d], []) -> [d]``, the noise predictor; its trained levels, when it carries
-        them, must include ``1..start_level``.
+        them, must include the levels $1, \dots,$ ``start_level``.
       schedule: the [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule] it was trained with.
       predictor: ``"reverse_diffusion"`` (default, as in score_sde's VP configurations) or ``"ddpm"``.
-      corrector_steps: ``M >= 0`` (1 in Song et al.'s experiments; 0: the predictor alone).
-      snr: the signal-to-noise ratio ``r > 0`` of the corrector (score_sde's default 0.16).
+      corrector_steps: $M \ge 0$ (1 in Song et al.'s experiments; 0: the predictor alone).
+      snr: the signal-to-noise ratio $r > 0$ of the corrector (score_sde's default 0.16).
       snr_norms: ``"batch"`` (default) or ``"chain"``. With ``"batch"`` the step must run under
         ``jax.vmap(step, axis_name=CHAIN_AXIS)`` (``run`` does so) and the chains of a run are
         coupled (``metadata["chains_coupled"]``).
-      start_level: the level of the initial positions (default ``T``).
+      start_level: the level of the initial positions (default $T$).
       allow_untrained_levels: as in [`ddpm_sampler`][langevin_jax.diffusion.ddpm_sampler].
 
     Returns:

@@ -1,10 +1,10 @@
-"""What the reverse samplers share: their state, their info, ``init`` and the eager checks.
+r"""What the reverse samplers share: their state, their info, ``init`` and the eager checks.
 
 A reverse sampler ([`ddpm_sampler`][langevin_jax.diffusion.ddpm_sampler],
 [`ddim_sampler`][langevin_jax.diffusion.ddim_sampler],
 [`pc_sampler`][langevin_jax.diffusion.pc_sampler]) walks down the integer noise levels: its
-step ``k`` starts from a level fixed by the sampler's numbers (``start_level - k``, or the
-``k``-th of a list), so the state is only the position and the number of steps taken. The state
+step $k$ starts from a level fixed by the sampler's numbers ($\mathtt{start\_level} - k$, or the
+$k$-th of a list), so the state is only the position and the number of steps taken. The state
 is its own type, [`DiffusionState`][langevin_jax.diffusion.DiffusionState], not Langevin's, so
 that [`langevin_jax.run`][langevin_jax.run] refuses to continue a Langevin chain with a reverse
 sampler (or the reverse).
@@ -33,7 +33,7 @@ class DiffusionState(NamedTuple):
 
 
 class DiffusionInfo(NamedTuple):
-    """``is_finite``: new position finite; ``level``: the level ``t`` the step started from."""
+    """``is_finite``: new position finite; ``level``: the level $t$ the step started from."""
 
     is_finite: jax.Array
     level: jax.Array
@@ -70,7 +70,7 @@ def check_eps_shape(eps_fn, position) -> None:
 
 
 def resolve_start(schedule: NoiseSchedule, start_level) -> int:
-    """``start_level`` checked to be an int in ``[1, T]`` (``T`` when ``None``)."""
+    """``start_level`` checked to be an int in $[1, T]$ ($T$ when ``None``)."""
     return check_level("start_level", schedule.num_levels if start_level is None else start_level, schedule)
 
 

@@ -1,10 +1,11 @@
-"""DDPM noise schedules over integer levels and the forward noising (Ho et al. 2020).
+r"""DDPM noise schedules over integer levels and the forward noising (Ho et al. 2020).
 
-* Levels are integers ``t = 1, ..., T``; ``betas[t - 1] = beta_t``, ``alpha_t = 1 - beta_t``,
-  ``alphabar_t = prod_{s <= t} alpha_s`` and ``alphabar_0 = 1``.
-* Forward noising: ``x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps``, ``eps ~ N(0, I)``.
+* Levels are integers $t = 1, \dots, T$; ``betas[t - 1]`` $= \beta_t$, $\alpha_t = 1 - \beta_t$,
+  $\bar\alpha_t = \prod_{s \le t} \alpha_s$ and $\bar\alpha_0 = 1$.
+* Forward noising: $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$,
+  $\varepsilon \sim \mathcal{N}(0, I)$.
 
-These noise schedules (``beta_t`` over levels) are not the annealing schedules ``lambda(t)``
+These noise schedules ($\beta_t$ over levels) are not the annealing schedules $\lambda(t)$
 of [`langevin_jax.annealing`][langevin_jax.annealing].
 """
 
@@ -35,12 +36,12 @@ __all__ = [
 
 
 class NoiseSchedule(NamedTuple):
-    """A discrete DDPM noise schedule (a pytree of ``[T]`` arrays).
+    r"""A discrete DDPM noise schedule (a pytree of ``[T]`` arrays).
 
     Attributes:
-      betas: ``[T]``, ``beta_t`` at ``betas[t - 1]``, in ``(0, 1)``.
-      alphas: ``[T]``, ``1 - beta_t``.
-      alphabars: ``[T]``, ``prod_{s <= t} alpha_s``, decreasing.
+      betas: ``[T]``, $\beta_t$ at ``betas[t - 1]``, in $(0, 1)$.
+      alphas: ``[T]``, $\alpha_t = 1 - \beta_t$.
+      alphabars: ``[T]``, $\bar\alpha_t = \prod_{s \le t} \alpha_s$, decreasing.
     """
 
     betas: jax.Array
@@ -69,13 +70,13 @@ def _from_betas(betas: np.ndarray) -> NoiseSchedule:
 def linear_schedule(
     num_levels: int = 1000, beta_min: float = 1e-4, beta_max: float = 0.02
 ) -> NoiseSchedule:
-    """The linear schedule of Ho et al. (2020): ``beta_t`` linear from ``beta_min`` to ``beta_max``.
+    r"""The linear schedule of Ho et al. (2020): $\beta_t$ linear from ``beta_min`` to ``beta_max``.
 
     Args:
-      num_levels: ``T`` (1000 in Ho et al. and Cao et al. 2026).
-      beta_min: ``beta_1``, ``0 < beta_min <= beta_max``. ``1e-4`` is Ho et al.'s value;
+      num_levels: $T$ (1000 in Ho et al. and Cao et al. 2026).
+      beta_min: $\beta_1$, ``0 < beta_min <= beta_max``. ``1e-4`` is Ho et al.'s value;
         Cao et al. (2026) do not print theirs (reconstruction).
-      beta_max: ``beta_T < 1`` (Ho et al.'s ``0.02``).
+      beta_max: $\beta_T < 1$ (Ho et al.'s ``0.02``).
 
     Returns:
       A [`NoiseSchedule`][langevin_jax.diffusion.NoiseSchedule].
@@ -89,15 +90,15 @@ def linear_schedule(
 
 
 def cosine_schedule(num_levels: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
-    """The cosine schedule of Nichol & Dhariwal (2021).
+    r"""The cosine schedule of Nichol & Dhariwal (2021).
 
-    ``alphabar_t = f(t) / f(0)`` with ``f(t) = cos^2(pi/2 (t/T + s) / (1 + s))``, and
-    ``beta_t = min(1 - alphabar_t / alphabar_{t-1}, max_beta)``.
+    $\bar\alpha_t = f(t) / f(0)$ with $f(t) = \cos^2\bigl(\frac{\pi}{2} (t/T + s) / (1 + s)\bigr)$, and
+    $\beta_t = \min(1 - \bar\alpha_t / \bar\alpha_{t-1}, \mathtt{max\_beta})$.
 
     Args:
-      num_levels: ``T``.
-      s: offset that keeps ``beta_1`` from being vanishingly small.
-      max_beta: cap on ``beta_t`` (the last levels would otherwise reach 1).
+      num_levels: $T$.
+      s: offset $s$ that keeps $\beta_1$ from being vanishingly small.
+      max_beta: cap on $\beta_t$ (the last levels would otherwise reach 1).
     """
     num_levels = _checks.check_int_at_least("num_levels", num_levels, 1)
     if not s > 0 or not (0.0 < max_beta < 1.0):
@@ -119,7 +120,7 @@ def make_schedule(kind: str = "linear", num_levels: int = 1000, **kwargs) -> Noi
 
 
 def check_level(name: str, level: int, schedule: NoiseSchedule) -> int:
-    """Eagerly check that ``level`` is an int in ``[1, T]``; return it."""
+    """Eagerly check that ``level`` is an int in $[1, T]$; return it."""
     level = _checks.check_int_at_least(name, level, 1)
     if level > schedule.num_levels:
         raise ValueError(f"{name} must be <= T = {schedule.num_levels}, got {level}")
@@ -127,7 +128,7 @@ def check_level(name: str, level: int, schedule: NoiseSchedule) -> int:
 
 
 def check_level_range(min_level: int, max_level: int, schedule: NoiseSchedule) -> tuple[int, int]:
-    """Eagerly check ``1 <= min_level <= max_level <= T``."""
+    """Eagerly check ``1 <= min_level <= max_level <= T`` ($T$ the schedule's number of levels)."""
     lo = check_level("min_level", min_level, schedule)
     hi = check_level("max_level", max_level, schedule)
     if lo > hi:
@@ -136,10 +137,10 @@ def check_level_range(min_level: int, max_level: int, schedule: NoiseSchedule) -
 
 
 def alphabar(schedule: NoiseSchedule, t: ArrayLike) -> jax.Array:
-    """``alphabar_t`` for integer levels ``t`` (any shape) in ``0..T``, with ``alphabar_0 = 1``.
+    r"""$\bar\alpha_t$ for integer levels $t$ (any shape) in $0, \dots, T$, with $\bar\alpha_0 = 1$.
 
     Raises:
-      ValueError: ``t`` not of an integer dtype, or (when concrete) outside ``0..T`` (an
+      ValueError: ``t`` not of an integer dtype, or (when concrete) outside $0, \dots, T$ (an
         index past either end would wrap or be clamped).
     """
     _checks.check_level_values("t", t, schedule.num_levels, lowest=0, integer=True)
@@ -153,20 +154,20 @@ def _alphabar(schedule: NoiseSchedule, t: ArrayLike) -> jax.Array:
 
 
 def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: ArrayLike, eps: ArrayLike) -> jax.Array:
-    """Forward noising ``x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps``.
+    r"""Forward noising $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$.
 
     Args:
       schedule: the noise schedule.
-      x0: ``[..., d]`` clean points.
-      t: integer levels in ``1..T`` broadcastable to ``x0.shape[:-1]`` (e.g. ``[n]`` or ``[]``).
-      eps: ``[..., d]`` standard normal noise.
+      x0: ``[..., d]`` clean points $x_0$.
+      t: integer levels in $1, \dots, T$ broadcastable to ``x0.shape[:-1]`` (e.g. ``[n]`` or ``[]``).
+      eps: ``[..., d]`` standard normal noise $\varepsilon$.
 
     Returns:
-      ``x_t`` ``[..., d]``.
+      $x_t$, ``[..., d]``.
 
     Raises:
       ValueError: ``eps`` not of ``x0``'s shape, ``t`` not integer or not broadcastable to
-        ``x0.shape[:-1]``, or (when concrete) a level outside ``1..T``.
+        ``x0.shape[:-1]``, or (when concrete) a level outside $1, \dots, T$.
     """
     x0 = jnp.asarray(x0)
     if x0.ndim < 1:
@@ -186,7 +187,7 @@ def add_noise(schedule: NoiseSchedule, x0: jax.Array, t: ArrayLike, eps: ArrayLi
 
 
 def sample_levels(key: PRNGKey, shape: Sequence[int], min_level: int, max_level: int) -> jax.Array:
-    """Integer levels uniform on ``{min_level, ..., max_level}``, ``int32`` of ``shape``."""
+    r"""Integer levels uniform on $\{\mathtt{min\_level}, \dots, \mathtt{max\_level}\}$, ``int32`` of ``shape``."""
     _checks.check_key("key", key)
     if _checks.is_concrete(min_level) and _checks.is_concrete(max_level):
         if not 1 <= int(min_level) <= int(max_level):

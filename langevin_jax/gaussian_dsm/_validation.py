@@ -1,11 +1,11 @@
-"""Eager argument checks of the Gaussian DSM pipeline (private).
+r"""Eager argument checks of the Gaussian DSM pipeline (private).
 
 Not a section of the paper: the checks every public function of
 [`langevin_jax.gaussian_dsm`][langevin_jax.gaussian_dsm] runs before its jitted computation. They
 read concrete values only (with NumPy), so they are skipped for traced arguments; each raises
 ``ValueError`` naming the argument. The stability conditions of the derivation (DSM gradient descent
-converges, ``M = Sigma_hat + sigma^2 I`` invertible, ULA stable) are stated here once; the one that
-needs the learned eigenvalues ``a(mu)`` is applied in ``_check_pipeline``, and
+converges, $M = \hat\Sigma + \sigma^2 I$ invertible, ULA stable) are stated here once; the one that
+needs the learned eigenvalues $a(\mu)$ is applied in ``_check_pipeline``, and
 ``_validate_spectral`` is the whole check of the spectral functions' arguments.
 """
 
@@ -89,8 +89,8 @@ def _np_eigvalsh(x: Any) -> np.ndarray:
 
 
 def _check_dsm_solvable(m: np.ndarray, gamma: Any, num_steps: Optional[int], steps_name: str) -> None:
-    """DSM has a score for the eigenvalues ``m`` of ``M = Sigma_hat + sigma^2 I``: the minimiser
-    needs ``M`` invertible, ``K`` gradient steps need ``gamma lambda_max(M) < 2``."""
+    r"""DSM has a score for the eigenvalues $m$ of $M = \hat\Sigma + \sigma^2 I$: the minimiser
+    needs $M$ invertible, $K$ gradient steps need $\gamma \lambda_\text{max}(M) < 2$."""
     if num_steps is None:
         if not np.min(m) > 0:
             raise ValueError("sigma: Sigma_hat + sigma^2 I is singular; use sigma > 0 "
@@ -113,9 +113,9 @@ def _check_eta_stable(eta: Any, a_max: float) -> None:
 
 def _check_pipeline(mu: Any, sigma: Any, eta: Any, gamma: Any,
                     num_dsm_steps: Optional[int]) -> None:
-    """Eager stability checks from the eigenvalues ``mu`` of ``Sigma_hat`` (when concrete).
+    r"""Eager stability checks from the eigenvalues $\mu$ of $\hat\Sigma$ (when concrete).
 
-    ULA's bound uses the learned eigenvalues ``a(mu)`` of
+    ULA's bound uses the learned eigenvalues $a(\mu)$ of
     [`dsm_eigenvalue`][langevin_jax.gaussian_dsm.dsm_eigenvalue] (its one implementation,
     [`langevin_jax.theory.gradient_descent_inverse`][langevin_jax.theory.gradient_descent_inverse]), evaluated now in float64
     (even while a user's ``jit`` is traced), so the error message states the bound that

@@ -1,10 +1,10 @@
-"""The data: a power-law spectrum and the empirical covariance of ``n`` Gaussian samples.
+r"""The data: a power-law spectrum and the empirical covariance of $n$ Gaussian samples.
 
-Section "Data" of the derivation (docs/paper2_gaussian_dsm.md). ``x_1..x_n ~ N(0, Sigma)``,
-``Sigma = U diag(lambda) U^T`` with the power spectrum ``lambda`` (e.g. ``lambda_i = i^(-a)``, the
-anisotropy of the data); the mean is known (zero), so ``Sigma_hat = (1/n) sum_j x_j x_j^T`` and
-``n Sigma_hat ~ Wishart(n, Sigma)``. Everything after the data depends on them only through
-``Sigma_hat``.
+Section "Data" of the derivation (docs/paper2_gaussian_dsm.md). $x_1, \dots, x_n \sim \mathcal{N}(0, \Sigma)$,
+$\Sigma = U \operatorname{diag}(\lambda) U^\top$ with the power spectrum $\lambda$ (e.g. $\lambda_i = i^{-a}$, the
+anisotropy of the data); the mean is known (zero), so $\hat\Sigma = \frac{1}{n} \sum_j x_j x_j^\top$ and
+$n \hat\Sigma \sim \mathrm{Wishart}(n, \Sigma)$. Everything after the data depends on them only through
+$\hat\Sigma$.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from langevin_jax.types import ArrayLike, PRNGKey
 __all__ = ["power_law_spectrum", "sample_empirical_covariance"]
 
 def power_law_spectrum(d: int, a: float) -> jax.Array:
-    """The power-law spectrum ``lambda_i = i^(-a)``, ``i = 1..d``, shape ``[d]``.
+    r"""The power-law spectrum $\lambda_i = i^{-a}$, $i = 1, \dots, d$, shape ``[d]``.
 
     Args:
-      d: dimension, >= 1.
-      a: exponent (anisotropy), >= 0; ``a = 0`` is isotropic.
+      d: dimension $d \ge 1$.
+      a: exponent $a \ge 0$ (anisotropy); $a = 0$ is isotropic.
     """
     d = _checks.check_int_at_least("d", d, 1)
     _check_nonneg("a", a)
@@ -47,19 +47,20 @@ def _sample_empirical_covariance(key, spectrum, basis, num_samples):
 
 def sample_empirical_covariance(key: PRNGKey, spectrum: ArrayLike, num_samples: int,
                                 basis: ArrayLike | None = None) -> jax.Array:
-    """Empirical covariance ``(1/n) sum_j x_j x_j^T`` of ``n`` draws of ``N(0, Sigma)``.
+    r"""Empirical covariance $\hat\Sigma = \frac{1}{n} \sum_j x_j x_j^\top$ of $n$ draws of $\mathcal{N}(0, \Sigma)$.
 
-    ``Sigma = basis diag(spectrum) basis^T``. The mean is known (zero) and not subtracted, so
-    ``n Sigma_hat ~ Wishart(n, Sigma)`` and ``E Sigma_hat = Sigma``.
+    $\Sigma = B \operatorname{diag}(\lambda) B^\top$ ($B$ = ``basis``, $\lambda$ = ``spectrum``). The mean is
+    known (zero) and not subtracted, so $n \hat\Sigma \sim \mathrm{Wishart}(n, \Sigma)$ and
+    $\mathbb{E}\, \hat\Sigma = \Sigma$.
 
     Args:
       key: PRNG key.
-      spectrum: ``[d]`` eigenvalues ``lambda_i > 0``.
-      num_samples: ``n >= 1``.
+      spectrum: ``[d]`` eigenvalues $\lambda_i > 0$.
+      num_samples: $n \ge 1$.
       basis: ``[d, d]`` orthonormal eigenvectors (columns); identity when omitted.
 
     Returns:
-      ``[d, d]`` symmetric PSD matrix (rank ``min(n, d)``).
+      ``[d, d]`` symmetric PSD matrix (rank $\min(n, d)$).
     """
     spectrum = _check_spectrum("spectrum", spectrum)
     n = _checks.check_int_at_least("num_samples", num_samples, 1)

@@ -1,10 +1,10 @@
-"""Error sources: the pipeline's W2 error with each source switched on or off alone.
+r"""Error sources: the pipeline's $W_2$ error with each source switched on or off alone.
 
 Section "Error sources" of the derivation (docs/paper2_gaussian_dsm.md), our definitions. The
-ideal pipeline (infinitely many samples, the exact DSM minimiser, ``sigma = 0``, continuous-time
-Langevin run to stationarity) samples ``N(0, Sigma)`` exactly; each of the five sources (finite
+ideal pipeline (infinitely many samples, the exact DSM minimiser, $\sigma = 0$, continuous-time
+Langevin run to stationarity) samples $\mathcal{N}(0, \Sigma)$ exactly; each of the five sources (finite
 samples, optimisation, noise level, discretisation, finite sampling time) is measured alone and as
-the marginal change when only it is removed, with the exact Bures ``W2`` of the spectral covariance.
+the marginal change when only it is removed, with the exact Bures $W_2$ of the spectral covariance.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ __all__ = ["ErrorSources", "ErrorDecomposition", "error_decomposition"]
 
 
 class ErrorSources(NamedTuple):
-    """One W2 value per error source (see [`error_decomposition`][langevin_jax.gaussian_dsm.error_decomposition])."""
+    """One $W_2$ value per error source (see [`error_decomposition`][langevin_jax.gaussian_dsm.error_decomposition])."""
 
     finite_samples: jax.Array
     optimisation: jax.Array
@@ -36,12 +36,12 @@ class ErrorSources(NamedTuple):
 
 
 class ErrorDecomposition(NamedTuple):
-    """The pipeline's W2 error and its sources.
+    """The pipeline's $W_2$ error and its sources.
 
     Attributes:
-      total: W2 of the full pipeline (= [`pipeline_w2`][langevin_jax.gaussian_dsm.pipeline_w2]).
-      alone: W2 with only that source switched on, all others ideal (from the ideal W2 = 0).
-      marginal: ``total`` minus the W2 of the pipeline with only that source switched off.
+      total: $W_2$ of the full pipeline (= [`pipeline_w2`][langevin_jax.gaussian_dsm.pipeline_w2]).
+      alone: $W_2$ with only that source switched on, all others ideal (from the ideal $W_2 = 0$).
+      marginal: ``total`` minus the $W_2$ of the pipeline with only that source switched off.
     """
 
     total: jax.Array
@@ -50,14 +50,15 @@ class ErrorDecomposition(NamedTuple):
 
 
 def _langevin_variance(a: jax.Array, time: Optional[Any]) -> jax.Array:
-    """Continuous-time Langevin ``dX = -a X dt + sqrt(2) dB`` from 0: ``(1 - e^{-2aT}) / a``."""
+    r"""Continuous-time Langevin $dX = -a X\, dt + \sqrt{2}\, dB$ from 0: variance $(1 - e^{-2aT}) / a$."""
     if time is None:
         return 1.0 / a
     return -jnp.expm1(-2.0 * a * time) / a
 
 
 def _spectral_variances(mus, sigma, gamma, num_dsm_steps, eta, num_ula_steps, time):
-    """``phi(mus)`` for one configuration; ``eta=None``: continuous time ``time`` (or stationary)."""
+    r"""$\varphi(\mu)$ at the eigenvalues ``mus`` for one configuration; ``eta=None``: continuous time
+    ``time`` (or stationary)."""
     a = dsm_eigenvalue(mus, sigma, num_dsm_steps, gamma)
     if eta is None:
         return _langevin_variance(a, time)
@@ -67,30 +68,30 @@ def _spectral_variances(mus, sigma, gamma, num_dsm_steps, eta, num_ula_steps, ti
 def error_decomposition(data_covariance: ArrayLike, empirical_covariance: Optional[ArrayLike], sigma: ArrayLike,
                         eta: ArrayLike, *, gamma: Optional[ArrayLike] = None, num_dsm_steps: Optional[int] = None,
                         num_ula_steps: Optional[int] = None) -> ErrorDecomposition:
-    """Each error source of the pipeline separately (our definitions).
+    r"""Each error source of the pipeline separately (our definitions).
 
-    The *ideal* pipeline has ``Sigma_hat = Sigma`` (infinitely many samples), the exact DSM
-    minimiser (``K = inf``), ``sigma = 0``, continuous-time Langevin (``eta -> 0``) run to
-    stationarity: it samples ``N(0, Sigma)`` exactly (W2 = 0). The five sources and their switch:
+    The *ideal* pipeline has $\hat\Sigma = \Sigma$ (infinitely many samples), the exact DSM
+    minimiser ($K = \infty$), $\sigma = 0$, continuous-time Langevin ($\eta \to 0$) run to
+    stationarity: it samples $\mathcal{N}(0, \Sigma)$ exactly ($W_2 = 0$). The five sources and their switch:
 
-    * ``finite_samples``: ``Sigma_hat`` instead of ``Sigma``. Alone: ``W2(Sigma, Sigma_hat)``.
-    * ``optimisation``: ``K`` gradient steps of size ``gamma`` instead of the minimiser. Alone:
-      ``c = lambda / (1 - (1 - gamma lambda)^K)``.
-    * ``noise_level``: ``sigma`` instead of 0. Alone: ``c = lambda + sigma^2``.
-    * ``discretisation``: ULA with step ``eta`` instead of continuous-time Langevin run for the same
-      time ``T = k eta``. Alone (stationary): ``c = lambda / (1 - eta / (2 lambda))``, ``inf`` when
-      ``eta >= 2 lambda_min`` (ULA with the exact score is then unstable).
-    * ``finite_time``: ``k`` steps from 0 instead of stationarity; alone, the continuous-time
-      process for ``T = k eta``: ``c = lambda (1 - exp(-2 T / lambda))``.
+    * ``finite_samples``: $\hat\Sigma$ instead of $\Sigma$. Alone: $W_2(\Sigma, \hat\Sigma)$.
+    * ``optimisation``: $K$ gradient steps of size $\gamma$ instead of the minimiser. Alone:
+      $c = \lambda / \bigl(1 - (1 - \gamma \lambda)^K\bigr)$.
+    * ``noise_level``: $\sigma$ instead of 0. Alone: $c = \lambda + \sigma^2$.
+    * ``discretisation``: ULA with step $\eta$ instead of continuous-time Langevin run for the same
+      time $T = k \eta$. Alone (stationary): $c = \lambda / \bigl(1 - \eta / (2 \lambda)\bigr)$, $\infty$ when
+      $\eta \ge 2 \lambda_\text{min}$ (ULA with the exact score is then unstable).
+    * ``finite_time``: $k$ steps from 0 instead of stationarity; alone, the continuous-time
+      process for $T = k \eta$: $c = \lambda \bigl(1 - e^{-2 T / \lambda}\bigr)$.
 
-    ``alone`` is the W2 when only that source is on ("the W2 change from the ideal"); ``marginal``
-    is ``total`` minus the W2 with only that source off (may be negative or ``-inf`` when removing
-    one source, e.g. ``sigma -> 0``, makes the remainder unstable). W2 is a metric, not a sum of
+    ``alone`` is the $W_2$ when only that source is on ("the $W_2$ change from the ideal"); ``marginal``
+    is ``total`` minus the $W_2$ with only that source off (may be negative or ``-inf`` when removing
+    one source, e.g. $\sigma \to 0$, makes the remainder unstable). $W_2$ is a metric, not a sum of
     squares: the parts need not add up to ``total``.
 
     Args:
-      data_covariance: ``Sigma``, ``[d, d]``.
-      empirical_covariance: ``Sigma_hat``, ``[d, d]``, or ``None`` (population limit).
+      data_covariance: $\Sigma$, ``[d, d]``.
+      empirical_covariance: $\hat\Sigma$, ``[d, d]``, or ``None`` (population limit).
       sigma: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
       eta: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
       gamma: as in [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].

@@ -1,10 +1,10 @@
-"""The pipeline in exact matrices: the score learned by DSM, the law of ULA, the W2 error.
+r"""The pipeline in exact matrices: the score learned by DSM, the law of ULA, the $W_2$ error.
 
 Sections "Denoising score matching", "ULA with the learned score" and "W2" of the derivation
 (docs/paper2_gaussian_dsm.md), computed on the matrices themselves, independently of the
 per-eigenvalue closed forms of [`kernel`][langevin_jax.gaussian_dsm.kernel]: the DSM loss and its
-minimiser ``A_inf = (Sigma_hat + sigma^2 I)^{-1}`` or ``K`` gradient steps ``A_K`` (an exact matrix
-series), the ULA covariance ``C_k`` or ``C_inf`` (series or solve), and the Bures ``W2`` from a
+minimiser $A_\infty = (\hat\Sigma + \sigma^2 I)^{-1}$ or $K$ gradient steps $A_K$ (an exact matrix
+series), the ULA covariance $C_k$ or $C_\infty$ (series or solve), and the Bures $W_2$ from a
 Cholesky factor and eigenvalues. These are the "exact" leg of the three-way check.
 """
 
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 def _geometric_series(b: jax.Array, num_terms: int) -> jax.Array:
-    """``sum_{j<K} b^j`` for a square matrix ``b`` in ``O(log K)`` products (exact)."""
+    r"""$\sum_{j<K} b^j$ for a square matrix $b$ in $O(\log K)$ products (exact)."""
     eye = jnp.eye(b.shape[0], dtype=b.dtype)
     total, power = jnp.zeros_like(b), eye  # sum and power of the terms taken so far
     block_sum, block_pow = eye, b  # sum_{j<m} b^j and b^m for the current block m = 2^bit
@@ -57,17 +57,21 @@ def _dsm_loss(a, cov, sigma):
 
 
 def dsm_loss(score_matrix: ArrayLike, empirical_covariance: ArrayLike, sigma: ArrayLike) -> jax.Array:
-    """The DSM loss of the linear score ``s_A(y) = -A y``, averaged exactly over the noise.
+    r"""The DSM loss of the linear score $s_A(y) = -A y$, averaged exactly over the noise.
 
-    ``L(A) = 1/(2n) sum_j E_z |-A (x_j + sigma z) + z / sigma|^2
-    = 1/2 tr(A M A^T) - tr(A) + d / (2 sigma^2)``, ``M = Sigma_hat + sigma^2 I`` (our
-    normalisation; the expectation over ``z ~ N(0, I)`` is exact, the one over data is the
-    empirical mean, which only enters through ``Sigma_hat``).
+    $$
+    L(A) = \frac{1}{2n} \sum_j \mathbb{E}_z \bigl|-A (x_j + \sigma z) + z / \sigma\bigr|^2
+    = \tfrac{1}{2} \operatorname{tr}(A M A^\top) - \operatorname{tr}(A) + \frac{d}{2 \sigma^2},
+    \qquad M = \hat\Sigma + \sigma^2 I
+    $$
+
+    (our normalisation; the expectation over $z \sim \mathcal{N}(0, I)$ is exact, the one over data is the
+    empirical mean, which only enters through $\hat\Sigma$).
 
     Args:
-      score_matrix: ``A``, ``[d, d]``.
-      empirical_covariance: ``Sigma_hat``, ``[d, d]``.
-      sigma: noise level ``> 0``.
+      score_matrix: $A$, ``[d, d]``.
+      empirical_covariance: $\hat\Sigma$, ``[d, d]``.
+      sigma: noise level $\sigma > 0$.
     """
     cov = _check_square("empirical_covariance", empirical_covariance)
     a = _check_square("score_matrix", score_matrix, cov.shape[0], symmetric=False)  # any A
@@ -88,27 +92,30 @@ def _dsm_score_matrix(cov, sigma, gamma, num_steps):
 
 def dsm_score_matrix(empirical_covariance: ArrayLike, sigma: ArrayLike, num_steps: Optional[int] = None,
                      gamma: Optional[ArrayLike] = None) -> jax.Array:
-    """The score matrix ``A`` learned by DSM at noise ``sigma`` (``s_A(y) = -A y``).
+    r"""The score matrix $A$ learned by DSM at noise $\sigma$ ($s_A(y) = -A y$).
 
-    ``A_inf = (Sigma_hat + sigma^2 I)^{-1}`` (the minimiser of [`dsm_loss`][langevin_jax.gaussian_dsm.dsm_loss]) when
-    ``num_steps`` is ``None``; otherwise ``K = num_steps`` steps of gradient descent with step
-    ``gamma`` from ``A_0 = 0``:
-    ``A_K = gamma sum_{j<K} (I - gamma M)^j = [I - (I - gamma M)^K] M^{-1}``,
-    ``M = Sigma_hat + sigma^2 I`` (computed as the series, exactly, in ``O(log K)`` products; valid
-    even for singular ``M``).
+    $A_\infty = (\hat\Sigma + \sigma^2 I)^{-1}$ (the minimiser of [`dsm_loss`][langevin_jax.gaussian_dsm.dsm_loss]) when
+    ``num_steps`` is ``None``; otherwise $K$ = ``num_steps`` steps of gradient descent with step
+    $\gamma$ from $A_0 = 0$:
+
+    $$
+    A_K = \gamma \sum_{j<K} (I - \gamma M)^j = [I - (I - \gamma M)^K] M^{-1}, \qquad M = \hat\Sigma + \sigma^2 I
+    $$
+
+    (computed as the series, exactly, in $O(\log K)$ products; valid even for singular $M$).
 
     Args:
-      empirical_covariance: ``Sigma_hat``, ``[d, d]`` symmetric PSD.
-      sigma: noise level ``>= 0`` (``M`` must be invertible when ``num_steps`` is ``None``).
-      num_steps: ``K >= 1`` gradient steps, or ``None`` for the minimiser.
-      gamma: gradient step, ``0 < gamma < 2 / lambda_max(M)`` (required with ``num_steps``).
+      empirical_covariance: $\hat\Sigma$, ``[d, d]`` symmetric PSD.
+      sigma: noise level $\sigma \ge 0$ ($M$ must be invertible when ``num_steps`` is ``None``).
+      num_steps: $K \ge 1$ gradient steps, or ``None`` for the minimiser.
+      gamma: gradient step, $0 < \gamma < 2 / \lambda_\text{max}(M)$ (required with ``num_steps``).
 
     Returns:
-      ``A``, ``[d, d]`` symmetric.
+      $A$, ``[d, d]`` symmetric.
 
     Raises:
       ValueError: bad shapes or values, a missing ``gamma``, a ``gamma`` for which gradient
-        descent diverges, or a singular ``M`` with ``num_steps=None``.
+        descent diverges, or a singular $M$ with ``num_steps=None``.
     """
     cov = _check_square("empirical_covariance", empirical_covariance)
     _check_nonneg("sigma", sigma)
@@ -133,24 +140,24 @@ def _ula_covariance(a, eta, num_steps):
 
 
 def ula_covariance(score_matrix: ArrayLike, eta: ArrayLike, num_steps: Optional[int] = None) -> jax.Array:
-    """Covariance of ULA with the linear score ``-A x``, from ``x_0 = 0``.
+    r"""Covariance of ULA with the linear score $-A x$, from $x_0 = 0$.
 
-    ``num_steps = k``: ``C_k = 2 eta sum_{j<k} (I - eta A)^{2j}`` (exact series, ``O(log k)``
-    products). ``num_steps = None``: the stationary covariance ``C_inf = [A (I - eta A/2)]^{-1}``,
-    the fixed point of ``C = (I - eta A) C (I - eta A) + 2 eta I``; it exists iff
-    ``0 < eta a < 2`` for every eigenvalue ``a`` of ``A``.
+    ``num_steps`` $= k$: $C_k = 2 \eta \sum_{j<k} (I - \eta A)^{2j}$ (exact series, $O(\log k)$
+    products). ``num_steps = None``: the stationary covariance $C_\infty = [A (I - \eta A/2)]^{-1}$,
+    the fixed point of $C = (I - \eta A) C (I - \eta A) + 2 \eta I$; it exists iff
+    $0 < \eta a < 2$ for every eigenvalue $a$ of $A$.
 
     Args:
-      score_matrix: ``A``, ``[d, d]`` symmetric positive definite.
-      eta: ULA step ``> 0``.
-      num_steps: ``k >= 1``, or ``None`` for stationarity.
+      score_matrix: $A$, ``[d, d]`` symmetric positive definite.
+      eta: ULA step $\eta > 0$.
+      num_steps: $k \ge 1$, or ``None`` for stationarity.
 
     Returns:
       ``[d, d]``; ``+inf`` everywhere when ``num_steps`` is ``None`` and, under ``jit``/``grad``,
-      ``eta a_max >= 2`` (eagerly this raises).
+      $\eta a_\text{max} \ge 2$ (eagerly this raises).
 
     Raises:
-      ValueError: bad shapes or values; ``eta a_max >= 2`` (with concrete arguments).
+      ValueError: bad shapes or values; $\eta a_\text{max} \ge 2$ (with concrete arguments).
     """
     a = _check_square("score_matrix", score_matrix)
     _check_scalar_positive("eta", eta)
@@ -168,18 +175,18 @@ def pipeline_covariance(empirical_covariance: ArrayLike, sigma: ArrayLike, eta: 
                         gamma: Optional[ArrayLike] = None,
                         num_dsm_steps: Optional[int] = None,
                         num_ula_steps: Optional[int] = None) -> jax.Array:
-    """Covariance of the sampled law: ``ula_covariance(dsm_score_matrix(Sigma_hat, ...), ...)``.
+    r"""Covariance of the sampled law: ``ula_covariance(dsm_score_matrix(empirical_covariance, ...), ...)``.
 
     Args:
-      empirical_covariance: ``Sigma_hat``, ``[d, d]``.
-      sigma: DSM noise level.
-      eta: ULA step.
-      gamma: DSM gradient-descent step (``None``: the exact minimiser).
+      empirical_covariance: $\hat\Sigma$, ``[d, d]``.
+      sigma: DSM noise level $\sigma$.
+      eta: ULA step $\eta$.
+      gamma: DSM gradient-descent step $\gamma$ (``None``: the exact minimiser).
       num_dsm_steps: DSM gradient-descent steps (``None``: the exact minimiser).
       num_ula_steps: ULA steps from 0 (``None``: stationary).
 
     Returns:
-      ``C``, ``[d, d]``.
+      $C$, ``[d, d]``.
     """
     a = dsm_score_matrix(empirical_covariance, sigma, num_dsm_steps, gamma)
     return ula_covariance(a, eta, num_ula_steps)
@@ -192,19 +199,19 @@ def _sampling_w2(sig, c):
 
 
 def sampling_w2(data_covariance: ArrayLike, sampled_covariance: ArrayLike) -> jax.Array:
-    """Exact ``W2(N(0, Sigma), N(0, C))`` (Bures), differentiable in both matrices.
+    r"""Exact $W_2\bigl(\mathcal{N}(0, \Sigma), \mathcal{N}(0, C)\bigr)$ (Bures), differentiable in both matrices.
 
-    ``W2^2 = tr Sigma + tr C - 2 sum_i sqrt(b_i)``, ``b_i`` the eigenvalues of ``L^T C L``
-    (``Sigma = L L^T``, Cholesky), the same as those of ``Sigma^{1/2} C Sigma^{1/2}``. Using only a
+    $W_2^2 = \operatorname{tr} \Sigma + \operatorname{tr} C - 2 \sum_i \sqrt{b_i}$, $b_i$ the eigenvalues of
+    $L^\top C L$ ($\Sigma = L L^\top$, Cholesky), the same as those of $\Sigma^{1/2} C \Sigma^{1/2}$. Using only a
     Cholesky factor and eigenvalues (no eigenvectors) keeps ``jax.grad`` finite for degenerate
-    spectra. When ``Sigma`` and ``C`` commute this is ``sum_i (sqrt(lambda_i) - sqrt(c_i))^2``.
+    spectra. When $\Sigma$ and $C$ commute this is $\sum_i (\sqrt{\lambda_i} - \sqrt{c_i})^2$.
 
     Args:
-      data_covariance: ``Sigma``, ``[d, d]`` symmetric positive definite.
-      sampled_covariance: ``C``, ``[d, d]`` symmetric PSD (``+inf`` entries give ``+inf``).
+      data_covariance: $\Sigma$, ``[d, d]`` symmetric positive definite.
+      sampled_covariance: $C$, ``[d, d]`` symmetric PSD (``+inf`` entries give ``+inf``).
 
     Returns:
-      ``W2`` (not squared), a scalar.
+      $W_2$ (not squared), a scalar.
 
     Raises:
       ValueError: mismatched shapes; when concrete, a ``data_covariance`` that is not
@@ -230,14 +237,14 @@ def sampling_w2(data_covariance: ArrayLike, sampled_covariance: ArrayLike) -> ja
 def pipeline_w2(data_covariance: ArrayLike, empirical_covariance: Optional[ArrayLike], sigma: ArrayLike,
                 eta: ArrayLike, *, gamma: Optional[ArrayLike] = None, num_dsm_steps: Optional[int] = None,
                 num_ula_steps: Optional[int] = None) -> jax.Array:
-    """Exact W2 sampling error of the pipeline, from matrices.
+    r"""Exact $W_2$ sampling error of the pipeline, from matrices.
 
-    ``sampling_w2(Sigma, pipeline_covariance(Sigma_hat, sigma, eta, ...))``. Pass
-    ``empirical_covariance=None`` (or ``Sigma`` itself) for the population limit.
+    ``sampling_w2(data_covariance, pipeline_covariance(empirical_covariance, sigma, eta, ...))``. Pass
+    ``empirical_covariance=None`` (or $\Sigma$ itself) for the population limit.
 
     Args:
-      data_covariance: ``Sigma``, ``[d, d]``.
-      empirical_covariance: ``Sigma_hat``, ``[d, d]``, or ``None`` for ``Sigma``.
+      data_covariance: $\Sigma$, ``[d, d]``.
+      empirical_covariance: $\hat\Sigma$, ``[d, d]``, or ``None`` for $\Sigma$.
       sigma: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
       eta: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
       gamma: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
@@ -245,7 +252,7 @@ def pipeline_w2(data_covariance: ArrayLike, empirical_covariance: Optional[Array
       num_ula_steps: see [`pipeline_covariance`][langevin_jax.gaussian_dsm.pipeline_covariance].
 
     Returns:
-      ``W2`` (scalar).
+      $W_2$ (scalar).
     """
     data_covariance = _check_square("data_covariance", data_covariance)
     if empirical_covariance is None:

@@ -1,9 +1,9 @@
-"""The noise/step trade-off: the largest stable ULA step and the optimal noise level.
+r"""The noise/step trade-off: the largest stable ULA step and the optimal noise level.
 
 Section "The noise/step trade-off" of the derivation (docs/paper2_gaussian_dsm.md): the paper's
 claim that the noise amplitude can be adapted to the step sizes. ULA with the learned score is
-stable iff ``eta < 2 / max_i a(mu_i)``; raising ``sigma`` inflates every variance by ``sigma^2`` but
-lowers ULA's inflation where ``lambda < eta``, so ``sigma*(eta)`` minimises the closed-form W2
+stable iff $\eta < 2 / \max_i a(\mu_i)$; raising $\sigma$ inflates every variance by $\sigma^2$ but
+lowers ULA's inflation where $\lambda < \eta$, so $\sigma^*(\eta)$ minimises the closed-form $W_2$
 (the population kernel, or its first-order finite-sample correction).
 """
 
@@ -27,16 +27,16 @@ __all__ = ["max_stable_eta", "optimal_sigma"]
 
 def max_stable_eta(spectrum: ArrayLike, sigma: ArrayLike, *, gamma: Optional[ArrayLike] = None,
                    num_dsm_steps: Optional[int] = None) -> jax.Array:
-    """Largest stable ULA step ``2 / a_max`` for the score learned on ``Sigma_hat``.
+    r"""Largest stable ULA step $2 / a_\text{max}$ for the score learned on $\hat\Sigma$.
 
     Args:
-      spectrum: ``[d]`` eigenvalues of ``Sigma_hat`` (of ``Sigma`` in the population limit).
+      spectrum: ``[d]`` eigenvalues $\mu_i$ of $\hat\Sigma$ (of $\Sigma$ in the population limit).
       sigma: as in [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix].
       gamma: as in [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix].
       num_dsm_steps: as in [`dsm_score_matrix`][langevin_jax.gaussian_dsm.dsm_score_matrix].
 
     Returns:
-      ``2 / max_i a(mu_i)``; ULA is stationary iff ``eta`` is below it.
+      $2 / \max_i a(\mu_i)$; ULA is stationary iff $\eta$ is below it.
     """
     spectrum = _checks.check_rank("spectrum", spectrum, 1, "[d]")
     _check_nonneg("sigma", sigma)
@@ -86,22 +86,23 @@ def optimal_sigma(spectrum: ArrayLike, eta: ArrayLike, *, gamma: Optional[ArrayL
                   num_dsm_steps: Optional[int] = None, num_ula_steps: Optional[int] = None,
                   num_samples: Optional[int] = None, sigma_init: Optional[ArrayLike] = None,
                   num_iterations: int = 200) -> tuple[jax.Array, jax.Array]:
-    """The noise level ``sigma*(eta)`` minimising the closed-form W2, by gradient descent.
+    r"""The noise level $\sigma^*(\eta)$ minimising the closed-form $W_2$, by gradient descent.
 
-    Objective: ``kernel_w2(...)^2`` (population limit), or the first-order finite-sample
-    ``expected_kernel_w2(...)^2`` when ``num_samples`` is given. Sign-of-gradient descent on
-    ``sigma >= 0`` with an adaptive step (Rprop-style): a step is taken along ``-sign(dW2^2/dsigma)``
-    and accepted only if it lowers the objective (step x1.2), else rejected (step x0.5); unstable
-    ``sigma`` (``W2 = inf``) are thus never accepted. Jit-able and ``vmap``-able over ``eta``.
+    Objective: ``kernel_w2(...)**2`` (population limit), or the first-order finite-sample
+    ``expected_kernel_w2(...)**2`` when ``num_samples`` is given. Sign-of-gradient descent on
+    $\sigma \ge 0$ with an adaptive step (Rprop-style): a step is taken along
+    $-\operatorname{sign}(\partial W_2^2 / \partial \sigma)$ and accepted only if it lowers the objective
+    (step $\times 1.2$), else rejected (step $\times 0.5$); unstable $\sigma$ ($W_2 = \infty$) are thus never
+    accepted. Jit-able and ``vmap``-able over ``eta``.
 
     Args:
       spectrum: ``[d]``.
-      eta: ULA step ``> 0``.
+      eta: ULA step $\eta > 0$.
       gamma: as in [`kernel`][langevin_jax.gaussian_dsm.kernel].
       num_dsm_steps: as in [`kernel`][langevin_jax.gaussian_dsm.kernel].
       num_ula_steps: as in [`kernel`][langevin_jax.gaussian_dsm.kernel].
-      num_samples: ``n`` for the finite-sample objective, or ``None``.
-      sigma_init: start (default ``sqrt(eta)``, which is stable: ``eta a <= eta / sigma^2 = 1``).
+      num_samples: $n$ for the finite-sample objective, or ``None``.
+      sigma_init: start (default $\sqrt{\eta}$, which is stable: $\eta a \le \eta / \sigma^2 = 1$).
       num_iterations: descent steps.
 
     Returns:

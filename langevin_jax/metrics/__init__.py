@@ -1,15 +1,14 @@
-"""Metrics: score error, Lipschitz estimates, and distances between sample sets and targets.
+r"""Metrics: score error, Lipschitz estimates, and distances between sample sets and targets.
 
 One module per concept, every public name re-exported here (``metrics.score_error``, ...):
 
 * ``score_diagnostics``: [`score_error`][langevin_jax.metrics.score_error] and
   [`lipschitz_estimate`][langevin_jax.metrics.lipschitz_estimate] of a score function;
-* ``gaussian_fit``: ``KL`` and ``W2`` of the Gaussian fitted to samples, with their
+* ``gaussian_fit``: $\mathrm{KL}$ and $W_2$ of the Gaussian fitted to samples, with their
   finite-sample biases ([`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl], ...);
 * ``sinkhorn``: the debiased Sinkhorn divergence
   ([`sinkhorn_divergence`][langevin_jax.metrics.sinkhorn_divergence]), its batched form and its
-  memory guard; its solver (``_sinkhorn_solver``) is the only module that imports OTT-JAX, on
-  first use;
+  memory guard; its solver imports OTT-JAX on first use only;
 * ``kernel_distances``: [`mmd_squared`][langevin_jax.metrics.mmd_squared] and
   [`energy_distance`][langevin_jax.metrics.energy_distance];
 * ``nearest``: [`nearest_distance`][langevin_jax.metrics.nearest_distance] to a reference set;

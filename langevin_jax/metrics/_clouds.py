@@ -1,5 +1,5 @@
 """Point clouds shared by the sample-set distances (private): validation of a ``[n, d]``
-cloud and the squared-distance matrix ``|x_i - y_j|^2`` as one full-precision matrix product.
+cloud and the squared-distance matrix $|x_i - y_j|^2$ as one full-precision matrix product.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _check_cloud(name: str, x: Any) -> jax.Array:
 
 
 def _sq_dists(x, y):
-    """``|x_i - y_j|^2`` ``[n, m]`` as ``|x|^2 + |y|^2 - 2 x y^T`` (clamped at 0).
+    r"""$|x_i - y_j|^2$, ``[n, m]``, as $|x|^2 + |y|^2 - 2 x y^\top$ (clamped at 0).
 
     The product runs at full float32 precision on every backend (``Precision.HIGHEST``): a
     GPU's default float32 product is TF32 (10-bit mantissa), and the cost is a difference of

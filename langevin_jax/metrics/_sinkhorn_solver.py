@@ -50,7 +50,7 @@ def _online_cloud_cls():
 
 
 def _max_sq_dist(x, y, batch_size):
-    """``max_ij |x_i - y_j|^2`` without the ``[n, m]`` matrix: ``batch_size`` rows at a time."""
+    r"""$\max_{ij} |x_i - y_j|^2$ without the ``[n, m]`` matrix: ``batch_size`` rows at a time."""
     rows = jax.lax.map(lambda xi: jnp.max(_sq_dists(xi[None], y)), x, batch_size=batch_size)
     return jnp.max(rows)
 
@@ -67,25 +67,25 @@ _CLOSED_FORM_RATIO = 10.0
 
 
 def _centre(x, y, a, b):
-    """``x - c``, ``y - c`` with ``c`` the midpoint of the two weighted means: the divergence is
-    translation-invariant, and the costs ``|x|^2 + |y|^2 - 2 x.y`` of the centred points lose
-    ``~ ulp(max |z - c|^2)`` instead of ``~ ulp(|z|^2)`` (all of ``|x - y|^2`` at a shift of
-    ``1e4``). Weighted sums, not a matrix product: no TF32 on a GPU."""
+    r"""$x - c$, $y - c$ with $c$ the midpoint of the two weighted means: the divergence is
+    translation-invariant, and the costs $|x|^2 + |y|^2 - 2\, x \cdot y$ of the centred points lose
+    $\sim \mathrm{ulp}(\max |z - c|^2)$ instead of $\sim \mathrm{ulp}(|z|^2)$ (all of $|x - y|^2$ at a shift of
+    $10^4$). Weighted sums, not a matrix product: no TF32 on a GPU."""
     c = 0.5 * (jnp.sum(a[:, None] * x, axis=0) + jnp.sum(b[:, None] * y, axis=0))
     return x - c, y - c
 
 
 def _cost_bound(x, y):
-    """``4 max |z|^2`` over the points of both (centred) clouds: a bound on every cost
-    ``|u - v|^2`` of the three problems, within a factor 4 of the largest."""
+    r"""$4 \max |z|^2$ over the points of both (centred) clouds: a bound on every cost
+    $|u - v|^2$ of the three problems, within a factor 4 of the largest."""
     return 4.0 * jnp.maximum(jnp.max(jnp.sum(x * x, axis=1)), jnp.max(jnp.sum(y * y, axis=1)))
 
 
 def _max_cost_ratio(dtype) -> float:
-    """The largest ``bound / eps`` the float solver is given: ``sqrt`` of the dtype's largest
-    number (``1.8e19`` in float32). Far above it its intermediate quantities overflow (float32:
-    ``-inf`` or NaN from ``~1e29`` on); far below it already (ratio ``> 1 / ulp(1)``) ``eps`` is
-    under the costs' rounding ``ulp(bound)``, so a smaller blur is not resolved anyway."""
+    r"""The largest $\mathrm{bound} / \varepsilon$ the float solver is given: the square root of the dtype's
+    largest number ($1.8 \cdot 10^{19}$ in float32). Far above it its intermediate quantities overflow
+    (float32: ``-inf`` or NaN from $\sim 10^{29}$ on); far below it already (ratio $> 1 / \mathrm{ulp}(1)$)
+    $\varepsilon$ is under the costs' rounding $\mathrm{ulp}(\mathrm{bound})$, so a smaller blur is not resolved anyway."""
     return math.sqrt(float(jnp.finfo(dtype).max))
 
 
@@ -96,15 +96,19 @@ def _centred_cost_bound(x, y, a, b):
 
 
 def _large_blur_value(x, y, a, b, blur):
-    """The debiased divergence's expansion in ``1 / eps`` (``eps = blur^2``, cost
-    ``|x - y|^2 / 2``)::
+    r"""The debiased divergence's expansion in $1 / \varepsilon$ ($\varepsilon = \mathrm{blur}^2$, cost
+    $|x - y|^2 / 2$):
 
-        S_eps = |m_x - m_y|^2 / 2 + |Sigma_x - Sigma_y|_F^2 / (4 eps) + O(|x - y|^6 / eps^2)
+    $$
+    S_\varepsilon = \frac{|m_x - m_y|^2}{2} + \frac{|\Sigma_x - \Sigma_y|_F^2}{4 \varepsilon}
+    + O\bigl(|x - y|^6 / \varepsilon^2\bigr)
+    $$
 
-    (``m``, ``Sigma``: weighted means and covariances). ``OT_eps(a, b) = <C, a x b> - |C~|^2 /
-    (2 eps) + ...`` with ``C~`` the doubly centred cost, ``-(x - m_x).(y - m_y)`` here, whose
-    ``|.|^2`` under ``a x b`` is ``tr(Sigma_x Sigma_y)``; the debiasing leaves the two lines
-    above. ``eps -> inf``: half the squared distance between the means."""
+    ($m$, $\Sigma$: weighted means and covariances).
+    $\mathrm{OT}_\varepsilon(a, b) = \langle C, a \otimes b\rangle - |\tilde C|^2 / (2 \varepsilon) + \dots$
+    with $\tilde C$ the doubly centred cost, $-(x - m_x) \cdot (y - m_y)$ here, whose
+    $|\cdot|^2$ under $a \otimes b$ is $\operatorname{tr}(\Sigma_x \Sigma_y)$; the debiasing leaves the two
+    terms above. $\varepsilon \to \infty$: half the squared distance between the means."""
     mx, my = jnp.sum(a[:, None] * x, axis=0), jnp.sum(b[:, None] * y, axis=0)
     zx, zy = x - mx, y - my
     mm = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
@@ -124,13 +128,13 @@ def _large_blur_value(x, y, a, b, blur):
     jax.jit, static_argnames=("decay", "block", "max_iterations", "threshold", "rtol", "batch_size")
 )
 def _sinkhorn_impl(x, y, a, b, blur, *, decay, block, max_iterations, threshold, rtol, batch_size=None):
-    """``(value, converged, num_iterations)`` of the debiased divergence (the fields of a
+    r"""``(value, converged, num_iterations)`` of the debiased divergence (the fields of a
     ``SinkhornResult``); the arguments are validated by ``sinkhorn_divergence``.
 
     The points are centred first (`_centre`). With ``bound`` the cost bound `_cost_bound` and
-    OTT's ``eps = 2 blur^2``: ``eps >= _CLOSED_FORM_RATIO bound`` (a blur far above the clouds'
+    OTT's $\varepsilon = 2\, \mathrm{blur}^2$: ``eps >= _CLOSED_FORM_RATIO * bound`` (a blur far above the clouds'
     scale) gets the closed form `_large_blur_value` with ``converged = True`` and
-    ``num_iterations = 0``; ``bound > _max_cost_ratio(dtype) eps`` (a blur so far below it that
+    ``num_iterations = 0``; ``bound > _max_cost_ratio(dtype) * eps`` (a blur so far below it that
     the float solver overflows; refused by ``sinkhorn_divergence`` where the values are
     concrete) gets ``value = NaN``, ``converged = False``, ``num_iterations = 0``; anything
     else the annealed Sinkhorn of `_solve`."""

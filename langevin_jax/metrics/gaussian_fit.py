@@ -1,4 +1,4 @@
-"""Gaussian fits of a sample set: ``KL`` and ``W2`` from ``N(m_hat, S_hat)`` (sample mean,
+r"""Gaussian fits of a sample set: $\mathrm{KL}$ and $W_2$ from $\mathcal{N}(\hat m, \hat S)$ (sample mean,
 unbiased sample covariance) to a reference Gaussian, computed by the closed forms of
 [`langevin_jax.theory`][langevin_jax.theory], with their leading-order finite-sample biases and the
 experiments' eager report (non-finite chains dropped and counted, float64 fit).
@@ -25,7 +25,7 @@ def _fit(samples: jax.Array):
 
 
 def _check_fit_inputs(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) -> tuple[jax.Array, jax.Array]:
-    """Validate ``samples`` ``[n >= 2, d]`` (finite) and the reference ``N(mean, covariance)``:
+    r"""Validate ``samples`` ``[n >= 2, d]`` (finite) and the reference $\mathcal{N}(\text{mean}, \text{covariance})$:
     ``mean`` ``[d]`` finite, ``covariance`` ``[d, d]`` finite, symmetric and positive definite
     (value checks only where the reference is concrete)."""
     samples = _checks.check_rank("samples", samples, 2, "[n, d]")
@@ -39,22 +39,22 @@ def _check_fit_inputs(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike
 
 
 def gaussian_fit_kl(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) -> jax.Array:
-    """``KL(N(m_hat, S_hat) || N(mean, covariance))`` for the Gaussian fitted to ``samples``.
+    r"""$\mathrm{KL}\bigl(\mathcal{N}(\hat m, \hat S) \,\|\, \mathcal{N}(\text{mean}, \text{covariance})\bigr)$ for the
+    Gaussian fitted to ``samples``.
 
-    ``m_hat`` is the sample mean and ``S_hat`` the unbiased sample covariance of
+    $\hat m$ is the sample mean and $\hat S$ the unbiased sample covariance of
     ``samples`` ``[n, d]``. This is the paper's KL estimate (Cao et al. 2026, Table 1).
 
     Finite-sample bias: even when the samples come from the target exactly, the fit
-    fluctuates, and to leading order ``E[KL] - KL = d (d + 3) / (4 n)`` when the sample
-    law is near the target (``d/(2n)`` from the mean, ``d (d + 1) / (4 n)`` from the
-    covariance); see [`gaussian_fit_kl_bias`][langevin_jax.metrics.gaussian_fit_kl_bias]. With ``d = 50`` and ``n =
-    5000`` chains
-    this is ``0.1325``: state ``n`` next to any number you report.
+    fluctuates, and to leading order $\mathbb{E}[\mathrm{KL}] - \mathrm{KL} = d (d + 3) / (4 n)$ when the sample
+    law is near the target ($d/(2n)$ from the mean, $d (d + 1) / (4 n)$ from the
+    covariance); see [`gaussian_fit_kl_bias`][langevin_jax.metrics.gaussian_fit_kl_bias]. With $d = 50$ and
+    $n = 5000$ chains this is $0.1325$: state $n$ next to any number you report.
 
-    Pure JAX (differentiable, jit-able). Compute under ``jax.enable_x64`` for large ``d``.
+    Pure JAX (differentiable, jit-able). Compute under ``jax.enable_x64`` for large $d$.
 
-    Returns ``+inf`` when the fitted covariance is singular (``n <= d``, or chains that
-    collapsed onto fewer than ``d + 1`` distinct points): the fit then has no density and
+    Returns ``+inf`` when the fitted covariance is singular ($n \le d$, or chains that
+    collapsed onto fewer than $d + 1$ distinct points): the fit then has no density and
     the KL is infinite, which is reported as such, never as NaN.
 
     Raises:
@@ -70,11 +70,11 @@ def gaussian_fit_kl(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) 
 
 
 class FitReport(NamedTuple):
-    """A Gaussian-fit KL as reported by an experiment: Python numbers.
+    r"""A Gaussian-fit KL as reported by an experiment: Python numbers.
 
     Attributes:
-      value: ``KL(N(m_hat, S_hat) || N(mean, covariance))`` over the finite chains (``inf``
-        when fewer than ``d + 1`` are left).
+      value: $\mathrm{KL}\bigl(\mathcal{N}(\hat m, \hat S) \,\|\, \mathcal{N}(\text{mean}, \text{covariance})\bigr)$
+        over the finite chains (``inf`` when fewer than $d + 1$ are left).
       num_used: finite chains the fit used.
       num_dropped: chains dropped because some coordinate was NaN/inf (report it).
     """
@@ -118,18 +118,19 @@ def _check_bias_args(d, n) -> None:
 
 
 def gaussian_fit_kl_bias(d: int, n: int) -> float:
-    """Leading-order finite-sample bias ``d (d + 3) / (4 n)`` of [`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl]
-    (``n > d + 1``: with fewer samples the fit is singular and its KL infinite)."""
+    """Leading-order finite-sample bias $d (d + 3) / (4 n)$ of [`gaussian_fit_kl`][langevin_jax.metrics.gaussian_fit_kl]
+    ($n > d + 1$: with fewer samples the fit is singular and its KL infinite)."""
     _check_bias_args(d, n)
     return d * (d + 3) / (4.0 * n)
 
 
 def gaussian_fit_w2(samples: ArrayLike, mean: ArrayLike, covariance: ArrayLike) -> jax.Array:
-    """Bures-Wasserstein ``W2(N(m_hat, S_hat), N(mean, covariance))`` of the fitted Gaussian.
+    r"""Bures-Wasserstein $W_2\bigl(\mathcal{N}(\hat m, \hat S), \mathcal{N}(\text{mean}, \text{covariance})\bigr)$ of the
+    fitted Gaussian.
 
-    Finite-sample bias: for samples from ``N(0, I_d)`` itself,
-    ``E[W2^2] ~ d / n + d (d + 1) / (4 (n - 1))`` to leading order (``d/n`` from the mean,
-    ``tr(E^2)/4`` from the covariance fluctuation ``E = S_hat - I``); for other covariances see
+    Finite-sample bias: for samples from $\mathcal{N}(0, I_d)$ itself,
+    $\mathbb{E}[W_2^2] \approx d / n + d (d + 1) / \bigl(4 (n - 1)\bigr)$ to leading order ($d/n$ from the mean,
+    $\operatorname{tr}(E^2)/4$ from the covariance fluctuation $E = \hat S - I$); for other covariances see
     [`gaussian_fit_w2_bias`][langevin_jax.metrics.gaussian_fit_w2_bias].
 
     Raises:
@@ -151,28 +152,34 @@ def _fit_w2_bias(sig, c, n):
     return jnp.trace(c) / n + cov_term / (n - 1)
 
 
+# Maintainers' note: the one implementation of this bias; `gaussian_dsm.gaussian_fit_w2_bias` calls it.
 def gaussian_fit_w2_bias(d: int, n: int, *, data_covariance: Optional[ArrayLike] = None,
                          sampled_covariance: Optional[ArrayLike] = None) -> Union[float, jax.Array]:
-    """Leading-order bias of ``gaussian_fit_w2(...)**2`` (the one implementation; also
+    r"""Leading-order bias of ``gaussian_fit_w2(...)**2`` (paper 2's spelling, with other arguments:
     [`langevin_jax.gaussian_dsm.gaussian_fit_w2_bias`][langevin_jax.gaussian_dsm.gaussian_fit_w2_bias]).
 
-    Fit ``N(m_hat, C_hat)`` (sample mean, unbiased sample covariance) to ``n`` draws of
-    ``N(0, C)`` and compute the Bures ``W2^2`` to ``N(0, Sigma)``. Then
-    ``E W2^2_fit - W2^2 = tr C / n + 1/(n - 1) sum_{p,q} (1 + delta_pq) r_p r_q / (2 (r_p + r_q))
-    + O(n^-2)``, with ``r_p`` the square roots of the eigenvalues of ``Sigma^{1/2} C Sigma^{1/2}``
+    Fit $\mathcal{N}(\hat m, \hat C)$ (sample mean, unbiased sample covariance) to $n$ draws of
+    $\mathcal{N}(0, C)$ and compute the Bures $W_2^2$ to $\mathcal{N}(0, \Sigma)$. Then
+
+    $$
+    \mathbb{E}\, W_{2,\text{fit}}^2 - W_2^2 = \frac{\operatorname{tr} C}{n}
+    + \frac{1}{n - 1} \sum_{p,q} \frac{(1 + \delta_{pq})\, r_p r_q}{2 (r_p + r_q)} + O(n^{-2}),
+    $$
+
+    with $r_p$ the square roots of the eigenvalues of $\Sigma^{1/2} C \Sigma^{1/2}$
     (the first term is the fitted mean, the second the covariance's Wishart fluctuation through
-    the concave ``tr sqrt``); derived in ``docs/paper2_gaussian_dsm.md``.
+    the concave $\operatorname{tr} \sqrt{\cdot}$); derived in ``docs/paper2_gaussian_dsm.md``.
 
     Args:
-      d: the dimension.
-      n: samples in one fit (``n > d + 1`` without covariances, ``n >= 2`` with them).
-      data_covariance: ``Sigma``, ``[d, d]``, positive definite; unset (with
-        ``sampled_covariance``): ``Sigma = C = I``, where the bias is
-        ``d / n + d (d + 1) / (4 (n - 1))``.
-      sampled_covariance: ``C``, ``[d, d]``, positive semidefinite (the sampler's law).
+      d: the dimension $d$.
+      n: samples in one fit ($n > d + 1$ without covariances, $n \ge 2$ with them).
+      data_covariance: $\Sigma$, ``[d, d]``, positive definite; unset (with
+        ``sampled_covariance``): $\Sigma = C = I$, where the bias is
+        $d / n + d (d + 1) / \bigl(4 (n - 1)\bigr)$.
+      sampled_covariance: $C$, ``[d, d]``, positive semidefinite (the sampler's law).
 
     Returns:
-      The bias of ``W2^2``: a float for ``Sigma = C = I``, else a scalar array.
+      The bias of $W_2^2$, a float for $\Sigma = C = I$, else a scalar array.
     """
     if data_covariance is None and sampled_covariance is None:
         _check_bias_args(d, n)

@@ -1,9 +1,9 @@
-"""Kernel distances between two sample sets: the unbiased Gaussian-kernel ``MMD^2``
+r"""Kernel distances between two sample sets: the unbiased Gaussian-kernel $\mathrm{MMD}^2$
 ([`mmd_squared`][langevin_jax.metrics.mmd_squared]) and the energy distance
 ([`energy_distance`][langevin_jax.metrics.energy_distance]), both U-statistics over the
-full pairwise-distance matrices (memory ``O(n m)``). Both clouds are first moved by the
+full pairwise-distance matrices (memory $O(n m)$). Both clouds are first moved by the
 midpoint of their means (neither distance changes under a common shift), so the float32
-``|x|^2 + |y|^2 - 2 x.y`` expansion loses precision relative to the clouds' spread, not to
+$|x|^2 + |y|^2 - 2\, x \cdot y$ expansion loses precision relative to the clouds' spread, not to
 their distance from the origin.
 """
 
@@ -18,13 +18,13 @@ from langevin_jax.types import ArrayLike
 
 
 def mmd_squared(x: ArrayLike, y: ArrayLike, bandwidth: float = 1.0) -> jax.Array:
-    """Unbiased estimate of ``MMD^2`` with the Gaussian kernel ``exp(-|x - y|^2 / (2 l^2))``.
+    r"""Unbiased estimate of $\mathrm{MMD}^2$ with the Gaussian kernel $k(x, y) = \exp\bigl(-|x - y|^2 / (2 l^2)\bigr)$.
 
-    ``MMD^2 = E k(X, X') + E k(Y, Y') - 2 E k(X, Y)`` with the U-statistics (diagonal
-    terms excluded), so its expectation is exact and it can be negative.
+    $\mathrm{MMD}^2 = \mathbb{E}\, k(X, X') + \mathbb{E}\, k(Y, Y') - 2\, \mathbb{E}\, k(X, Y)$ with the
+    U-statistics (diagonal terms excluded), so its expectation is exact and it can be negative.
 
     Args:
-      x: ``[n, d]``; y: ``[m, d]``; bandwidth: ``l > 0``.
+      x: ``[n, d]``; y: ``[m, d]``; bandwidth: $l > 0$.
     """
     x, y = _check_cloud("x", x), _check_cloud("y", y)
     if x.shape[1] != y.shape[1]:
@@ -40,7 +40,7 @@ def mmd_squared(x: ArrayLike, y: ArrayLike, bandwidth: float = 1.0) -> jax.Array
 
 
 def energy_distance(x: ArrayLike, y: ArrayLike) -> jax.Array:
-    """Energy distance ``2 E|X - Y| - E|X - X'| - E|Y - Y'|`` (U-statistics within samples).
+    r"""Energy distance $2\, \mathbb{E}|X - Y| - \mathbb{E}|X - X'| - \mathbb{E}|Y - Y'|$ (U-statistics within samples).
 
     Args:
       x: ``[n, d]``; y: ``[m, d]``.

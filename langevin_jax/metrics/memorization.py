@@ -22,18 +22,18 @@ from langevin_jax.types import ArrayLike
 
 
 class MemorizationPerSample(NamedTuple):
-    """Per-sample numbers of a [`MemorizationReport`][langevin_jax.metrics.MemorizationReport]
-    (``n`` samples; ``[B, n]`` when the report was ``vmap``-ed over ``B`` sample sets).
+    r"""Per-sample numbers of a [`MemorizationReport`][langevin_jax.metrics.MemorizationReport]
+    ($n$ samples; ``[B, n]`` when the report was ``vmap``-ed over $B$ sample sets).
 
     Attributes:
-      nearest_distance: ``[n]`` ``|x_i - p_{j1(i)}|``, distance to the nearest training point,
+      nearest_distance: ``[n]`` $|x_i - p_{j_1(i)}|$, distance to the nearest training point,
         recomputed directly for the chosen point (exactly 0 on a training point).
-      nearest_index: ``[n]`` int32 ``j1(i)``, index of the nearest training point; ties go to
+      nearest_index: ``[n]`` int32 $j_1(i)$, index of the nearest training point; ties go to
         the lowest index.
-      second_distance: ``[n]`` ``|x_i - p_{j2(i)}|``, distance to the second-nearest training
-        point, a different *index* ``j2 != j1`` (a training point duplicated in the set is
+      second_distance: ``[n]`` $|x_i - p_{j_2(i)}|$, distance to the second-nearest training
+        point, a different *index* $j_2 \ne j_1$ (a training point duplicated in the set is
         both the nearest and the second nearest). Always ``>= nearest_distance``.
-      ratio: ``[n]`` ``nearest_distance / second_distance`` in ``[0, 1]``; ``0`` when both
+      ratio: ``[n]`` ``nearest_distance / second_distance`` in $[0, 1]$; 0 when both
         are 0 (the sample sits on a duplicated training point, see
         [`memorization_report`][langevin_jax.metrics.memorization_report]).
       is_copy: ``[n]`` bool, ``ratio < copy_ratio``: the sample is memorised.
@@ -49,7 +49,7 @@ class MemorizationPerSample(NamedTuple):
 
 
 class MemorizationReport(NamedTuple):
-    """What [`memorization_report`][langevin_jax.metrics.memorization_report] returns: a pytree
+    r"""What [`memorization_report`][langevin_jax.metrics.memorization_report] returns: a pytree
     of arrays (so it can leave ``jit`` and ``vmap``, where every field gains the batch axes),
     and [`summary`][langevin_jax.metrics.MemorizationReport.summary] for plain Python numbers.
 
@@ -59,13 +59,13 @@ class MemorizationReport(NamedTuple):
       copy_ratio: ``[]`` the threshold used for ``is_copy``.
       radius: ``[]`` the radius used for ``within_radius``, or ``None``.
       copy_fraction: ``[]`` fraction of samples with ``is_copy`` (the memorisation ratio).
-      copy_fraction_se: ``[]`` its binomial standard error ``sqrt(p (1 - p) / n)``.
+      copy_fraction_se: ``[]`` its binomial standard error $\sqrt{p (1 - p) / n}$.
       within_radius_fraction: ``[]`` fraction of samples with ``within_radius``, or ``None``.
       within_radius_fraction_se: ``[]`` its binomial standard error, or ``None``.
       nearest_distance_median: ``[]`` median of ``nearest_distance``.
       nearest_distance_mean: ``[]`` mean of ``nearest_distance``.
-      nearest_distance_mean_se: ``[]`` its standard error ``std / sqrt(n)`` (``ddof = 1``;
-        NaN when ``n = 1``).
+      nearest_distance_mean_se: ``[]`` its standard error $\mathrm{std} / \sqrt n$ (``ddof = 1``;
+        NaN when $n = 1$).
       ratio_median: ``[]`` median of ``ratio``.
       baseline: the same report for the held-out points against the training set (what a
         fresh draw of the data law looks like; its own ``baseline`` is ``None``), or ``None``
@@ -120,46 +120,48 @@ def memorization_report(
     copy_ratio: ArrayLike = 1 / 3,
     block: int = 1024,
 ) -> MemorizationReport:
-    """Memorisation diagnostics of ``samples`` against the ``training_points`` of the model.
+    r"""Memorisation diagnostics of ``samples`` against the ``training_points`` of the model.
 
-    For each sample ``x``, with ``NN_1(x)``, ``NN_2(x)`` its nearest and second-nearest
-    training points (two different indices)::
+    For each sample $x$, with $\mathrm{NN}_1(x)$, $\mathrm{NN}_2(x)$ its nearest and second-nearest
+    training points (two different indices):
 
-        ratio(x)   = |x - NN_1(x)| / |x - NN_2(x)|
-        is_copy(x) = ratio(x) < copy_ratio                     (copy_ratio = 1/3)
+    $$
+    \mathrm{ratio}(x) = \frac{|x - \mathrm{NN}_1(x)|}{|x - \mathrm{NN}_2(x)|}, \qquad
+    \mathtt{is\_copy}(x) = \mathrm{ratio}(x) < \mathtt{copy\_ratio} \quad (\mathtt{copy\_ratio} = 1/3),
+    $$
 
     the criterion of Yoon et al. (2023, "Diffusion Probabilistic Models Generalize when They
     Fail to Memorize", ICML 2023 workshop SPIGM), adopted by Gu et al. ("On Memorization in
     Diffusion Models", TMLR 2025, arXiv:2310.02664), where a generated image is memorised when
-    its l2 distance to its nearest training image is less than one third of its distance to
+    its $\ell_2$ distance to its nearest training image is less than one third of its distance to
     the second-nearest (their code, ``sail-sg/DiffMemorize/mem_ratio.py``:
     ``(knn_distance[:, 0] / knn_distance[:, 1]) < 1/3``, strict, on ``torch.topk(k=2)`` of
     the distances, i.e. two different indices). The copy fraction is their "memorization
-    ratio". With a ``radius`` (e.g. the outer radius ``r_out`` of the memorising score of
+    ratio". With a ``radius`` (e.g. the outer radius $r_\text{out}$ of the memorising score of
     Theorem 7 of Cao et al. 2026, within which a chain is trapped by a training point), also
-    ``within_radius(x) = |x - NN_1(x)| <= radius``. With ``heldout`` (fresh draws of the data
-    law that were *not* trained on), the same report for them is the ``baseline``: a model
+    $\mathtt{within\_radius}(x) = \bigl(|x - \mathrm{NN}_1(x)| \le \mathtt{radius}\bigr)$. With ``heldout``
+    (fresh draws of the data law that were *not* trained on), the same report for them is the ``baseline``: a model
     that generalises has a copy fraction and nearest distances like the baseline's.
 
-    ``0 / 0``: a sample sitting on a training point that appears twice in the training set has
-    ``|x - NN_1| = |x - NN_2| = 0``; we set its ratio to 0, so it counts as a copy (it *is*
+    $0 / 0$: a sample sitting on a training point that appears twice in the training set has
+    $|x - \mathrm{NN}_1| = |x - \mathrm{NN}_2| = 0$; we set its ratio to 0, so it counts as a copy (it *is*
     one). The reference code gives NaN there, which counts as not memorised. Off the point,
-    a duplicated training point still gives ``ratio = 1`` (its two copies are equally far),
+    a duplicated training point still gives $\mathrm{ratio} = 1$ (its two copies are equally far),
     so deduplicate the training set if it has repeated rows.
 
     How it is computed: both clouds are centred by the training mean (a shift of all data
     changes nothing), the training set is scanned in blocks of ``block`` rows (one
     ``lax.scan``), the samples in chunks of ``block`` rows (``lax.map``), and the best two
-    ``(squared distance, index)`` per sample are carried along: memory a few ``block x block``
+    ``(squared distance, index)`` per sample are carried along: memory a few ``block`` $\times$ ``block``
     tiles per step (4 MiB each at the default in float32; times the batch under ``vmap``) plus
-    ``O((n + m) d)``, never ``n x m``. Inside a block the
-    squared distances use the matrix form ``|x|^2 + |p|^2 - 2 x.p`` at full precision; it only
-    *selects* the two points. Their distances are then recomputed directly as ``|x - p_j|``
+    $O\bigl((n + m) d\bigr)$, never $n \times m$. Inside a block the
+    squared distances use the matrix form $|x|^2 + |p|^2 - 2\, x \cdot p$ at full precision; it only
+    *selects* the two points. Their distances are then recomputed directly as $|x - p_j|$
     (on the inputs as given) and ordered by (distance, index), so ``nearest_distance <=
     second_distance``, a sample on a training point gives exactly 0, and exact ties go to the
     lowest index. A point whose squared distance is within the matrix form's rounding
-    (``~ eps |x - mean|^2``) of the true nearest or second nearest may be chosen in its place,
-    which changes the returned distance by at most that rounding.
+    ($\sim \epsilon\, |x - \mathrm{mean}|^2$, $\epsilon$ the machine epsilon) of the true nearest or second
+    nearest may be chosen in its place, which changes the returned distance by at most that rounding.
 
     Traceable: works under ``jit`` (samples and training points traced) and ``vmap`` (e.g.
     over a batch of sample sets); ``block`` is static. The value checks below are skipped for
@@ -181,9 +183,9 @@ def memorization_report(
 
     Raises:
       ValueError: ``samples``, ``training_points`` or ``heldout`` not of rank 2, with too few
-        points (``n, k >= 1``, ``m >= 2``) or ``d = 0``, of different ``d``, not real, or with
-        NaN/inf (where concrete); ``radius`` not a finite scalar ``> 0``; ``copy_ratio`` not a
-        scalar in ``(0, 1]``; ``block`` not an int >= 1.
+        points ($n, k \ge 1$, $m \ge 2$) or $d = 0$, of different $d$, not real, or with
+        NaN/inf (where concrete); ``radius`` not a finite scalar $> 0$; ``copy_ratio`` not a
+        scalar in $(0, 1]$; ``block`` not an int >= 1.
     """
     samples = _check_points("samples", samples, "[n, d]", 1)
     training_points = _check_points("training_points", training_points, "[m, d]", 2)

@@ -17,20 +17,20 @@ from langevin_jax.types import ArrayLike
 
 
 def nearest_distance(x: ArrayLike, points: ArrayLike, *, block: int = 1024) -> jax.Array:
-    """Distance from each row of ``x`` to its nearest row of ``points``: ``min_j |x_i - p_j|``.
+    r"""Distance from each row of ``x`` to its nearest row of ``points``: $\min_j |x_i - p_j|$.
 
     ``points`` is scanned in blocks of ``block`` rows (one ``lax.scan``, no Python loop over
-    points, memory ``~ n x block``); inside a block the squared distances are the full-precision
-    matrix product ``|x|^2 + |p|^2 - 2 x p^T`` of the points centred by the mean ``c`` of
+    points, memory $\sim n \times \text{block}$); inside a block the squared distances are the full-precision
+    matrix product $|x|^2 + |p|^2 - 2 x p^\top$ of the points centred by the mean $c$ of
     ``points`` (a common shift changes no distance). That form loses absolute accuracy
-    ``~ eps (|x - c|^2 + |p - c|^2)`` to cancellation (uncentred, ``~ eps |x|^2``: at ``|x| ~
-    1e4`` in float32 every point within ``~ 2.5`` looked as near as the nearest), so it only
+    $\sim \epsilon (|x - c|^2 + |p - c|^2)$ to cancellation (uncentred, $\sim \epsilon |x|^2$: at
+    $|x| \sim 10^4$ in float32 every point within $\sim 2.5$ would look as near as the nearest), so it only
     *selects* the nearest point; the returned distance is then recomputed directly as
-    ``|x_i - p_{j*}|`` on the inputs, accurate to rounding even for a sample sitting on a point
-    (a memorised sample gives 0, not ``sqrt(eps) |x|``). A point whose squared distance is within
-    that rounding of the nearest one's may be picked instead, which changes the distance by at
+    $|x_i - p_{j^*}|$ on the inputs, accurate to rounding even for a sample sitting on a point
+    (a memorised sample gives 0, not $\sqrt{\epsilon}\, |x|$; $\epsilon$ the machine epsilon). A point whose
+    squared distance is within that rounding of the nearest one's may be picked instead, which changes the distance by at
     most the rounding. Ties pick the first such point, which does not change the distance. Works
-    under ``jit`` and ``vmap`` (``block`` is static); not meant for ``grad`` (``|.|`` at 0).
+    under ``jit`` and ``vmap`` (``block`` is static); not meant for ``grad`` ($|\cdot|$ at 0).
 
     Args:
       x: ``[n, d]`` query points (``n >= 1``).

@@ -1,4 +1,4 @@
-"""Diagnostics of a score function: its Monte Carlo L^p error against the true score
+"""Diagnostics of a score function: its Monte Carlo $L^p$ error against the true score
 ([`score_error`][langevin_jax.metrics.score_error], in log space, optionally importance
 sampled, with its standard error) and a lower estimate of its Lipschitz constant
 ([`lipschitz_estimate`][langevin_jax.metrics.lipschitz_estimate]). Both take the PRNG key first.
@@ -19,14 +19,14 @@ from langevin_jax.types import ArrayLike, PRNGKey, Target
 
 
 class ScoreError(NamedTuple):
-    """Monte Carlo estimate of ``E_pi |s_hat - s|^p``.
+    r"""Monte Carlo estimate of $\mathbb{E}_\pi |\hat s - s|^p$.
 
     Attributes:
       value: the estimate (a Python float in double precision; 0.0 when it underflows
         even float64 -- read ``log_value`` then).
       std_error: its Monte Carlo standard error.
-      log_value: ``log`` of the estimate, computed in log space (finite even for values
-        like ``1e-400``); ``-inf`` when every sample had zero error.
+      log_value: $\log$ of the estimate, computed in log space (finite even for values
+        like $10^{-400}$); ``-inf`` when every sample had zero error.
       log_std_error: standard error of ``log_value`` (delta method: ``std_error / value``).
       num_samples: number of draws used.
       importance_sampled: whether a proposal was used.
@@ -58,23 +58,23 @@ def score_error(
     proposal: Optional[Any] = None,
     batch_size: int = 65_536,
 ) -> ScoreError:
-    """``E_pi |s_hat(X) - s(X)|^p`` by Monte Carlo, with its standard error, in log space.
+    r"""$\mathbb{E}_\pi |\hat s(X) - s(X)|^p$ by Monte Carlo, with its standard error, in log space.
 
-    Without ``proposal``, ``X ~ target`` (plain Monte Carlo). When the error lives in a
-    region ``pi`` almost never visits (the trap of Theorem 1 has error ``~exp(-c d)``,
-    far below float32's resolution), pass a ``proposal`` that covers that region:
-    the estimate becomes ``mean_i w_i |s_hat - s|^p(Y_i)`` with ``Y_i ~ proposal`` and
-    ``w = pi / q``, computed with ``logsumexp`` so it never underflows.
+    Without ``proposal``, $X \sim$ ``target`` (plain Monte Carlo). When the error lives in a
+    region $\pi$ almost never visits (the trap of Theorem 1 has error $\sim e^{-c d}$,
+    far below float32's resolution), pass a ``proposal`` $q$ that covers that region:
+    the estimate becomes $\operatorname{mean}_i w_i |\hat s - s|^p(Y_i)$ with $Y_i \sim q$ and
+    $w = \pi / q$, computed with ``logsumexp`` so it never underflows.
 
     Args:
       key: PRNG key.
-      score_hat_fn: the approximate score, ``[d] -> [d]``.
-      score_fn: the true score, ``[d] -> [d]``.
-      target: object with ``sample(key, num)`` and (with a proposal) ``log_prob(x)``.
+      score_hat_fn: the approximate score $\hat s$, ``[d] -> [d]``.
+      score_fn: the true score $s$, ``[d] -> [d]``.
+      target: $\pi$, an object with ``sample(key, num)`` and (with a proposal) ``log_prob(x)``.
       num_samples: number of draws, >= 2.
-      p: the exponent of the L^p error, > 0.
+      p: the exponent $p > 0$ of the $L^p$ error.
       proposal: optional object with ``sample`` and ``log_prob`` (e.g. a shifted
-        [`langevin_jax.Gaussian`][langevin_jax.Gaussian]); its support must cover where ``s_hat != s``.
+        [`langevin_jax.Gaussian`][langevin_jax.Gaussian]); its support must cover where $\hat s \ne s$.
       batch_size: draws evaluated per compiled batch (bounds memory), an int >= 1.
 
     Returns:
@@ -162,11 +162,12 @@ def lipschitz_estimate(
     num_pairs: int = 1024,
     scale: float = 0.1,
 ) -> float:
-    """A lower estimate of the Lipschitz constant of ``score_fn`` around ``points``.
+    r"""A lower estimate of the Lipschitz constant of ``score_fn`` around ``points``.
 
-    The maximum of (a) the spectral norm of the Jacobian ``d s / d x`` at every point
-    (the local Lipschitz constant, exact where ``s`` is differentiable) and (b) the ratio
-    ``|s(x) - s(y)| / |x - y|`` over ``num_pairs`` random pairs with ``y = x + scale * z``.
+    The maximum of (a) the spectral norm of the Jacobian $\partial s / \partial x$ at every point
+    (the local Lipschitz constant, exact where $s$ is differentiable) and (b) the ratio
+    $|s(x) - s(y)| / |x - y|$ over ``num_pairs`` random pairs with $y = x + \text{scale} \cdot z$,
+    $z \sim \mathcal{N}(0, I)$.
     Any such estimate is a lower bound on the global constant; spread ``points`` over the
     regions of interest (e.g. across the bump's transition annulus).
 

@@ -20,13 +20,13 @@ from langevin_jax.metrics._sinkhorn_solver import _centred_cost_bound, _max_cost
 
 
 class SinkhornResult(NamedTuple):
-    """A debiased Sinkhorn divergence and whether it can be trusted.
+    r"""A debiased Sinkhorn divergence and whether it can be trusted.
 
     Attributes:
-      value: ``S_eps(x, y)`` (scalar, or ``[...]`` when batched).
+      value: $S_\varepsilon(x, y)$ (scalar, or ``[...]`` when batched).
       converged: ``True`` when either every Sinkhorn problem met the marginal
         threshold, or the debiased value changed by less than ``rtol`` (relative) over
-        the last block of iterations at the target ``epsilon``, or ``value`` is the
+        the last block of iterations at the target $\varepsilon$, or ``value`` is the
         large-blur closed form. ``False`` means the iteration budget ran out first, or
         (``value`` NaN, ``num_iterations`` 0, only where a traced call could not refuse
         it) a blur far too small for the clouds' scale: do not report ``value`` as a number.
@@ -60,6 +60,8 @@ _DEFAULT_BLUR = 0.01
 SINKHORN_MAX_MEMORY_BYTES = 4 * 2**30
 
 
+# Maintainers' note (Translation, in the docstring): before the clouds were centred, clouds at
+# 1e3 or 1e4 from the origin gave -17% of the value at the origin at 1e3, and 0 at 1e4.
 def sinkhorn_divergence(
     x: jax.Array,
     y: jax.Array,
@@ -75,52 +77,57 @@ def sinkhorn_divergence(
     batch_size: Optional[int] = None,
     max_memory_bytes: Optional[float] = SINKHORN_MAX_MEMORY_BYTES,
 ) -> SinkhornResult:
-    """Debiased Sinkhorn divergence with GeomLoss's conventions, computed with OTT-JAX.
+    r"""Debiased Sinkhorn divergence with GeomLoss's conventions, computed with OTT-JAX.
 
-    ``S(x, y) = OT_eps(x, y) - OT_eps(x, x) / 2 - OT_eps(y, y) / 2`` where ``OT_eps`` is the
-    entropic OT cost with ground cost ``|x - y|^2 / 2`` and ``eps = blur^2``: the value of
+    $$
+    S(x, y) = \mathrm{OT}_\varepsilon(x, y) - \tfrac{1}{2} \mathrm{OT}_\varepsilon(x, x)
+    - \tfrac{1}{2} \mathrm{OT}_\varepsilon(y, y),
+    $$
+
+    where $\mathrm{OT}_\varepsilon$ is the entropic OT cost with ground cost $|x - y|^2 / 2$ and
+    $\varepsilon = \mathrm{blur}^2$: the value of
     ``geomloss.SamplesLoss("sinkhorn", p=2, blur=blur)`` (Feydy et al. 2019).
 
     Solver choices (OTT's defaults do not converge at ``blur = 0.01``):
 
-    * **Annealing**: ``eps`` decays geometrically by ``decay`` per iteration from the largest
+    * **Annealing**: $\varepsilon$ decays geometrically by ``decay`` per iteration from the largest
       pairwise cost down to the target (OTT's ``Epsilon`` scheduler), as GeomLoss's
-      ``scaling`` does. ``decay = 0.9`` reproduces the reference values to about ``2e-4``
-      relative; faster decay (0.5, GeomLoss's default) leaves errors of several ``1e-2`` at
+      ``scaling`` does. ``decay = 0.9`` reproduces the reference values to about $2 \cdot 10^{-4}$
+      relative; faster decay (0.5, GeomLoss's default) leaves errors of several $10^{-2}$ at
       ``blur = 0.01``.
     * **Stopping**: at ``blur = 0.01`` the marginal error of a float32 Sinkhorn has a floor of
-      about ``ulp(max cost) / eps`` (~``1e-2``), so OTT's marginal ``threshold`` is never met
-      although the *value* has long stopped moving. After annealing we therefore continue in
-      warm-started blocks of ``block`` iterations at the target ``eps`` and declare
+      about $\mathrm{ulp}(\max \text{cost}) / \varepsilon$ ($\sim 10^{-2}$), so OTT's marginal ``threshold``
+      is never met although the *value* has long stopped moving. After annealing we therefore continue in
+      warm-started blocks of ``block`` iterations at the target $\varepsilon$ and declare
       convergence when the debiased value changes by less than ``rtol`` over a block (or the
       marginals meet ``threshold``). ``converged = False`` means ``max_iterations`` ran out.
     * **Symmetric terms** use OTT's symmetric updates (parallel dual updates, momentum 0.5).
-    * **Memory**: by default the cost matrices ``|x_i - y_j|^2`` are computed once and kept:
-      with the solver's temporaries about ``(2 n m + 3 max(n, m)^2 + 2 min(n, m)^2) x 4``
-      bytes in float32, 11.2 GB at ``n = m = 20000``. Above ``max_memory_bytes`` (4 GiB by
+    * **Memory**: by default the cost matrices $|x_i - y_j|^2$ are computed once and kept:
+      with the solver's temporaries about $4 \bigl(2 n m + 3 \max(n, m)^2 + 2 \min(n, m)^2\bigr)$
+      bytes in float32, 11.2 GB at $n = m = 20000$. Above ``max_memory_bytes`` (4 GiB by
       default) the call raises before compiling; ``batch_size`` then computes the costs
       online, as OTT's ``PointCloud(batch_size=...)`` does: ``batch_size`` rows at a time at
-      every kernel application, memory ``~ batch_size x max(n, m)``, slower (the costs are
-      recomputed every iteration), the same value to about ``1e-6`` relative.
+      every kernel application, memory $\sim \mathtt{batch\_size} \times \max(n, m)$, slower (the costs are
+      recomputed every iteration), the same value to about $10^{-6}$ relative.
     * **Precision**: the costs use full float32 matrix products on every backend (a GPU's
       default float32 product is TF32, which tripled the error against GeomLoss).
-    * **Translation**: both clouds are first shifted by the midpoint ``c`` of their weighted
-      means (the divergence is translation-invariant), so the costs ``|x|^2 + |y|^2 - 2 x.y``
-      lose ``~ ulp(max |z - c|^2)``, not ``~ ulp(|z|^2)``: clouds at ``1e3`` or ``1e4`` from the
-      origin give the value of the same clouds at the origin (before: ``-17%`` at ``1e3``, ``0``
-      at ``1e4``).
-    * **Large blur**: for ``2 blur^2 >= 10 B``, ``B = 4 max |z - c|^2`` (a bound on every
-      ``|x - y|^2``), the value is the closed form ``|m_x - m_y|^2 / 2 + |Sigma_x -
-      Sigma_y|_F^2 / (4 blur^2)`` (weighted means and covariances), the divergence's expansion
-      in ``1 / blur^2``, with ``converged = True`` and ``num_iterations = 0``: its remainder
-      there is ``< 1e-6 B`` (measured), while a float32 log-domain Sinkhorn loses ``~ blur^2
-      ulp(log n)`` in every dual potential (``-1.5e5`` instead of ``1.5`` at ``blur = 1e6``).
-      As ``blur -> inf`` the value tends to ``|m_x - m_y|^2 / 2``.
-    * **Small blur**: a blur with ``B / (2 blur^2)`` above ``sqrt`` of the dtype's largest
-      number (``1.8e19`` in float32, i.e. ``blur < ~1e-9`` for unit-scale clouds) makes the
-      float solver overflow (``-inf``, NaN); it is refused, or under a trace flagged as
+    * **Translation**: both clouds are first shifted by the midpoint $c$ of their weighted
+      means (the divergence is translation-invariant), so the costs $|x|^2 + |y|^2 - 2\, x \cdot y$
+      lose $\sim \mathrm{ulp}(\max |z - c|^2)$, not $\sim \mathrm{ulp}(|z|^2)$: clouds at $10^3$ or $10^4$
+      from the origin give the value of the same clouds at the origin.
+    * **Large blur**: for $2\, \mathrm{blur}^2 \ge 10 B$, $B = 4 \max |z - c|^2$ (a bound on every
+      $|x - y|^2$), the value is the closed form
+      $|m_x - m_y|^2 / 2 + |\Sigma_x - \Sigma_y|_F^2 / (4\, \mathrm{blur}^2)$
+      (weighted means and covariances), the divergence's expansion
+      in $1 / \mathrm{blur}^2$, with ``converged = True`` and ``num_iterations = 0``: its remainder
+      there is $< 10^{-6} B$ (measured), while a float32 log-domain Sinkhorn loses
+      $\sim \mathrm{blur}^2\, \mathrm{ulp}(\log n)$ in every dual potential ($-1.5 \cdot 10^5$ instead of
+      $1.5$ at $\mathrm{blur} = 10^6$). As $\mathrm{blur} \to \infty$ the value tends to $|m_x - m_y|^2 / 2$.
+    * **Small blur**: a blur with $B / (2\, \mathrm{blur}^2)$ above the square root of the dtype's largest
+      number ($1.8 \cdot 10^{19}$ in float32, i.e. $\mathrm{blur} \lesssim 10^{-9}$ for unit-scale clouds)
+      makes the float solver overflow (``-inf``, NaN); it is refused, or under a trace flagged as
       ``value = NaN``, ``converged = False``. Already a blur below the costs' rounding
-      (``2 blur^2 < ulp(B)``) is not resolved by float32 arithmetic.
+      ($2\, \mathrm{blur}^2 < \mathrm{ulp}(B)$) is not resolved by float32 arithmetic.
 
     For many pairs use [`sinkhorn_divergence_batched`][langevin_jax.metrics.sinkhorn_divergence_batched]
     (one compiled call); the function also composes with ``jax.vmap`` and ``jit``. It is
@@ -129,8 +136,8 @@ def sinkhorn_divergence(
     Args:
       x: ``[n, d]`` points.
       y: ``[m, d]`` points.
-      blur: GeomLoss's ``blur`` (``eps = blur^2``), > 0, and not so small that
-        ``B / (2 blur^2)`` exceeds ``sqrt(finfo(dtype).max)`` (see Small blur above).
+      blur: GeomLoss's ``blur`` ($\varepsilon = \mathrm{blur}^2$), > 0, and not so small that
+        $B / (2\, \mathrm{blur}^2)$ exceeds ``sqrt(finfo(dtype).max)`` (see Small blur above).
       x_weights: optional positive weights ``[n]`` (normalised); uniform by default.
       y_weights: optional positive weights ``[m]``; uniform by default.
       decay: annealing factor in (0, 1).
@@ -228,14 +235,14 @@ def sinkhorn_divergence_batched(
 
 
 class ReferenceComparison(NamedTuple):
-    """Sinkhorn divergences of sample sets against samples of ``pi``, beside the noise floor
+    r"""Sinkhorn divergences of sample sets against samples of $\pi$, beside the noise floor
     ([`sinkhorn_with_floor`][langevin_jax.metrics.sinkhorn_with_floor]).
 
     Attributes:
       divergence: [`SinkhornResult`][langevin_jax.metrics.SinkhornResult], ``[num_sets]``: each
         sample set against its reference sample.
       floor: [`SinkhornResult`][langevin_jax.metrics.SinkhornResult], ``[num_floor]``: other,
-        independent samples of ``pi`` against reference samples: the value an exact sampler
+        independent samples of $\pi$ against reference samples: the value an exact sampler
         gets at this sample size and blur (a divergence is read against it, not against 0).
     """
 
@@ -245,19 +252,19 @@ class ReferenceComparison(NamedTuple):
 
 def sinkhorn_with_floor(samples: jax.Array, references: jax.Array, floor_samples: jax.Array,
                         floor_references: jax.Array, **kwargs: Any) -> ReferenceComparison:
-    """Each sample set against a reference sample of ``pi``, and the ``pi``-vs-``pi`` noise
+    r"""Each sample set against a reference sample of $\pi$, and the $\pi$-vs-$\pi$ noise
     floor, in one compiled call of
     [`sinkhorn_divergence_batched`][langevin_jax.metrics.sinkhorn_divergence_batched].
 
     A finite-sample Sinkhorn divergence between two samples of the *same* law is not 0: it
     is the floor, which depends on the sample size and the blur. The learned-score
-    experiments compare every sampler's output with a reference sample of ``pi`` and report
-    the floor beside it (``floor_samples``: samples of ``pi`` disjoint from the references).
+    experiments compare every sampler's output with a reference sample of $\pi$ and report
+    the floor beside it (``floor_samples``: samples of $\pi$ disjoint from the references).
 
     Args:
       samples: ``[num_sets, n, d]`` sample sets (e.g. chains of each start and trial).
       references: ``[num_sets, m, d]``: the reference sample each set is compared with.
-      floor_samples: ``[num_floor, n, d]``: independent samples of ``pi``.
+      floor_samples: ``[num_floor, n, d]``: independent samples of $\pi$.
       floor_references: ``[num_floor, m, d]``: the reference sample each is compared with.
       **kwargs: passed on (``blur``, ``method``, ``batch_size``, ...).
 
@@ -323,7 +330,7 @@ def _check_weights(name: str, w: Any, n: int, dtype) -> Optional[jax.Array]:
 
 
 def _check_blur_scale(blur: Any, bound: Any, dtype: Any, what: str = "these clouds") -> None:
-    """Refuse a concrete ``blur`` whose ``eps = 2 blur^2`` (in ``dtype``, as the solver computes
+    r"""Refuse a concrete ``blur`` whose $\varepsilon = 2\, \mathrm{blur}^2$ (in ``dtype``, as the solver computes
     it) is so far below the cost bound ``bound`` that the solver would overflow: the test of
     ``_sinkhorn_impl``'s NaN branch, on the same numbers."""
     limit = _max_cost_ratio(dtype)
@@ -380,14 +387,14 @@ def _check_max_memory(max_memory_bytes: Any) -> None:
 
 
 def _sinkhorn_memory_bytes(n: int, m: int, itemsize: int, batch_size: Optional[int]) -> int:
-    """Bytes of the ``[n, m]``-sized buffers `_sinkhorn_impl` allocates (an estimate).
+    r"""Bytes of the ``[n, m]``-sized buffers `_sinkhorn_impl` allocates (an estimate).
 
-    Dense: the three cost matrices (``n m + n^2 + m^2`` entries) and the temporaries of the
-    log-sum-exp kernel applications of the largest problem (``2 max(n, m)^2 + n m +
-    min(n, m)^2``), in all ``2 n m + 3 max^2 + 2 min^2`` entries: XLA's buffer assignment on a
-    CPU at ``n, m`` from 500 to 4000 (``7 n^2`` for ``n = m``; an H100 asked for the same
-    11.2 GB at ``n = m = 20000``, ``d = 2``). Online (``batch_size``): blocks of ``batch_size``
-    rows, up to ``~10 batch_size max(n, m)`` entries measured, counted as 12.
+    Dense: the three cost matrices ($n m + n^2 + m^2$ entries) and the temporaries of the
+    log-sum-exp kernel applications of the largest problem ($2 \max(n, m)^2 + n m +
+    \min(n, m)^2$), in all $2 n m + 3 \max^2 + 2 \min^2$ entries: XLA's buffer assignment on a
+    CPU at $n, m$ from 500 to 4000 ($7 n^2$ for $n = m$; an H100 asked for the same
+    11.2 GB at $n = m = 20000$, $d = 2$). Online (``batch_size``): blocks of ``batch_size``
+    rows, up to $\sim 10\, \mathtt{batch\_size} \max(n, m)$ entries measured, counted as 12.
     """
     big, small = max(n, m), min(n, m)
     if batch_size is None:

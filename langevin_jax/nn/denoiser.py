@@ -1,10 +1,10 @@
-"""An MLP noise predictor ``(x_t, t) -> eps`` (Flax linen) behind a pure-function boundary.
+r"""An MLP noise predictor $(x_t, t) \mapsto \varepsilon$ (Flax linen) behind a pure-function boundary.
 
 The network is a Flax module, but nothing outside [`langevin_jax.nn`][langevin_jax.nn] sees it: samplers
 get a plain ``eps_fn(x, t)`` or ``score_fn(x)`` closing over the parameters (a pytree).
 
 Architecture (Cao et al. 2026, Section 9: "a fully connected network with 3 hidden layers"
-taking ``x_t`` and ``t``; how ``t`` enters is not stated, so the time embedding is our
+taking $x_t$ and $t$; how $t$ enters is not stated, so the time embedding is our
 choice and an option): the input is ``concat(x_t, emb(t))``, followed by ``depth`` hidden
 ``Dense(width)`` layers with an activation, and a linear ``Dense(d)`` output.
 """
@@ -47,13 +47,13 @@ class DenoiserConfig:
     """Hyperparameters of [`MLPDenoiser`][langevin_jax.nn.denoiser.MLPDenoiser] (hashable, JSON-able).
 
     Attributes:
-      dim: ``d``, the data dimension.
+      dim: $d$, the data dimension.
       width: hidden width (256 for the Gaussian, 512 for the mixture in Cao et al. 2026).
       depth: number of hidden layers (3 in the paper).
-      time_embedding: ``"sinusoidal"`` (``embedding_dim`` sin/cos features of ``t``, as in
-        Ho et al. 2020), ``"linear"`` (the scalar ``t / num_levels``), or ``"none"``.
+      time_embedding: ``"sinusoidal"`` (``embedding_dim`` sin/cos features of $t$, as in
+        Ho et al. 2020), ``"linear"`` (the scalar $t / T$), or ``"none"``.
       embedding_dim: size of the sinusoidal embedding (even).
-      num_levels: ``T``, used to scale ``t``.
+      num_levels: $T$, used to scale $t$.
       activation: ``"silu"``, ``"relu"``, ``"gelu"`` or ``"tanh"``.
     """
 
@@ -101,12 +101,12 @@ def _time_features(config: DenoiserConfig, t: jax.Array, dtype) -> jax.Array:
 
 
 class MLPDenoiser(nn.Module):
-    """``eps_theta(x_t, t)``: ``([..., d], [...]) -> [..., d]``.
+    r"""$\varepsilon_\theta(x_t, t)$: ``([..., d], [...]) -> [..., d]``.
 
     ``precision`` is the matrix-product precision of every layer. The default, ``HIGHEST``,
     is full float32 on every backend: a GPU's default (TF32 on NVIDIA, bf16 passes on TPU)
-    keeps about 10 mantissa bits, a relative error near 1e-3 in ``eps`` that the score
-    ``-eps / sqrt(1 - alphabar_t)`` multiplies by up to 100 at the low noise levels the
+    keeps about 10 mantissa bits, a relative error near $10^{-3}$ in $\varepsilon$ that the score
+    $-\varepsilon / \sqrt{1 - \bar\alpha_t}$ multiplies by up to 100 at the low noise levels the
     learned-score experiments sample at. Training ([`langevin_jax.nn.train_denoiser`][langevin_jax.nn.train_denoiser])
     passes ``DEFAULT``: the epsilon loss is a Monte Carlo estimate whose noise is far larger
     than TF32's rounding, and the faster products are worth having there.
@@ -155,7 +155,7 @@ def _check_inputs(config: DenoiserConfig, x: jax.Array, t: jax.Array) -> None:
 
 
 def apply_denoiser(params: Params, config: DenoiserConfig, x: jax.Array, t: jax.Array) -> jax.Array:
-    """``eps_theta(x, t)`` on one point ``[d]`` or a batch ``[n, d]`` (``t`` broadcast), in
+    r"""$\varepsilon_\theta(x, t)$ on one point ``[d]`` or a batch ``[n, d]`` (``t`` broadcast), in
     full float32 precision on every backend (see [`MLPDenoiser`][langevin_jax.nn.denoiser.MLPDenoiser]).
 
     Raises:
@@ -208,10 +208,10 @@ def denoiser_score_fn(
     params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule, level: int, *,
     levels: Optional[tuple[int, int]] = None, allow_untrained_levels: bool = False,
 ) -> Callable[[jax.Array], jax.Array]:
-    """The Langevin score of the denoiser at a fixed level:
+    r"""The Langevin score of the denoiser at a fixed level:
 
-    ``s_hat(x) = -eps_theta(x, level) / sqrt(1 - alphabar_level)`` (Cao et al. 2026, Section 9,
-    with ``level = 10``). Returns ``score_fn(x[d]) -> [d]``. With ``levels`` (the trained
+    $\hat s(x) = -\varepsilon_\theta(x, \ell) / \sqrt{1 - \bar\alpha_\ell}$ with $\ell$ = ``level`` (Cao et al.
+    2026, Section 9, with ``level = 10``). Returns ``score_fn(x[d]) -> [d]``. With ``levels`` (the trained
     levels, as in [`denoiser_eps_fn`][langevin_jax.nn.denoiser.denoiser_eps_fn]) a ``level``
     outside them is refused unless ``allow_untrained_levels``.
     """
@@ -222,7 +222,7 @@ def denoiser_score_fn(
 
 def denoiser_time_score_fn(params: Params, config: DenoiserConfig, schedule: diffusion.NoiseSchedule, *,
                            levels: Optional[tuple[int, int]] = None):
-    """``score_fn(x[d], t[]) = -eps_theta(x, t) / sqrt(1 - alphabar_t)`` for every level (a
+    r"""``score_fn(x[d], t[])`` $= -\varepsilon_\theta(x, t) / \sqrt{1 - \bar\alpha_t}$ for every level (a
     [`langevin_jax.diffusion.LevelledFn`][langevin_jax.diffusion.LevelledFn] with ``levels``)."""
     _check_dim(config, schedule)
     return diffusion.score_from_eps(denoiser_eps_fn(params, config, levels=levels), schedule)

@@ -92,7 +92,7 @@ class Pretrained(NamedTuple):
         return trained_eps_fn(self.params, self.train_config)
 
     def score_fn(self, level: int, *, allow_untrained_levels: bool = False):
-        """The Langevin score at one level, ``-eps(x, level) / sqrt(1 - alphabar_level)``
+        r"""The Langevin score at one level $\ell$ = ``level``, $-\varepsilon(x, \ell) / \sqrt{1 - \bar\alpha_\ell}$
         (``level`` inside its trained levels unless ``allow_untrained_levels``)."""
         return diffusion.score_at_level(self.eps_fn, self.schedule, level,
                                         allow_untrained_levels=allow_untrained_levels)
@@ -110,8 +110,8 @@ def pretrained_catalog(directory: Optional[Path] = None) -> list[dict]:
     """What each shipped network is, read from its metadata (no parameters loaded).
 
     Returns:
-      One dict per name of [`pretrained_names`][langevin_jax.nn.pretrained.pretrained_names]:
-      ``name``; ``data`` (the target, ``d``, the number of distinct training points and their
+      One dict per name of [`pretrained_names`][langevin_jax.nn.pretrained.pretrained_names],
+      with ``name``; ``data`` (the target, ``d``, the number of distinct training points and their
       duplication, the target's variance); ``trained_levels`` ``[min_level, max_level]`` (the
       levels the samplers may use it at) of ``num_levels``; ``num_params``; ``trained_on``
       (device and date); and ``known_limits``, measured sentences with their numbers (e.g. the
@@ -230,7 +230,7 @@ def load_pretrained(name: str, directory: Optional[Path] = None) -> Pretrained:
         unreadable or whose SHA-256 differs from the one recorded (a corrupt or edited file: the
         message says which file and to reinstall the package).
 
-    Example:
+    Examples:
       >>> from langevin_jax import nn
       >>> p = nn.load_pretrained("memorization_gaussian_paper_seed0")
       >>> p.model.width, p.train_points.shape

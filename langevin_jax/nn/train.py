@@ -1,14 +1,17 @@
-"""Training the denoiser with Optax on the DDPM epsilon loss, with checkpoints and resume.
+r"""Training the denoiser with Optax on the DDPM epsilon loss, with checkpoints and resume.
 
-Loss (Ho et al. 2020, Algorithm 1; Cao et al. 2026, Section 9): at step ``k``, draw levels
-``t`` uniform on ``{min_level, ..., max_level}`` (one per example, or one for the whole
-batch), fresh noise ``eps ~ N(0, I)``, and minimise the mean squared error
+Loss (Ho et al. 2020, Algorithm 1; Cao et al. 2026, Section 9): at step $k$, draw levels
+$t$ uniform on $\{\mathtt{min\_level}, \dots, \mathtt{max\_level}\}$ (one per example, or one for the whole
+batch), fresh noise $\varepsilon \sim \mathcal{N}(0, I)$, and minimise the mean squared error
 
-``L(theta) = mean_{i, j} (eps_theta(sqrt(ab_t) x_i + sqrt(1 - ab_t) eps_i, t)_j - eps_ij)^2``
+$$
+L(\theta) = \operatorname*{mean}_{i, j} \Bigl(\varepsilon_\theta\bigl(\sqrt{\bar\alpha_t}\, x_i
++ \sqrt{1 - \bar\alpha_t}\, \varepsilon_i,\, t\bigr)_j - \varepsilon_{ij}\Bigr)^2
+$$
 
 over the batch (the whole data set, or a minibatch drawn with replacement), with Adam.
 
-Reproducibility: every random draw of step ``k`` comes from ``fold_in(key, k)``, so the
+Reproducibility: every random draw of step $k$ comes from ``fold_in(key, k)``, so the
 result does not depend on how the steps are cut into jitted chunks, and a run resumed from a
 checkpoint ends with bit-identical parameters to an uninterrupted one.
 """
@@ -47,7 +50,7 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """How to train a denoiser.
+    r"""How to train a denoiser.
 
     Attributes:
       model: the [`DenoiserConfig`][langevin_jax.nn.train.DenoiserConfig].
@@ -57,7 +60,7 @@ class TrainConfig:
       lr_schedule: ``"constant"`` or ``"cosine"`` (cosine decay to 0 over ``num_steps``).
       batch_size: ``None`` for full batch (the paper), else a minibatch size drawn with
         replacement each step.
-      min_level, max_level: the levels trained on (the paper: ``1..100``, the 100 lowest).
+      min_level, max_level: the levels trained on (the paper: $1, \dots, 100$, the 100 lowest).
       level_sampling: ``"per_example"`` (a level per row, as in Ho et al.) or
         ``"per_batch"`` (one level for the whole batch per step, our reading of Section 9).
       schedule, num_levels, beta_min, beta_max: the noise schedule
@@ -397,7 +400,7 @@ def train_denoiser(
       A [`TrainResult`][langevin_jax.nn.train.TrainResult].
 
     Raises:
-      ValueError: wrong shape or non-finite ``data``, a level range outside ``[1, T]``,
+      ValueError: wrong shape or non-finite ``data``, a level range outside $[1, T]$,
         bad settings, an incompatible, corrupt or longer (``step > num_steps``) checkpoint,
         or a checkpoint folder that cannot be written; before anything is compiled.
       RuntimeError: training diverged (a non-finite loss or parameters); the message names

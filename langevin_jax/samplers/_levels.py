@@ -1,10 +1,11 @@
+# Maintainers' note: these names are defined here, in the samplers' layer, because
+# `langevin_jax.annealed_langevin` checks its schedule's levels against them too, and the
+# samplers sit below the diffusion package.
 """Functions over integer levels that know which levels they were trained on (private).
 
 The public home of these names is [`langevin_jax.diffusion`][langevin_jax.diffusion] (module
 ``denoisers``: [`LevelledFn`][langevin_jax.diffusion.LevelledFn],
-[`with_levels`][langevin_jax.diffusion.with_levels], ...). They are defined here, in the samplers'
-layer, because [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] checks its
-schedule's levels against them too, and the samplers sit below the diffusion package.
+[`with_levels`][langevin_jax.diffusion.with_levels], ...).
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ def check_trained_levels(name: str, fn: Callable, used: Union[Sequence[int], np.
       what: the caller, for the message (``"DDPM from start_level=1000"``).
 
     Returns:
+      A dict for a sampler's ``metadata``,
       ``{"levels": [lo, hi], "trained_levels": [a, b] or None, "untrained_levels_allowed":
-      allow, "untrained_levels_used": bool}``, for a sampler's ``metadata``.
+      allow, "untrained_levels_used": bool}``.
 
     Raises:
       ValueError: a level outside the trained range and ``allow`` is false.

@@ -1,7 +1,10 @@
-"""Langevin with a time-dependent score (annealed Langevin, noise-level annealing).
+r"""Langevin with a time-dependent score (annealed Langevin, noise-level annealing).
 
-``x_{k+1} = x_k + h_k s(x_k, t_k) + sqrt(2 h_k) xi_k`` with per-step times ``t_k``
-and step sizes ``h_k`` given by a schedule. Used for diffusion annealed Langevin
+$$
+x_{k+1} = x_k + h_k\, s(x_k, t_k) + \sqrt{2 h_k}\, \xi_k
+$$
+
+with per-step times $t_k$ and step sizes $h_k$ given by a schedule. Used for diffusion annealed Langevin
 (DALMC, Cordero-Encinar, Akyildiz & Duncan 2025) and for annealing over noise
 levels (Song & Ermon 2019).
 
@@ -44,7 +47,7 @@ class AnnealedInfo(NamedTuple):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class ArraySchedule:
-    """The schedule ``k -> (times[k], step_sizes[k])`` of two ``[num_steps]`` arrays.
+    r"""The schedule $k \mapsto$ ``(times[k], step_sizes[k])`` of two ``[num_steps]`` arrays.
 
     A pytree: its arrays are traced inputs of [`langevin_jax.run`][langevin_jax.run], so a new schedule of
     the same length re-uses the compiled program. Past the end the last entry is repeated.
@@ -63,7 +66,7 @@ class ArraySchedule:
 
 
 def array_schedule(times: ArrayLike, step_sizes: ArrayLike) -> ArraySchedule:
-    """Schedule ``k -> (times[k], step_sizes[k])`` from arrays ``[num_steps]``.
+    r"""Schedule $k \mapsto$ ``(times[k], step_sizes[k])`` from arrays ``[num_steps]``.
 
     ``step_sizes`` may be a scalar (broadcast). Both are kept in a floating dtype (integer
     ``times`` become float32; a step size is never rounded to an integer dtype).
@@ -137,11 +140,11 @@ def annealed_langevin(
     *,
     allow_untrained_levels: bool = False,
 ) -> SamplingAlgorithm:
-    """Langevin with a time-dependent score as an ``init``/``step`` pair.
+    r"""Langevin with a time-dependent score as an ``init``/``step`` pair.
 
     Args:
-      score_fn: ``s(x, t)``: ``(position, []) -> position``.
-      schedule: a callable ``k -> (t_k, h_k)`` of the step index, or a pair of arrays
+      score_fn: $s(x, t)$: ``(position, []) -> position``.
+      schedule: a callable $k \mapsto (t_k, h_k)$ of the step index, or a pair of arrays
         ``(times[num_steps], step_sizes[num_steps])`` (see
         [`array_schedule`][langevin_jax.samplers.annealed.array_schedule]; its
         values are then traced inputs of a run).

@@ -1,11 +1,15 @@
-"""DALMC: diffusion annealed Langevin Monte Carlo (Cordero-Encinar, Akyildiz & Duncan 2025),
+r"""DALMC: diffusion annealed Langevin Monte Carlo (Cordero-Encinar, Akyildiz & Duncan 2025),
 the Euler scheme of the diffusion annealed Langevin dynamics of paper 3.
 
-``Y_{k+1} = Y_k + h_k grad log mu_{t_k}(Y_k) + sqrt(2 h_k) xi_k``, ``h_k = (t_{k+1} - t_k) /
-kappa``, on a grid ``0 = t_0 < ... < t_N = 1`` of path times of a
-[`DiffusionPath`][langevin_jax.annealing.DiffusionPath] ``mu_t`` (see
+$$
+Y_{k+1} = Y_k + h_k \nabla \log \mu_{t_k}(Y_k) + \sqrt{2 h_k}\, \xi_k, \qquad
+h_k = \frac{t_{k+1} - t_k}{\kappa},
+$$
+
+on a grid $0 = t_0 < \dots < t_N = 1$ of path times of a
+[`DiffusionPath`][langevin_jax.annealing.DiffusionPath] $\mu_t$ (see
 [`langevin_jax.annealing`][langevin_jax.annealing]). It is annealed Langevin with the
-schedule ``k -> (t_k, h_k)``, so its layers are those of
+schedule $k \mapsto (t_k, h_k)$, so its layers are those of
 [`langevin_jax.samplers.annealed`][langevin_jax.samplers.annealed]:
 [`init`][langevin_jax.samplers.annealed.init] and
 [`build_kernel`][langevin_jax.samplers.annealed.build_kernel] (also reachable as
@@ -46,17 +50,17 @@ def _check_time_grid(time_grid: ArrayLike) -> jax.Array:
 
 
 def dalmc_step_schedule(time_grid: ArrayLike, kappa: ArrayLike) -> Tuple[jax.Array, jax.Array]:
-    """DALMC's per-step path times and Langevin step sizes from a time grid.
+    r"""DALMC's per-step path times and Langevin step sizes from a time grid.
 
-    Step ``k`` evaluates the score at ``t_k`` and moves by ``h_k = (t_{k+1} - t_k) / kappa``.
+    Step $k$ evaluates the score at $t_k$ and moves by $h_k = (t_{k+1} - t_k) / \kappa$.
 
     Args:
       time_grid: ``[N + 1]`` nondecreasing path times, normally from 0 to 1. A repeated
-        point is a step with ``h_k = 0``: a no-op for
+        point is a step with $h_k = 0$: a no-op for
         [`gaussian_dalmc_law`][langevin_jax.annealing.gaussian_dalmc_law] (so grids of
         different lengths can be padded to share one compiled function) but rejected by
         [`langevin_jax.run`][langevin_jax.run] for the sampler.
-      kappa: ``> 0``.
+      kappa: $\kappa > 0$.
 
     Returns:
       ``(times [N], step_sizes [N])``, the pair [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] takes.
@@ -67,13 +71,13 @@ def dalmc_step_schedule(time_grid: ArrayLike, kappa: ArrayLike) -> Tuple[jax.Arr
 
 
 def dalmc(path: DiffusionPath, kappa: ArrayLike, time_grid: ArrayLike) -> SamplingAlgorithm:
-    """DALMC: the Euler scheme of diffusion annealed Langevin, as a sampler.
+    r"""DALMC: the Euler scheme of diffusion annealed Langevin, as a sampler.
 
-    ``Y_{k+1} = Y_k + h_k grad log mu_{t_k}(Y_k) + sqrt(2 h_k) xi_k``,
-    ``h_k = (t_{k+1} - t_k) / kappa``: [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] on
+    $Y_{k+1} = Y_k + h_k \nabla \log \mu_{t_k}(Y_k) + \sqrt{2 h_k}\, \xi_k$,
+    $h_k = (t_{k+1} - t_k) / \kappa$: [`langevin_jax.annealed_langevin`][langevin_jax.annealed_langevin] on
     ``path.score_fn`` with the pair from
     [`dalmc_step_schedule`][langevin_jax.samplers.dalmc.dalmc_step_schedule]. Run it for
-    ``len(time_grid) - 1`` steps (one score evaluation per step) from ``Y_0 ~ N(0, I)``.
+    ``len(time_grid) - 1`` steps (one score evaluation per step) from $Y_0 \sim \mathcal{N}(0, I)$.
     Also exported as ``langevin_jax.annealing.dalmc``.
 
     Args:
@@ -81,7 +85,7 @@ def dalmc(path: DiffusionPath, kappa: ArrayLike, time_grid: ArrayLike) -> Sampli
         [`diffusion_path`][langevin_jax.annealing.diffusion_path] or, for a trained
         noise predictor, [`eps_denoiser_path`][langevin_jax.annealing.eps_denoiser_path]);
         only its ``score_fn(x, t)`` is used, so any object with one is accepted.
-      kappa: ``> 0``; total Langevin time ``1 / kappa``.
+      kappa: $\kappa > 0$; total Langevin time $1 / \kappa$.
       time_grid: ``[N + 1]`` path times
         ([`uniform_time_grid`][langevin_jax.annealing.uniform_time_grid],
         [`adapted_time_grid`][langevin_jax.annealing.adapted_time_grid]).

@@ -1,8 +1,14 @@
-"""Metropolis-adjusted Langevin (MALA).
+r"""Metropolis-adjusted Langevin (MALA).
 
-Proposal ``y = x + h s(x) + sqrt(2h) xi`` with ``s = grad log pi``; accept with
-probability ``min(1, pi(y) q(x|y) / (pi(x) q(y|x)))`` where
-``q(y|x) = N(y; x + h s(x), 2h I)``. The chain is reversible for ``pi`` and so
+Proposal $y = x + h\, s(x) + \sqrt{2h}\, \xi$ with $s = \nabla \log \pi$; accept with
+probability
+
+$$
+\min\Bigl(1, \frac{\pi(y)\, q(x \mid y)}{\pi(x)\, q(y \mid x)}\Bigr), \qquad
+q(y \mid x) = \mathcal{N}\bigl(y;\, x + h\, s(x),\, 2h I\bigr).
+$$
+
+The chain is reversible for $\pi$ and so
 unbiased at any step size (Roberts & Tweedie, 1996).
 
 BlackJAX-style layers: [`init`][langevin_jax.samplers.mala.init] ``(position, logdensity_fn, score_fn=None)`` and
@@ -39,7 +45,7 @@ class MALAState(NamedTuple):
 
 
 class MALAInfo(NamedTuple):
-    """``acceptance_rate``: ``min(1, ratio)`` of this step's proposal; ``is_accepted``;
+    r"""``acceptance_rate``: $\min(1, \text{ratio})$ of this step's proposal; ``is_accepted``;
     ``is_finite``: whether the kept position is finite (a non-finite proposal is rejected)."""
 
     acceptance_rate: jax.Array
@@ -113,7 +119,7 @@ def _step(logdensity_fn, step_size, score_fn, rng_key, state):
 
 
 def _check_logdensity_at_start(logdensity_fn: Callable, position: PyTree) -> None:
-    """Raise if ``log pi`` is NaN or ``+inf`` at a concrete initial ``position``.
+    r"""Raise if $\log \pi$ is NaN or ``+inf`` at a concrete initial ``position``.
 
     From such a point every acceptance ratio is NaN (or ``-inf``), so every proposal is
     rejected and the chain returns its starting point, with acceptance 0 the only sign.
@@ -140,13 +146,13 @@ def mala(
     step_size: ScalarOrSchedule,
     score_fn: Optional[Callable[[PyTree], PyTree]] = None,
 ) -> SamplingAlgorithm:
-    """Metropolis-adjusted Langevin as an ``init``/``step`` pair.
+    r"""Metropolis-adjusted Langevin as an ``init``/``step`` pair.
 
     Args:
-      logdensity_fn: ``log pi(x)`` up to a constant, position -> ``[]``.
-      step_size: ``h > 0``, a float or a schedule ``k -> h_k``.
-      score_fn: ``grad log pi``; ``jax.grad(logdensity_fn)`` when omitted. Passing an
-        inexact score keeps the chain exact for ``pi`` (only the proposal changes).
+      logdensity_fn: $\log \pi(x)$ up to a constant, position -> ``[]``.
+      step_size: $h > 0$, a float or a schedule $k \mapsto h_k$.
+      score_fn: $\nabla \log \pi$; ``jax.grad(logdensity_fn)`` when omitted. Passing an
+        inexact score keeps the chain exact for $\pi$ (only the proposal changes).
 
     Returns:
       A [`SamplingAlgorithm`][langevin_jax.samplers.mala.SamplingAlgorithm] with ``MALAState`` / ``MALAInfo``; ``init, step =

@@ -1,7 +1,10 @@
-"""The Unadjusted Langevin Algorithm, driven by a score only.
+r"""The Unadjusted Langevin Algorithm, driven by a score only.
 
-``x_{k+1} = x_k + h_k s_hat(x_k) + sqrt(2 h_k) xi_k``, ``xi_k ~ N(0, I_d)``: the
-Euler-Maruyama discretisation of ``dX = s_hat(X) dt + sqrt(2) dB``.
+$$
+x_{k+1} = x_k + h_k\, \hat s(x_k) + \sqrt{2 h_k}\, \xi_k, \qquad \xi_k \sim \mathcal{N}(0, I_d),
+$$
+
+the Euler-Maruyama discretisation of $dX = \hat s(X)\, dt + \sqrt{2}\, dB$.
 
 BlackJAX-style layers: [`init`][langevin_jax.samplers.ula.init] and
 [`build_kernel`][langevin_jax.samplers.ula.build_kernel] (a kernel that takes its
@@ -33,7 +36,7 @@ ULAState = LangevinState
 
 
 class ULAInfo(NamedTuple):
-    """``is_finite``: whether the new position is finite; ``step_size``: the ``h`` used.
+    """``is_finite``: whether the new position is finite; ``step_size``: the $h$ used.
 
     [`langevin_jax.run`][langevin_jax.run] does not average ``is_finite`` step by step (it finds diverged
     chains from the positions: a non-finite Langevin position stays non-finite), so XLA drops
@@ -50,9 +53,9 @@ def init(position: PyTree, rng_key: PRNGKey | None = None) -> ULAState:
 
 
 def build_kernel():
-    """ULA's kernel ``kernel(rng_key, state, score_fn, step_size) -> (ULAState, ULAInfo)``.
+    r"""ULA's kernel ``kernel(rng_key, state, score_fn, step_size) -> (ULAState, ULAInfo)``.
 
-    ``step_size`` is a float, a scalar array or a schedule ``k -> h_k`` of ``state.count``.
+    ``step_size`` is a float, a scalar array or a schedule $k \mapsto h_k$ of ``state.count``.
     """
 
     def kernel(rng_key: PRNGKey, state: ULAState, score_fn: Callable, step_size: ScalarOrSchedule):
@@ -73,13 +76,13 @@ def _step(score_fn, step_size, rng_key, state):
 
 
 def ula(score_fn: Callable[[PyTree], PyTree], step_size: ScalarOrSchedule) -> SamplingAlgorithm:
-    """The Unadjusted Langevin Algorithm as an ``init``/``step`` pair.
+    r"""The Unadjusted Langevin Algorithm as an ``init``/``step`` pair.
 
     Args:
-      score_fn: ``s_hat(x)``: position -> position (e.g. ``[d] -> [d]``), an estimate of
-        ``grad log pi``. A bound method of a pytree target (``target.score``) or a
+      score_fn: $\hat s(x)$: position -> position (e.g. ``[d] -> [d]``), an estimate of
+        $\nabla \log \pi$. A bound method of a pytree target (``target.score``) or a
         `jax.tree_util.Partial` carries its arrays as traced inputs.
-      step_size: ``h > 0``, a float, or a schedule ``k -> h_k`` of the step index.
+      step_size: $h > 0$, a float, or a schedule $k \mapsto h_k$ of the step index.
 
     Returns:
       A [`SamplingAlgorithm`][langevin_jax.samplers.ula.SamplingAlgorithm]; ``init(position, rng_key=None) -> ULAState``,
@@ -87,7 +90,7 @@ def ula(score_fn: Callable[[PyTree], PyTree], step_size: ScalarOrSchedule) -> Sa
       `jax.tree_util.Partial` holding ``score_fn`` and ``step_size``: a new step size
       re-uses the compiled [`langevin_jax.run`][langevin_jax.run].
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, langevin_jax as lj
       >>> init, step = lj.ula(lambda x: -x, step_size=0.1)
       >>> state, info = step(jax.random.key(0), init(jnp.zeros(3)))

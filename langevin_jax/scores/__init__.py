@@ -1,18 +1,23 @@
-"""Score-error constructions of Cao, Chen, Sridharan & Wu (2026), *On the Robustness of
+# Maintainers' note: the constructions live in `scores.constructions`, their score errors in
+# `scores.errors`; every public name is re-exported here.
+r"""Score-error constructions of Cao, Chen, Sridharan & Wu (2026), *On the Robustness of
 Langevin Dynamics to Score Function Error* (arXiv 2603.11319).
 
 Every constructor returns a plain ``score_fn(x)`` on one point ``[d] -> [d]``
 (batch with ``jax.vmap``); compose them with [`langevin_jax.ula`][langevin_jax.ula].
 
-* [`bump`][langevin_jax.scores.bump]: a C-infinity bump, 1 on ``[0, a]``, 0 on ``[c, inf)``.
+* [`bump`][langevin_jax.scores.bump]: a $C^\infty$ bump, 1 on $[0, a]$, 0 on $[c, \infty)$.
 * [`trap_score`][langevin_jax.scores.trap_score]: Theorem 1 (standard-normal start is trapped near the origin).
 * [`memorizing_score`][langevin_jax.scores.memorizing_score]: Theorem 7 (chains started at training points stay there).
 * [`cone_escape_score`][langevin_jax.scores.cone_escape_score]: Theorem 11 (a thin far-away cone where the score pushes
   chains out to infinity).
 
-The constructions live in ``scores.constructions``; their score errors (Monte Carlo with
-importance sampling, an analytic bound, exact quadrature) in ``scores.errors``. Every public
-name is re-exported here.
+Their score errors come three ways: Monte Carlo with importance sampling
+([`trap_score_error`][langevin_jax.scores.trap_score_error],
+[`memorizing_score_error`][langevin_jax.scores.memorizing_score_error]), an analytic bound
+([`trap_score_error_log_bound`][langevin_jax.scores.trap_score_error_log_bound]) and exact
+quadrature ([`trap_score_error_exact`][langevin_jax.scores.trap_score_error_exact],
+[`memorizing_score_error_exact`][langevin_jax.scores.memorizing_score_error_exact]).
 """
 
 from langevin_jax.scores.constructions import (

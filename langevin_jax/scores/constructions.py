@@ -20,11 +20,11 @@ ScoreFn = Callable[[jax.Array], jax.Array]
 
 
 def _smooth_step_cutoff(dtype) -> tuple[float, float]:
-    """``(lo, z_max)`` for ``dtype``: ``g(u) = sigmoid(z_max)``-far from 0/1 is where we cut.
+    r"""``(lo, z_max)`` for ``dtype``: we cut where $g$ is within $\sigma(-z_\text{max})$ of 0 or 1.
 
-    ``z_max = -log(smallest normal) - 7`` (80 for float32, 701 for float64): below
-    ``sigmoid(-z_max)`` the exact ``g`` is under the dtype's smallest normal number, where a
-    GPU flushes it to zero anyway. ``lo`` solves ``1/(1-u) - 1/u = -z_max``.
+    $z_\text{max} = -\log(\text{smallest normal}) - 7$ (80 for float32, 701 for float64): below
+    $\sigma(-z_\text{max})$ the exact $g$ is under the dtype's smallest normal number, where a
+    GPU flushes it to zero anyway. ``lo`` solves $1/(1-u) - 1/u = -z_\text{max}$.
     """
     z = math.floor(-math.log(float(jnp.finfo(dtype).tiny))) - 7.0
     lo = ((z + 2.0) - math.sqrt(z * z + 4.0)) / (2.0 * z)
@@ -32,16 +32,16 @@ def _smooth_step_cutoff(dtype) -> tuple[float, float]:
 
 
 def _smooth_step(u: ArrayLike) -> jax.Array:
-    """``g(u) = f(u) / (f(u) + f(1-u))`` with ``f(u) = exp(-1/u)`` for ``u > 0`` else 0.
+    r"""$g(u) = f(u) / \bigl(f(u) + f(1-u)\bigr)$ with $f(u) = e^{-1/u}$ for $u > 0$ else 0.
 
-    C-infinity, 0 for ``u <= 0``, 1 for ``u >= 1``, ``max g' = g'(1/2) = 2``.
+    $C^\infty$, 0 for $u \le 0$, 1 for $u \ge 1$, $\max g' = g'(1/2) = 2$.
 
-    Computed as ``sigmoid(1/(1-u) - 1/u)`` on ``[lo, 1 - lo]`` and exactly 0 / 1 outside,
-    where ``lo`` (about 1/80 in float32, 1/700 in float64) is where ``g`` falls below the
-    dtype's smallest normal number (see `_smooth_step_cutoff`). So no value or
+    Computed as $\sigma\bigl(1/(1-u) - 1/u\bigr)$ ($\sigma$ the sigmoid) on $[\mathrm{lo}, 1 - \mathrm{lo}]$
+    and exactly 0 / 1 outside, where ``lo`` (about 1/80 in float32, 1/700 in float64) is where $g$
+    falls below the dtype's smallest normal number (see `_smooth_step_cutoff`). So no value or
     derivative of any order ever passes through a denormal, an overflow or ``0 * inf``: the
-    naive ``exp(-1/u)`` form had a derivative ``exp(-1/u) / u**2`` that a GPU (which flushes
-    denormals) turned into ``inf``/NaN next to the edge of the band. The cut changes ``g``
+    naive $e^{-1/u}$ form had a derivative $e^{-1/u} / u^2$ that a GPU (which flushes
+    denormals) turned into ``inf``/NaN next to the edge of the band. The cut changes $g$
     by less than the smallest normal number.
     """
     u = jnp.asarray(u)
@@ -57,18 +57,19 @@ def _smooth_step(u: ArrayLike) -> jax.Array:
 
 
 def bump(r: ArrayLike, a: float, c: float) -> jax.Array:
-    """Smooth bump ``b(r; a, c)``: 1 on ``[0, a]``, 0 on ``[c, inf)``, C-infinity between.
+    r"""Smooth bump $b(r; a, c)$: 1 on $[0, a]$, 0 on $[c, \infty)$, $C^\infty$ between.
 
-    ``b(r) = g((c - r) / (c - a))`` with the smooth step ``g`` above, values in [0, 1],
-    Lipschitz constant ``2 / (c - a)`` (attained at the midpoint ``r = (a + c) / 2``).
+    $b(r) = g\bigl((c - r) / (c - a)\bigr)$ with the smooth step $g(u) = f(u) / \bigl(f(u) + f(1 - u)\bigr)$,
+    $f(u) = e^{-1/u}$ for $u > 0$ else 0, values in $[0, 1]$, Lipschitz constant $2 / (c - a)$ (attained at
+    the midpoint $r = (a + c) / 2$).
 
     This is our reconstruction: the paper uses the bump of Chen & Sridharan (2025,
     Lemma 47), whose formula we could not read; any bump with these properties works.
 
     Args:
       r: radii, any shape.
-      a: inner radius (``b = 1`` below it).
-      c: outer radius, ``c > a`` (``b = 0`` above it).
+      a: inner radius $a$ ($b = 1$ below it).
+      c: outer radius $c > a$ ($b = 0$ above it).
     """
     _checks.check_real("r", r)
     if _checks.is_concrete(a) and _checks.is_concrete(c):
@@ -79,7 +80,7 @@ def bump(r: ArrayLike, a: float, c: float) -> jax.Array:
 
 
 def bump_lipschitz(a: float, c: float) -> float:
-    """The Lipschitz constant ``2 / (c - a)`` of [`bump`][langevin_jax.scores.bump]."""
+    """The Lipschitz constant $2 / (c - a)$ of [`bump`][langevin_jax.scores.bump]."""
     return 2.0 / (c - a)
 
 
@@ -100,7 +101,7 @@ class TrapRadii(NamedTuple):
 
 
 def theory_trap_radii(d: int) -> TrapRadii:
-    """Theorem 1's radii ``r_in = 4 sqrt(d)``, ``r_out = 5 sqrt(d)`` (for ``||mu|| = 7 sqrt(d)``).
+    r"""Theorem 1's radii $r_\text{in} = 4 \sqrt d$, $r_\text{out} = 5 \sqrt d$ (for $\|\mu\| = 7 \sqrt d$).
 
     From secondary notes on Cao et al. (2026) (see ``docs/paper1_robustness.md``), not read in
     the paper itself.
@@ -115,25 +116,30 @@ def trap_score(
     r_out: float | None = None,
     alpha: float = 1.0,
 ) -> ScoreFn:
-    """The trap score of Theorem 1 for the target ``pi = N(mu, I_d)``.
+    r"""The trap score of Theorem 1 for the target $\pi = \mathcal{N}(\mu, I_d)$.
 
-    ``s_hat(x) = b(|x|) (-alpha x) + (1 - b(|x|)) (-(x - mu))`` with ``b = bump(., r_in, r_out)``:
-    the score of ``N(0, I / alpha)`` inside the ball ``|x| <= r_in``, the true score
-    ``-(x - mu)`` outside ``|x| >= r_out``. Since ``pi`` puts mass
-    ``~ exp(-(|mu| - r_out)^2 / 2)`` on the ball, the L2(pi) error is exponentially small in
-    ``d`` when ``|mu| - r_out ~ sqrt(d)``, yet a chain started at ``N(0, I)`` stays trapped.
+    $$
+    \hat s(x) = b(|x|) (-\alpha x) + \bigl(1 - b(|x|)\bigr) \bigl(-(x - \mu)\bigr)
+    $$
+
+    with $b = b(\cdot\,; r_\text{in}, r_\text{out})$ the [`bump`][langevin_jax.scores.bump]:
+    the score of $\mathcal{N}(0, I / \alpha)$ inside the ball $|x| \le r_\text{in}$, the true score
+    $-(x - \mu)$ outside ($|x| \ge r_\text{out}$). Since $\pi$ puts mass
+    $\sim \exp\bigl(-(|\mu| - r_\text{out})^2 / 2\bigr)$ on the ball, the $L^2(\pi)$ error is exponentially
+    small in $d$ when $|\mu| - r_\text{out} \sim \sqrt d$, yet a chain started at $\mathcal{N}(0, I)$ stays
+    trapped.
 
     Args:
-      mu: ``[d]`` target mean. Theory: ``|mu| = 7 sqrt(d)``.
-      r_in: inner radius; default ``4 sqrt(d)`` (theory value, see
+      mu: ``[d]`` target mean $\mu$. Theory: $|\mu| = 7 \sqrt d$.
+      r_in: inner radius $r_\text{in}$; default $4 \sqrt d$ (theory value, see
         [`theory_trap_radii`][langevin_jax.scores.theory_trap_radii]).
-      r_out: outer radius ``> r_in``; default ``5 sqrt(d)``.
-      alpha: trap strength ``>= 1`` would match the paper's "constant >= 1"; any ``> 0``
-        is accepted (the trapped law is ``N(0, I / alpha)``).
+      r_out: outer radius $r_\text{out} > r_\text{in}$; default $5 \sqrt d$.
+      alpha: trap strength $\alpha$; $\alpha \ge 1$ would match the paper's "constant $\ge 1$"; any
+        $\alpha > 0$ is accepted (the trapped law is $\mathcal{N}(0, I / \alpha)$).
 
     Returns:
       ``score_fn(x[d]) -> [d]``. Its Lipschitz constant is at most
-      ``max(alpha, 1) + 2 (|1 - alpha| r_out + |mu|) / (r_out - r_in)``.
+      $\max(\alpha, 1) + 2 \bigl(|1 - \alpha|\, r_\text{out} + |\mu|\bigr) / (r_\text{out} - r_\text{in})$.
     """
     mu = _checks.check_rank("mu", mu, 1, "[d]")
     _checks.check_finite_array("mu", mu)
@@ -237,7 +243,7 @@ def select_general_position(
 
 
 def default_memorizing_alpha(d: int, r_in: float) -> float:
-    """``2 d / r_in^2``: the default well strength of [`memorizing_score`][langevin_jax.scores.memorizing_score]."""
+    r"""$2 d / r_\text{in}^2$: the default well strength of [`memorizing_score`][langevin_jax.scores.memorizing_score]."""
     return 2.0 * d / float(r_in) ** 2
 
 
@@ -248,31 +254,36 @@ def memorizing_score(
     alpha: float | None = None,
     check: bool = True,
 ) -> ScoreFn:
-    """The memorising score of Theorem 7 for ``pi = N(0, I_d)`` and training points ``x_i``.
+    r"""The memorising score of Theorem 7 for $\pi = \mathcal{N}(0, I_d)$ and training points $x_i$.
 
-    With ``i*`` the nearest training point and ``r = |x - x_{i*}|``::
+    With $i^*$ the nearest training point, $r = |x - x_{i^*}|$ and $b$ the
+    [`bump`][langevin_jax.scores.bump] of radii $r_\text{in}$, $r_\text{out}$:
 
-        s_hat(x) = -x                                              if r >= r_out
-                 = -alpha (x - x_{i*})                             if r <= r_in
-                 = b(r) (-alpha (x - x_{i*})) + (1 - b(r)) (-x)    otherwise
+    $$
+    \hat s(x) = \begin{cases}
+    -x & \text{if } r \ge r_\text{out}, \\
+    -\alpha (x - x_{i^*}) & \text{if } r \le r_\text{in}, \\
+    b(r) \bigl(-\alpha (x - x_{i^*})\bigr) + \bigl(1 - b(r)\bigr) (-x) & \text{otherwise,}
+    \end{cases}
+    $$
 
-    so ``s_hat`` is the score of ``N(x_i, I / alpha)`` near each training point and the
+    so $\hat s$ is the score of $\mathcal{N}(x_i, I / \alpha)$ near each training point and the
     true score elsewhere. The nearest point is found by one matrix-vector product over
-    all ``n`` points (no Python loop), so ``vmap`` over chains is a matmul.
+    all $n$ points (no Python loop), so ``vmap`` over chains is a matmul.
 
     Args:
-      points: ``[n, d]`` training points.
-      r_in: inner radius, default ``0.08 sqrt(d)`` (our reconstruction).
-      r_out: outer radius ``> r_in``, default ``0.16 sqrt(d)`` (from notes on the paper, see
-        ``docs/paper1_robustness.md``).
-      alpha: strength of the memorised well, ``> 0``. Default ``2 d / r_in^2`` (312.5 with
-        the default radii; our reconstruction): the trapped law ``N(x_i, I / alpha)`` then
-        has radius ``sqrt(d / alpha) = r_in / sqrt(2)``, and stays inside ``r_in`` under ULA
-        with ``h = 0.0025`` (whose stationary variance is inflated by ``1/(1 - h alpha/2)``).
-        With ``alpha = 1`` the well is ``N(x_i, I)``, far wider than the ball, and nothing is
-        trapped. ``alpha`` is a constant in ``d``, so ``s_hat`` stays Lipschitz uniformly in ``d``.
-      check: verify general position: every pairwise distance must exceed ``2 r_out`` so the
-        balls around the points are disjoint and ``s_hat`` is well defined and Lipschitz.
+      points: ``[n, d]`` training points $x_i$.
+      r_in: inner radius $r_\text{in}$, default $0.08 \sqrt d$ (our reconstruction).
+      r_out: outer radius $r_\text{out} > r_\text{in}$, default $0.16 \sqrt d$ (from notes on the paper,
+        see ``docs/paper1_robustness.md``).
+      alpha: strength $\alpha > 0$ of the memorised well. Default $2 d / r_\text{in}^2$ (312.5 with
+        the default radii; our reconstruction): the trapped law $\mathcal{N}(x_i, I / \alpha)$ then
+        has radius $\sqrt{d / \alpha} = r_\text{in} / \sqrt 2$, and stays inside $r_\text{in}$ under ULA
+        with $h = 0.0025$ (whose stationary variance is inflated by $1/(1 - h \alpha/2)$).
+        With $\alpha = 1$ the well is $\mathcal{N}(x_i, I)$, far wider than the ball, and nothing is
+        trapped. $\alpha$ is a constant in $d$, so $\hat s$ stays Lipschitz uniformly in $d$.
+      check: verify general position: every pairwise distance must exceed $2 r_\text{out}$ so the
+        balls around the points are disjoint and $\hat s$ is well defined and Lipschitz.
 
     Raises:
       ValueError: when the points are not in general position (with the offending
@@ -318,15 +329,16 @@ def memorizing_score(
 
 
 def in_cone(x: jax.Array, axis: ArrayLike, start: float, half_angle: float) -> jax.Array:
-    """Whether ``x`` ``[d]`` lies in ``{x : <x, u> >= start, |x - <x,u> u| <= tan(theta) <x,u>}``.
+    r"""Whether $x$ (``x``, ``[d]``) lies in the cone
+    $\{x : \langle x, u\rangle \ge \text{start},\ |x - \langle x, u\rangle u| \le \tan(\theta) \langle x, u\rangle\}$.
 
-    In 1-D the cone is the half-line ``u x >= start`` (``half_angle`` is ignored).
+    In 1-D the cone is the half-line $u x \ge \text{start}$ (``half_angle`` is ignored).
 
     Args:
       x: one point ``[d]`` (``jax.vmap`` it over a batch).
-      axis: ``[d]`` unit vector.
+      axis: ``[d]`` unit vector $u$.
       start: real scalar.
-      half_angle: real scalar, radians.
+      half_angle: real scalar $\theta$, radians.
 
     Raises:
       ValueError: ``axis`` not ``[d]``, ``x`` not one point of ``axis``'s dimension, or
@@ -354,21 +366,21 @@ def cone_escape_score(
     half_angle: float,
     drift: float = 1.0,
 ) -> ScoreFn:
-    """Theorem 11's construction (our reconstruction): the true score except on a thin cone.
+    r"""Theorem 11's construction (our reconstruction): the true score except on a thin cone.
 
-    ``s_hat(x) = drift * u`` for ``x`` in the cone (see [`in_cone`][langevin_jax.scores.in_cone]) with axis ``u``,
-    apex distance ``start`` and half-angle ``theta``; ``s_hat(x) = s(x)`` elsewhere. The
-    cone lies far out in ``pi``'s tail, so ``E_pi |s_hat - s|^2`` is tiny; but a chain that
+    $\hat s(x) = \text{drift} \cdot u$ for $x$ in the cone (see [`in_cone`][langevin_jax.scores.in_cone]) with
+    axis $u$, apex distance ``start`` and half-angle $\theta$; $\hat s(x) = s(x)$ elsewhere. The
+    cone lies far out in $\pi$'s tail, so $\mathbb{E}_\pi |\hat s - s|^2$ is tiny; but a chain that
     wanders in is pushed outward at speed ``drift`` while the cone widens linearly, so it
     escapes to infinity with positive probability, and over long times every chain does:
-    the law of ``X_t`` leaves ``pi`` (TV -> 1). ``s_hat`` is piecewise Lipschitz.
+    the law of $X_t$ leaves $\pi$ ($\mathrm{TV} \to 1$). $\hat s$ is piecewise Lipschitz.
 
     Args:
       score_fn: the target's true score ``[d] -> [d]``.
       axis: ``[d]`` direction of the cone (normalised here).
-      start: distance of the cone's apex cap along the axis, ``> 0``.
-      half_angle: ``theta`` in radians, in ``(0, pi/2)``.
-      drift: outward speed ``> 0`` inside the cone.
+      start: distance of the cone's apex cap along the axis, $> 0$.
+      half_angle: $\theta$ in radians, in $(0, \pi/2)$.
+      drift: outward speed $> 0$ inside the cone.
     """
     _checks.check_callable("score_fn", score_fn)
     axis = _checks.check_rank("axis", axis, 1, "[d]")

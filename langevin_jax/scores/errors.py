@@ -1,4 +1,4 @@
-"""Score errors ``E_pi |s_hat - s|^p`` of the constructions in
+r"""Score errors $\mathbb{E}_\pi |\hat s - s|^p$ of the constructions in
 ``langevin_jax.scores.constructions``: Monte Carlo with importance sampling (in log space, via
 [`langevin_jax.metrics.score_error`][langevin_jax.metrics.score_error]), an analytic bound for the
 trap, and the exact values by a 2-D quadrature in float64 that stays finite far below float64's
@@ -23,14 +23,18 @@ if TYPE_CHECKING:  # annotations only: the functions import metrics when called
 
 
 def trap_score_error_log_bound(mu_norm: float, r_out: float, alpha: float, p: float = 2.0) -> float:
-    """Analytic upper bound on ``log E_pi |s_hat - s|^p`` for [`trap_score`][langevin_jax.scores.trap_score], ``pi =
-    N(mu, I)``.
+    r"""Analytic upper bound on $\log \mathbb{E}_\pi |\hat s - s|^p$ for
+    [`trap_score`][langevin_jax.scores.trap_score], $\pi = \mathcal{N}(\mu, I)$.
 
-    ``s_hat - s = b(|x|) ((1 - alpha) x - mu)`` vanishes outside the ball ``|x| < r_out``,
-    where its norm is at most ``|1 - alpha| r_out + |mu|``; and
-    ``pi(|X| < r_out) <= P(<X, mu/|mu|> < r_out) = Phi(r_out - |mu|)``. Hence
-    ``log E <= p log(|1 - alpha| r_out + |mu|) + log Phi(r_out - |mu|)``, computed with
-    ``log_ndtr`` so it stays finite far below float64's range.
+    $\hat s - s = b(|x|) \bigl((1 - \alpha) x - \mu\bigr)$ vanishes outside the ball $|x| < r_\text{out}$,
+    where its norm is at most $|1 - \alpha|\, r_\text{out} + |\mu|$; and
+    $\pi(|X| < r_\text{out}) \le P(\langle X, \mu/|\mu|\rangle < r_\text{out}) = \Phi(r_\text{out} - |\mu|)$. Hence
+
+    $$
+    \log \mathbb{E} \le p \log\bigl(|1 - \alpha|\, r_\text{out} + |\mu|\bigr) + \log \Phi(r_\text{out} - |\mu|),
+    $$
+
+    computed with ``log_ndtr`` so it stays finite far below float64's range.
     """
     log_phi = float(jax.scipy.special.log_ndtr(jnp.asarray(r_out - mu_norm, jnp.float32)))
     return p * math.log(abs(1.0 - alpha) * r_out + mu_norm) + log_phi
@@ -45,10 +49,11 @@ def trap_score_error(
     num_samples: int = 100_000,
     p: float = 2.0,
 ) -> ScoreError:
-    """``E_pi |s_hat - s|^p`` of [`trap_score`][langevin_jax.scores.trap_score] under ``pi = N(mu, I)``.
+    r"""$\mathbb{E}_\pi |\hat s - s|^p$ of [`trap_score`][langevin_jax.scores.trap_score] under
+    $\pi = \mathcal{N}(\mu, I)$.
 
-    Runs plain Monte Carlo under ``pi`` and importance sampling from ``N(r_out mu/|mu|, I)``
-    (centred on the trap's boundary point nearest to ``mu``); returns the estimate with the
+    Runs plain Monte Carlo under $\pi$ and importance sampling from $\mathcal{N}(r_\text{out} \mu/|\mu|, I)$
+    (centred on the trap's boundary point nearest to $\mu$); returns the estimate with the
     smaller relative standard error (a [`langevin_jax.metrics.ScoreError`][langevin_jax.metrics.ScoreError]).
     """
     from langevin_jax import metrics, targets
@@ -70,7 +75,7 @@ def trap_score_error(
 
 
 class _BallMixture(NamedTuple):
-    """Uniform mixture of ``N(x_i, sigma^2 I)``: a proposal covering every memorised ball."""
+    r"""Uniform mixture of $\mathcal{N}(x_i, \sigma^2 I)$: a proposal covering every memorised ball."""
 
     points: jax.Array
     sigma: float
@@ -97,10 +102,11 @@ def memorizing_score_error(
     num_samples: int = 20_000,
     p: float = 2.0,
 ) -> ScoreError:
-    """``E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``pi = N(0, I_d)``.
+    r"""$\mathbb{E}_\pi |\hat s - s|^p$ of [`memorizing_score`][langevin_jax.scores.memorizing_score] under
+    $\pi = \mathcal{N}(0, I_d)$.
 
     Plain Monte Carlo and importance sampling from a uniform mixture of
-    ``N(x_i, (r_out^2 / d) I)`` around the training points; returns the estimate with the
+    $\mathcal{N}\bigl(x_i, (r_\text{out}^2 / d) I\bigr)$ around the training points; returns the estimate with the
     smaller relative standard error (a [`langevin_jax.metrics.ScoreError`][langevin_jax.metrics.ScoreError]).
     """
     from langevin_jax import metrics, targets
@@ -125,7 +131,8 @@ def memorizing_score_error(
 
 
 def _log_bump(r: np.ndarray, a: float, c: float) -> np.ndarray:
-    """``log bump(r; a, c)`` in float64 without underflow (``-inf`` where the bump is 0)."""
+    r"""$\log b(r; a, c)$ of the [`bump`][langevin_jax.scores.bump] in float64 without underflow
+    (``-inf`` where the bump is 0)."""
     u = (c - r) / (c - a)
     out = np.full(np.shape(u), -np.inf)
     inside = (u > 0) & (u < 1)
@@ -145,19 +152,20 @@ def log_ball_error(
     p: float = 2.0,
     num_grid: int = 1500,
 ) -> float:
-    """``log E |b(|Y|) ((1 - alpha) Y + sign * m)|^p`` for ``Y ~ N(m, I_d)``, by quadrature.
+    r"""$\log \mathbb{E} \bigl|b(|Y|) \bigl((1 - \alpha) Y + \text{sign} \cdot m\bigr)\bigr|^p$ for
+    $Y \sim \mathcal{N}(m, I_d)$, by quadrature.
 
-    The expectation only involves ``rho = |Y|`` and the component ``t = <Y, m/|m|>``
-    (``t ~ N(|m|, 1)`` independent of ``q = rho^2 - t^2 ~ chi2_{d-1}``), so it is a 2-D
-    integral over ``rho in (0, r_out)`` and the angle ``theta`` with ``t = rho cos(theta)``,
+    The expectation only involves $\rho = |Y|$ and the component $t = \langle Y, m/|m|\rangle$
+    ($t \sim \mathcal{N}(|m|, 1)$ independent of $q = \rho^2 - t^2 \sim \chi^2_{d-1}$), so it is a 2-D
+    integral over $\rho \in (0, r_\text{out})$ and the angle $\theta$ with $t = \rho \cos\theta$,
     evaluated with a midpoint rule and ``logsumexp`` in float64. It is exact up to the
     quadrature error (checked against Monte Carlo in the tests), and stays finite for
-    errors far below float64's range (``exp(-1000)`` is fine).
+    errors far below float64's range ($e^{-1000}$ is fine).
 
-    Both constructions reduce to it with ``sign = -1``: the trap score under ``N(mu, I)``
-    has ``s_hat - s = b(|x|) ((1 - alpha) x - mu)``, so ``m = mu``; the memorising score's
-    ball around ``x_i`` under ``N(0, I)``, in coordinates ``y = x - x_i ~ N(-x_i, I)``, has
-    ``s_hat - s = b(|y|) ((1 - alpha) y + x_i)``, so ``m = -x_i``. Needs ``d >= 2``.
+    Both constructions reduce to it with $\text{sign} = -1$: the trap score under $\mathcal{N}(\mu, I)$
+    has $\hat s - s = b(|x|) \bigl((1 - \alpha) x - \mu\bigr)$, so $m = \mu$; the memorising score's
+    ball around $x_i$ under $\mathcal{N}(0, I)$, in coordinates $y = x - x_i \sim \mathcal{N}(-x_i, I)$,
+    has $\hat s - s = b(|y|) \bigl((1 - \alpha) y + x_i\bigr)$, so $m = -x_i$. Needs $d \ge 2$.
     """
     from scipy.special import gammaln
 
@@ -196,17 +204,18 @@ def log_ball_error(
 
 def trap_score_error_exact(mu_norm: float, d: int, r_in: float, r_out: float,
                            alpha: float = 1.0, p: float = 2.0) -> float:
-    """``log E_pi |s_hat - s|^p`` of [`trap_score`][langevin_jax.scores.trap_score] under ``N(mu, I_d)`` by quadrature."""
+    r"""$\log \mathbb{E}_\pi |\hat s - s|^p$ of [`trap_score`][langevin_jax.scores.trap_score] under
+    $\pi = \mathcal{N}(\mu, I_d)$ by quadrature."""
     return log_ball_error(mu_norm, d, r_in, r_out, alpha, -1.0, p)
 
 
 def memorizing_score_error_exact(points: ArrayLike, r_in: float | None = None, r_out: float | None = None,
                                  alpha: float | None = None, p: float = 2.0) -> float:
-    """``log E_pi |s_hat - s|^p`` of [`memorizing_score`][langevin_jax.scores.memorizing_score] under ``N(0, I_d)`` by
-    quadrature.
+    r"""$\log \mathbb{E}_\pi |\hat s - s|^p$ of [`memorizing_score`][langevin_jax.scores.memorizing_score] under
+    $\pi = \mathcal{N}(0, I_d)$ by quadrature.
 
     Exact (up to quadrature error) when the points are in general position (disjoint
-    balls): the sum over points of [`log_ball_error`][langevin_jax.scores.log_ball_error] with ``m = -x_i``.
+    balls): the sum over points of [`log_ball_error`][langevin_jax.scores.log_ball_error] with $m = -x_i$.
     """
     pts = np.asarray(points, np.float64)
     d = pts.shape[1]
