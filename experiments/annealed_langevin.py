@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _output
+from experiments import _cli, _output, _plotting
 from langevin_jax import annealing, metrics, targets, theory
 
 NAME = "annealed_langevin"
@@ -333,16 +333,16 @@ def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) 
     return result
 
 
+@_plotting.styled
 def _plot(result: dict, out) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """``out/annealed_langevin.png``: a 3 x 2 grid, 8 inches wide (for the docs): the Gaussian
+    target's KL against kappa and its legend; the mixture's mode-weight error and Sinkhorn
+    divergence against the budget; the final samples and the mixture panels' legend. An infinite
+    bound (the linear schedule: A = inf) is marked at the top edge, not dropped."""
     from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
-    ax = axes[0, 0]
+    fig, axd = _plotting.mosaic([["kl", "kl_key"], ["weights", "sinkhorn"], ["samples", "mix_key"]])
+    ax = axd["kl"]
     rows = result["gaussian"]
     names = list(dict.fromkeys(r["schedule"] for r in rows))
     handles = []
@@ -350,60 +350,74 @@ def _plot(result: dict, out) -> None:
         rs = [r for r in rows if r["schedule"] == name]
         k = [r["kappa"] for r in rs]
         c = f"C{i}"
-        ax.loglog(k, [r["exact_kl_continuous"] for r in rs], "-", c=c)
-        ax.loglog(k, [r["exact_kl_discrete"] for r in rs], "--", c=c)
-        bound = [(r["kappa"], r["bound"]) for r in rs if math.isfinite(r["bound"])]
-        if bound:
-            ax.loglog(*zip(*bound), ":", c=c, lw=2)
+        ax.loglog(*_plotting.finite_points(k, [r["exact_kl_continuous"] for r in rs], log=True), "-", c=c)
+        ax.loglog(*_plotting.finite_points(k, [r["exact_kl_discrete"] for r in rs], log=True), "--", c=c)
+        ax.loglog(*_plotting.finite_points(k, [r["bound"] for r in rs], log=True), ":", c=c, lw=2)
         sim = [(r["kappa"], r["simulated"]["simulated_kl_fit"]) for r in rs if r["simulated"]]
         if sim:
-            ax.loglog(*zip(*sim), "o", c=c, mfc="none")
-        a = rs[0]["action"]
-        handles.append(Line2D([], [], c=c, label=f"{name} (A = {a:.3g})"))
-    handles += [Line2D([], [], c="k", ls="-", label="continuous, exact"),
-                Line2D([], [], c="k", ls="--", label=f"DALMC h={rows[0]['step_size']:.2g}, exact"),
-                Line2D([], [], c="k", ls=":", lw=2, label="bound KL(μ0||N(0,I)) + κA/4"),
-                Line2D([], [], c="k", ls="", marker="o", mfc="none",
-                       label="DALMC simulated: fit KL (incl. ≈d(d+3)/4n)")]
+            ax.loglog(*_plotting.finite_points(*zip(*sim), log=True), "o", c=c, mfc="none", ms=7, mew=1.5)
+        a = _plotting.as_float(rs[0]["action"])
+        handles.append(Line2D([], [], c=c, label=f"{name} (A = {a:.3g})".replace("inf", "∞")))
     ax.set_xlabel("$\\kappa$ (total time $1/\\kappa$)")
     ax.set_ylabel("KL($\\pi$ || Law($Y_{1/\\kappa}$))")
-    ax.set_title("Gaussian target (linear: $A=\\infty$ since $m\\neq0$)", fontsize=9)
-    ax.legend(handles=handles, fontsize=7)
+    ax.set_title("Gaussian target")
+    _plotting.log_ticks(ax, "y")
+    for i, name in enumerate(names):  # A = inf (linear, m != 0): the bound is +inf, marked at the top
+        rs = [r for r in rows if r["schedule"] == name]
+        k = [r["kappa"] for r in rs]
+        _plotting.mark_nonfinite(ax, k, [r["bound"] for r in rs], what=f"{name}: bound", annotate="first",
+                                 why="(A = ∞ since m ≠ 0)" if name == "linear" else "", color=f"C{i}", log=True)
+        for key, what in (("exact_kl_continuous", "KL continuous"), ("exact_kl_discrete", "KL DALMC")):
+            _plotting.mark_nonfinite(ax, k, [r[key] for r in rs], what=f"{name}: {what}", color=f"C{i}", log=True)
+    handles += [Line2D([], [], c="k", ls="-", label="continuous dynamics, exact"),
+                Line2D([], [], c="k", ls="--", label=f"DALMC h = {rows[0]['step_size']:.2g}, exact"),
+                Line2D([], [], c="k", ls=":", lw=2, label="bound KL($\\mu_0$||N(0,I)) + $\\kappa$A/4"),
+                Line2D([], [], c="k", ls="", marker="o", mfc="none", ms=7, mew=1.5,
+                       label="DALMC simulated: fit KL\n(includes a bias ≈ d(d+3)/4n)")]
+    axd["kl_key"].axis("off")
+    axd["kl_key"].legend(handles=handles, loc="center", title="Gaussian target (left)")
 
     mix = result["mixture"]
     mrows = mix["rows"]
     b = [r["budget"] for r in mrows]
-    ax = axes[0, 1]
-    for key, marker in (("plain", "s-"), ("annealed", "o-")):
-        ax.errorbar(b, [r[key]["weight_error"] for r in mrows],
-                    [r[key]["weight_error_se"] for r in mrows], fmt=marker,
-                    label=f"{key} Langevin")
+    look = dict(plain=dict(fmt="s-", color="C0"), annealed=dict(fmt="o-", color="C1"))
+    ax = axd["weights"]
+    for key in ("plain", "annealed"):
+        ax.errorbar(b, [r[key]["weight_error"] for r in mrows], [r[key]["weight_error_se"] for r in mrows],
+                    label=f"{key} Langevin", capsize=3, **look[key])
     ax.plot(b, [min(r["weight_error_bound"], 1.0) for r in mrows], "k:",
-            label="$\\sqrt{\\kappa A/8}$ (continuous dynamics)")
+            label="$\\sqrt{\\kappa A/8}$ (continuous dynamics; at most 1)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("score evaluations per chain")
     ax.set_ylabel("mode-weight error (TV)")
-    ax.legend(fontsize=7)
-    ax = axes[1, 0]
-    for key, marker in (("plain", "s-"), ("annealed", "o-")):
-        ax.loglog(b, [r[key]["sinkhorn"] for r in mrows], marker, label=f"{key} Langevin")
-    ax.axhline(mix["sinkhorn_noise_floor"], ls=":", c="gray",
-               label="two target samples (one draw)")
+    ax.set_title("mixture: mode weights")
+    ax = axd["sinkhorn"]
+    for key in ("plain", "annealed"):
+        ys = [r[key]["sinkhorn"] for r in mrows]
+        ax.loglog(*_plotting.finite_points(b, ys, log=True), look[key]["fmt"], color=look[key]["color"])
+        _plotting.mark_nonfinite(ax, b, ys, what=f"{key} Sinkhorn", color=look[key]["color"], log=True)
+    ax.axhline(mix["sinkhorn_noise_floor"], ls=":", c="gray", label="two target samples (one draw)")
     ax.set_xlabel("score evaluations per chain")
     ax.set_ylabel("Sinkhorn divergence to $\\pi$")
-    ax.legend(fontsize=7)
-    ax = axes[1, 1]
+    ax.set_title("mixture: Sinkhorn divergence")
+    for ax in (axd["weights"], axd["sinkhorn"]):
+        _plotting.log_ticks(ax, "x", b)
+        _plotting.log_ticks(ax, "y")
+    key_handles = axd["weights"].get_legend_handles_labels()[0] + axd["sinkhorn"].get_legend_handles_labels()[0]
+    axd["mix_key"].axis("off")
+    axd["mix_key"].legend(handles=key_handles, loc="center", title="mixture (left and above)")
+
+    ax = axd["samples"]
     final, ref = result["_final_samples"], result["_reference"]
-    ax.scatter(ref[:, 0], ref[:, 1], s=2, c="gray", alpha=0.4, label="target")
-    ax.scatter(final["plain"][:, 0], final["plain"][:, 1] + 6, s=2, c="C0",
-               label="plain (shifted up 6)")
-    ax.scatter(final["annealed"][:, 0], final["annealed"][:, 1] - 6, s=2, c="C1",
-               label="annealed (shifted down 6)")
-    ax.set_title(f"final samples, {mrows[-1]['budget']} score evaluations; "
-                 f"weights {mix['weights']}", fontsize=9)
-    ax.legend(fontsize=7, markerscale=4)
-    _output.save_figure(fig, out / f"{NAME}.png")
+    # three groups, shifted apart vertically; named on the y axis (no legend over the points)
+    ax.scatter(ref[:, 0], ref[:, 1], s=2, c="gray", alpha=0.4)
+    ax.scatter(final["plain"][:, 0], final["plain"][:, 1] + 6, s=2, c=look["plain"]["color"])
+    ax.scatter(final["annealed"][:, 0], final["annealed"][:, 1] - 6, s=2, c=look["annealed"]["color"])
+    ax.set_yticks([6, 0, -6], ["plain\n($x_2$ + 6)", "target", "annealed\n($x_2$ − 6)"])
+    ax.set_xlabel("$x_1$")
+    ax.set_title(f"final samples, {mrows[-1]['budget']} evaluations")
+    _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
 def _bound_note(result: dict) -> str:

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _output
+from experiments import _cli, _output, _plotting
 from langevin_jax import metrics, scores
 
 NAME = "cone_escape"
@@ -116,25 +116,27 @@ def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) 
     return dict(curves=curves)
 
 
+@_plotting.styled
 def _plot(result, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    """``out/cone_escape.png``: two panels side by side (8 inches wide, for the docs), the fraction
+    of chains escaped along time, 1-D starts and 2-D cones."""
+    fig, axes = _plotting.subplots(1, 2, row_height=3.4, sharey=True)
     for c in result["curves"]:
         ax = axes[0] if c["d"] == 1 else axes[1]
-        label = (f"R={c['start']}" if c["d"] == 1 else f"theta={c['half_angle']}") + \
-            f" (err {c['score_error']:.2g})"
-        ax.plot(c["times"], c["fraction_escaped"], label=label)
-    axes[0].set_title("1-D: half-line x >= R")
-    axes[1].set_title("2-D: cone of half-angle theta")
+        label = (f"R = {c['start']:g}" if c["d"] == 1 else f"θ = {c['half_angle']:g}") + \
+            f" ({c['score_error']:.2g})"
+        t, f = _plotting.finite_points(c["times"], c["fraction_escaped"])
+        line, = ax.plot(t, f, label=label)
+        _plotting.mark_nonfinite(ax, c["times"], c["fraction_escaped"], what="fraction escaped",
+                                 color=line.get_color())
+    axes[0].set_title("1-D: half-line x ≥ R")
+    axes[1].set_title("2-D: cone of half-angle θ")
     axes[0].set_ylabel("fraction escaped")
-    for ax in axes:
+    axes[0].set_ylim(-0.03, 1.03)
+    for ax, title in zip(axes, ("start R (score error)", "half-angle θ (score error)")):
         ax.set_xlabel("time t = k h")
-        ax.legend(fontsize=7)
-    _output.save_figure(fig, out / f"{NAME}.png")
+        ax.legend(title=title, loc="upper left")
+    _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
 def _markdown(config: Config, result: dict) -> str:

@@ -281,58 +281,69 @@ def level_probe(config: Config, target, schedule, eps_fn, exact_eps, key, num_ch
                 kl_fit_bias=metrics.gaussian_fit_kl_bias(config.d, num_chains))
 
 
+@_plotting.styled
 def plot(result: dict, out: Path, config: Config) -> None:
-    """``out/diffusion_vs_langevin.png``: Sinkhorn and KL per sampler, the training loss and
-    the outputs of trial 0."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """``out/diffusion_vs_langevin.png``, a 2 x 2 grid 8 inches wide (for the docs): Sinkhorn and
+    KL per sampler (bars), the outputs of trial 0 and their legend."""
     # the starts keep their colours of the memorisation figures (_plotting.START_STYLE)
     colors = dict(ddpm="tab:purple", ncsn="tab:brown", pc="tab:pink",
                   **{f"langevin_{s}": _plotting.start_color(s) for s in STARTS})
     shown = [m for m in PLOT_METHODS if m in result["methods"]]  # (results of before NCSN and PC have neither)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    ax = axes[0]
-    ms = [m for m in shown if result["methods"][m]["sinkhorn_mean"] is not None]
-    ax.bar(range(len(ms)), [result["methods"][m]["sinkhorn_mean"] for m in ms],
-           yerr=[np.nan if result["methods"][m]["sinkhorn_std"] is None else result["methods"][m]["sinkhorn_std"]
-                 for m in ms], color=[colors[m] for m in ms], capsize=4)
-    ax.axhline(result["reference"]["sinkhorn_pi_vs_pi_mean"], color="k", ls=":", label=r"$\pi$ vs $\pi$ floor")
-    ax.set_xticks(range(len(ms)), [m.replace("langevin_", "ULA ") for m in ms], fontsize=8)
-    ax.set_ylabel(f"Sinkhorn divergence to $\\pi$ (blur {config.blur})")
-    ax.legend(fontsize=7)
-    ax = axes[1]
+    name = lambda m: m.replace("langevin_", "ULA\n")  # noqa: E731 - two short lines: the labels never collide
+    fig, axd = _plotting.mosaic([["sk", "kl"], ["xy", "key"]], row_height=3.2, extra_height=0.4)
+    ax = axd["sk"]
+    value = lambda m, k: _plotting.as_float(result["methods"][m][k])  # noqa: E731 (None: NaN)
+    ax.bar(range(len(shown)), [np.nan_to_num(value(m, "sinkhorn_mean"), nan=0.0, posinf=0.0) for m in shown],
+           yerr=[value(m, "sinkhorn_std") for m in shown], color=[colors[m] for m in shown], capsize=4)
+    ax.axhline(_plotting.as_float(result["reference"]["sinkhorn_pi_vs_pi_mean"]), color="k", ls=":", lw=1.2)
+    ax.set_xticks(range(len(shown)), [name(m) for m in shown])
+    ax.set_ylabel(f"Sinkhorn divergence to $\\pi$ (blur {config.blur:g})")
+    ax.set_title("Sinkhorn divergence")
+    _plotting.mark_nonfinite(ax, range(len(shown)), [value(m, "sinkhorn_mean") for m in shown], what="Sinkhorn")
+    ax = axd["kl"]
     if result["methods"]["ddpm"]["kl_mean"] is not None:
-        nan = lambda v: np.nan if v is None else v  # noqa: E731 - an infinite KL (collapsed fit) has no std
-        ax.bar(range(len(shown)), [nan(result["methods"][m]["kl_mean"]) for m in shown],
-               yerr=[nan(result["methods"][m]["kl_std"]) for m in shown], color=[colors[m] for m in shown],
-               capsize=4)
-        ax.axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL = 0")
+        kls = [value(m, "kl_mean") for m in shown]
+        ax.bar(range(len(shown)), [v if np.isfinite(v) and v > 0 else np.nan for v in kls],
+               yerr=[value(m, "kl_std") for m in shown], color=[colors[m] for m in shown], capsize=4)
+        ax.axhline(_plotting.as_float(result["reference"]["kl_fit_bias"]), color="k", ls=":", lw=1.2)
         ax.set_yscale("log")
         _plotting.log_ticks(ax, "y")
-        ax.set_xticks(range(len(shown)), [m.replace("langevin_", "ULA ") for m in shown], fontsize=8)
+        ax.set_xticks(range(len(shown)), [name(m) for m in shown])
         ax.set_ylabel(r"Gaussian-fit KL to $\pi$")
-        ax.legend(fontsize=7)
+        ax.set_title("Gaussian-fit KL")
+        _plotting.mark_nonfinite(ax, range(len(shown)), kls, what="KL", log=True,
+                                 why="(a collapsed fit)")
     else:
         ax.axis("off")
-    ax = axes[2]
+        ax.text(0.5, 0.5, "no Gaussian-fit KL\n(mixture target)", ha="center", va="center", transform=ax.transAxes)
+    ax = axd["xy"]
     tr = np.asarray(result["train_xy"])
-    ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training pts")
+    ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training points")
     for m in shown:
         xy = np.asarray(result["example_final_xy"][m])
         if xy.size:
-            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[m], alpha=0.6, label=m,
+            ax.scatter(xy[:, 0], xy[:, 1], s=3, color=colors[m], alpha=0.6, label=m.replace("langevin_", "ULA "),
                        zorder=_plotting.START_STYLE.get(m.removeprefix("langevin_"), {}).get("zorder", 2))
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.set_title("trial 0, outputs (first 2 coordinates)", fontsize=8)
-    ax.legend(fontsize=6, markerscale=2)
-    fig.suptitle(f"One denoiser (levels {config.training.min_level}..{config.training.max_level}): the reverse "
-                 f"samplers (DDPM, NCSN, PC) and ULA with its level-{config.score_level} score; {config.target} target, "
-                 f"d = {config.d}", fontsize=9)
-    _output.save_figure(fig, Path(out) / f"{NAME}.png")
+    ax.set_title("trial 0 outputs (first 2 coordinates)")
+    # the legends, out of the data: the dotted reference lines of the bar charts, the outputs' colours
+    from matplotlib.lines import Line2D
+
+    key = axd["key"]
+    key.axis("off")
+    dotted = [Line2D([], [], color="k", ls=":", lw=1.2, label=r"$\pi$ vs $\pi$ floor (Sinkhorn)")]
+    if result["methods"]["ddpm"]["kl_mean"] is not None:
+        dotted.append(Line2D([], [], color="k", ls=":", lw=1.2, label="fit bias at KL = 0 (KL)"))
+    key.add_artist(key.legend(handles=dotted, loc="upper center", title="dotted lines (above)"))
+    dots = [Line2D([], [], ls="none", marker="o", ms=7, mfc="none", mec="k", label="training points")]
+    dots += [Line2D([], [], ls="none", marker="o", ms=5, color=colors[m], label=m.replace("langevin_", "ULA "))
+             for m in shown if np.asarray(result["example_final_xy"][m]).size]
+    key.legend(handles=dots, loc="lower center", ncol=2, title="outputs (left)")
+    _plotting.suptitle(fig, f"One denoiser (levels {config.training.min_level}..{config.training.max_level}): the "
+                            f"reverse samplers (DDPM, NCSN, PC) and ULA with its level-{config.score_level} score; "
+                            f"{config.target} target, d = {config.d}")
+    _output.save_figure(fig, Path(out) / f"{NAME}.png", tight=False)
 
 
 def _markdown(config: Config, payload: dict) -> str:

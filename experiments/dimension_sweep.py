@@ -217,37 +217,55 @@ def run(config: Config, key: jax.Array) -> dict:
     return dict(robustness=robustness, optimal_step=optimal)
 
 
+@_plotting.styled
 def _plot(result, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """``out/dimension_sweep.png``: a 2 x 2 grid, 8 inches wide (for the docs): (a) the score
+    errors, (b) the KL of ULA with each score, (c) the optimal step size, all against d; the
+    fourth slot holds (b)'s legend."""
     rob = result["robustness"]["rows"]
     opt = result["optimal_step"]["rows"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    fig, axes = _plotting.subplots(2, 2, row_height=3.1)
+    ax_err, ax_kl, ax_h, ax_key = axes.flat
     ds = [r["d"] for r in rob]
-    axes[0].plot(ds, [r["trap_score_error_log10"] for r in rob], "o-", label="trap")
-    axes[0].plot(ds, [r["memo_score_error_log10"] for r in rob], "s-", label="memorising")
-    axes[0].set_ylabel("log10 score error")
-    axes[1].semilogy(ds, [r["kl_trap"] for r in rob], "o-", label="trap score")
-    axes[1].semilogy(ds, [r["kl_trap_true_score"] for r in rob], "o--", label="true score (trap target)")
+    for key, fmt, label in (("trap_score_error_log10", "o-", "trap"), ("memo_score_error_log10", "s-", "memorising")):
+        ax_err.plot(*_plotting.finite_points(ds, [r[key] for r in rob]), fmt, label=label)
+        _plotting.mark_nonfinite(ax_err, ds, [r[key] for r in rob], what=f"{label} error")
+    ax_err.set_ylabel("$\\log_{10}$ score error")
+    ax_err.set_title("(a) score error")
+    ax_err.legend(loc="lower left")
+    series = [("kl_trap", dict(fmt="o-", c="C0"), "trap score"),
+              ("kl_trap_true_score", dict(fmt="o--", c="C1"), "true score (trap's target)")]
+    for key, look, label in series:
+        ax_kl.semilogy(*_plotting.finite_points(ds, [r[key] for r in rob], log=True), look["fmt"], c=look["c"],
+                       label=label)
     # the memorising score's starts in their colours of the memorisation figures
     for s in ("train", "fresh"):
-        axes[1].semilogy(ds, [r[f"kl_memo_{s}"] for r in rob], label=f"memorising, {s} start",
-                         **_plotting.START_STYLE[s])
-    axes[1].set_ylabel("Gaussian-fit KL to pi")
+        ax_kl.semilogy(*_plotting.finite_points(ds, [r[f"kl_memo_{s}"] for r in rob], log=True),
+                       label=f"memorising score, {s} start", **_plotting.START_STYLE[s])
+    ax_kl.set_ylabel("Gaussian-fit KL to $\\pi$")
+    ax_kl.set_title("(b) KL after ULA")
+    _plotting.log_ticks(ax_kl, "y")
+    for key in ("kl_trap", "kl_trap_true_score", "kl_memo_train", "kl_memo_fresh"):
+        _plotting.mark_nonfinite(ax_kl, ds, [r[key] for r in rob], what=key, log=True)
     od = [r["d"] for r in opt]
-    axes[2].loglog(od, [r["h_star_closed_form"] for r in opt], "o-", label="closed form")
-    axes[2].loglog(od, [r["h_star_simulated"] for r in opt], "x--", label="simulated chains")
-    axes[2].set_ylabel("optimal step size h*")
+    ax_h.loglog(*_plotting.finite_points(od, [r["h_star_closed_form"] for r in opt], log=True), "o-",
+                label="closed form")
+    # the simulated optimum nearly equals the closed form: a cross drawn over the circle
+    ax_h.loglog(*_plotting.finite_points(od, [r["h_star_simulated"] for r in opt], log=True), "x--", ms=8, mew=1.5,
+                label="simulated chains")
+    ax_h.set_ylabel("optimal step size h*")
+    ax_h.set_title("(c) optimal step size")
     # labels at the swept d and at 1-2-5 steps of h*: the default log labels collided
-    _plotting.log_ticks(axes[2], "x", od)
-    _plotting.log_ticks(axes[2], "y")
-    for ax in axes:
+    _plotting.log_ticks(ax_h, "x", od)
+    _plotting.log_ticks(ax_h, "y")
+    for key in ("h_star_closed_form", "h_star_simulated"):
+        _plotting.mark_nonfinite(ax_h, od, [r[key] for r in opt], what=key, log=True)
+    ax_h.legend(loc="lower left")
+    for ax in (ax_err, ax_kl, ax_h):
         ax.set_xlabel("d")
-        ax.legend(fontsize=7)
-    _output.save_figure(fig, out / f"{NAME}.png")
+    ax_key.axis("off")
+    ax_key.legend(*ax_kl.get_legend_handles_labels(), loc="center", title="(b): ULA with the")
+    _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
 def _markdown(config: Config, result: dict) -> str:

@@ -30,7 +30,7 @@ import numpy as np
 import tyro
 
 import langevin_jax as lj
-from experiments import _cli, _output
+from experiments import _cli, _output, _plotting
 from langevin_jax import gaussian_dsm as gd
 from langevin_jax import targets, theory
 
@@ -394,66 +394,69 @@ def run(config: Config, key: jax.Array) -> dict:
                 timings=dict(three_way_seconds=t_three, closed_form_sweeps_seconds=t_closed))
 
 
+@_plotting.styled
 def _plot(result: dict, out) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    # (0, 0) three-way
-    ax = axes[0, 0]
+    """``out/gaussian_dsm.png``, 8 inches wide (for the docs), four rows: (a) the three-way check
+    (full width); (b) W2 against sigma per eta, (c) sigma*(eta) per anisotropy; (d) W2 against
+    n, (e) W2 against sigma at finite n; (f) W2 against K and its legend."""
+    fig, axd = _plotting.mosaic([["tw", "tw"], ["sig", "opt"], ["n", "nsig"], ["k", "kkey"]], row_height=2.9)
+    # (a) three-way
+    ax = axd["tw"]
     rows = result["three_way"]
     x = np.arange(len(rows))
     ax.plot(x - 0.15, [r["formula_w2"] for r in rows], "k_", ms=14, mew=2, label="kernel formula")
     ax.plot(x, [r["exact_w2"] for r in rows], "o", c="C0", label="exact Bures (matrices)")
     ax.errorbar(x + 0.15, [r["simulated_w2"] for r in rows],
-                [2 * r["simulated_w2_se"] for r in rows], fmt="s", c="C1", ms=4,
+                [2 * _plotting.as_float(r["simulated_w2_se"]) for r in rows], fmt="s", c="C1", ms=4,
                 label="ULA chains (fit, debiased) ± 2 SE")
-    ax.plot(x + 0.15, [r["simulated_w2_raw"] for r in rows], "x", c="C3", ms=5,
+    ax.plot(x + 0.15, [r["simulated_w2_raw"] for r in rows], "x", c="C3", ms=6,
             label="ULA chains, raw fit")
     ax.set_xticks(x)
     ax.set_xticklabels([f"a={r['a']:g}\nn={'∞' if r['num_samples'] is None else r['num_samples']}"
                         f"\nk={r['num_ula_steps']}" + ("" if r["num_dsm_steps"] is None
                                                        else f"\nK={r['num_dsm_steps']}")
-                        for r in rows], fontsize=7)
+                        for r in rows])
+    ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_ylabel("W2 to the data law")
-    ax.set_title(f"three-way check (d={rows[0]['d']})", fontsize=10)
-    ax.legend(fontsize=7)
-    # (0, 1) W2 vs sigma, one exponent
-    ax = axes[0, 1]
+    ax.set_title(f"(a) three-way check (d = {rows[0]['d']}), one setting per column")
+    _plotting.make_room(ax, "top", 0.3)  # a band above the points for the legend
+    ax.legend(loc="upper center", ncol=2)
+    for key, what in (("formula_w2", "formula"), ("exact_w2", "exact"), ("simulated_w2", "simulated")):
+        _plotting.mark_nonfinite(ax, x, [r[key] for r in rows], what=what)
+    # (b) W2 vs sigma, one exponent
+    ax = axd["sig"]
     sweep_a = result["n_sweep"]["a"]
     curve = next(c for c in result["sigma_sweep"]["curves"] if c["a"] == sweep_a)
     opt = next(o for o in result["optimum_vs_anisotropy"] if o["a"] == sweep_a)
     for j, eta in enumerate(curve["etas"]):
-        w = np.asarray(curve["w2"][j], float)
-        ax.loglog(curve["sigmas"], w, c=f"C{j}", label=f"η={eta:g}")
-        ax.plot(opt["sigma_star"][j], opt["w2_star"][j], "o", c=f"C{j}", mfc="none")
+        w = np.asarray([_plotting.as_float(v) for v in curve["w2"][j]])
+        ax.loglog(curve["sigmas"], w, c=f"C{j}", label=f"η = {eta:g}")
+        ax.plot(opt["sigma_star"][j], opt["w2_star"][j], "o", c=f"C{j}", mfc="none", ms=7)
     ax.set_xlabel("DSM noise σ")
     ax.set_ylabel("W2 (population, stationary)")
-    ax.set_title(f"a={sweep_a:g}: W2(σ) per η; o = σ*(η) by gradient descent", fontsize=10)
-    ax.legend(fontsize=7)
-    # (0, 2) sigma* vs eta per exponent
-    ax = axes[0, 2]
+    ax.set_title(f"(b) a = {sweep_a:g}: W2(σ); ○ = σ*(η)")
+    ax.legend(loc="upper left")
+    _plotting.log_ticks(ax, "y")
+    # (c) sigma* vs eta per exponent
+    ax = axd["opt"]
     for j, o in enumerate(result["optimum_vs_anisotropy"]):
-        ax.semilogx(o["etas"], o["sigma_star"], "o-", c=f"C{j}", label=f"a={o['a']:g}")
-        ax.plot(o["etas"], o["sigma_star_grid"], "+", c="k")
+        ax.semilogx(o["etas"], o["sigma_star"], "o-", c=f"C{j}", label=f"a = {o['a']:g}")
+        ax.plot(o["etas"], o["sigma_star_grid"], "+", c="k", ms=8)
     etas = np.asarray(result["optimum_vs_anisotropy"][0]["etas"])
     ax.plot(etas, np.sqrt(etas), "k:", label="√η")
     ax.set_xlabel("ULA step η")
     ax.set_ylabel("σ*(η)")
-    ax.set_title(f"optimal noise vs step, by anisotropy (d={result['sigma_sweep']['d']}; "
-                 "+ = grid)", fontsize=10)
-    ax.legend(fontsize=7)
-    # (1, 0) W2 vs n
-    ax = axes[1, 0]
+    ax.set_title(f"(c) optimal noise, d = {result['sigma_sweep']['d']}; + = grid")
+    _plotting.log_ticks(ax, "x", etas)
+    ax.legend(loc="upper left")
+    # (d) W2 vs n
+    ax = axd["n"]
     ns = result["n_sweep"]
     nvals = [r["num_samples"] for r in ns["rows"]]
     for j, s in enumerate(ns["rows"][0]["sigmas"]):
         rms = np.asarray([r["exact_rms_w2"][j] for r in ns["rows"]], float)
         se = np.asarray([r["exact_w2_sq_se"][j] for r in ns["rows"]], float) / (2 * rms)
-        ax.errorbar(nvals, rms, 2 * se, fmt="o", c=f"C{j}", ms=4,
-                    label=f"σ={s:g}: exact, RMS over datasets")
+        ax.errorbar(nvals, rms, 2 * se, fmt="o", c=f"C{j}", ms=4, label=f"σ = {s:g}")
         ok = [n >= 2 * ns["d"] for n in nvals]
         ax.plot(np.asarray(nvals)[ok],
                 np.asarray([r["expected_formula_w2"][j] for r in ns["rows"]], float)[ok],
@@ -462,35 +465,45 @@ def _plot(result: dict, out) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("number of samples n")
-    ax.set_ylabel("W2")
-    ax.set_title(f"vs n (a={ns['a']:g}, d={ns['d']}, η={ns['eta']:g}); — 1/n formula (n≥2d), "
-                 "⋯ n=∞", fontsize=9)
-    ax.legend(fontsize=7)
-    # (1, 1) W2 vs sigma at finite n
-    ax = axes[1, 1]
+    ax.set_ylabel("W2 (exact, RMS over datasets)")
+    ax.set_title(f"(d) vs n (a = {ns['a']:g}, d = {ns['d']}, η = {ns['eta']:g})")
+    _plotting.log_ticks(ax, "x", nvals)
+    _plotting.log_ticks(ax, "y")
+    _plotting.make_room(ax, "bottom", 0.38)
+    from matplotlib.lines import Line2D
+
+    handles = ax.get_legend_handles_labels()[0] + [
+        Line2D([], [], c="k", ls="-", label="1/n formula (n ≥ 2d)"), Line2D([], [], c="k", ls=":", label="n = ∞")]
+    ax.legend(handles=handles, loc="lower left", ncol=3, columnspacing=0.8, handletextpad=0.3)
+    # (e) W2 vs sigma at finite n
+    ax = axd["nsig"]
     for j, c in enumerate(ns["sigma_curves"]):
-        lbl = "n=∞ (kernel)" if c["num_samples"] is None else f"n={c['num_samples']}"
+        lbl = "n = ∞ (kernel)" if c["num_samples"] is None else f"n = {c['num_samples']}"
         ax.loglog(c["sigmas"], c["rms_w2"], c=f"C{j}", label=lbl)
-        ax.plot(c["sigma_star_grid"], c["w2_star_grid"], "v", c=f"C{j}")
+        ax.plot(c["sigma_star_grid"], c["w2_star_grid"], "v", c=f"C{j}", ms=7)
     ax.set_xlabel("DSM noise σ")
     ax.set_ylabel("W2 (exact, RMS over datasets)")
-    ax.set_title(f"finite n moves σ* up (η={ns['eta']:g}); ▼ = grid optimum", fontsize=10)
-    ax.legend(fontsize=7)
-    # (1, 2) W2 vs K
-    ax = axes[1, 2]
+    ax.set_title(f"(e) finite n moves σ* up (η = {ns['eta']:g}); ▼ = σ*")
+    _plotting.log_ticks(ax, "y")
+    ax.legend(loc="upper left")
+    # (f) W2 vs K, its legend beside it
+    ax = axd["k"]
     ks = result["k_sweep"]
     for j, c in enumerate(ks["curves"]):
-        ax.loglog(ks["dsm_steps"], c["population_w2"], "o-", c=f"C{j}", ms=3,
-                  label=f"γ={c['gamma']:g}, n=∞")
-        ax.loglog(ks["dsm_steps"], c["empirical_w2"], "s--", c=f"C{j}", ms=3,
-                  label=f"γ={c['gamma']:g}, n={ks['num_samples']}")
-    ax.axhline(ks["minimiser_population_w2"], c="k", ls=":", label="K=∞, n=∞")
-    ax.axhline(ks["minimiser_empirical_w2"], c="gray", ls=":", label=f"K=∞, n={ks['num_samples']}")
+        ax.loglog(ks["dsm_steps"], c["population_w2"], "o-", c=f"C{j}", ms=4,
+                  label=f"γ = {c['gamma']:g}, n = ∞")
+        ax.loglog(ks["dsm_steps"], c["empirical_w2"], "s--", c=f"C{j}", ms=4,
+                  label=f"γ = {c['gamma']:g}, n = {ks['num_samples']}")
+    ax.axhline(ks["minimiser_population_w2"], c="k", ls=":", label="K = ∞, n = ∞")
+    ax.axhline(ks["minimiser_empirical_w2"], c="gray", ls=":", label=f"K = ∞, n = {ks['num_samples']}")
     ax.set_xlabel("DSM gradient steps K")
     ax.set_ylabel("W2")
-    ax.set_title(f"vs K (σ={ks['sigma']:g}, η={ks['eta']:g})", fontsize=10)
-    ax.legend(fontsize=7)
-    _output.save_figure(fig, out / f"{NAME}.png")
+    ax.set_title(f"(f) vs K (σ = {ks['sigma']:g}, η = {ks['eta']:g})")
+    _plotting.log_ticks(ax, "x", ks["dsm_steps"])
+    _plotting.log_ticks(ax, "y")
+    axd["kkey"].axis("off")
+    axd["kkey"].legend(*ax.get_legend_handles_labels(), loc="center", ncol=2, title="(f): step size γ, samples n")
+    _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
 def _markdown(config: Config, result: dict) -> str:

@@ -141,54 +141,64 @@ def run(config: Config, key: jax.Array, cache: Optional[_output.PartCache] = Non
     )
 
 
+@_plotting.styled
 def plot(result: dict, out: Path, config: Config) -> None:
-    """``out/memorization.png``: the KL (Gaussian target) and Sinkhorn curves per start, the
-    training loss and the final chains of trial 0."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """``out/memorization.png``, 8 inches wide (for the docs), a 2 x 2 grid: the KL (Gaussian
+    target) and Sinkhorn curves per start, the training loss and the final chains of trial 0
+    (the mixture has no KL: its fourth slot holds the legend)."""
     # one look per start in every figure (_plotting.START_STYLE); vanilla dashed with hollow
     # markers and drawn on top, so it shows where it coincides with fresh
     style = _plotting.START_STYLE
     has_kl = result["curves"]["train"]["kl_mean"] is not None
-    fig, axes = plt.subplots(1, 4 if has_kl else 3, figsize=(17 if has_kl else 13, 3.6))
-    ax_iter = list(axes[:2] if has_kl else axes[:1])
+    layout = [["kl", "sk"], ["loss", "xy"]] if has_kl else [["sk", "loss"], ["xy", "key"]]
+    fig, axd = _plotting.mosaic(layout, row_height=3.1, extra_height=0.9 if has_kl else 0.5)
     if has_kl:
+        ax = axd["kl"]
         its = result["iterations"]
         for s in STARTS:
-            m, sd = np.asarray(result["curves"][s]["kl_mean"]), np.asarray(result["curves"][s]["kl_std"])
-            axes[0].plot(its, m, label=s, markevery=max(1, len(its) // 10), **style[s])
-            axes[0].fill_between(its, m - sd, m + sd, color=style[s]["color"], alpha=0.15, lw=0, zorder=1)
-        axes[0].axhline(result["reference"]["kl_fit_bias"], color="k", ls=":", label="fit bias at KL=0")
-        axes[0].set_yscale("log")
-        axes[0].set_ylabel("Gaussian-fit KL to $\\pi$")
-        _plotting.log_ticks(axes[0], "y")
-    ax = ax_iter[-1]
+            m = np.asarray([_plotting.as_float(v) for v in result["curves"][s]["kl_mean"]])
+            sd = np.asarray([_plotting.as_float(v) for v in result["curves"][s]["kl_std"]])
+            ax.plot(its, m, label=s, markevery=max(1, len(its) // 10), **style[s])
+            ax.fill_between(its, m - sd, m + sd, color=style[s]["color"], alpha=0.15, lw=0, zorder=1)
+        ax.set_yscale("log")
+        ax.axhline(_plotting.as_float(result["reference"]["kl_fit_bias"]), color="k", ls=":", lw=1.2)
+        ax.set_ylabel("Gaussian-fit KL to $\\pi$")
+        ax.set_xlabel("Langevin iteration")
+        ax.set_title("KL along the chains")
+        _plotting.log_ticks(ax, "y")
+        # (last: it fixes the y-limits) an infinite KL is marked, not dropped: at iteration 0 the fresh
+        # and train chains sit on num_seeds distinct points, too few for a non-singular Gaussian fit
+        _plotting.mark_nonfinite_series(
+            ax, its, {s: result["curves"][s]["kl_mean"] for s in STARTS}, {s: style[s]["color"] for s in STARTS},
+            what="KL", log=True, why=lambda x: (f"at iteration 0: {config.num_seeds} distinct starts\n"
+                                                f"< d = {config.d}, a singular fit") if x == 0 else "")
+    ax = axd["sk"]
     its = np.asarray(result["sinkhorn_iterations"], float)
     dodge = 0.012 * (its[-1] - its[0])  # coinciding error bars side by side, not on top of each other
     for i, s in enumerate(STARTS):
-        m, sd = np.asarray(result["curves"][s]["sinkhorn_mean"]), np.asarray(result["curves"][s]["sinkhorn_std"])
+        m = np.asarray([_plotting.as_float(v) for v in result["curves"][s]["sinkhorn_mean"]])
+        sd = np.asarray([_plotting.as_float(v) for v in result["curves"][s]["sinkhorn_std"]])
         ax.errorbar(its + (i - 1) * dodge, m, sd, capsize=3, label=s, **style[s])
-    ax.axhline(result["reference"]["sinkhorn_pi_vs_pi_mean"], color="k", ls=":", label="$\\pi$ vs $\\pi$")
-    ax.set_ylabel(f"Sinkhorn divergence (blur {config.blur})")
-    for a in ax_iter:
-        a.set_xlabel("Langevin iteration")
-        a.legend(fontsize=7)
-    ax = axes[-2]
+    ax.axhline(_plotting.as_float(result["reference"]["sinkhorn_pi_vs_pi_mean"]), color="k", ls=":", lw=1.2)
+    ax.set_ylabel(f"Sinkhorn divergence (blur {config.blur:g})")
+    ax.set_xlabel("Langevin iteration")
+    ax.set_title("Sinkhorn divergence to $\\pi$")
+    _plotting.mark_nonfinite_series(ax, its, {s: result["curves"][s]["sinkhorn_mean"] for s in STARTS},
+                                    {s: style[s]["color"] for s in STARTS}, what="Sinkhorn",
+                                    why="")
+    ax = axd["loss"]
     every = result["loss_history_every"]
-    hist = np.asarray(result["loss_history"])
-    ax.plot(np.arange(len(hist)) * every, hist, lw=0.7)
+    hist = np.asarray(result["loss_history"], float)
+    ax.plot(np.arange(len(hist)) * every, hist, lw=0.8)
     ax.set_yscale("log")
     _plotting.log_ticks(ax, "y")
-    _plotting.count_ticks(ax, "x")
+    _plotting.step_ticks(ax, "x")
     ax.set_xlabel("training step")
     ax.set_ylabel("epsilon loss")
-    ax.set_title(f"levels {config.training.min_level}..{config.training.max_level}", fontsize=8)
-    ax = axes[-1]
+    ax.set_title(f"training loss (levels {config.training.min_level}..{config.training.max_level})")
+    ax = axd["xy"]
     tr = np.asarray(result["train_xy"])
-    ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training pts")
+    ax.scatter(tr[:, 0], tr[:, 1], s=25, facecolors="none", edgecolors="k", lw=0.6, label="training points")
     for s in STARTS:
         xy = np.asarray(result["example_final_xy"][s])
         if xy.size:
@@ -196,12 +206,22 @@ def plot(result: dict, out: Path, config: Config) -> None:
                        zorder=style[s]["zorder"])
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.set_title("trial 0, final chains (first 2 coords)", fontsize=8)
-    ax.legend(fontsize=6, markerscale=2)
-    fig.suptitle(f"Learned score, {config.target} target, d = {config.d}, width {config.training.model.width}, "
-                 f"{config.training.num_steps} training steps on {config.num_train} x {config.duplicates} points",
-                 fontsize=9)
-    _output.save_figure(fig, Path(out) / f"{NAME}.png")
+    ax.set_title("trial 0: final chains (dots, by start)\nand training points (○); first 2 coordinates")
+    # the starts' legend, once for every panel: above the panels, or in the free slot
+    from matplotlib.lines import Line2D
+
+    reference = ("fit bias at KL = 0 (KL),\n$\\pi$ vs $\\pi$ floor (Sinkhorn)" if has_kl
+                 else "$\\pi$ vs $\\pi$ floor (Sinkhorn)")
+    handles = _plotting.start_handles(STARTS) + [Line2D([], [], color="k", ls=":", lw=1.2, label=reference)]
+    if "key" in axd:
+        axd["key"].axis("off")
+        axd["key"].legend(handles=handles, loc="center", title="start (every panel)")
+    else:
+        fig.legend(handles=handles, loc="outside lower center", ncol=4, title="start (every panel)")
+    _plotting.suptitle(fig, f"Learned score, {config.target} target, d = {config.d}, width "
+                            f"{config.training.model.width}, {config.training.num_steps:,} training steps on "
+                            f"{config.num_train} x {config.duplicates} points")
+    _output.save_figure(fig, Path(out) / f"{NAME}.png", tight=False)
 
 
 def _markdown(config: Config, payload: dict) -> str:

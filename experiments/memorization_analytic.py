@@ -194,40 +194,67 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
     )
 
 
+@_plotting.styled
 def _plot(result: dict, out) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """``out/memorization_analytic.png``: a 2 x 2 grid, 8 inches wide (for the docs), against d
+    (log scale): (a) KL, (b) fraction trapped, (c) score error, (d) Sinkhorn divergence; one
+    legend of the starts below."""
+    from matplotlib.lines import Line2D
 
     rows = result["rows"]
     ds = [r["d"] for r in rows]
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    fig, axes = _plotting.subplots(2, 2, row_height=3.0, extra_height=0.7)
+    ax_kl, ax_trap, ax_err, ax_sk = axes.flat
     # the starts look the same as in the learned-score figures (_plotting.START_STYLE); vanilla
     # dashed, hollow and on top: it coincides with fresh
     for s in STARTS:
         style = _plotting.START_STYLE[s]
-        axes[0].errorbar(ds, [r[s]["kl_mean"] for r in rows], [r[s]["kl_std"] for r in rows],
-                         capsize=3, label=s, **style)
-        axes[1].plot(ds, [r[s]["trapped_mean"] for r in rows], label=s, **style)
+        ax_kl.errorbar(ds, [_plotting.as_float(r[s]["kl_mean"]) for r in rows],
+                       [_plotting.as_float(r[s]["kl_std"]) for r in rows], capsize=3, label=s, **style)
+        ax_trap.plot(ds, [_plotting.as_float(r[s]["trapped_mean"]) for r in rows], label=s, **style)
         sk_rows = [r for r in rows if r[s].get("sinkhorn_mean") is not None]
-        axes[3].errorbar([r["d"] for r in sk_rows], [r[s]["sinkhorn_mean"] for r in sk_rows],
-                         [r[s]["sinkhorn_std"] for r in sk_rows], capsize=3, label=s, **style)
-    axes[3].plot(ds, [r.get("sinkhorn_pi_vs_pi", np.nan) for r in rows], "k:", label="$\\pi$ vs $\\pi$")
-    axes[3].set_yscale("log")
-    axes[3].set_ylabel("Sinkhorn divergence to $\\pi$ (blur 0.01)")
-    axes[0].plot(ds, [r["fit_kl_bias"] for r in rows], "k:", label="fit bias at KL=0")
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("Gaussian-fit KL to $\\pi$")
-    axes[1].set_ylabel("fraction trapped")
-    axes[2].plot(ds, [r["score_error_log10"] for r in rows], "o-", label="exact (quadrature)")
-    axes[2].errorbar(ds, [r["score_error_mc_log10"] for r in rows],
-                     [r["score_error_mc_log10_se"] for r in rows], fmt="x", label="Monte Carlo")
-    axes[2].set_ylabel("$\\log_{10} E_\\pi|\\hat s - s|^2$")
-    for ax in axes:
+        ax_sk.errorbar([r["d"] for r in sk_rows], [_plotting.as_float(r[s]["sinkhorn_mean"]) for r in sk_rows],
+                       [_plotting.as_float(r[s]["sinkhorn_std"]) for r in sk_rows], capsize=3, label=s, **style)
+    ax_sk.plot(ds, [_plotting.as_float(r.get("sinkhorn_pi_vs_pi")) for r in rows], "k:", lw=1.2)
+    ax_sk.set_yscale("log")
+    ax_sk.set_ylabel("Sinkhorn divergence to $\\pi$")
+    ax_sk.set_title("(d) Sinkhorn divergence (blur 0.01)")
+    ax_kl.plot(ds, [r["fit_kl_bias"] for r in rows], "k:", lw=1.2)
+    ax_kl.set_yscale("log")
+    ax_kl.set_ylabel("Gaussian-fit KL to $\\pi$")
+    ax_kl.set_title("(a) KL after ULA")
+    ax_trap.set_ylabel("fraction trapped")
+    ax_trap.set_title("(b) chains trapped")
+    ax_trap.set_ylim(-0.04, 1.04)
+    ax_err.plot(*_plotting.finite_points(ds, [r["score_error_log10"] for r in rows]), "o-", c="0.3",
+                label="exact (quadrature)")
+    mc = [(r["d"], _plotting.as_float(r["score_error_mc_log10"]), _plotting.as_float(r["score_error_mc_log10_se"]))
+          for r in rows]
+    mc = [m for m in mc if np.isfinite(m[1])]
+    ax_err.errorbar([m[0] for m in mc], [m[1] for m in mc], [m[2] for m in mc], fmt="x", ms=8, mew=1.5, c="C1",
+                    label="Monte Carlo")
+    ax_err.set_ylabel("$\\log_{10} E_\\pi|\\hat s - s|^2$")
+    ax_err.set_title("(c) score error")
+    ax_err.legend(loc="lower left")
+    for ax in axes.flat:
+        ax.set_xscale("log")
+        _plotting.log_ticks(ax, "x", ds)
         ax.set_xlabel("d")
-        ax.legend(fontsize=7)
-    _output.save_figure(fig, out / f"{NAME}.png")
+    for ax in (ax_kl, ax_sk):
+        _plotting.log_ticks(ax, "y")
+    # last (they fix the y-limits): what cannot be drawn, marked
+    colors = {s: _plotting.START_STYLE[s]["color"] for s in STARTS}
+    _plotting.mark_nonfinite_series(ax_kl, ds, {s: [r[s]["kl_mean"] for r in rows] for s in STARTS}, colors,
+                                    what="KL", log=True)
+    _plotting.mark_nonfinite_series(ax_sk, ds, {s: [r[s].get("sinkhorn_mean") for r in rows] for s in STARTS},
+                                    colors, what="Sinkhorn", log=True, why="(did not converge)")
+    _plotting.mark_nonfinite(ax_err, ds, [r["score_error_log10"] for r in rows], what="exact")
+    _plotting.mark_nonfinite(ax_err, ds, [r["score_error_mc_log10"] for r in rows], what="Monte Carlo", color="C1",
+                             why="(estimate 0: no draw where $\\hat s \\neq s$)")
+    handles = _plotting.start_handles(STARTS) + [
+        Line2D([], [], color="k", ls=":", lw=1.2, label="fit bias at KL = 0 (a),\n$\\pi$ vs $\\pi$ floor (d)")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, title="start (panels a, b, d)")
+    _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
 def _definition_6(row: dict) -> str:

@@ -4,7 +4,7 @@ scikit-learn's handwritten digits, with two shipped CPU-trained denoisers.
 The 1,797 digits (8 x 8 = 64 dimensions, ``sklearn.datasets.load_digits``, bundled) are scaled
 to ``[-1, 1]`` (``x = 2 * pixel / 16 - 1``, :mod:`experiments._digits`) and split by the seed
 into ``num_train`` training digits and the held-out rest. Two MLP denoisers ``(x_t, t) -> eps``
-are trained on the training digits with the DDPM epsilon loss (the paper's protocol, full batch,
+are trained on the training digits with the DDPM epsilon loss (paper 1's loss; full batch, a level per example,
 linear schedule of 1000 levels): the *low-levels* network on levels ``1..low_max_level`` gives
 the Langevin score ``-eps(x, score_level) / sqrt(1 - alphabar)``; the *all-levels* network on
 ``1..1000`` drives the diffusion samplers. Then, per trial:
@@ -447,53 +447,71 @@ def _export(config: Config, networks: dict, train: np.ndarray, seed: Optional[in
         _status.status(NAME, f"exported {path}")
 
 
+@_plotting.styled
 def plot(result: dict, out: Path, config: Config) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """``out/memorization_digits.png`` (a 2 x 2 grid, 8 inches wide, for the docs: the ECDFs of
+    the nearest / second-nearest ratio and of the nearest training distance, the Sinkhorn
+    divergence per sampler, and the samplers' legend) and ``out/memorization_digits_grid.png``
+    (samples of trial 0 beside their nearest training digit, 8 inches wide)."""
     import matplotlib.pyplot as plt
+    import matplotlib.transforms as mtransforms
 
     colors = dict(ddpm="tab:purple", ddim="tab:olive", ncsn="tab:brown", pc="tab:pink", heldout_draw="k",
                   **{f"langevin_{s}": _plotting.start_color(s) for s in STARTS})
     label = lambda m: m.replace("langevin_", "ULA ").replace("heldout_draw", "held-out digits")  # noqa: E731
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, values, xlabel in ((axes[0], result["_ratios"], "nearest / second-nearest training distance"),
-                               (axes[1], result["_nearest"], "distance to the nearest training digit")):
+    fig, axd = _plotting.mosaic([["ratio", "nearest"], ["bars", "key"]], row_height=3.2, extra_height=0.5)
+    for ax, values, xlabel in ((axd["ratio"], result["_ratios"], "nearest / second-nearest\ntraining distance"),
+                               (axd["nearest"], result["_nearest"], "distance to the nearest\ntraining digit")):
         for m in METHODS:
-            v = np.sort(values.get(m, np.zeros(0)))
+            v = np.sort(np.asarray(values.get(m, np.zeros(0)), float))
             if v.size:
                 ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", color=colors[m], label=label(m),
                         lw=2.2 if m == BASELINE else 1.4, ls="--" if m == BASELINE else "-")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("fraction of samples (ECDF)")
-    axes[0].axvline(1 / 3, color="r", ls=":", lw=1)
-    axes[0].text(1 / 3, 0.95, " copies: < 1/3", color="r", fontsize=8, va="top")
-    axes[0].set_xlim(0, 1)
-    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.88))
-    upper = max((np.quantile(v, 0.98) for v in result["_nearest"].values() if v.size), default=1.0)
-    axes[1].set_xlim(0, upper)
-    ax = axes[2]
-    ms = [m for m in METHODS if result["methods"][m]["sinkhorn_mean"] is not None]
-    ax.bar(range(len(ms)), [result["methods"][m]["sinkhorn_mean"] for m in ms],
-           yerr=[result["methods"][m]["sinkhorn_std"] or 0.0 for m in ms], color=[colors[m] for m in ms], capsize=3)
-    ax.axhline(result["reference"]["floor_train_vs_heldout_mean"], color="r", ls=":",
-               label="floor: training vs held-out digits")
-    ax.set_xticks(range(len(ms)), [label(m) for m in ms], rotation=35, ha="right", fontsize=8)
-    ax.set_ylabel(f"Sinkhorn divergence to held-out digits (blur {config.blur})")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    fig.suptitle(f"Digits (d = 64, {result['data']['num_train']} training digits): copies and fit of each sampler, "
-                 f"{config.trials} trials x {config.chains} chains", fontsize=10)
-    _output.save_figure(fig, Path(out) / f"{NAME}.png")
+    ax = axd["ratio"]
+    ax.axvline(1 / 3, color="r", ls=":", lw=1)
+    ax.text(1 / 3, 0.97, " copies: < 1/3", color="r", va="top",
+            transform=mtransforms.blended_transform_factory(ax.transData, ax.transAxes))
+    ax.set_xlim(0, 1)
+    ax.set_title("copies: ratio near 0")
+    upper = max((np.quantile(v, 0.98) for v in result["_nearest"].values() if np.asarray(v).size), default=1.0)
+    axd["nearest"].set_xlim(0, upper)
+    axd["nearest"].set_title("nearest training digit\n(x axis to the 98th percentile)")
+    # the Sinkhorn divergences as horizontal bars: the samplers' names read across, never collide
+    ax = axd["bars"]
+    ms = list(METHODS)
+    sk = [_plotting.as_float(result["methods"][m]["sinkhorn_mean"]) for m in ms]
+    err = [_plotting.as_float(result["methods"][m]["sinkhorn_std"]) for m in ms]
+    ys = np.arange(len(ms))[::-1]
+    ax.barh(ys, [v if np.isfinite(v) and v > 0 else np.nan for v in sk],
+            xerr=[e if np.isfinite(e) else 0.0 for e in err], color=[colors[m] for m in ms], capsize=3)
+    ax.axvline(_plotting.as_float(result["reference"]["floor_train_vs_heldout_mean"]), color="r", ls=":", lw=1.2)
+    ax.set_yticks(ys, [label(m) for m in ms])
+    ax.set_xscale("log")
+    _plotting.log_ticks(ax, "x")
+    ax.set_xlabel(f"Sinkhorn divergence to held-out\ndigits (blur {config.blur:g})")
+    ax.set_title("fit (red dotted: training vs\nheld-out digits, the floor)")
+    _plotting.mark_nonfinite_bars(ax, ys, sk, horizontal=True)
+    key = axd["key"]
+    key.axis("off")
+    key.legend(*axd["ratio"].get_legend_handles_labels(), loc="center", title="sampler (ECDFs)")
+    _plotting.suptitle(fig, f"Digits (d = 64, {result['data']['num_train']} training digits): copies and fit "
+                            f"of each sampler, {config.trials} trials x {config.chains} chains", width=80)
+    _output.save_figure(fig, Path(out) / f"{NAME}.png", tight=False)
 
     shown = [m for m in METHODS if m in result["_shown"]]
-    fig, axes = plt.subplots(len(shown), 2 * GRID, figsize=(2 * GRID * 0.75, len(shown) * 0.95 + 0.6),
-                             squeeze=False)
+    # (sample, its nearest training digit) pairs, a narrow gap between pairs
+    ratios = ([1, 1, 0.3] * GRID)[:-1]
+    fig = plt.figure(figsize=(_plotting.FIG_WIDTH, 0.64 * len(shown) + 0.95))
+    grid = fig.add_gridspec(len(shown), len(ratios), width_ratios=ratios, left=0.15, right=0.995,
+                            top=1 - 0.8 / (0.64 * len(shown) + 0.95), bottom=0.01, wspace=0.08, hspace=0.35)
     for i, m in enumerate(shown):
         samples, nearest, ratio = result["_shown"][m]
+        samples, nearest, ratio = np.asarray(samples), np.asarray(nearest), np.asarray(ratio)
         for j in range(GRID):
             for k, img in ((0, samples), (1, nearest)):
-                ax = axes[i, 2 * j + k]
+                ax = fig.add_subplot(grid[i, 3 * j + k])
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if j >= len(samples):
@@ -502,17 +520,20 @@ def plot(result: dict, out: Path, config: Config) -> None:
                 ax.imshow(_digits.as_images(img[j]), cmap="gray_r", vmin=-1, vmax=1)
                 if k == 0:
                     copy = ratio[j] < 1 / 3
-                    ax.set_title(f"{ratio[j]:.2f}" + (" COPY" if copy else ""), fontsize=7, pad=2,
-                                 color="r" if copy else "k", fontweight="bold" if copy else "normal")
+                    ax.set_title(f"{ratio[j]:.2f}", pad=2, color="r" if copy else "k",
+                                 fontweight="bold" if copy else "normal")
                     for s in ax.spines.values():
-                        s.set_edgecolor(colors[m])
-                        s.set_linewidth(1.5)
+                        s.set_edgecolor("r" if copy else colors[m])
+                        s.set_linewidth(2.5 if copy else 1.5)
                 else:
-                    ax.set_title("nearest", fontsize=6, color="0.4", pad=2)
-        axes[i, 0].set_ylabel(label(m), fontsize=8, rotation=0, ha="right", va="center")
-    fig.suptitle("Each sample (framed; its nearest / second-nearest ratio above, 'COPY' when < 1/3) beside its "
-                 "nearest training digit (trial 0; ULA fresh / train: one chain per starting digit)", fontsize=9)
-    _output.save_figure(fig, Path(out) / f"{NAME}_grid.png")
+                    for s in ax.spines.values():
+                        s.set_edgecolor("0.6")
+                if j == 0 and k == 0:
+                    ax.set_ylabel(label(m), rotation=0, ha="right", va="center", labelpad=6)
+    _plotting.suptitle(fig, "Trial 0: each sample (framed in its sampler's colour, its nearest / second-nearest "
+                            "ratio above; red and bold when < 1/3, a copy) beside its nearest training digit "
+                            "(grey frame). ULA fresh / train: one chain per starting digit.", width=95)
+    _output.save_figure(fig, Path(out) / f"{NAME}_grid.png", tight=False)
 
 
 def findings(payload: dict) -> list[str]:

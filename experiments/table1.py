@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _output
+from experiments import _cli, _output, _plotting
 from langevin_jax import metrics, scores, theory
 
 NAME = "table1"
@@ -170,21 +170,21 @@ def _row(config: Config, key: jax.Array, c: float, bias: float) -> dict:
     )
 
 
+@_plotting.styled
 def _plot(result: dict, out) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """``out/table1.png``: two panels side by side (8 inches wide, for the docs): the KL with the
+    trap score and with the true score (beside the paper's values), and the score error; a Monte
+    Carlo estimate of ``log 0 = -inf`` is marked at the bottom edge and explained."""
     rows = result["rows"]
     x = [r["mu_norm"] for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax1, ax2) = _plotting.subplots(1, 2, row_height=3.6)
     handles = [ax1.errorbar(x, [r["kl_score_hat"] for r in rows], [r["kl_score_hat_std"] for r in rows],
-                            fmt="o-", ms=5, label="KL, ULA with trap score $\\hat s$")]
+                            fmt="o-", ms=7, label="ULA, trap score $\\hat s$")]
     # the paper's column and ours nearly coincide: the paper's markers hollow, larger and on
-    # top (they used to be hidden under ours), ours small and semi-transparent inside them
+    # top (they used to be hidden under ours), ours small and semi-transparent inside them; the
+    # trap score's larger circle shows around them where all coincide (||mu|| = 7.07)
     handles.append(ax1.errorbar(x, [r["kl_true_score"] for r in rows], [r["kl_true_score_std"] for r in rows],
-                                fmt="s-", ms=4, alpha=0.75, zorder=3, label="KL, ULA with true score (ours)"))
+                                fmt="s-", ms=4, alpha=0.75, zorder=3, label="ULA, true score (ours)"))
     handles += ax1.plot(x, [r["kl_true_score_exact_plus_fit_bias"] for r in rows], ":", c="0.3", lw=1,
                         zorder=2, label="true score: closed form + fit bias")
     paper = [(r["mu_norm"], r["paper_kl_true_score"]) for r in rows if r["paper_kl_true_score"]]
@@ -192,17 +192,32 @@ def _plot(result: dict, out) -> None:
         handles += ax1.plot(*zip(*paper), ls="none", marker="D", ms=9, mfc="none", mec="tab:red", mew=1.6,
                             zorder=5, label="paper's Table 1, true score")
     ax1.set_yscale("log")
+    _plotting.log_ticks(ax1, "y")
     ax1.set_xlabel("$\\|\\mu\\|$")
     ax1.set_ylabel("Gaussian-fit KL to $\\pi$")
-    ax1.legend(handles=handles, fontsize=7)
-    ax2.plot(x, [r["score_error_log10"] for r in rows], "o-", label="exact (quadrature)")
-    ax2.errorbar(x, [r["score_error_mc_log10"] for r in rows],
-                 [r["score_error_mc_log10_se"] for r in rows], fmt="x",
-                 label="Monte Carlo")
+    ax1.set_title("KL after ULA")
+    for key, what in (("kl_score_hat", "KL, trap score"), ("kl_true_score", "KL, true score")):
+        _plotting.mark_nonfinite(ax1, x, [r[key] for r in rows], what=what, log=True)
+    ax1.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+
+    h_exact = ax2.plot(*_plotting.finite_points(x, [r["score_error_log10"] for r in rows]), "o-",
+                       label="exact (quadrature)")
+    mc = [(r["mu_norm"], r["score_error_mc_log10"], r["score_error_mc_log10_se"]) for r in rows
+          if math.isfinite(_plotting.as_float(r["score_error_mc_log10"]))]
+    h_mc = ax2.errorbar([m[0] for m in mc], [m[1] for m in mc], [_plotting.as_float(m[2]) for m in mc], fmt="x",
+                        ms=7, mew=1.5, label="Monte Carlo")
+    ax2.set_xlim(ax1.get_xlim())
     ax2.set_xlabel("$\\|\\mu\\|$")
     ax2.set_ylabel("$\\log_{10} E_\\pi|\\hat s - s|^2$")
-    ax2.legend(fontsize=7)
-    _output.save_figure(fig, out / f"{NAME}.png")
+    ax2.set_title("score error")
+    # a Monte Carlo estimate of 0 (no draw where s_hat != s) has log10 = -inf: marked, not dropped
+    draws = (result.get("config") or {}).get("score_error_samples")
+    n = f"{draws:,}" if draws else "all"
+    _plotting.mark_nonfinite(ax2, x, [r["score_error_log10"] for r in rows], what="exact")
+    _plotting.mark_nonfinite(ax2, x, [r["score_error_mc_log10"] for r in rows], what="Monte Carlo", color="C1",
+                             why=f"estimate 0: none of {n} draws\nreached |x| < r_out (where $\\hat s \\neq s$)")
+    ax2.legend(handles=[*h_exact, h_mc], loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+    _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
 def _markdown(config: Config, result: dict) -> str:

@@ -109,23 +109,30 @@ def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) 
     return dict(rows=rows, fit_kl_bias=metrics.gaussian_fit_kl_bias(config.d, config.num_chains))
 
 
+@_plotting.styled
 def _plot(result: dict, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    hs = [r["h"] for r in result["rows"]]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.loglog(hs, [r["exact_kl_ula"] for r in result["rows"]], "k-", label="ULA exact (closed form)")
-    ax.loglog(hs, [r["fit_kl_ula"] for r in result["rows"]], "o", label="ULA simulated (Gaussian fit)")
-    ax.loglog(hs, [max(r["fit_kl_mala"], 1e-6) for r in result["rows"]], "s", label="MALA simulated")
-    ax.axhline(result["fit_kl_bias"], ls=":", c="gray", label="fit bias at KL=0")
+    """``out/ula_bias.png``: one panel, KL against the step size h (8 inches wide, for the docs)."""
+    rows = result["rows"]
+    hs = [r["h"] for r in rows]
+    fig, ax = _plotting.subplots(row_height=4.0)
+    ax.loglog(*_plotting.finite_points(hs, [r["exact_kl_ula"] for r in rows], log=True), "k-", zorder=2,
+              label="ULA exact (closed form)")
+    # ULA's and MALA's simulated values can coincide (h = 0.02): ULA large hollow circles drawn on
+    # top, MALA small filled squares inside them, so both stay visible
+    ax.plot(*_plotting.finite_points(hs, [r["fit_kl_ula"] for r in rows], log=True), ls="none", marker="o",
+            ms=12, mfc="none", mew=1.8, color="tab:blue", zorder=5, label="ULA simulated (Gaussian fit)")
+    ax.plot(*_plotting.finite_points(hs, [r["fit_kl_mala"] for r in rows], log=True), ls="none", marker="s",
+            ms=5.5, color="tab:orange", zorder=4, label="MALA simulated (Gaussian fit)")
+    ax.axhline(result["fit_kl_bias"], ls=":", c="gray", label="fit bias at KL = 0")
     ax.set_xlabel("step size h")
     ax.set_ylabel("KL(samples || target)")
+    ax.set_xlim(min(hs) / 1.5, max(hs) * 1.5)
+    ax.margins(y=0.08)
     _plotting.log_ticks(ax, "x", hs)  # labels at the step sizes, no colliding minor labels
     _plotting.log_ticks(ax, "y")
-    ax.legend(fontsize=8)
+    for key, what in (("exact_kl_ula", "ULA exact KL"), ("fit_kl_ula", "ULA fit KL"), ("fit_kl_mala", "MALA fit KL")):
+        _plotting.mark_nonfinite(ax, hs, [r[key] for r in rows], what=what, log=True)
+    ax.legend(loc="upper left")
     _output.save_figure(fig, out / f"{NAME}.png", tight=False)
 
 
