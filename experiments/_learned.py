@@ -154,14 +154,17 @@ class Config:
 
     @classmethod
     def paper(cls, target: str = "gaussian") -> "Config":
-        """The paper's protocol (resolved)."""
+        """Paper 1's protocol (Sections 4 and 9), with one deviation: one noise level per training
+        example (``--level-sampling per_example``, as the shipped networks), where the paper draws
+        one per batch (``--level-sampling per_batch --retrain`` for that)."""
         return cls(target=target).resolved()
 
     @classmethod
     def paper_cpu(cls, target: str = "gaussian") -> "Config":
-        """The paper's protocol (network, data, score level, step size, iterations) with fewer
-        chains and trials, sized for a CPU: with the shipped pretrained denoisers (seed 0) it
-        samples in a few minutes on 2 cores instead of training for hours."""
+        """Paper 1's protocol (network, data, score level, step size, iterations; one noise level
+        per example, the paper draws one per batch) with fewer chains and trials, sized for a CPU:
+        with the shipped pretrained denoisers (seed 0) it samples in a few minutes on 2 cores
+        instead of training for hours."""
         return cls(target=target, chains=1500, trials=3).resolved()
 
     @classmethod
