@@ -147,3 +147,275 @@ def test_ula_precision_variance_checks_and_traces():
                                rtol=1e-5)
     np.testing.assert_allclose(jax.jit(lambda h: theory.ula_precision_variance(a, h))(0.1),
                                theory.ula_precision_variance(a, 0.1), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- ball probabilities
+
+def _log_normal_interval(lo, hi):
+    """log(Phi(hi) - Phi(lo)) for lo < hi <= 0, finite however far in the tail (log_ndtr)."""
+    from scipy import special
+
+    a, b = special.log_ndtr(lo), special.log_ndtr(hi)
+    return b + np.log1p(-np.exp(a - b))
+
+
+def test_ball_probability_central_chi2_case():
+    """lambda = 0: the chi-square cdf; d = 2 and 4 in closed form down to 1e-300 and below."""
+    from scipy import stats
+
+    for d, r, s in [(5, 2.0, 1.0), (50, 6.0, 1.3), (3, 0.1, 2.0)]:
+        got = theory.gaussian_ball_log_probability(np.ones(d), r, np.ones(d), s)
+        np.testing.assert_allclose(got, stats.chi2.logcdf((r / s) ** 2, d), rtol=1e-12)
+    for r in [1.0, 1e-3, 1e-80, 1e-150]:  # P = 1 - exp(-r^2 / 2) in d = 2
+        x = r * r / 2
+        got = theory.gaussian_ball_log_probability(np.zeros(2), r, np.zeros(2))
+        np.testing.assert_allclose(got, np.log(-np.expm1(-x)), rtol=1e-12)
+        got4 = theory.gaussian_ball_log_probability(np.zeros(4), r, np.zeros(4))  # 1 - e^-x (1 + x)
+        exact4 = np.log(-np.expm1(-x) - x * np.exp(-x)) if x > 1e-4 else 2 * np.log(x) - np.log(2) + np.log1p(-2 * x / 3)
+        np.testing.assert_allclose(got4, exact4, rtol=1e-10)
+        assert np.isfinite(got4)
+
+
+def test_ball_probability_one_dimension_is_a_normal_interval_even_in_the_far_tail():
+    """d = 1: P(|X - c| <= r) = Phi((c + r - m)/s) - Phi((c - r - m)/s), to 1e-10 relative in the
+    log, including probabilities far below float64's smallest number (e^-1200 ~ 1e-520)."""
+    for c, r, m, s in [(0.0, 1.0, 0.3, 1.0), (2.0, 0.5, -1.0, 0.7), (0.0, 1.0, 30.0, 1.0),
+                       (0.0, 1.0, 50.0, 1.0), (5.0, 2.0, -60.0, 0.5), (0.0, 0.1, 20.0, 1.0)]:
+        lo, hi = sorted([(c - r - m) / s, (c + r - m) / s], key=lambda v: -abs(v))
+        lo, hi = -abs(lo), -abs(hi)  # by symmetry: the interval on the left side of 0
+        if (c - r - m) * (c + r - m) < 0:  # straddles the mean
+            from scipy import stats
+            expected = np.log(stats.norm.cdf((c + r - m) / s) - stats.norm.cdf((c - r - m) / s))
+        else:
+            expected = _log_normal_interval(lo, hi)
+        got = theory.gaussian_ball_log_probability([c], r, [m], s)
+        assert np.isfinite(got)
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_ball_probability_three_dimensions_closed_form_and_monte_carlo():
+    """d = 3: P = Phi(r - delta) - Phi(-r - delta) - (phi(r - delta) - phi(r + delta)) / delta;
+    d = 5 against 400k Monte Carlo draws (5 standard errors)."""
+    from scipy import stats
+
+    for delta, r in [(0.5, 1.0), (2.0, 1.5), (4.0, 3.0)]:
+        exact = (stats.norm.cdf(r - delta) - stats.norm.cdf(-r - delta)
+                 - (stats.norm.pdf(r - delta) - stats.norm.pdf(r + delta)) / delta)
+        got = theory.gaussian_ball_log_probability([delta, 0.0, 0.0], r, [0.0, 0.0, 0.0])
+        np.testing.assert_allclose(got, np.log(exact), rtol=1e-10)
+    rng = np.random.default_rng(0)
+    d, n = 5, 400_000
+    center, mean, scale, r = np.array([1.0, -0.5, 0.3, 0.0, 2.0]), np.full(d, 0.2), 1.4, 3.0
+    x = mean + scale * rng.standard_normal((n, d))
+    p_mc = np.mean(np.sum((x - center) ** 2, axis=1) <= r * r)
+    p = math.exp(theory.gaussian_ball_log_probability(center, r, mean, scale))
+    assert abs(p - p_mc) <= 5 * math.sqrt(p * (1 - p) / n), (p, p_mc)
+
+
+def test_ball_probability_far_tail_is_finite_and_continuous():
+    """Theorem 1's trap ball B(0, 4 sqrt(d)) under N(7 * 1, I_d): SciPy's own logcdf is -inf from
+    d ~ 150; ours stays finite, near -(3 sqrt(d))^2 / 2 (the distance to the ball), agrees with
+    SciPy where SciPy is finite, and is smooth in the radius across the switch to the series."""
+    from scipy import stats
+
+    d = 50
+    got = theory.gaussian_ball_log_probability(np.zeros(d), 4 * math.sqrt(d), np.full(d, 7.0))
+    np.testing.assert_allclose(got, stats.ncx2.logcdf(16.0 * d, d, 49.0 * d), rtol=1e-10)
+    for d in (200, 1000):
+        got = theory.gaussian_ball_log_probability(np.zeros(d), 4 * math.sqrt(d), np.full(d, 7.0))
+        assert np.isfinite(got) and got < -700
+        assert stats.ncx2.logcdf(16.0 * d, d, 49.0 * d) == -np.inf
+        assert -4.9 * d < got < -4.5 * d  # 9 d / 2 plus the entropy of the sphere
+    # across 1e-280 = e^-645: the log is smooth in r (second differences tiny)
+    d = 50
+    radii = np.linspace(14.0, 22.0, 41)
+    logs = np.array([theory.gaussian_ball_log_probability(np.zeros(d), r, np.full(d, 7.0)) for r in radii])
+    assert logs.min() < -645 < logs.max()
+    assert np.all(np.diff(logs) > 0)
+    second = np.diff(logs, 2)
+    assert np.max(np.abs(np.diff(second))) < 0.05 * np.max(np.abs(second))
+
+
+def test_union_bound_over_balls():
+    """The union bound is the log of the sum of the exact terms, clipped at 0, vectorised over
+    thousands of centres, and above a Monte Carlo estimate of the union."""
+    from scipy import special
+
+    rng = np.random.default_rng(1)
+    d = 4
+    centers = rng.standard_normal((20, d)) * 2
+    mean, r, s = np.full(d, 0.5), 0.8, 1.2
+    each = [theory.gaussian_ball_log_probability(c, r, mean, s) for c in centers]
+    got = theory.gaussian_balls_log_probability_bound(centers, r, mean, s)
+    np.testing.assert_allclose(got, min(0.0, special.logsumexp(each)), rtol=1e-12)
+    np.testing.assert_allclose(theory.gaussian_balls_log_probability_bound(centers[3], r, mean, s), each[3],
+                               rtol=1e-12)
+    assert theory.gaussian_balls_log_probability_bound(centers, 10.0, mean, s) == 0.0  # clipped
+    x = mean + s * rng.standard_normal((200_000, d))
+    sq = np.min(((x[:, None, :] - centers[None]) ** 2).sum(-1), axis=1)
+    p_mc = np.mean(sq <= r * r)
+    assert p_mc <= math.exp(got) + 5 * math.sqrt(p_mc * (1 - p_mc) / x.shape[0])
+    # thousands of centres (Theorem 7's training points), some terms far below float64
+    d = 300
+    many = rng.standard_normal((3000, d))
+    big = theory.gaussian_balls_log_probability_bound(many, 1.0, np.zeros(d))
+    assert np.isfinite(big) and big < -700
+    single = theory.gaussian_ball_log_probability(many[0], 1.0, np.zeros(d))
+    assert single <= big <= single + math.log(3000) + 50
+
+
+def test_mixture_union_bound():
+    """Isotropic components: the exact mixture probability; a general covariance: a bound that
+    holds against Monte Carlo and the isotropic case of the same eigenvalues."""
+    w = np.array([0.3, 0.7])
+    means = np.array([[0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
+    scales = np.array([1.0, 0.6])
+    covs = np.stack([s * s * np.eye(3) for s in scales])
+    c, r = np.array([[1.0, 0.0, 0.0]]), 1.2
+    exact = np.log(sum(wk * math.exp(theory.gaussian_ball_log_probability(c[0], r, m, s))
+                       for wk, m, s in zip(w, means, scales)))
+    got = theory.gaussian_mixture_balls_log_probability_bound(c, r, w, means, covs)
+    np.testing.assert_allclose(got, exact, rtol=1e-12)
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((2, 3, 3))
+    covs = np.einsum("kij,klj->kil", a, a) + 0.3 * np.eye(3)
+    centers = rng.standard_normal((5, 3))
+    bound = math.exp(theory.gaussian_mixture_balls_log_probability_bound(centers, r, w, means, covs))
+    n = 200_000
+    comp = rng.random(n) < w[1]
+    chol = np.linalg.cholesky(covs)
+    z = rng.standard_normal((n, 3))
+    x = np.where(comp[:, None], means[1] + z @ chol[1].T, means[0] + z @ chol[0].T)
+    p_mc = np.mean(np.min(((x[:, None] - centers[None]) ** 2).sum(-1), axis=1) <= r * r)
+    assert p_mc <= bound + 5 * math.sqrt(p_mc * (1 - p_mc) / n) and bound <= 1.0
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: theory.gaussian_ball_log_probability(np.zeros(3), 0.0, np.zeros(3)), "radius"),
+    (lambda: theory.gaussian_ball_log_probability(np.zeros(3), 1.0, np.zeros(2)), "mean"),
+    (lambda: theory.gaussian_ball_log_probability(np.zeros(3), 1.0, np.zeros(3), -1.0), "scale"),
+    (lambda: theory.gaussian_ball_log_probability([np.nan, 0.0], 1.0, np.zeros(2)), "center"),
+    (lambda: theory.gaussian_balls_log_probability_bound(np.zeros((4, 3)), 1.0, np.zeros(2)), "mean"),
+    (lambda: theory.gaussian_balls_log_probability_bound(np.zeros((0, 3)), 1.0, np.zeros(3)), "centers"),
+    (lambda: theory.gaussian_mixture_balls_log_probability_bound(np.zeros((2, 2)), 1.0, [0.5, 0.6],
+                                                                 np.zeros((2, 2)), np.stack([np.eye(2)] * 2)),
+     "weights"),
+    (lambda: theory.gaussian_mixture_balls_log_probability_bound(np.zeros((2, 2)), 1.0, [0.5, 0.5],
+                                                                 np.zeros((2, 2)), np.stack([np.eye(2), -np.eye(2)])),
+     "covariances"),
+    (lambda: theory.gaussian_mixture_balls_log_probability_bound(np.zeros((2, 2)), 1.0, [0.5, 0.5],
+                                                                 np.zeros((3, 2)), np.stack([np.eye(2)] * 2)),
+     "means"),
+    (lambda: theory.ou_exit_time_mean(0, 1.0, 1.0), "dim"),
+    (lambda: theory.ou_exit_time_mean(3, -1.0, 1.0), "alpha"),
+    (lambda: theory.ou_exit_time_mean(3, 1.0, 1.0, start_radius=2.0), "start_radius"),
+    (lambda: theory.ou_exit_time_mean(3, 1.0, 1.0, temperature=0.0), "temperature"),
+    (lambda: theory.ou_exit_time_arrhenius(3, 1.0, 1.0), "radius"),
+    (lambda: theory.ou_exit_growth_rate(0.0, 1.0), "alpha"),
+    (lambda: theory.ou_exit_growth_rate(1.0, math.inf), "radius_factor"),
+])
+def test_ball_and_exit_time_bad_inputs_are_named(call, name):
+    from tests._bad_inputs import assert_named
+
+    assert_named(call, name)
+
+
+# --------------------------------------------------------------------------- OU exit times
+
+def test_exit_time_brownian_limit():
+    """alpha -> 0: Brownian motion, E tau = (R^2 - r0^2) / (2 d T)."""
+    for d, radius, r0, temperature in [(1, 1.0, 0.0, 1.0), (3, 2.0, 0.5, 1.0), (50, 3.0, 1.0, 2.0)]:
+        expected = (radius**2 - r0**2) / (2 * d * temperature)
+        for alpha in (0.0, 1e-10):
+            got = theory.ou_exit_time_mean(d, alpha, radius, r0, temperature)
+            np.testing.assert_allclose(got, expected, rtol=1e-8)
+    assert theory.ou_exit_time_log_mean(3, 1.0, 2.0, start_radius=2.0) == -math.inf
+
+
+def test_exit_time_one_dimension_is_the_green_function_of_the_interval():
+    """d = 1: the OU exit time from [-a, a], by the Green's function of the interval with both
+    ends absorbing (scale density s, speed density m), computed independently with quad."""
+    from scipy import integrate
+
+    def green(alpha, a, x0, temperature):
+        s = lambda y: math.exp(alpha * y * y / (2 * temperature))  # noqa: E731
+        scale = lambda x: integrate.quad(s, -a, x, epsabs=0, epsrel=1e-13)[0]  # noqa: E731
+        speed = lambda y: 1.0 / (temperature * s(y))  # noqa: E731
+        total, sx = scale(a), scale(x0)
+        left = integrate.quad(lambda y: scale(y) * (total - sx) / total * speed(y), -a, x0,
+                              epsabs=0, epsrel=1e-12)[0]
+        right = integrate.quad(lambda y: sx * (total - scale(y)) / total * speed(y), x0, a,
+                               epsabs=0, epsrel=1e-12)[0]
+        return left + right
+
+    for alpha, a, x0, temperature in [(1.0, 2.0, 0.0, 1.0), (1.0, 2.0, -0.7, 1.0), (2.0, 3.0, 1.0, 0.5)]:
+        np.testing.assert_allclose(theory.ou_exit_time_mean(1, alpha, a, abs(x0), temperature),
+                                   green(alpha, a, x0, temperature), rtol=1e-9)
+
+
+def test_arrhenius_asymptotic_tends_to_the_exact_mean():
+    ratios = [theory.ou_exit_time_arrhenius(5, 1.0, r) / theory.ou_exit_time_mean(5, 1.0, r)
+              for r in (4.0, 6.0, 8.0, 10.0, 14.0)]
+    errors = np.abs(np.array(ratios) - 1)
+    assert np.all(np.diff(errors) < 0), ratios
+    assert errors[-1] < 0.01
+    # the log form where the time itself overflows float64
+    log_a = theory.ou_exit_time_arrhenius(2000, 1.0, 2.0 * math.sqrt(2000), log=True)
+    log_t = theory.ou_exit_time_log_mean(2000, 1.0, 2.0 * math.sqrt(2000))
+    assert log_t > 709 and theory.ou_exit_time_mean(2000, 1.0, 2.0 * math.sqrt(2000)) == math.inf
+    assert abs(log_a - log_t) < 1e-3
+
+
+def test_exit_growth_rate_is_the_large_d_slope():
+    """(1/d) log E tau for R = k sqrt(d): the slope of the exact log mean between d = 1600 and
+    3200 is within 5e-4 + 0.1% of (x - 1 - log x) / 2 (x = alpha k^2 / T; the finite-d
+    correction is O(log(d) / d)); 0 where x <= 1."""
+    for alpha, k, temperature in [(1.0, math.sqrt(2.0), 1.0), (2.0, 1.0, 1.5), (1.0, 4.0, 1.0)]:
+        rate = theory.ou_exit_growth_rate(alpha, k, temperature)
+        x = alpha * k * k / temperature
+        np.testing.assert_allclose(rate, (x - 1 - math.log(x)) / 2, rtol=1e-14)
+        logs = [theory.ou_exit_time_log_mean(d, alpha, k * math.sqrt(d), temperature=temperature)
+                for d in (1600, 3200)]
+        slope = (logs[1] - logs[0]) / 1600
+        np.testing.assert_allclose(slope, rate, rtol=1e-3, atol=5e-4)
+    assert theory.ou_exit_growth_rate(1.0, 0.9) == 0.0
+    # no barrier (x < 1): the exit time grows slower than any e^{c d}
+    slope = (theory.ou_exit_time_log_mean(3200, 1.0, 0.9 * math.sqrt(3200))
+             - theory.ou_exit_time_log_mean(1600, 1.0, 0.9 * math.sqrt(1600))) / 1600
+    assert abs(slope) < 1e-3
+
+
+def test_exit_time_matches_a_simulation():
+    """d = 3, alpha = 1, R = 2: 4000 Euler (ULA) chains at h = 1e-3 leave the ball at the exact
+    mean time of the diffusion at ULA's temperature 1 / (1 - h alpha / 2), with the boundary
+    moved out by 0.5826 sqrt(2 T h) for the discrete monitoring (the Broadie-Glasserman-Kou
+    shift); within 4 standard errors plus half that shift's effect."""
+    d, alpha, radius, h, n = 3, 1.0, 2.0, 1e-3, 4000
+    temperature = 1.0 / (1.0 - h * alpha / 2)
+    max_steps = 60_000
+
+    @jax.jit
+    def simulate(key):
+        def cond(state):
+            _, _, alive, _, step = state
+            return jnp.any(alive) & (step < max_steps)
+
+        def body(state):
+            x, t_exit, alive, key, step = state
+            key, sub = jax.random.split(key)
+            x = x - h * alpha * x + jnp.sqrt(2 * h) * jax.random.normal(sub, x.shape)
+            out = alive & (jnp.sum(x * x, axis=1) > radius * radius)
+            return x, jnp.where(out, step + 1, t_exit), alive & ~out, key, step + 1
+
+        init = (jnp.zeros((n, d)), jnp.zeros(n, jnp.int32), jnp.ones(n, bool), key, jnp.int32(0))
+        _, t_exit, alive, _, _ = jax.lax.while_loop(cond, body, init)
+        return t_exit, alive
+
+    t_exit, alive = simulate(jax.random.key(7))
+    assert not bool(jnp.any(alive))
+    times = np.asarray(t_exit, np.float64) * h
+    se = times.std(ddof=1) / math.sqrt(n)
+    shift = 0.5826 * math.sqrt(2 * temperature * h)
+    plain = theory.ou_exit_time_mean(d, alpha, radius, temperature=temperature)
+    corrected = theory.ou_exit_time_mean(d, alpha, radius + shift, temperature=temperature)
+    assert abs(times.mean() - corrected) <= 4 * se + 0.5 * abs(corrected - plain), (times.mean(), corrected, se)

@@ -14,7 +14,11 @@ One module per concept, every public name re-exported here (``metrics.score_erro
 * ``nearest``: [`nearest_distance`][langevin_jax.metrics.nearest_distance] to a reference set;
 * ``memorization``: [`memorization_report`][langevin_jax.metrics.memorization_report], whether
   samples copy the training set (nearest-neighbour distance ratio, trap radius, held-out
-  baseline).
+  baseline);
+* ``total_variation``: a certified lower bound on $\mathrm{TV}(\mathrm{Law}(X_T), \pi)$ from one set
+  $A$ ([`tv_lower_bound`][langevin_jax.metrics.tv_lower_bound],
+  [`ball_tv_lower_bound`][langevin_jax.metrics.ball_tv_lower_bound]): a Clopper-Pearson bound on
+  the chains' $P(X_T \in A)$ minus $\pi(A)$.
 
 All estimators that involve randomness take the key first. Monte Carlo estimates come
 with their standard error.
@@ -40,6 +44,7 @@ from langevin_jax.metrics.sinkhorn import (
     sinkhorn_divergence_batched,
     sinkhorn_with_floor,
 )
+from langevin_jax.metrics.total_variation import TVLowerBound, ball_tv_lower_bound, tv_lower_bound
 
 __all__ = [
     "ScoreError",
@@ -62,4 +67,7 @@ __all__ = [
     "MemorizationPerSample",
     "MemorizationReport",
     "memorization_report",
+    "TVLowerBound",
+    "tv_lower_bound",
+    "ball_tv_lower_bound",
 ]
