@@ -28,7 +28,7 @@ import tyro
 
 import langevin_jax as lj
 from experiments import _cli, _output, _pretrained, _status
-from langevin_jax import _checks, _io, metrics, nn
+from langevin_jax import _checks, _io, metrics, nn, theory
 from langevin_jax.targets import GaussianMixture, IsotropicGaussian
 
 STARTS = ("vanilla", "fresh", "train")
@@ -473,15 +473,124 @@ def reference_summary(floor: np.ndarray, config: Config) -> dict:
                 if config.target == "gaussian" else None)
 
 
-def near_fraction(xs: np.ndarray, points: np.ndarray, radius: float) -> float:
-    """The fraction of the rows of ``xs`` within ``radius`` of a row of ``points``
+def near_mask(xs: np.ndarray, points: np.ndarray, radius: float) -> np.ndarray:
+    """``[n]`` booleans: row ``i`` of ``xs`` (finite) is within ``radius`` of a row of ``points``
     ([`langevin_jax.metrics.nearest_distance`][langevin_jax.metrics.nearest_distance] in
-    float64); NaN for no rows (every chain diverged)."""
+    float64); empty for no rows."""
     if xs.shape[0] == 0:
-        return float("nan")
+        return np.zeros(0, bool)
     with jax.enable_x64(True):
         dist = metrics.nearest_distance(jnp.asarray(xs, jnp.float64), jnp.asarray(points, jnp.float64))
-    return float(np.mean(np.asarray(dist) < radius))
+    return np.asarray(dist) < radius
+
+
+def near_fraction(xs: np.ndarray, points: np.ndarray, radius: float) -> float:
+    """The fraction of the rows of ``xs`` within ``radius`` of a row of ``points``
+    (:func:`near_mask`); NaN for no rows (every chain diverged)."""
+    mask = near_mask(xs, points, radius)
+    return float(np.mean(mask)) if mask.size else float("nan")
+
+
+# the confidence level of the certified TV lower bounds the experiments report
+TV_CONFIDENCE = 0.95
+# paper 1's claim that the bounds are set against (Theorems 1 and 7)
+TV_CLAIM = "TV(Law(X_T), pi) >= 1 - e^{-Omega(d)}"
+
+
+def tv_report(tv: metrics.TVLowerBound, region: str) -> dict:
+    """The JSON entries of a certified TV lower bound
+    ([`langevin_jax.metrics.tv_lower_bound`][langevin_jax.metrics.tv_lower_bound]):
+    ``tv_lower_bound`` (the bound ``p_lower - pi(A)``, negative when the chains give no evidence)
+    and ``tv_lower_bound_detail`` (``p_hat``, ``p_lower``, ``pi_a`` and ``log10_pi_a`` (``pi(A)``,
+    or the upper bound on it that was used, and its log10: ``pi_a`` may underflow to 0), ``num_inside``,
+    ``num_chains``, ``num_nonfinite``, ``confidence``, ``region``: the set ``A`` in words); the
+    bound is ``p_lower - pi_a`` exactly."""
+    return dict(tv_lower_bound=float(tv.value), tv_lower_bound_detail=dict(
+        p_hat=float(tv.p_hat), p_lower=float(tv.p_lower), pi_a=float(tv.pi_a),
+        log10_pi_a=float(tv.log_pi_a) / math.log(10),
+        num_inside=int(tv.num_inside), num_chains=int(tv.num_chains), num_nonfinite=int(tv.num_nonfinite),
+        confidence=float(tv.confidence), region=region))
+
+
+def pooled_tv_lower_bound(insides: list, num_nonfinite: int, log_pi_a: float, region: str) -> dict:
+    """:func:`tv_report` of the TV lower bound from all chains of all trials: ``insides`` the
+    per-trial :func:`near_mask` of the finite chains, ``num_nonfinite`` the chains left out of
+    them (counted among the chains and as outside ``A``: never dropped). The chains are
+    independent given their starting points, so the bound is on the law of a chain whose start
+    is drawn from the ones used (for the fresh and train starts: uniformly among the trials' seeds)."""
+    inside = np.concatenate([np.asarray(m, bool) for m in insides] + [np.zeros(num_nonfinite, bool)])
+    finite = np.concatenate([np.ones(inside.size - num_nonfinite, bool), np.zeros(num_nonfinite, bool)])
+    tv = metrics.tv_lower_bound(inside, log_pi_a, TV_CONFIDENCE, finite=finite)
+    return tv_report(tv, region)
+
+
+def balls_log_probability_bound(target, centers: np.ndarray, radius: float) -> float:
+    """An upper bound on ``log pi(A)``, ``A`` the union of the balls ``B(c_i, radius)``, for the
+    experiments' targets: the isotropic Gaussian by the union bound over exact ball probabilities
+    ([`theory.gaussian_balls_log_probability_bound`][langevin_jax.theory.gaussian_balls_log_probability_bound]),
+    the mixture by the union bound inside each component
+    ([`theory.gaussian_mixture_balls_log_probability_bound`][langevin_jax.theory.gaussian_mixture_balls_log_probability_bound];
+    exact per ball for its isotropic components)."""
+    if isinstance(target, IsotropicGaussian):
+        return theory.gaussian_balls_log_probability_bound(
+            centers, radius, np.asarray(target.mean, np.float64), math.sqrt(float(target.variance)))
+    if isinstance(target, GaussianMixture):
+        return theory.gaussian_mixture_balls_log_probability_bound(
+            centers, radius, np.asarray(target.weights, np.float64), np.asarray(target.means, np.float64),
+            np.asarray(target.covariances, np.float64))
+    raise TypeError(f"no ball probability bound for a target of type {type(target).__name__}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingBalls:
+    """The set ``A`` of the learned-score experiments' TV lower bounds: the union of the balls
+    ``B(x_i, trap_radius(d))`` around the distinct training points (the radius of
+    :func:`near_train_fraction`, so a chain's membership is its "near a training point"), and
+    the bound on ``log pi(A)`` (:func:`balls_log_probability_bound`)."""
+
+    centers: np.ndarray
+    radius: float
+    log_pi_a: float
+    region: str
+
+    @classmethod
+    def create(cls, target, train: np.ndarray, d: int) -> "TrainingBalls":
+        # duplicated training rows would count twice in the union bound: the distinct ones only
+        centers = np.unique(np.asarray(train, np.float64), axis=0)
+        radius = trap_radius(d)
+        return cls(centers=centers, radius=radius, log_pi_a=balls_log_probability_bound(target, centers, radius),
+                   region=f"union of B(x_i, 0.15 sqrt(d)) over the {centers.shape[0]} distinct training points")
+
+    def mask(self, xs: np.ndarray) -> np.ndarray:
+        """:func:`near_mask` of the finite chains ``xs`` (``[n, d]``)."""
+        return near_mask(xs, self.centers, self.radius)
+
+    def tv(self, insides: list, num_nonfinite: int) -> dict:
+        """:func:`pooled_tv_lower_bound` of the per-trial masks ``insides`` of a method's finite
+        final chains and its ``num_nonfinite`` others."""
+        return pooled_tv_lower_bound(insides, num_nonfinite, self.log_pi_a, self.region)
+
+
+def tv_note(entries, theorem: str) -> str:
+    """The sentence under a table with a TV-lower-bound column: what was bounded, how, and the
+    paper's claim (empty for a result written before the bound was reported)."""
+    detail = next((e["tv_lower_bound_detail"] for e in entries if e and e.get("tv_lower_bound_detail")), None)
+    if detail is None:
+        return ""
+    return (f"TV lower bound: `TV(Law(X_T), pi) >= P(X_T in A) - pi(A)`, certified at "
+            f"{detail['confidence']:.0%} confidence, with A the {detail['region']} (pi(A) <= "
+            f"10^{detail['log10_pi_a']:.1f}, a union bound), P(X_T in A) bounded below by Clopper-Pearson from "
+            f"all {detail['num_chains']} chains of all trials (non-finite chains count as outside A); a negative "
+            f"value is no evidence. Paper 1 ({theorem}) claims `{TV_CLAIM}`.\n\n")
+
+
+def tv_cell(entry: dict) -> str:
+    """A TV lower bound for a table (``n/r``: a result written before it was reported)."""
+    value = entry.get("tv_lower_bound") if entry else None
+    if value is None:
+        return "n/r"
+    # four decimals (0.9998 is not 1); a negative value (no evidence, typically -pi(A)) in full
+    return f"{value:.4f}" if value >= 0 else f"{value:.2g}"
 
 
 def near_train_fraction(xs: np.ndarray, train: np.ndarray, d: int) -> float:

@@ -24,7 +24,10 @@ copies, the fraction within ``0.15 sqrt(d)`` of a training point) beside held-ou
 Outputs under ``--out DIR``: ``diffusion_vs_langevin.json`` (``config``, ``elapsed_seconds``,
 ``methods``: for ``ddpm``, ``langevin_vanilla``, ``langevin_fresh``, ``langevin_train``, ``ncsn``,
 ``pc`` (and the ``*_exact`` rows) the keys ``sinkhorn_mean``, ``sinkhorn_std``, ``kl_mean``,
-``kl_std``, ``near_train_fraction``, ``nonfinite_chains``; ``memorization``; ``samplers``: each
+``kl_std``, ``near_train_fraction``, ``nonfinite_chains``, ``tv_lower_bound`` and
+``tv_lower_bound_detail`` (a certified lower bound on ``TV(Law(X_T), pi)`` from the balls of
+``near_train_fraction`` around the training points, :class:`experiments._learned.TrainingBalls`);
+``memorization``; ``samplers``: each
 network sampler's levels and the network's trained levels), a PNG and a Markdown summary. The
 trained parameters are kept as a checkpoint in ``DIR`` and re-used (or resumed) when the
 experiment is run again.
@@ -43,9 +46,10 @@ import numpy as np
 
 import langevin_jax as lj
 from experiments import _learned, _output, _plotting, _status
-from experiments._learned import (STARTS, Finals, Sampler, SinkhornPairs, denoiser_source_markdown, fit_kl, fmt_pm,
-                                  load_or_train, mean_std, memorization, memorization_markdown, near_train_fraction,
-                                  reference_summary, reused_note, sample_trials, subsample)
+from experiments._learned import (STARTS, TV_CONFIDENCE, Finals, Sampler, SinkhornPairs, TrainingBalls,
+                                  denoiser_source_markdown, fit_kl, fmt_pm, load_or_train, mean_std, memorization,
+                                  memorization_markdown, reference_summary, reused_note, sample_trials, subsample,
+                                  tv_cell, tv_note)
 from langevin_jax import _checks, diffusion, metrics
 
 NAME = "diffusion_vs_langevin"
@@ -209,15 +213,20 @@ def run(config: Config, key: jax.Array, cache: Optional[_output.PartCache] = Non
     for m, v, ok in zip(pairs.where, values, converged):
         sk[m].append(float(v) if ok else float("nan"))
     methods = {}
+    # the certified TV lower bound's set A: the balls of near_train_fraction around the training points
+    balls = TrainingBalls.create(target, train_np, config.d)
     for m in methods_run + family_run:
         kls = [fit_kl(g, target) for g in finals.sets[m] if g.shape[0] >= 2] if is_gauss else []
-        near = [near_train_fraction(g, train_np, config.d) for g in finals.sets[m] if g.shape[0] > 0]
+        inside = [balls.mask(g) for g in finals.sets[m]]  # per trial, which finite final chains lie in A
+        near = [float(np.mean(mask)) for mask in inside if mask.size > 0]
         sk_mean, sk_std = mean_std(sk[m])
         kl_mean, kl_std = mean_std(kls) if is_gauss else (None, None)
         methods[m] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
                           sinkhorn_not_converged=int(np.sum(np.isnan(sk[m]))),
                           near_train_fraction=float(np.mean(near)) if near else None,
                           nonfinite_chains=finals.nonfinite[m],
+                          # TV(Law(X_T), pi) >= P(X_T in A) - pi(A), from all chains of all trials
+                          **balls.tv(inside, finals.nonfinite[m]),
                           coordinate_variance_mean=float(np.mean([np.var(g, axis=0, ddof=1).mean()
                                                                   for g in finals.sets[m] if g.shape[0] >= 2]))
                           if finals.sets[m] else None)
@@ -354,12 +363,12 @@ def _markdown(config: Config, payload: dict) -> str:
         skv = fmt_pm(f["sinkhorn_mean"], f["sinkhorn_std"], 4)
         near = "n/a" if f["near_train_fraction"] is None else f"{f['near_train_fraction']:.2f}"
         var = "n/a" if f.get("coordinate_variance_mean") is None else f"{f['coordinate_variance_mean']:.3g}"
-        rows.append([m, skv, kl, var, near, f["nonfinite_chains"], f["sinkhorn_not_converged"]])
+        rows.append([m, skv, kl, var, near, tv_cell(f), f["nonfinite_chains"], f["sinkhorn_not_converged"]])
     table = _output.markdown_table(
         ["sampler", f"Sinkhorn to pi (mean ± std, {config.trials} trials)", "Gaussian-fit KL",
          f"mean per-coordinate variance (pi: {config.variance:g})",
-         "fraction within 0.15 sqrt(d) of a training point", "non-finite chains",
-         "Sinkhorn not converged"], rows)
+         "fraction within 0.15 sqrt(d) of a training point", f"TV lower bound ({TV_CONFIDENCE:.0%})",
+         "non-finite chains", "Sinkhorn not converged"], rows)
     tr, ref = payload["train"], payload["reference"]
     bias = "" if ref["kl_fit_bias"] is None else f"; Gaussian-fit KL bias at KL = 0: {ref['kl_fit_bias']:.3g}"
     oracle = ""
@@ -398,6 +407,7 @@ def _markdown(config: Config, payload: dict) -> str:
         f"Sinkhorn between two {config.sinkhorn_points}-point samples of pi (noise floor): "
         f"{ref['sinkhorn_pi_vs_pi_mean']:.4g} ± {ref['sinkhorn_pi_vs_pi_std']:.2g}{bias}. "
         f"Elapsed {payload['elapsed_seconds']:.0f} s.\n\n"
+        f"{tv_note(payload['methods'].values(), 'Theorem 7, for Langevin from the train start')}"
         f"{oracle}Read the Sinkhorn column with the KL and the variance: a "
         f"{config.sinkhorn_points}-point Sinkhorn divergence at blur {config.blur} can fall *below* the "
         f"pi-vs-pi floor for samples more concentrated than pi (smaller variance), so a low value is "

@@ -13,7 +13,12 @@ level ``score_level``, ``s_hat(x) = -eps_theta(x, 10) / sqrt(1 - alphabar_10)``,
 Per trial: the Gaussian-fit KL to ``pi`` of all chains (Gaussian target only) and the Sinkhorn
 divergence (GeomLoss ``p = 2, blur = 0.01``) between ``sinkhorn_points`` chains and as many of
 ``reference_samples`` fresh samples of ``pi``, along the iterations. Theorem 7 predicts
-*train* clearly worse than *fresh*.
+*train* clearly worse than *fresh*. At the final iteration, per start: the fraction of chains
+within ``0.15 sqrt(d)`` of a training point and a certified lower bound on ``TV(Law(X_T), pi)``
+(``tv_lower_bound``, ``tv_lower_bound_detail``): ``P(X_T in A) - pi(A)`` with ``A`` the union of
+those balls (:class:`experiments._learned.TrainingBalls`), ``P(X_T in A)`` bounded below at 95%
+confidence from all chains of all trials, ``pi(A)`` bounded above by the union bound; paper 1's
+Theorem 7 claims ``TV >= 1 - e^{-Omega(d)}`` from the train start.
 
 Targets (SPEC defaults): ``N(ones(d), 2 I)`` with ``d = 50``; ``1/2 N(-ones, 2 I) + 1/2 N(4 ones,
 2 I)`` with ``d = 25``. The trained parameters are saved in ``--out`` (a checkpoint of
@@ -36,8 +41,9 @@ import numpy as np
 import langevin_jax as lj
 from experiments import _learned, _output, _plotting, _status
 from experiments._learned import (
-    STARTS, Config, Finals, Sampler, SinkhornPairs, denoiser_source_markdown, fit_kl, fmt_pm, load_or_train, mean_std,
-    memorization, memorization_markdown, near_train_fraction, reference_summary, reused_note, sample_trials, subsample)
+    STARTS, TV_CONFIDENCE, Config, Finals, Sampler, SinkhornPairs, TrainingBalls, denoiser_source_markdown,
+    fit_kl, fmt_pm, load_or_train, mean_std, memorization, memorization_markdown, reference_summary, reused_note,
+    sample_trials, subsample, tv_cell, tv_note)
 from langevin_jax import diffusion
 
 NAME = "memorization"
@@ -86,6 +92,9 @@ def run(config: Config, key: jax.Array, cache: Optional[_output.PartCache] = Non
 
     kl = {s: np.full((config.trials, len(iterations)), np.nan) for s in STARTS}
     near = {s: [] for s in STARTS}
+    # the certified TV lower bound's set A: the balls of near_train_fraction around the training points
+    balls = TrainingBalls.create(target, train_np, config.d)
+    inside = {s: [] for s in STARTS}  # per trial, which finite final chains lie in A
     finals = Finals(STARTS)  # per trial, the finite final positions (memorisation report)
     pairs = SinkhornPairs(reference, n_sk)  # pairs for the one batched Sinkhorn call
     example = {}
@@ -99,7 +108,8 @@ def run(config: Config, key: jax.Array, cache: Optional[_output.PartCache] = Non
             good = finals.keep(s, *outputs[s])
             if config.target == "gaussian" and good.shape[1] >= 2:
                 kl[s][trial] = [fit_kl(good[i], target) for i in range(len(iterations))]
-            near[s].append(near_train_fraction(good[-1], train_np, config.d))
+            inside[s].append(balls.mask(good[-1]))
+            near[s].append(float(np.mean(inside[s][-1])) if inside[s][-1].size else float("nan"))
             if good.shape[1] >= n_sk:
                 pick = subsample(k_trial, s, good.shape[1], n_sk)
                 for i_sk, i_it in enumerate(sk_idx):
@@ -123,7 +133,9 @@ def run(config: Config, key: jax.Array, cache: Optional[_output.PartCache] = Non
         sk_mean, sk_std = mean_std(sk[s][:, -1].tolist())
         kl_mean, kl_std = mean_std(kl[s][:, -1].tolist()) if kl_ok else (None, None)
         final[s] = dict(sinkhorn_mean=sk_mean, sinkhorn_std=sk_std, kl_mean=kl_mean, kl_std=kl_std,
-                        near_train_fraction=float(np.mean(near[s])), nonfinite_chains=finals.nonfinite[s])
+                        near_train_fraction=float(np.mean(near[s])), nonfinite_chains=finals.nonfinite[s],
+                        # TV(Law(X_T), pi) >= P(X_T in A) - pi(A), from all chains of all trials
+                        **balls.tv(inside[s], finals.nonfinite[s]))
     with _status.Phase(NAME, "memorisation report"):
         # baseline: the reference draws of pi, never trained on
         mem = memorization(finals.sets, train_np, reference, config.d)
@@ -231,10 +243,11 @@ def _markdown(config: Config, payload: dict) -> str:
         f = res[s]
         kl = fmt_pm(f["kl_mean"], f["kl_std"])
         skv = fmt_pm(f["sinkhorn_mean"], f["sinkhorn_std"], 4)
-        rows.append([s, kl, skv, f"{f['near_train_fraction']:.2f}", f["nonfinite_chains"]])
+        rows.append([s, kl, skv, f"{f['near_train_fraction']:.2f}", tv_cell(f), f["nonfinite_chains"]])
     table = _output.markdown_table(
         ["start", f"Gaussian-fit KL (mean ± std, {config.trials} trials)", "Sinkhorn (mean ± std)",
-         "fraction within 0.15 sqrt(d) of a training point", "non-finite chains"], rows)
+         "fraction within 0.15 sqrt(d) of a training point", f"TV lower bound ({TV_CONFIDENCE:.0%})",
+         "non-finite chains"], rows)
     tr = payload["train"]
     ref = payload["reference"]
     bias = "" if ref["kl_fit_bias"] is None else f", Gaussian-fit KL bias at KL = 0: {ref['kl_fit_bias']:.3g}"
@@ -250,6 +263,7 @@ def _markdown(config: Config, payload: dict) -> str:
         f"{payload['score_error_relative']:.3g}.\n\n"
         f"ULA h = {config.step_size}, {config.langevin_steps} iterations, {config.chains} chains per "
         f"start ({config.num_seeds} seeds), final values:\n\n{table}\n"
+        f"{tv_note([res[s] for s in STARTS], 'Theorem 7, from the train start')}"
         f"Sinkhorn between two {config.sinkhorn_points}-point samples of pi: "
         f"{ref['sinkhorn_pi_vs_pi_mean']:.4g} ± {ref['sinkhorn_pi_vs_pi_std']:.2g}{bias}. "
         f"All Sinkhorn values converged: {payload['sinkhorn_all_converged']}. "

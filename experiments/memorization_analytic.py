@@ -8,7 +8,12 @@ three starts: *vanilla* ``N(0, I)``, *fresh* (30 new samples from ``pi``, each d
 (quadrature, in log10) and its Monte Carlo check, and per start the Gaussian-fit KL to
 ``pi``, the Sinkhorn divergence to ``pi`` (GeomLoss ``p = 2, blur = 0.01``, ``sinkhorn_points``
 chains against as many fresh samples of ``pi``; the same for two samples of ``pi`` gives the
-noise floor) and the fraction of chains still trapped (within ``r_out`` of a training point).
+noise floor), the fraction of chains still trapped (within ``r_out`` of a training point) and a
+certified lower bound on ``TV(Law(X_T), pi)`` (``tv_lower_bound``, ``tv_lower_bound_detail``):
+``P(X_T in A) - pi(A)`` with ``A`` the union of the balls ``B(x_i, r_out)`` around the kept
+training points (the trapped chains' balls), ``P(X_T in A)`` bounded below at 95% confidence
+(Clopper-Pearson) from all chains of all trials, ``pi(A)`` bounded above by the union bound of
+exact ball probabilities; Theorem 7 claims ``TV >= 1 - e^{-Omega(d)}`` from the train start.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ import numpy as np
 
 import langevin_jax as lj
 from experiments import _cli, _learned, _output, _plotting
-from langevin_jax import metrics, scores
+from langevin_jax import metrics, scores, theory
 
 NAME = "memorization_analytic"
 STARTS = ("vanilla", "fresh", "train")
+# the cached rows' version, in their part names: rows of version 2 have the TV lower bounds (parts
+# cached by an earlier version lack them and are recomputed, not re-used)
+PART_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,10 +120,10 @@ def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) 
     rows = []
     for i, d in enumerate(config.dims):
         compute = lambda i=i, d=d: _row(config, jax.random.fold_in(key, i), d)  # noqa: E731
-        rows.append(cache.get_or_compute(f"d={d}", compute) if cache else compute())
+        rows.append(cache.get_or_compute(f"d={d}-v{PART_VERSION}", compute) if cache else compute())
         print(f"d={d}: n={rows[-1]['num_train_used']} log10 err={rows[-1]['score_error_log10']:.1f} "
-              + " ".join(f"{s}: KL={rows[-1][s]['kl_mean']:.3g} "
-                         f"trapped={rows[-1][s]['trapped_mean']:.2f}" for s in STARTS),
+              + " ".join(f"{s}: KL={rows[-1][s]['kl_mean']:.3g} trapped={rows[-1][s]['trapped_mean']:.2f} "
+                         f"TV>={rows[-1][s]['tv_lower_bound']:.4g}" for s in STARTS),
               flush=True)
     return dict(rows=rows)
 
@@ -136,8 +144,14 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
     k_ref = jax.random.fold_in(k_runs, 12345)
     sk_x, sk_y, sk_where = [], [], []  # every Sinkhorn pair of this d, in one batched call
     per_start = {}
+    train64 = np.asarray(train, np.float64)
+    # the TV lower bound's set A: the balls B(x_i, r_out) of the trapped fraction around the kept
+    # training points; pi(A) = N(0, I)(A) by the union bound of exact ball probabilities, which is
+    # exact here: the kept points are pairwise > 2 r_out apart, so the balls are disjoint
+    log_pi_a = theory.gaussian_balls_log_probability_bound(train64, r_out, np.zeros(d))
+    region = f"union of B(x_i, r_out) over the {train64.shape[0]} kept training points"
     for j, start in enumerate(STARTS):
-        kls, trapped, nonfinite = [], [], 0
+        kls, trapped, nonfinite, inside, diverged = [], [], 0, [], 0
         for t in range(config.trials):
             k_start, k_run = jax.random.split(jax.random.fold_in(k_runs, 10 * t + j))
             x0 = _starts(k_start, start, train, config, d)
@@ -146,8 +160,11 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
             fit = metrics.gaussian_fit_kl_report(xs, np.zeros(d), np.eye(d))
             nonfinite += fit.num_dropped
             kls.append(fit.value)
-            xs = xs[np.all(np.isfinite(xs), 1)]
-            trapped.append(_learned.near_fraction(xs, np.asarray(train, np.float64), r_out))
+            finite = np.all(np.isfinite(xs), 1)
+            diverged += int(np.count_nonzero(~finite))
+            xs = xs[finite]
+            inside.append(_learned.near_mask(xs, train64, r_out))  # the trapped chains, as near_fraction
+            trapped.append(float(np.mean(inside[-1])) if xs.shape[0] else float("nan"))
             if xs.shape[0] >= n_sk:  # a random subset (chains are grouped by seed)
                 pick = np.asarray(jax.random.permutation(jax.random.fold_in(k_ref, 500 + 10 * t + j),
                                                          xs.shape[0]))[:n_sk]
@@ -158,6 +175,8 @@ def _row(config: Config, key: jax.Array, d: int) -> dict:
             kl_mean=float(np.mean(kls)), kl_std=float(np.std(kls)),
             trapped_mean=float(np.mean(trapped)), trapped_std=float(np.std(trapped)),
             nonfinite_chains=nonfinite,
+            # TV(Law(X_T), pi) >= P(X_T in A) - pi(A), from all chains of all trials (diverged: outside A)
+            **_learned.pooled_tv_lower_bound(inside, diverged, log_pi_a, region),
         )
     # noise floor: two independent samples of pi of the same size
     floor_x = [jax.random.normal(jax.random.fold_in(k_ref, 1000 + t), (n_sk, d)) for t in range(config.trials)]
@@ -269,23 +288,40 @@ def _definition_6(row: dict) -> str:
     return "yes" if gp["definition_6"] else "no: " + "; ".join(missed)
 
 
+def _log10_pi_a(row: dict) -> str:
+    detail = row["train"].get("tv_lower_bound_detail")
+    return "n/r" if detail is None else f"{detail['log10_pi_a']:.1f}"
+
+
 def _markdown(config: Config, result: dict) -> str:
     table = _output.markdown_table(
         ["d", "n used", "Definition 6", "log10 score error", *[f"KL {s}" for s in STARTS],
-         *[f"Sinkhorn {s}" for s in STARTS], "Sinkhorn pi vs pi", *[f"trapped {s}" for s in STARTS]],
+         *[f"Sinkhorn {s}" for s in STARTS], "Sinkhorn pi vs pi", *[f"trapped {s}" for s in STARTS],
+         "TV lower bound " + " / ".join(STARTS), "log10 pi(A)"],
         [[r["d"], r["num_train_used"], _definition_6(r), f"{r['score_error_log10']:.1f}",
           *[f"{r[s]['kl_mean']:.3g}" for s in STARTS],
           *["n/c" if r[s]["sinkhorn_mean"] is None else f"{r[s]['sinkhorn_mean']:.3g}" for s in STARTS],
           f"{r['sinkhorn_pi_vs_pi']:.3g}",
-          *[f"{r[s]['trapped_mean']:.2f}" for s in STARTS]] for r in result["rows"]],
+          *[f"{r[s]['trapped_mean']:.2f}" for s in STARTS],
+          " / ".join(_learned.tv_cell(r[s]) for s in STARTS), _log10_pi_a(r)] for r in result["rows"]],
     )
+    rows = result["rows"]
+    tv = ""
+    if any(r["train"].get("tv_lower_bound_detail") for r in rows):  # absent in results written before
+        detail = next(r["train"]["tv_lower_bound_detail"] for r in rows if r["train"].get("tv_lower_bound_detail"))
+        tv = (f"TV lower bound (per start): `TV(Law(X_T), pi) >= P(X_T in A) - pi(A)`, certified at "
+              f"{detail['confidence']:.0%} confidence, with A the union of the balls B(x_i, r_out) around the kept "
+              f"training points (a chain in A is a trapped one), pi(A) = N(0, I)(A) the sum of the exact ball "
+              f"probabilities (the balls are disjoint; column log10 pi(A)), P(X_T in A) bounded below by "
+              f"Clopper-Pearson from all chains of all trials (non-finite chains count as outside A); a negative "
+              f"value is no evidence. Theorem 7 claims `{_learned.TV_CLAIM}` from the train start.")
     return (f"# Theorem 7: memorising score\n\nh = {config.step_size}, {config.steps} steps, "
             f"{config.chains} chains, {config.trials} trials, r_in = {config.r_in_factor} sqrt(d), "
             f"r_out = {config.r_out_factor} sqrt(d), alpha = 2 d / r_in^2. Sinkhorn: "
             f"{min(config.sinkhorn_points, config.chains)} chains vs as many samples of pi, blur "
             f"{config.blur} (n/c: did not converge, not reported). Definition 6: whether the kept "
             f"training points (selected for pairwise distances > 2 r_out) also have pairwise "
-            f"distances >= 0.4 sqrt(d) and norms in [0.5 sqrt(d), 2 sqrt(d)].\n\n{table}")
+            f"distances >= 0.4 sqrt(d) and norms in [0.5 sqrt(d), 2 sqrt(d)].{' ' + tv if tv else ''}\n\n{table}")
 
 
 def main(argv=None) -> dict:

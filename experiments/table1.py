@@ -10,6 +10,18 @@ Trap radii (our choice; the paper does not print them): ``r_in = (4/7)|mu|`` and
 ``5 sqrt(d)`` at ``c = 7`` (``|mu| = 7 sqrt(d)``); the start ``N(0, I)`` (norm about
 ``sqrt(d)``) lies inside ``r_in`` once ``c >= 2``, which is when the trap bites.
 
+Certified total variation (paper 1's Theorem 1 claims ``TV(Law(X_T), pi) >= 1 - e^{-Omega(d)}``):
+``TV >= P(X_T in A) - pi(A)`` for any set ``A``; with ``A = B(0, r_out)``, ``P(X_T in A)`` bounded
+below at 95% confidence (one-sided Clopper-Pearson) from the final positions of all chains of all
+trials (independent; a non-finite chain counts as outside ``A``) and ``pi(A)`` exact (a
+non-central chi-square probability), :func:`langevin_jax.metrics.ball_tv_lower_bound`. ``A`` is
+``B(0, r_out)`` rather than ``B(0, r_in)``: it is the closed support of ``s_hat - s`` (the bump is 0
+beyond ``r_out``), whose ``pi``-mass makes the score error small, and the ball of the
+``trapped`` column (``p_hat`` is that fraction); the chains trapped near ``N(0, I / alpha)`` lie in
+it, while ``B(0, r_in)`` would miss those in the annulus (about 7% of ``N(0, I_50)`` lies beyond
+``r_in`` at ``c = 2``). The same bound for the chains under the true score is a negative control
+(they leave the ball: about ``-pi(A)``, i.e. no evidence).
+
 The score error is computed exactly (2-D quadrature in log space,
 :func:`langevin_jax.scores.trap_score_error_exact`) and checked by Monte Carlo per trial.
 The KL under the true score is also given in closed form (ULA's law on a Gaussian is
@@ -28,11 +40,16 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
-from experiments import _cli, _output, _plotting
+from experiments import _cli, _learned, _output, _plotting
 from langevin_jax import metrics, scores, theory
 
 NAME = "table1"
 PAPER_KL_TRUE = {1: 0.308, 2: 0.815, 3: 1.66, 4: 2.84, 5: 4.35, 6: 6.20, 7: 8.39}
+# the cached rows' version, in their part names: rows of version 2 have the TV lower bounds (parts
+# cached by an earlier version lack them and are recomputed, not re-used)
+PART_VERSION = 2
+# the TV lower bound's set A (see the module docstring)
+TV_REGION = "B(0, r_out)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,10 +143,11 @@ def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) 
     bias = metrics.gaussian_fit_kl_bias(config.d, config.chains)
     for i, c in enumerate(config.c):
         compute = lambda i=i, c=c: _row(config, jax.random.fold_in(key, i), c, bias)  # noqa: E731
-        rows.append(cache.get_or_compute(f"c={c}", compute) if cache else compute())
+        rows.append(cache.get_or_compute(f"c={c}-v{PART_VERSION}", compute) if cache else compute())
         print(f"c={c}: |mu|={rows[-1]['mu_norm']:.2f} log10 err="
               f"{rows[-1]['score_error_log10']:.1f} KL(s_hat)={rows[-1]['kl_score_hat']:.3g} "
-              f"KL(s)={rows[-1]['kl_true_score']:.3g}", flush=True)
+              f"KL(s)={rows[-1]['kl_true_score']:.3g} TV(s_hat)>={rows[-1]['tv_lower_bound']:.4g} "
+              f"TV(s)>={rows[-1]['tv_lower_bound_true_score']:.4g}", flush=True)
     return dict(rows=rows, fit_kl_bias=bias)
 
 
@@ -146,8 +164,15 @@ def _row(config: Config, key: jax.Array, c: float, bias: float) -> dict:
                                  config.score_error_samples)
     kl_hat, nf_hat, xs_hat = _trial_kls(k_hat, s_hat, mu, config)
     # same starting points and noise for the true score: a paired comparison
-    kl_true, nf_true, _ = _trial_kls(k_hat, true_score, mu, config)
+    kl_true, nf_true, xs_true = _trial_kls(k_hat, true_score, mu, config)
     trapped = float(np.mean(np.linalg.norm(xs_hat, axis=-1) < r_out))
+    # TV(Law(X_T), pi) >= P(X_T in A) - pi(A), A = B(0, r_out) (module docstring), from all
+    # trials * chains final positions (non-finite ones counted as outside A); pi(A) exact
+    log_pi_a = theory.gaussian_ball_log_probability(np.zeros(config.d), r_out, np.asarray(mu, np.float64))
+    tv_hat, tv_true = (
+        _learned.tv_report(metrics.ball_tv_lower_bound(xs.reshape(-1, config.d), np.zeros(config.d), r_out, log_pi_a,
+                                                       _learned.TV_CONFIDENCE), TV_REGION)
+        for xs in (xs_hat, xs_true))
     exact_true = exact_ula_kl(config.d, float(c), config.step_size, config.steps)
     return dict(
         c=float(c),
@@ -167,6 +192,9 @@ def _row(config: Config, key: jax.Array, c: float, bias: float) -> dict:
         paper_kl_true_score=PAPER_KL_TRUE.get(int(c)) if float(c).is_integer() else None,
         fraction_trapped=trapped,
         nonfinite_chains=nf_hat + nf_true,
+        **tv_hat,
+        tv_lower_bound_true_score=tv_true["tv_lower_bound"],
+        tv_lower_bound_true_score_detail=tv_true["tv_lower_bound_detail"],
     )
 
 
@@ -223,11 +251,14 @@ def _plot(result: dict, out) -> None:
 def _markdown(config: Config, result: dict) -> str:
     rows = result["rows"]
     table = _output.markdown_table(
-        ["c", "‖μ‖", "score error", "KL with ŝ", "KL with true score", "closed form + bias",
-         "paper", "trapped", "non-finite"],
+        ["c", "‖μ‖", "score error", "KL with ŝ", f"TV ≥ with ŝ ({_learned.TV_CONFIDENCE:.0%})",
+         "KL with true score", "TV ≥ with true score", "log10 π(A)", "closed form + bias", "paper", "trapped",
+         "non-finite"],
         [[r["c"], f"{r['mu_norm']:.2f}", f"1e{r['score_error_log10']:.1f}",
-          f"{r['kl_score_hat']:.4g} ± {r['kl_score_hat_std']:.2g}",
+          f"{r['kl_score_hat']:.4g} ± {r['kl_score_hat_std']:.2g}", _learned.tv_cell(r),
           f"{r['kl_true_score']:.3g} ± {r['kl_true_score_std']:.2g}",
+          _learned.tv_cell(dict(tv_lower_bound=r.get("tv_lower_bound_true_score"))),
+          "n/r" if r.get("tv_lower_bound_detail") is None else f"{r['tv_lower_bound_detail']['log10_pi_a']:.1f}",
           f"{r['kl_true_score_exact_plus_fit_bias']:.3g}",
           r["paper_kl_true_score"] if r["paper_kl_true_score"] is not None else "",
           f"{r['fraction_trapped']:.2f}", r["nonfinite_chains"]] for r in rows],
@@ -236,7 +267,20 @@ def _markdown(config: Config, result: dict) -> str:
             f"{config.steps} steps, {config.chains} chains per trial, {config.trials} trials, "
             f"alpha = {config.alpha}, r_in = {config.r_in_fraction:.3f}‖μ‖, "
             f"r_out = {config.r_out_fraction:.3f}‖μ‖. Gaussian-fit KL bias at this n: "
-            f"{result['fit_kl_bias']:.4f}.\n\n{table}")
+            f"{result['fit_kl_bias']:.4f}.\n\n{_tv_note(rows)}{table}")
+
+
+def _tv_note(rows: list) -> str:
+    """The sentence on the TV columns (empty for a result written before they were reported)."""
+    detail = next((r["tv_lower_bound_detail"] for r in rows if r.get("tv_lower_bound_detail")), None)
+    if detail is None:
+        return ""
+    return (f"Total variation: Theorem 1 claims `{_learned.TV_CLAIM}` under the trap score ŝ. The TV ≥ "
+            f"columns certify `TV(Law(X_T), π) ≥ P(X_T ∈ A) − π(A)` at {detail['confidence']:.0%} confidence with "
+            f"A = {detail['region']} (the closed support of ŝ − s, the trapped column's ball): P(X_T ∈ A) "
+            f"bounded below by Clopper-Pearson from all {detail['num_chains']} chains of all trials (non-finite "
+            f"ones count as outside A), π(A) exact (column log10 π(A)). A negative value is no evidence; the "
+            f"true-score column is the negative control.\n\n")
 
 
 def main(argv=None) -> dict:

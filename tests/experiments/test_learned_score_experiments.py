@@ -33,6 +33,18 @@ def _tiny_dvl(target="gaussian"):
     return _tiny(_DVL_QUICK(target))
 
 
+def _check_tv(entry: dict, num_chains: int, num_centers: int) -> None:
+    """(issue 25) A start's certified TV lower bound: from all chains of all trials, A the balls of
+    near_train_fraction around the distinct training points."""
+    tv, detail = entry["tv_lower_bound"], entry["tv_lower_bound_detail"]
+    assert -1 <= tv <= 1 and tv == detail["p_lower"] - detail["pi_a"]
+    assert detail["num_chains"] == num_chains and detail["num_nonfinite"] == entry["nonfinite_chains"]
+    assert detail["p_lower"] <= detail["p_hat"] and detail["confidence"] == 0.95
+    assert detail["log10_pi_a"] <= 0 and f"{num_centers} distinct training points" in detail["region"]
+    # one set A for both: p_hat is the pooled near-training fraction (equal trial sizes: their mean)
+    assert abs(detail["p_hat"] - entry["near_train_fraction"]) < 1e-12
+
+
 def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mem.Config, "quick", classmethod(lambda cls, target="gaussian": _tiny_mem(target)))
     out = tmp_path / "mem"
@@ -49,6 +61,8 @@ def test_memorization_cli_writes_outputs_and_reuses_training(tmp_path, monkeypat
         for k in ("sinkhorn_mean", "sinkhorn_std", "kl_mean", "kl_std"):
             assert f[k] is not None and np.isfinite(f[k]), (start, k)
         assert f["nonfinite_chains"] == 0
+        _check_tv(f, num_chains=2 * 60, num_centers=40)
+    assert "TV lower bound (95%)" in (out / "memorization.md").read_text()
     assert (out / "memorization.png").stat().st_size > 0 and (out / "memorization.md").exists()
     assert list(out.glob("denoiser_*.ckpt")), "trained parameters must be saved"
     assert not first["train"]["reused"]
@@ -67,6 +81,7 @@ def test_memorization_mixture_reports_null_kl():
     for start in ("vanilla", "fresh", "train"):
         assert res["final"][start]["kl_mean"] is None
         assert np.isfinite(res["final"][start]["sinkhorn_mean"])
+        _check_tv(res["final"][start], num_chains=2 * 60, num_centers=40)  # pi(A): the mixture's bound
 
 
 def test_memorization_rejects_bad_config():
@@ -86,6 +101,9 @@ def test_diffusion_vs_langevin_cli(tmp_path, monkeypatch):
         r = saved["methods"][m]
         assert np.isfinite(r["sinkhorn_mean"]) and np.isfinite(r["kl_mean"]), m
         assert r["nonfinite_chains"] == 0
+    for r in saved["methods"].values():  # every sampler, the Langevin starts and the reverse ones
+        _check_tv(r, num_chains=2 * 60, num_centers=40)
+    assert "TV lower bound (95%)" in (out / "diffusion_vs_langevin.md").read_text()
     assert (out / "diffusion_vs_langevin.png").exists() and (out / "diffusion_vs_langevin.md").exists()
     assert payload["reverse_steps"] == 1000
     with pytest.raises(SystemExit):
@@ -307,3 +325,35 @@ def test_named_key_streams_and_subsamples():
     assert len(set(a.tolist())) == 20 and a.min() >= 0 and a.max() < 100
     assert not np.array_equal(a, _learned.subsample(k_trial, "pc", 100, 20))
     assert not np.array_equal(a, _learned.subsample(jax.random.fold_in(jax.random.key(0), 4), "ddpm", 100, 20))
+
+
+def test_training_balls_tv_counts_diverged_chains_and_uses_distinct_points():
+    """(issue 25) The learned-score TV bound's set A: the distinct training points (duplicates would
+    count twice in the union bound), membership as near_train_fraction, diverged chains counted
+    among the chains and outside A; pi(A) by the Gaussian's or the mixture's bound."""
+    import jax.numpy as jnp
+
+    from experiments import _learned
+    from langevin_jax import theory
+    from langevin_jax.targets import GaussianMixture, IsotropicGaussian
+
+    d = 4
+    train = np.random.default_rng(0).normal(size=(5, d))
+    target = IsotropicGaussian.create(jnp.ones(d), 2.0)
+    balls = _learned.TrainingBalls.create(target, np.repeat(train, 3, axis=0), d)
+    assert balls.centers.shape == (5, d) and balls.radius == _learned.trap_radius(d)
+    assert balls.log_pi_a == theory.gaussian_balls_log_probability_bound(train, balls.radius, np.ones(d), 2.0**0.5)
+    xs = np.concatenate([train + 0.01, train + 10.0])  # 5 chains in A, 5 far from it
+    mask = balls.mask(xs)
+    assert mask.tolist() == [True] * 5 + [False] * 5
+    assert _learned.near_train_fraction(xs, train, d) == 0.5
+    out = balls.tv([mask[:4], mask[4:]], num_nonfinite=3)
+    detail = out["tv_lower_bound_detail"]
+    assert (detail["num_inside"], detail["num_chains"], detail["num_nonfinite"]) == (5, 13, 3)
+    assert detail["p_hat"] == 5 / 13 and out["tv_lower_bound"] == detail["p_lower"] - detail["pi_a"]
+    assert "5 distinct training points" in detail["region"]
+    mixture = GaussianMixture.create(jnp.array([0.5, 0.5]), jnp.stack([-jnp.ones(d), 4 * jnp.ones(d)]),
+                                     jnp.full((2,), 2.0))
+    expected = theory.gaussian_mixture_balls_log_probability_bound(
+        train, 0.3, np.array([0.5, 0.5]), np.stack([-np.ones(d), 4 * np.ones(d)]), np.stack([2.0 * np.eye(d)] * 2))
+    assert abs(_learned.TrainingBalls.create(mixture, train, d).log_pi_a - expected) < 1e-9

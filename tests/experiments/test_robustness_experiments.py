@@ -22,10 +22,29 @@ def test_table1_tiny_true_score_kl_matches_closed_form(tmp_path):
     assert big["score_error_log10"] < -5
     data = json.loads((tmp_path / "table1.json").read_text())
     for key in ("c", "mu_norm", "score_error", "kl_score_hat", "kl_true_score",
-                "kl_score_hat_std", "kl_true_score_std"):
+                "kl_score_hat_std", "kl_true_score_std", "tv_lower_bound", "tv_lower_bound_detail",
+                "tv_lower_bound_true_score", "tv_lower_bound_true_score_detail"):
         assert key in data["rows"][0]
     assert data["config"]["d"] == 10
     assert (tmp_path / "table1.png").exists() and (tmp_path / "table1.md").exists()
+    # (issue 25) the certified TV lower bound, A = B(0, r_out), from all 2 x 400 chains
+    for r in data["rows"]:
+        for key in ("tv_lower_bound", "tv_lower_bound_true_score"):
+            detail = r[f"{key}_detail"]
+            assert -1 <= r[key] <= 1
+            assert r[key] == detail["p_lower"] - detail["pi_a"]  # the identity of the bound, exactly
+            assert math.isclose(detail["pi_a"], 10 ** detail["log10_pi_a"], rel_tol=1e-9)
+            assert detail["num_chains"] == 800 and detail["num_nonfinite"] == 0 and detail["confidence"] == 0.95
+            assert detail["region"] == "B(0, r_out)" and detail["p_lower"] <= detail["p_hat"]
+        assert r["tv_lower_bound_detail"]["p_hat"] == r["fraction_trapped"]  # the trapped column's ball
+    assert big["tv_lower_bound"] > 0.5  # trapped: TV >= 1 - e^{-Omega(d)}
+    assert big["tv_lower_bound_true_score"] < 0.05  # the negative control: no evidence
+    md = (tmp_path / "table1.md").read_text()
+    assert "TV ≥ with ŝ" in md and "1 - e^{-Omega(d)}" in md
+    # a result written before the bound was reported still gives its summary
+    old = [{k: v for k, v in r.items() if not k.startswith("tv_lower_bound")} for r in rows]
+    md_old = table1._markdown(table1.Config(d=10, c=(1, 7)), dict(payload, rows=old))
+    assert "| n/r | " in md_old and "1 - e^{-Omega(d)}" not in md_old
 
 
 def test_table1_exact_true_kl_formula_matches_paper():
@@ -52,6 +71,22 @@ def test_memorization_analytic_tiny(tmp_path):
     assert excess_train > 3 * max(excess_fresh, 0.1)
     assert row["fresh"]["sinkhorn_mean"] < 1.1 * floor
     assert math.isfinite(row["score_error_log10"])
+    # (issue 25) the certified TV lower bound, A = the balls B(x_i, r_out) of the trapped fraction
+    for s in memorization_analytic.STARTS:
+        tv, detail = row[s]["tv_lower_bound"], row[s]["tv_lower_bound_detail"]
+        assert -1 <= tv <= 1
+        assert tv == detail["p_lower"] - detail["pi_a"]  # the identity of the bound, exactly
+        assert detail["num_chains"] == 120 and detail["num_nonfinite"] == 0
+        assert detail["p_hat"] == row[s]["trapped_mean"]  # one trial: the same chains and balls
+    assert row["train"]["tv_lower_bound"] > 0.9 > row["fresh"]["tv_lower_bound"]
+    assert row["train"]["tv_lower_bound_detail"]["log10_pi_a"] < -5  # pi(A) is e^{-Omega(d)}
+    md = memorization_analytic._markdown(cfg, res)
+    assert "TV lower bound vanilla / fresh / train" in md and "1 - e^{-Omega(d)}" in md
+    # a result written before the bound was reported still gives its summary
+    old = {k: v for k, v in row.items()}
+    for s in memorization_analytic.STARTS:
+        old[s] = {k: v for k, v in row[s].items() if not k.startswith("tv_lower_bound")}
+    assert "n/r / n/r / n/r" in memorization_analytic._markdown(cfg, dict(rows=[old]))
 
 
 def test_cone_escape_tiny():
@@ -75,7 +110,7 @@ def test_interrupted_experiment_resumes_finished_parts(tmp_path, monkeypatch):
     monkeypatch.setattr(table1, "_row", lambda *a, **k: calls.append(a) or original(*a, **k))
     # simulate an interruption: the c=5 part is lost, the c=1 part survived
     parts = next((tmp_path / ".parts").iterdir())
-    (parts / "c=5.0.json").unlink()
+    (parts / f"c=5.0-v{table1.PART_VERSION}.json").unlink()
     second = table1.main(flags)
     assert len(calls) == 1 and calls[0][2] == 5.0  # only the missing part is recomputed
     assert second["rows"][0] == first["rows"][0]
