@@ -1,16 +1,17 @@
 """langevin_jax: a JAX-native functional toolkit for Langevin and score-based sampling.
 
 ``import langevin_jax`` loads the core (samplers, ``run``, targets, closed forms) on JAX and
-NumPy alone. The subpackages ``annealing``, ``diffusion``, ``gaussian_dsm``, ``metrics``,
-``scores``, ``sweeps`` and ``nn`` load on first use (``lj.annealing...`` or ``import
-langevin_jax.annealing``); ``nn`` needs the ``nn`` extra (Flax, Optax).
+NumPy alone. The subpackages ``adaptation``, ``annealing``, ``diagnostics``, ``diffusion``,
+``gaussian_dsm``, ``metrics``, ``scores``, ``sweeps`` and ``nn`` load on first use
+(``lj.annealing...`` or ``import langevin_jax.annealing``); ``nn`` needs the ``nn`` extra
+(Flax, Optax), ``diagnostics``' functions the ``diagnostics`` extra (ArviZ).
 """
 
 import importlib
 from typing import Any
 
 from langevin_jax import targets, theory
-from langevin_jax.runner import NonFiniteWarning, RunInfo, RunResult, chain_keys, run
+from langevin_jax.runner import NonFiniteWarning, RunInfo, RunResult, StuckChainWarning, chain_keys, run
 from langevin_jax.samplers import (
     SamplingAlgorithm,
     annealed_langevin,
@@ -30,6 +31,7 @@ __all__ = [
     "RunInfo",
     "chain_keys",
     "NonFiniteWarning",
+    "StuckChainWarning",
     "SamplingAlgorithm",
     "ula",
     "mala",
@@ -41,7 +43,8 @@ __all__ = [
 ]
 
 # the subpackages loaded on first attribute access (PEP 562), not by ``import langevin_jax``
-_LAZY_SUBPACKAGES = ("annealing", "diffusion", "gaussian_dsm", "metrics", "nn", "scores", "sweeps")
+_LAZY_SUBPACKAGES = ("adaptation", "annealing", "diagnostics", "diffusion", "gaussian_dsm", "metrics", "nn", "scores",
+                     "sweeps")
 
 
 def __getattr__(name: str) -> Any:

@@ -14,8 +14,10 @@ subpackage may import each other, without circles):
 4. ``runner``, ``scores``, ``diffusion``, ``gaussian_dsm``: ``run`` drives samplers; the score
    constructions of paper 1 use targets and metrics; the DDPM samplers build on the samplers;
    paper 2's closed forms use theory and metrics;
-5. ``sweeps``, ``annealing``, ``nn``: sweeps over dimension call ``run``; paper 3's paths use
-   ``diffusion``'s denoisers; the networks use ``diffusion``'s levels;
+5. ``sweeps``, ``annealing``, ``nn``, ``diagnostics``, ``adaptation``: sweeps over dimension
+   call ``run``; paper 3's paths use ``diffusion``'s denoisers; the networks use ``diffusion``'s
+   levels; the convergence diagnostics read ``run``'s results; the MALA warm-up drives MALA's
+   kernel with ``run``'s per-chain keys;
 6. the face ``langevin_jax/__init__.py``.
 
 Imports under ``if TYPE_CHECKING:`` are annotations, not imports, and are not counted; imports
@@ -42,7 +44,7 @@ LAYERS = [
     {"theory"},
     {"targets", "samplers", "metrics"},
     {"runner", "scores", "diffusion", "gaussian_dsm"},
-    {"sweeps", "annealing", "nn"},
+    {"sweeps", "annealing", "nn", "diagnostics", "adaptation"},
     {""},  # langevin_jax/__init__.py
 ]
 
