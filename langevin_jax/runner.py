@@ -1,7 +1,7 @@
 # Maintainers' note: this module is one file of over 500 lines on purpose. It holds one concept,
 # `run`, and only the pieces of its one compiled code path (the per-chain key scheme, the
 # static/dynamic split of the algorithm that keys compilation, the chain axes of the state and
-# info, sharding, and the eager checks and non-finite warning around the core); split up, that
+# info, sharding, and the eager checks and warnings around the core); split up, that
 # path would be read across files.
 """Run a batch of chains: one ``jit`` of a ``lax.scan`` over a ``vmap``ped step.
 
@@ -17,6 +17,10 @@ is a pytree (a [`SamplingAlgorithm`][langevin_jax.samplers.base.SamplingAlgorith
 target's or a network's parameters) are traced inputs, and only its functions and integers
 are static. So ``run(key, lj.ula(score, h), ...)`` for a new ``h`` re-uses the compiled
 program. There is no hand-written compile cache: ``jax.jit``'s own cache is the only one.
+
+The chains may be sharded over the devices of one process or, with ``jax.distributed``, over
+the devices of several processes (hosts): the noise of a chain does not depend on where it
+runs, so the numbers do not depend on the layout (see the "Scaling out" page).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from langevin_jax import _checks, _progress
 from langevin_jax.samplers.base import CHAIN_AXIS
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
-__all__ = ["run", "RunResult", "RunInfo", "chain_keys", "NonFiniteWarning"]
+__all__ = ["run", "RunResult", "RunInfo", "chain_keys", "NonFiniteWarning", "StuckChainWarning"]
 
 
 class NonFiniteWarning(RuntimeWarning):
@@ -45,6 +49,29 @@ class NonFiniteWarning(RuntimeWarning):
     ``warnings.simplefilter("ignore", lj.NonFiniteWarning)`` when divergence is expected, or
     turn it into an error with ``"error"``. Never issued while ``run`` is traced (inside a
     user's ``jit``/``vmap``/``grad``): there the counts are arrays of the caller's program.
+    """
+
+
+class StuckChainWarning(RuntimeWarning):
+    r"""Issued by an eager [`run`][langevin_jax.runner.run] when chains never accepted a proposal (acceptance 0
+    over the whole run, for samplers whose info has ``is_accepted``: MALA, BlackJAX's MALA and
+    HMC) or never moved (final position equal to the initial one, bit for bit, for any sampler).
+
+    Typical causes: a step size far too large (or a negative one), a start where the
+    log-density is NaN or far out in the tails. The chains are returned as they are
+    (``info.never_accepted`` and ``info.stuck`` say which).
+
+    In a short run, chains can miss every proposal by chance: a chain that accepts a fraction
+    $a$ of its proposals accepts none of $n$ with probability $(1 - a)^n$. So $m$ chains that
+    never accepted, of $N$, are reported only when $N (1 - a)^n < 10^{-3} m$, with $a$ the
+    fraction the other chains accepted: by Markov's inequality, chance gives $m$ or more such
+    chains with probability below $10^{-3}$ then (``info`` counts them either way). Chains that
+    never moved though they accepted proposals (or whose sampler has no ``is_accepted``) are
+    always reported.
+
+    Filter it with ``warnings.simplefilter("ignore", lj.StuckChainWarning)``, or turn
+    it into an error with ``"error"``. Never issued while ``run`` is traced: there the counts
+    are arrays of the caller's program.
     """
 
 
@@ -67,18 +94,35 @@ class RunInfo(NamedTuple):
         chain (``acceptance_rate``, ``is_accepted``, ``step_size``, ``time``, ``level``, ...)
         except ``is_finite`` (see ``nonfinite``). A field that is the same for every chain (a
         scheduled ``step_size``) is averaged too: every chain then holds the same mean.
+      num_stuck: int32 scalar, the number of chains that never moved: every leaf of the final
+        position equal, bit for bit, to the initial one (of this run: a continued run's start).
+        A Langevin chain moves at every step; a Metropolis chain that rejected every proposal
+        does not.
+      stuck: ``[num_chains]`` bool, which chains never moved.
+      num_never_accepted: int32 scalar, the number of chains that accepted no proposal in the
+        whole run (acceptance 0), for samplers whose info has an ``is_accepted`` field (MALA,
+        BlackJAX's MALA and HMC); ``None`` for the others.
+      never_accepted: ``[num_chains]`` bool, which chains never accepted: those whose
+        ``means["is_accepted"]`` is 0 (``None`` without ``is_accepted``).
     """
 
     num_nonfinite: jax.Array
     nonfinite: jax.Array
     acceptance_rate: Optional[jax.Array]
     means: Dict[str, jax.Array]
+    num_stuck: jax.Array
+    stuck: jax.Array
+    num_never_accepted: Optional[jax.Array]
+    never_accepted: Optional[jax.Array]
 
     def summary(self) -> dict:
-        """Python numbers (eager only): ``num_nonfinite`` (int), ``acceptance_rate`` (float
-        or ``None``) and the chain-averaged ``means`` (floats)."""
+        """Python numbers (eager only): ``num_nonfinite``, ``num_stuck`` and
+        ``num_never_accepted`` (ints, the last ``None`` without ``is_accepted``),
+        ``acceptance_rate`` (float or ``None``) and the chain-averaged ``means`` (floats)."""
         return {
             "num_nonfinite": int(self.num_nonfinite),
+            "num_stuck": int(self.num_stuck),
+            "num_never_accepted": None if self.num_never_accepted is None else int(self.num_never_accepted),
             "acceptance_rate": None if self.acceptance_rate is None else float(self.acceptance_rate),
             "means": {k: float(jnp.mean(v)) for k, v in self.means.items()},
         }
@@ -267,6 +311,18 @@ def _nonfinite_chains(tree, chain_axis: int = 0) -> jax.Array:
     return functools.reduce(jnp.logical_or, bad)
 
 
+def _unmoved_chains(final, start) -> jax.Array:
+    """``[num_chains]`` bool: which chains' final position equals ``start`` bit for bit in every
+    leaf (floats compared as their bits: ``-0.0`` is not ``0.0``, a NaN is never the start)."""
+    same = []
+    for x, x0 in zip(jax.tree_util.tree_leaves(final), jax.tree_util.tree_leaves(start)):
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            bits = jnp.dtype(f"uint{8 * x.dtype.itemsize}")
+            x, x0 = jax.lax.bitcast_convert_type(x, bits), jax.lax.bitcast_convert_type(x0, bits)
+        same.append(jnp.all(x == x0, axis=tuple(range(1, x.ndim))))
+    return functools.reduce(jnp.logical_and, same)
+
+
 # --------------------------------------------------------------------------- the pure core
 
 
@@ -305,7 +361,8 @@ def _shard_spec(mesh: Optional[Mesh]):
 def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num_steps, save_every, progress,
           mesh, check_every_step, unroll):
     """The compiled run. Its state holds the step count as it was carried, once (a scalar), and
-    its info no ``num_nonfinite``: `run` completes both (``_finish``)."""
+    its info no counts (``num_nonfinite``, ``num_stuck``, ``num_never_accepted``), only the masks
+    they count: `run` completes both (``_finish``)."""
     algorithm = static.merge(dynamic)
     constrain = _shard_spec(mesh)
     num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
@@ -313,6 +370,7 @@ def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num
         initial_state = jax.vmap(algorithm.init)(constrain(initial_positions))
     state_axes = _state_axes(initial_state)
     state = constrain(_unbroadcast_chains(initial_state, state_axes))
+    start = state.position  # kept to find the chains that never moved (not carried by the loop)
     keys = jax.eval_shape(lambda k: jax.random.split(k, num_chains), key)
     vstep, info_shape = _chain_step(algorithm.step, state_axes, keys, state)
     fields = _averaged_fields(info_shape, num_chains)
@@ -364,11 +422,18 @@ def _core(key, dynamic, initial_positions, initial_state, offset, *, static, num
         nonfinite = nonfinite | _nonfinite_chains(trajectory, chain_axis=1)
     means = {name: value / num_steps for name, value in sums.items()}
     acceptance = means.get("acceptance_rate")
+    # a sum of 0/1 values is 0 exactly when every one is 0: the running sum that info.means needs
+    # anyway says which chains never accepted, with nothing more carried by the loop
+    never_accepted = sums["is_accepted"] == 0 if "is_accepted" in sums else None
     info = RunInfo(
-        num_nonfinite=None,  # counted by run, outside the compiled program (_finish)
+        num_nonfinite=None,  # the counts: by run, outside the compiled program (_finish)
         nonfinite=nonfinite,
         acceptance_rate=None if acceptance is None else jnp.mean(acceptance),
         means=means,
+        num_stuck=None,
+        stuck=_unmoved_chains(state.position, start),
+        num_never_accepted=None,
+        never_accepted=never_accepted,
     )
     return RunResult(state, trajectory, info)
 
@@ -382,18 +447,66 @@ _run_jit = jax.jit(
 # --------------------------------------------------------------------------- the eager shell
 
 
-def _resolve_mesh(shard: Optional[bool], num_chains: int, traced: bool) -> Optional[Mesh]:
-    devices = jax.devices()
-    if shard is None:
-        shard = not traced and len(devices) > 1 and num_chains % len(devices) == 0
-    if not shard:
-        return None
-    if num_chains % len(devices):
+def _spans_processes(mesh: Optional[Mesh]) -> bool:
+    """Whether ``mesh`` holds devices of other processes (a multi-process run)."""
+    return mesh is not None and any(d.process_index != jax.process_index() for d in mesh.devices.flat)
+
+
+def _resolve_mesh(shard: Optional[bool], mesh: Optional[Mesh], num_chains: int, traced: bool,
+                  global_inputs: bool, local: bool) -> Optional[Mesh]:
+    """The mesh the chains are sharded over (``None``: not sharded). ``num_chains`` counts this
+    process's chains when ``local``."""
+    if mesh is not None:
+        if shard is False:
+            raise ValueError("shard=False and a mesh: give the mesh to shard the chains over it, or neither")
+        if not isinstance(mesh, Mesh) or CHAIN_AXIS not in mesh.axis_names:
+            raise ValueError(f"mesh must be a jax.sharding.Mesh with an axis named {CHAIN_AXIS!r} (the chains "
+                             f"are sharded over it), got {mesh!r}")
+    else:
+        local_devices = jax.local_devices()
+        if shard is None:
+            # a run on this process's devices, unless the positions are already spread over processes
+            shard = global_inputs or (not traced and len(local_devices) > 1
+                                      and num_chains % len(local_devices) == 0)
+        if not shard:
+            if global_inputs:
+                raise ValueError("initial_positions (or initial_state) are spread over several processes: "
+                                 "run needs a mesh over their devices (leave shard unset, or pass mesh=)")
+            return None
+        mesh = Mesh(np.asarray(jax.devices()), (CHAIN_AXIS,))  # every device, of every process
+    size = mesh.shape[CHAIN_AXIS]
+    if local and _spans_processes(mesh):
+        mine = sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+        here = mine * size // mesh.devices.size  # this process's positions along the chain axis
+        if num_chains % here:
+            raise ValueError(
+                f"initial_positions: this process's num_chains={num_chains} (positions_are_local=True) must "
+                f"be divisible by the number of its devices along the mesh's {CHAIN_AXIS!r} axis ({here})")
+    elif num_chains % size:
         raise ValueError(
             f"initial_positions: num_chains={num_chains} must be divisible by the number of "
-            f"devices ({len(devices)}) to shard the chains"
+            f"devices ({size}) to shard the chains"
         )
-    return Mesh(np.asarray(devices), (CHAIN_AXIS,))
+    return mesh
+
+
+def _to_mesh(tree: Any, mesh: Mesh, local: bool) -> Any:
+    """Every leaf laid out over ``mesh`` by chains. Within one process a ``device_put``. Across
+    processes: a global array stays one (resharded when its layout differs); an array every
+    process holds in full (``local=False``) is cut into this process's part; with ``local=True``,
+    each process's array is its own chains, in the order of the mesh's devices."""
+    spread = _spans_processes(mesh)
+
+    def one(x):
+        sharding = NamedSharding(mesh, PartitionSpec(CHAIN_AXIS, *([None] * (jnp.ndim(x) - 1))))
+        if not spread or (isinstance(x, jax.Array) and not x.is_fully_addressable):
+            return jax.device_put(x, sharding)
+        value = np.asarray(x)
+        if local:
+            return jax.make_array_from_process_local_data(sharding, value)
+        return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+    return jax.tree_util.tree_map(one, tree)
 
 
 def _default_unroll() -> int:
@@ -410,39 +523,64 @@ def _check_algorithm(algorithm: Any) -> None:
         )
 
 
-def _finish(out: RunResult, num_chains: int) -> RunResult:
+def _finish(out: RunResult, num_chains: int, mesh: Optional[Mesh]) -> RunResult:
     """What the compiled core leaves to ``run``: the step count it carried once, given to every
-    chain of the returned state, and ``info.num_nonfinite``. Done on the host when the run is
-    eager (a scalar and the ``[num_chains]`` flags come back, which the non-finite warning
-    waits for anyway), else in the caller's trace. In the core, these two small operations
-    cost XLA's CPU backend more to compile than they could save (measured at the size of
-    ``benchmarks.ula``: about 0.03 s of the first call)."""
+    chain of the returned state, and the counts of ``info`` (``num_nonfinite``, ``num_stuck``,
+    ``num_never_accepted``). Done on the host when the run is eager (a scalar and the
+    ``[num_chains]`` flags come back, which the warnings wait for anyway), else in the caller's
+    trace. In the core, these small operations cost XLA's CPU backend more to compile than they
+    could save (measured at the size of ``benchmarks.ula``: about 0.03 s of the first call).
+    Results spread over several processes (not fully addressable) are counted by one small
+    compiled reduction, the same on every process."""
     nonfinite = out.info.nonfinite
     eager = _checks.is_concrete(nonfinite)
+    spread = eager and not nonfinite.is_fully_addressable
 
     def broadcast(path, leaf):  # the core's state has the chain axis everywhere but at the count
         if not (_is_count_field(path) and jnp.ndim(leaf) == 0):
             return leaf
-        if eager:
+        if spread and mesh is not None:  # a global array laid out as the chains
+            value = np.full((num_chains,), np.asarray(leaf.addressable_data(0)))
+            return jax.make_array_from_callback(value.shape, NamedSharding(mesh, PartitionSpec(CHAIN_AXIS)),
+                                                lambda index: value[index])
+        if eager and not spread:
             return jax.device_put(np.full((num_chains,), np.asarray(leaf)))
         return jnp.broadcast_to(leaf, (num_chains,))
 
+    def count(mask):
+        if mask is None:
+            return None
+        if eager and not spread:
+            return jax.device_put(np.int32(np.count_nonzero(np.asarray(mask))))
+        return jnp.sum(mask, dtype=jnp.int32)
+
     state = jax.tree_util.tree_map_with_path(broadcast, out.state)
-    if eager:
-        num = jax.device_put(np.int32(np.count_nonzero(np.asarray(nonfinite))))
-    else:
-        num = jnp.sum(nonfinite, dtype=jnp.int32)
-    return out._replace(state=state, info=out.info._replace(num_nonfinite=num))
+    info = out.info._replace(num_nonfinite=count(nonfinite), num_stuck=count(out.info.stuck),
+                             num_never_accepted=count(out.info.never_accepted))
+    return out._replace(state=state, info=info)
 
 
-def _warn_nonfinite(out: RunResult) -> None:
-    """Warn (eagerly, when the results are concrete) about diverged chains and chains stuck at
-    a NaN log-density. One scalar comes back to the host; the compiled run is unchanged."""
-    num_bad = out.info.num_nonfinite
-    if not _checks.is_concrete(num_bad):
+#: the chance below which chains that never accepted are reported (StuckChainWarning's rule)
+_STUCK_BY_CHANCE = 1e-3
+
+
+def _host_sum(x) -> float:
+    """The sum of a concrete array as a Python float, for the warnings: NumPy reads it in place
+    when this process holds all of it, else one small compiled reduction over every process."""
+    if x.is_fully_addressable:
+        return float(np.sum(np.asarray(x), dtype=np.float64))
+    return float(jnp.sum(x, dtype=jnp.float32))
+
+
+def _warn(out: RunResult, num_steps: int) -> None:
+    """Warn (eagerly, when the results are concrete) about diverged chains, chains stuck at a
+    NaN log-density, and chains that never accepted a proposal or never moved. A few scalars
+    come back to the host; the compiled run is unchanged."""
+    info = out.info
+    if not _checks.is_concrete(info.num_nonfinite):
         return
-    num_chains = out.info.nonfinite.shape[0]
-    bad = int(num_bad)
+    num_chains = info.nonfinite.shape[0]
+    bad = int(info.num_nonfinite)
     if bad:
         warnings.warn(NonFiniteWarning(
             f"{bad} of {num_chains} chains went non-finite (NaN/inf): see info.nonfinite for "
@@ -451,12 +589,46 @@ def _warn_nonfinite(out: RunResult) -> None:
     logdensity = getattr(out.state, "logdensity", None)
     if (isinstance(logdensity, jax.Array) and _checks.is_concrete(logdensity)
             and logdensity.shape == (num_chains,) and jnp.issubdtype(logdensity.dtype, jnp.floating)):
-        num_nan = int(np.isnan(np.asarray(logdensity)).sum())  # [num_chains] to the host: nothing compiled
+        if logdensity.is_fully_addressable:  # [num_chains] to the host: nothing compiled
+            num_nan = int(np.isnan(np.asarray(logdensity)).sum())
+        else:  # spread over processes: counted by all of them together
+            num_nan = int(jnp.sum(jnp.isnan(logdensity)))
         if num_nan:
             warnings.warn(NonFiniteWarning(
                 f"{num_nan} of {num_chains} chains have a NaN log-density (logdensity_fn returned NaN "
                 "at their position): a Metropolis step rejects every proposal from there, so these "
                 "chains are stuck where they started or went"), stacklevel=3)
+    _warn_stuck(info, num_chains, num_steps)
+
+
+def _warn_stuck(info: RunInfo, num_chains: int, num_steps: int) -> None:
+    """[`StuckChainWarning`][langevin_jax.runner.StuckChainWarning]'s rule (its docstring): chains that never moved
+    though accepting are always reported, chains that never accepted unless chance explains them
+    (``_STUCK_BY_CHANCE``)."""
+    stuck = int(info.num_stuck)
+    never = 0 if info.num_never_accepted is None else int(info.num_never_accepted)
+    if not (stuck or never):
+        return
+    report = stuck > never  # never moved, though accepting (a never-accepting chain stays where it is)
+    if never:
+        report = report or never == num_chains
+        if not report:
+            rate = _host_sum(info.means["is_accepted"]) / (num_chains - never)
+            expected = num_chains * (1.0 - min(rate, 1.0)) ** num_steps
+            report = expected < _STUCK_BY_CHANCE * never
+    if not report:
+        return
+    parts = []
+    if never:
+        parts.append(f"{never} of {num_chains} chains never accepted a proposal in {num_steps} steps "
+                     "(acceptance 0; info.never_accepted says which)")
+    if stuck:
+        parts.append(f"{stuck} of {num_chains} chains never moved in {num_steps} steps (final position "
+                     "equal to the initial one, bit for bit; info.stuck says which)")
+    warnings.warn(StuckChainWarning(
+        "; ".join(parts) + ". They are kept in the result: drop them before computing statistics. "
+        "Usual causes: a step size far too large (or negative), or a start where the log-density "
+        "is NaN or far out in the tails; a smaller step size or a better start helps"), stacklevel=4)
 
 
 def _check_positions(initial_positions: Any) -> Any:
@@ -492,12 +664,25 @@ def _check_positions(initial_positions: Any) -> Any:
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
-@jax.jit
-def _first_and_finite(positions):
+def _first_and_finite_impl(positions):
     leaves = jax.tree_util.tree_leaves(positions)
     # x * 0 is NaN exactly where x is NaN/inf: a float sum compiles faster than a boolean all
     finite = jnp.all(jnp.stack([jnp.isfinite(jnp.sum(x * 0)) for x in leaves]))
     return jax.tree_util.tree_map(lambda x: x[0], positions), finite
+
+
+_first_and_finite = jax.jit(_first_and_finite_impl)
+
+
+def _first_and_finite_everywhere(positions):
+    """`_first_and_finite` of positions spread over several processes: one small compiled
+    program whose answers every process receives (so all of them raise, or none), brought to
+    this process as local arrays."""
+    devices = jax.tree_util.tree_leaves(positions)[0].sharding.device_set
+    everywhere = NamedSharding(Mesh(np.asarray(sorted(devices, key=lambda d: d.id)), ("all",)), PartitionSpec())
+    first, finite = jax.jit(_first_and_finite_impl, out_shardings=everywhere)(positions)
+    local = lambda x: jax.device_put(np.asarray(x.addressable_data(0)))  # noqa: E731
+    return jax.tree_util.tree_map(local, first), bool(local(finite))
 
 
 def _first_chain(positions: Any, check_finite: bool) -> Any:
@@ -514,7 +699,9 @@ def _first_chain(positions: Any, check_finite: bool) -> Any:
             for x in leaves:
                 _checks.check_finite_array("initial_positions", x)
         return jax.tree_util.tree_map(lambda x: x[0], positions)
-    if all(device.platform == "cpu" for x in leaves for device in x.devices()):
+    if not all(x.is_fully_addressable for x in leaves):  # spread over processes
+        first, finite = _first_and_finite_everywhere(positions)
+    elif all(device.platform == "cpu" for x in leaves for device in x.devices()):
         arrays = [np.asarray(x) for x in leaves]
         finite = all(bool(np.isfinite(a).all()) for a in arrays)
         first = jax.tree_util.tree_unflatten(treedef, [jax.device_put(a[0]) for a in arrays])
@@ -528,12 +715,13 @@ def _first_chain(positions: Any, check_finite: bool) -> Any:
     return first
 
 
-def _check_run_memory(positions: Any, num_steps: int, save_every: Optional[int]) -> None:
+def _check_run_memory(positions: Any, num_steps: int, save_every: Optional[int], share: int = 1) -> None:
     """Refuse, before anything is compiled, a run whose per-step keys (``[num_steps]``, 8 bytes
-    each) and saved trajectory (``[num_steps // save_every, num_chains, ...]``) exceed the free
-    memory."""
+    each) and saved trajectory (``[num_steps // save_every, num_chains, ...]``, of which this
+    process holds ``1 / share``) exceed the free memory."""
     leaves = jax.tree_util.tree_leaves(positions)
-    per_save = sum(int(np.prod(jnp.shape(x), dtype=np.int64)) * jnp.result_type(x).itemsize for x in leaves)
+    per_save = sum(int(np.prod(jnp.shape(x), dtype=np.int64)) * jnp.result_type(x).itemsize
+                   for x in leaves) // share
     num_saved = 0 if save_every is None else num_steps // save_every
     need = 8 * num_steps + num_saved * per_save
     _checks.check_memory(f"run with num_steps={num_steps}, save_every={save_every} (step keys [num_steps] and "
@@ -551,6 +739,14 @@ def _describe(tree) -> str:
     if fields is not None:
         return f"{type(tree).__name__}({', '.join(fields)})"
     return str(jax.tree_util.tree_structure(tree))
+
+
+def _local_values(x: jax.Array) -> np.ndarray:
+    """A concrete array's values that this process holds (all of them, unless the array is
+    spread over several processes), along its first axis."""
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+        return np.asarray(x)
+    return np.concatenate([np.asarray(shard.data) for shard in x.addressable_shards])
 
 
 def _check_initial_state(algorithm: Any, state: Any, start_step: Optional[int]):
@@ -592,7 +788,7 @@ def _check_initial_state(algorithm: Any, state: Any, start_step: Optional[int]):
     path, count = counts[0]
     if not _checks.is_concrete(count):
         return state, count[0]  # traced (inside a user's jit): the count, as it is
-    count = np.asarray(count)
+    count = _local_values(count)
     if not np.all(count == count[:1]):
         raise ValueError(f"initial_state{jax.tree_util.keystr(path)} differs between chains, but it is the step "
                          "count, which run keeps the same for every chain: continue a state that one run produced")
@@ -614,6 +810,8 @@ def run(
     save_every: Optional[int] = None,
     progress_bar: bool = False,
     shard: Optional[bool] = None,
+    mesh: Optional[Mesh] = None,
+    positions_are_local: bool = False,
     check_every_step: bool = False,
     unroll: Optional[int] = None,
 ) -> RunResult:
@@ -666,9 +864,26 @@ def run(
         ``[num_steps // save_every, num_chains, ...]``.
       progress_bar: print a text progress bar to stderr (costs nothing when off; works
         under ``vmap``).
-      shard: shard the chains over all devices with a ``NamedSharding`` over a 1-D
-        mesh named ``"chains"``. ``None`` (default): shard when more than one device is
-        visible, ``num_chains`` divides evenly and the call is not inside a user's trace.
+      shard: shard the chains with a ``NamedSharding`` over a 1-D mesh named ``"chains"``.
+        ``True``: over every device, of every process in a multi-process runtime
+        (``jax.distributed``: then one run spans the processes, see ``mesh``). ``None``
+        (default): over this process's devices when it has more than one, ``num_chains``
+        divides evenly and the call is not inside a user's trace (each process of a
+        multi-process runtime then runs on its own), or over the devices of positions that
+        are already spread over processes.
+      mesh: shard the chains over this ``jax.sharding.Mesh`` instead, along its axis named
+        ``"chains"``; it may span several processes, e.g. ``Mesh(jax.devices(), ("chains",))``
+        after ``jax.distributed.initialize``. Then every process calls ``run`` with the same
+        arguments (one program over all their devices) and gets global arrays: gather
+        them with ``jax.experimental.multihost_utils.process_allgather(x,
+        tiled=True)`` (NumPy, on every process). The numbers are those of a run on one
+        device (the noise of chain ``i`` is ``chain_keys(...)[i]`` wherever it runs).
+      positions_are_local: with a mesh spanning several processes, ``False`` (default): every
+        process passes the same, full ``initial_positions`` (or ``initial_state``) and keeps
+        its part. ``True``: each process passes only its own chains, and the global chain
+        axis is theirs in the order of the mesh's devices (with ``Mesh(jax.devices(), ...)``,
+        process 0's chains first). Arrays already spread over processes are taken as they
+        are. Without such a mesh, the positions are this process's run either way.
       check_every_step: also test every chain for NaN/inf after every step (one more pass
         over the positions per step). Off by default: a Langevin position that goes
         non-finite stays so, and the final and saved positions are always tested.
@@ -678,7 +893,8 @@ def run(
         (measured on an H100: 1.1-1.5x faster than 1 at the sizes of ``benchmarks.ula``).
 
     Returns:
-      A [`RunResult`][langevin_jax.runner.RunResult] ``(state, trajectory, info)`` of arrays.
+      A [`RunResult`][langevin_jax.runner.RunResult] ``(state, trajectory, info)`` of arrays (global
+      arrays when the mesh spans several processes).
 
     Raises:
       ValueError: on an object without ``init``/``step``, a key that is not a PRNG key, neither
@@ -688,7 +904,9 @@ def run(
         position without a chain axis or with mismatched chain counts, NaN/inf in concrete
         initial positions, a score whose output shape differs from the position's (e.g.
         mismatched ``d``), a non-positive or non-finite step size anywhere in a concrete
-        schedule (or a complex one), ``num_steps < 1``, or a bad ``save_every``; all before
+        schedule (or a complex one), ``num_steps < 1``, a bad ``save_every``, chains that the
+        devices to shard them over do not divide, a ``mesh`` without a ``"chains"`` axis (or with
+        ``shard=False``), or ``positions_are_local=True`` inside a user's trace; all before
         anything is compiled. Also (while tracing, before compiling) an algorithm whose step
         makes the state's ``count`` differ between chains. MALA also refuses a NaN/``+inf``
         log-density at the first chain's initial position.
@@ -698,6 +916,11 @@ def run(
         any chain went non-finite (``info.num_nonfinite > 0``; ``info.nonfinite`` says which),
         or if the final state has a NaN ``logdensity`` (a Metropolis chain stuck where it
         started). Reading the count waits for the run to finish; the compiled run is unchanged.
+      StuckChainWarning: when called eagerly, if chains never accepted a proposal
+        (``info.num_never_accepted > 0``, unless chance explains them in a short run: see
+        [`StuckChainWarning`][langevin_jax.runner.StuckChainWarning]) or never moved (``info.num_stuck > 0``).
+        With a mesh spanning processes, every process gets the same warnings, counted over
+        all the chains.
 
     Examples:
       >>> import jax, jax.numpy as jnp, langevin_jax as lj
@@ -729,6 +952,7 @@ def run(
         if save_every > num_steps:
             raise ValueError(f"save_every={save_every} must be <= num_steps={num_steps}")
     unroll = _default_unroll() if unroll is None else _checks.check_int_at_least("unroll", unroll, 1)
+    local = bool(positions_are_local)
     offset = None
     if initial_state is None:
         if initial_positions is None:
@@ -738,7 +962,6 @@ def run(
             raise ValueError("start_step continues a chain: it needs initial_state (a previous run's state), "
                              "not initial_positions")
         initial_positions = _check_positions(initial_positions)
-        first = _first_chain(initial_positions, check_finite=True)
         chains = initial_positions
     else:
         if initial_positions is not None:
@@ -747,7 +970,36 @@ def run(
         initial_state, offset = _check_initial_state(algorithm, initial_state, start_step)
         initial_positions = initial_state.position
         chains = initial_state
-    _check_run_memory(initial_positions, num_steps, save_every)
+    leaves = jax.tree_util.tree_leaves(chains)
+    traced = any(not _checks.is_concrete(x) for x in leaves)
+    if local and traced:
+        raise ValueError("positions_are_local=True makes global arrays of each process's concrete chains; "
+                         "inside a jit, pass global arrays (positions_are_local=False)")
+    spread = [isinstance(x, jax.Array) and not traced and not x.is_fully_addressable for x in leaves]
+    if local and any(spread):
+        raise ValueError("positions_are_local=True takes each process's own chains (NumPy or single-process "
+                         "arrays), but the positions are already global arrays spread over processes: leave it "
+                         "False")
+    num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
+    mesh = _resolve_mesh(shard, mesh, num_chains, traced, any(spread), local)
+    # the first chain and the NaN/inf test: read here, where every process holds all the values (or
+    # only one process runs); from the global arrays, by all processes together, otherwise
+    gather_later = (local and _spans_processes(mesh)) or any(spread)
+    if initial_state is None and not gather_later:
+        first = _first_chain(initial_positions, check_finite=True)
+    if mesh is not None and not traced:
+        if initial_state is None:
+            initial_positions = _to_mesh(initial_positions, mesh, local)
+        else:
+            initial_state = _to_mesh(initial_state, mesh, local)
+            initial_positions = initial_state.position
+        num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
+    if initial_state is None and gather_later:
+        first = _first_chain(initial_positions, check_finite=True)
+    share = 1  # this process's share of the (global) positions and trajectory, for the memory check
+    if mesh is not None and _spans_processes(mesh):
+        share = len({d.process_index for d in mesh.devices.flat})
+    _check_run_memory(initial_positions, num_steps, save_every, share)
     check = getattr(algorithm, "check", None)
     if callable(check):
         # the steps counted from the chain's first one (a continued chain's earlier steps too)
@@ -755,23 +1007,11 @@ def run(
         if initial_state is not None:
             first = _first_chain(initial_positions, check_finite=False)
         check(first, total)
-    leaves = jax.tree_util.tree_leaves(chains)
-    traced = any(not _checks.is_concrete(x) for x in leaves)
-    num_chains = jax.tree_util.tree_leaves(initial_positions)[0].shape[0]
-    mesh = _resolve_mesh(shard, num_chains, traced)
-    if mesh is not None and not traced:
-        put = lambda tree: jax.tree_util.tree_map(  # noqa: E731
-            lambda x: jax.device_put(
-                x, NamedSharding(mesh, PartitionSpec(CHAIN_AXIS, *([None] * (x.ndim - 1))))), tree)
-        initial_positions = put(initial_positions)
-        if initial_state is not None:
-            initial_state = put(initial_state)
-            initial_positions = initial_state.position
     dynamic, static = _partition(algorithm)
     out = _run_jit(key, dynamic, initial_positions, initial_state,
                    None if offset is None else _as_int32(offset), static=static,
                    num_steps=num_steps, save_every=save_every, progress=bool(progress_bar), mesh=mesh,
                    check_every_step=bool(check_every_step), unroll=unroll)
-    out = _finish(out, num_chains)
-    _warn_nonfinite(out)
+    out = _finish(out, num_chains, mesh)
+    _warn(out, num_steps)
     return out

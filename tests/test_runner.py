@@ -343,6 +343,7 @@ def _marked(x):
 X_MARKED = {"a": jnp.stack([jnp.zeros(5), jnp.arange(5.0)], axis=1), "b": jnp.zeros(5)}
 
 
+@pytest.mark.filterwarnings("ignore::langevin_jax.StuckChainWarning")  # _marked's chains 0 and 4 never move
 def test_every_scalar_info_field_is_averaged_chain_constant_ones_too():
     with pytest.warns(lj.NonFiniteWarning):
         out = lj.run(jax.random.key(0), _marked(None), X_MARKED, 4)
@@ -357,6 +358,7 @@ def test_every_scalar_info_field_is_averaged_chain_constant_ones_too():
     assert out.info.acceptance_rate is None and out.info.summary()["means"]["temperature"] == 0.5
 
 
+@pytest.mark.filterwarnings("ignore::langevin_jax.StuckChainWarning")  # _marked's chains 0 and 4 never move
 def test_a_dataclass_states_count_is_the_shared_step_count():
     with pytest.warns(lj.NonFiniteWarning):
         out = lj.run(jax.random.key(0), _marked(None), X_MARKED, 4)
@@ -368,6 +370,7 @@ def test_a_dataclass_states_count_is_the_shared_step_count():
     assert "tensor<5xi32>" not in head
 
 
+@pytest.mark.filterwarnings("ignore::langevin_jax.StuckChainWarning")  # _marked's chains 0 and 4 never move
 def test_nonfinite_chains_are_found_in_every_leaf_nan_and_both_infinities():
     alg = _marked(None)
     with pytest.warns(lj.NonFiniteWarning, match="2 of 5 chains"):
@@ -453,3 +456,125 @@ def test_the_device_side_eager_check_matches_numpys():
     assert float(first["b"]) == 1.0 and bool(finite)
     for bad in (jnp.nan, jnp.inf, -jnp.inf):
         assert not bool(run_mod._first_and_finite({**pos, "b": pos["b"].at[3].set(bad)})[1])
+
+
+# --------------------------------------------------------------------------- stuck chains (issue 26, part 3)
+
+
+def _quartic(x):
+    return -0.25 * jnp.sum(x**4)
+
+
+#: 64 chains of MALA on exp(-|x|^4 / 4); chains 0, 1, 2 start at 10, where the score (-1000) makes
+#: every proposal overshoot to about -90, far out in the tails: each is rejected
+X_FAR = jnp.concatenate([jnp.full((3, 2), 10.0), jnp.zeros((61, 2))])
+
+
+def test_mala_chains_that_never_accept_warn_with_their_count():
+    with pytest.warns(lj.StuckChainWarning) as caught:
+        out = lj.run(jax.random.key(0), lj.mala(_quartic, 0.1), X_FAR, 200)
+    (message,) = [str(w.message) for w in caught if w.category is lj.StuckChainWarning]
+    assert message.startswith("3 of 64 chains never accepted a proposal in 200 steps (acceptance 0")
+    assert "3 of 64 chains never moved in 200 steps" in message
+    assert issubclass(lj.StuckChainWarning, RuntimeWarning)
+    want = np.arange(64) < 3
+    np.testing.assert_array_equal(np.asarray(out.info.never_accepted), want)
+    np.testing.assert_array_equal(np.asarray(out.info.stuck), want)
+    np.testing.assert_array_equal(np.asarray(out.positions[:3]), np.asarray(X_FAR[:3]))  # where they started
+    assert out.info.summary()["num_never_accepted"] == 3 and out.info.summary()["num_stuck"] == 3
+    assert out.info.num_stuck.dtype == jnp.int32 and out.info.num_never_accepted.dtype == jnp.int32
+    # the same as info.means says: a mean acceptance of exactly 0
+    np.testing.assert_array_equal(np.asarray(out.info.means["is_accepted"]) == 0, want)
+    # continued: the chains are still stuck where this run started them
+    with pytest.warns(lj.StuckChainWarning, match="3 of 64 chains never accepted a proposal in 50 steps"):
+        rest = lj.run(jax.random.key(0), lj.mala(_quartic, 0.1), num_steps=50, initial_state=out.state)
+    np.testing.assert_array_equal(np.asarray(rest.info.stuck), want)
+
+
+def test_healthy_runs_do_not_warn_and_ula_chains_always_move():
+    logp = lambda x: -0.5 * jnp.sum(x**2)  # noqa: E731
+    x0 = jax.random.normal(jax.random.key(1), (256, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lj.StuckChainWarning)
+        out = lj.run(jax.random.key(0), lj.mala(logp, 0.5), x0, 200)
+        assert int(out.info.num_never_accepted) == 0 and int(out.info.num_stuck) == 0
+        # 3 steps at acceptance 0.6: about 256 * 0.4^3 = 16 chains miss every proposal by chance,
+        # as many as the run finds: counted, not reported
+        short = lj.run(jax.random.key(0), lj.mala(logp, 1.0), x0, 3)
+        assert 0 < int(short.info.num_never_accepted) == int(short.info.num_stuck) < 64
+        # ULA's chains move at every step: never stuck, and there is no acceptance to count
+        for alg in (lj.ula(lambda x: -x, 0.1), lj.ula(lambda x: -x, 1e-6),
+                    lj.annealed_langevin(lambda x, t: -(x - t), lambda k: (0.1 * k, 0.05))):
+            for n in (1, 50):
+                ula = lj.run(jax.random.key(0), alg, x0[:64], n, save_every=1)
+                assert int(ula.info.num_stuck) == 0 and not np.any(np.asarray(ula.info.stuck))
+                assert ula.info.num_never_accepted is None and ula.info.never_accepted is None
+                assert ula.info.summary()["num_never_accepted"] is None
+
+
+def test_stuck_counts_are_right_when_traced_and_not_warned():
+    def info(key, h):
+        return lj.run(key, lj.mala(_quartic, h), X_FAR, 200).info
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lj.StuckChainWarning)
+        traced = jax.jit(info)(jax.random.key(0), 0.1)
+        assert int(traced.num_never_accepted) == 3 and int(traced.num_stuck) == 3
+        np.testing.assert_array_equal(np.asarray(traced.stuck), np.arange(64) < 3)
+        # a negative step size, traced: every proposal is NaN, so every chain stays where it started
+        negative = jax.jit(info)(jax.random.key(0), -0.1)
+        assert int(negative.num_never_accepted) == 64 and int(negative.num_stuck) == 64
+        assert float(negative.acceptance_rate) == 0.0
+        batched = jax.vmap(info, in_axes=(0, None))(jax.random.split(jax.random.key(0), 2), 0.1)
+        np.testing.assert_array_equal(np.asarray(batched.num_never_accepted), [3, 3])
+        np.testing.assert_array_equal(np.asarray(batched.num_stuck), [3, 3])
+
+
+@pytest.mark.filterwarnings("ignore::langevin_jax.NonFiniteWarning")  # _marked's chains 2 and 3
+def test_chains_that_never_moved_are_reported_for_any_sampler():
+    """``_marked``'s chains 0 and 4 never change, chain 1 returns to its start at step 3: without
+    an acceptance to count, the three are found by their final positions."""
+    with pytest.warns(lj.StuckChainWarning, match=r"^3 of 5 chains never moved in 4 steps"):
+        out = lj.run(jax.random.key(0), _marked(None), X_MARKED, 4)
+    np.testing.assert_array_equal(np.asarray(out.info.stuck), [True, True, False, False, True])
+    assert int(out.info.num_stuck) == 3 and out.info.num_never_accepted is None
+
+    # the comparison is of the bits: -0.0 is a move away from 0.0
+    def init(position):
+        return _MarkedState(position, jnp.zeros((), jnp.int32))
+
+    def step(key, state):
+        return _MarkedState({"a": -state.position["a"], "b": state.position["b"]}, state.count + 1), {}
+
+    zero = {"a": jnp.zeros((2, 2)), "b": jnp.ones(2)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lj.StuckChainWarning)
+        flipped = lj.run(jax.random.key(0), lj.SamplingAlgorithm(init, step), zero, 1)
+    assert int(flipped.info.num_stuck) == 0
+
+
+# --------------------------------------------------------------------------- meshes (issue 26, part 4)
+
+
+def test_a_mesh_argument_shards_the_chains_and_is_checked():
+    """``mesh=`` (here one device: the multi-process runs are tests/test_multiprocess.py) gives
+    the numbers of an unsharded run; a mesh without a "chains" axis, a mesh with shard=False and
+    positions_are_local inside a jit are refused by name."""
+    from jax.sharding import Mesh
+
+    x0 = jax.random.normal(jax.random.key(0), (8, 3))
+    mesh = Mesh(np.asarray(jax.devices()), ("chains",))
+    a = lj.run(jax.random.key(1), _alg(), x0, 20, save_every=5, mesh=mesh)
+    b = lj.run(jax.random.key(1), _alg(), x0, 20, save_every=5, shard=False)
+    assert a.positions.sharding.mesh == mesh
+    np.testing.assert_array_equal(np.asarray(a.positions), np.asarray(b.positions))
+    np.testing.assert_array_equal(np.asarray(a.trajectory), np.asarray(b.trajectory))
+    # in one process, "local" positions are the whole run
+    c = lj.run(jax.random.key(1), _alg(), x0, 20, save_every=5, mesh=mesh, positions_are_local=True)
+    np.testing.assert_array_equal(np.asarray(c.positions), np.asarray(b.positions))
+    with pytest.raises(ValueError, match="axis named 'chains'"):
+        lj.run(jax.random.key(1), _alg(), x0, 20, mesh=Mesh(np.asarray(jax.devices()), ("x",)))
+    with pytest.raises(ValueError, match="shard=False and a mesh"):
+        lj.run(jax.random.key(1), _alg(), x0, 20, mesh=mesh, shard=False)
+    with pytest.raises(ValueError, match="positions_are_local=True"):
+        jax.jit(lambda x: lj.run(jax.random.key(1), _alg(), x, 20, positions_are_local=True).positions)(x0)
