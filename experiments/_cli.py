@@ -15,7 +15,16 @@ of the docstrings. tyro builds the parser and converts the values; what is ours 
   before any work;
 * :func:`execute`: one run at a time per experiment and ``--out`` (a lock; a second run stops
   at once), a result of another seed never replaced without ``--force``; then run, plot,
-  summarise and write (:mod:`experiments._output`).
+  summarise and write (:mod:`experiments._output`);
+* one run across processes (``jax.distributed``): ``--coordinator HOST:PORT --num-processes N
+  --process-id I``, the same command on every process but for ``--process-id``, for the
+  experiments whose module says ``MULTIPROCESS = True`` (the others refuse these flags, naming
+  them). The processes join the cluster (:func:`join`) before any JAX computation; process 0
+  alone checks ``--out``, takes its lock, reads and writes the part cache and writes the
+  results, and tells the others what it found (:func:`experiments._output.on_writer`), so all
+  of them take the same branches and meet in the same collectives. The experiment's ``run``
+  spreads its chains over every device of every process and gathers them
+  (``experiments.table1``).
 """
 
 from __future__ import annotations
@@ -43,6 +52,10 @@ MAX_SEED = 2**32 - 1
 RESULT_BYTES = 16 << 20
 
 
+# the flags of a run across processes, all three or none
+CLUSTER_FLAGS = ("--coordinator", "--num-processes", "--process-id")
+
+
 @dataclasses.dataclass(frozen=True)
 class Common:
     """The flags every experiment takes.
@@ -54,12 +67,21 @@ class Common:
       force: recompute what an earlier (interrupted) run of the same configuration and seed left
         in --out (cached parts, checkpoints) instead of re-using it; and replace a result of
         another seed there.
+      coordinator: HOST:PORT of process 0 (a free port there), to run across several processes
+        (jax.distributed; the same command on each, but for --process-id), with --num-processes
+        and --process-id. Only experiments that support it (table1); the others refuse it.
+      num_processes: how many processes run the experiment together (with --coordinator).
+      process_id: this process's number in [0, --num-processes); process 0 writes the results,
+        the others only compute (with --coordinator).
     """
 
     quick: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
     seed: int = 0
     out: Path = Path("results")
     force: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
+    coordinator: Annotated[Optional[str], tyro.conf.arg(metavar="HOST:PORT")] = None
+    num_processes: Annotated[Optional[int], tyro.conf.arg(metavar="N")] = None
+    process_id: Annotated[Optional[int], tyro.conf.arg(metavar="I")] = None
 
 
 def check_counts(config: Any, **minimum: int) -> None:
@@ -242,11 +264,49 @@ class Parsed:
     settings: dict
 
 
+def join(common: Common, prog: str, name: str, supported: bool) -> bool:
+    """Join the processes of a run across processes when ``common`` has its flags
+    (:data:`CLUSTER_FLAGS`): ``jax.distributed.initialize`` (Gloo collectives between CPU
+    processes), before any JAX computation. Returns whether the flags were given. A
+    command-line error (:func:`fail`) names the flag: an experiment that does not support it
+    (``supported``), flags missing or out of range, a cluster that cannot be joined."""
+    given = [f for f, v in zip(CLUSTER_FLAGS, (common.coordinator, common.num_processes, common.process_id))
+             if v is not None]
+    if not given:
+        return False
+    flags = ", ".join(CLUSTER_FLAGS)
+    if not supported:
+        fail(prog, f"{given[0]}: {name} does not run across processes (only experiments with "
+                   f"MULTIPROCESS = True do, e.g. table1); run it as one process, without {flags}")
+    missing = [f for f in CLUSTER_FLAGS if f not in given]
+    if missing:
+        fail(prog, f"{given[0]}: a run across processes needs {flags} together; missing {', '.join(missing)}")
+    coordinator, n, pid = common.coordinator, typing.cast(int, common.num_processes), common.process_id
+    if n < 1:
+        fail(prog, f"--num-processes {n}: must be >= 1")
+    if not isinstance(pid, int) or not 0 <= pid < n:
+        fail(prog, f"--process-id {pid}: must be in [0, {n - 1}] (--num-processes {n})")
+    host, _, port = typing.cast(str, coordinator).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        fail(prog, f"--coordinator {coordinator}: must be HOST:PORT, process 0's host and a free port there "
+                   "(e.g. localhost:12355)")
+    import jax
+
+    try:
+        if not jax.config.jax_cpu_collectives_implementation:  # collectives between CPU processes
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=n, process_id=pid)
+    except (RuntimeError, ValueError) as err:  # JAX already computing, coordinator unreachable, ...
+        fail(prog, f"--coordinator {coordinator}: could not join the {n} processes as process {pid} "
+                   f"({type(err).__name__}: {err})")
+    return True
+
+
 def parse(argv: Optional[Sequence[str]], name: str, description: str, config_cls: type, *,
           configs: Optional[Mapping[str, Callable[..., Any]]] = None, chosen_by: Sequence[str] = (),
           settings: Optional[type] = None, aliases: Mapping[str, str] = {},
           registry: Optional[tyro.constructors.ConstructorRegistry] = None,
-          adjust: Optional[Callable[[Any, dict], Any]] = None) -> Parsed:
+          adjust: Optional[Callable[[Any, dict], Any]] = None, multiprocess: bool = False) -> Parsed:
     """Parse an experiment's command line (see the module docstring).
 
     Args:
@@ -264,6 +324,8 @@ def parse(argv: Optional[Sequence[str]], name: str, description: str, config_cls
       registry: tyro constructor rules (:func:`struct_rule`) for nested library configs.
       adjust: ``adjust(config, settings) -> config`` applies settings to the config before
         it is checked.
+      multiprocess: whether the experiment runs across processes (its ``MULTIPROCESS``): the
+        flags :data:`CLUSTER_FLAGS` join them (:func:`join`); without it they are refused.
     """
     prog = f"python -m experiments.{name}"
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -321,8 +383,13 @@ def parse(argv: Optional[Sequence[str]], name: str, description: str, config_cls
     common = args.common
     if not 0 <= common.seed <= MAX_SEED:
         fail(prog, f"--seed {common.seed}: must be an integer in [0, {MAX_SEED}] (jax.random.key keeps 32 bits)")
-    try:
+    join(common, prog, name, multiprocess)
+
+    def check_out() -> None:  # process 0 alone writes there (the others may not even see it)
         _io.check_writable_dir(common.out, "--out", need_bytes=RESULT_BYTES)
+
+    try:
+        _output.on_writer(check_out)
     except ValueError as err:
         fail(prog, str(err))
     values = {f: getattr(args, f) for f, _, _ in settings_fields}
@@ -330,7 +397,8 @@ def parse(argv: Optional[Sequence[str]], name: str, description: str, config_cls
     try:
         if adjust is not None:
             config = adjust(config, values)
-        config = config.validate()
+        # the checks may differ between hosts (free memory): a failure on one stops them all
+        config = _output.on_every_process(config.validate)
     except ValueError as err:
         fail(prog, explain(err, config, aliases, values))
     return Parsed(common=common, config_name=config_name, config=config, settings=values)
@@ -348,13 +416,20 @@ def execute(parsed: Parsed, name: str, run: Callable, plot: Callable, summary: C
     the Markdown (``result`` with the payload's ``elapsed_seconds`` and ``reused_parts``). The
     JSON holds the config, its name, the seed, the wall time, the parts re-used from an earlier
     run, the environment and the result.
+
+    Across processes, process 0 alone takes the lock, reads and writes the part cache, plots and
+    writes (its refusals stop every process); every process runs ``run`` and returns the same
+    payload.
     """
     prog = f"python -m experiments.{name}"
     common = parsed.common
     with contextlib.ExitStack() as stack:
-        try:  # one run at a time writes this experiment's results in --out
+        def claim() -> None:  # one run at a time writes this experiment's results in --out
             stack.enter_context(_io.exclusive(Path(common.out) / f".{name}.lock", f"--out {common.out} ({name})"))
             check_replacing(parsed, name)
+
+        try:
+            _output.on_writer(claim)
         except ValueError as err:
             fail(prog, str(err))
         return _execute(parsed, name, run, plot, summary, parts=parts, run_options=run_options)
@@ -403,20 +478,29 @@ def _execute(parsed: Parsed, name: str, run: Callable, plot: Callable, summary: 
     payload = dict(config=config, config_name=parsed.config_name, seed=common.seed,
                    quick=parsed.config_name == "quick", elapsed_seconds=time.perf_counter() - start, **extra,
                    **{k: v for k, v in result.items() if not k.startswith("_")})  # "_x": plot-only
-    plot(result, common.out)
     shown = dict(result, **{k: v for k, v in payload.items() if k not in result})
-    return _output.finish(common.out, name, payload, summary(config, shown))
+    payload["environment"] = _output.environment()
+
+    def write() -> None:  # process 0's (or the only process's)
+        plot(result, common.out)
+        _output.finish(common.out, name, payload, summary(config, shown))
+
+    _output.on_writer(write)
+    return payload
 
 
 def main(argv: Optional[Sequence[str]], name: str, description: str, config_cls: type, run: Callable,
-         plot: Callable, summary: Callable, *, parts: bool = True, **parse_options: Any) -> dict:
+         plot: Callable, summary: Callable, *, parts: bool = True, multiprocess: bool = False,
+         **parse_options: Any) -> dict:
     """An experiment's whole ``main``: :func:`parse` (``parse_options`` are its keyword
     arguments), then :func:`execute` with the experiment's settings as ``run``'s options
     (none when an ``adjust`` applied them to the config).
 
     Each experiment module declares its ``NAME``, a frozen ``Config`` (``quick()``,
-    ``validate()``), ``run``, ``_plot`` and ``_markdown``, and its ``main`` is this one call.
+    ``validate()``), ``run``, ``_plot`` and ``_markdown``, and its ``main`` is this one call;
+    one that runs across processes says ``MULTIPROCESS = True`` and passes it as
+    ``multiprocess``.
     """
-    parsed = parse(argv, name, description, config_cls, **parse_options)
+    parsed = parse(argv, name, description, config_cls, multiprocess=multiprocess, **parse_options)
     options = {} if parse_options.get("adjust") else parsed.settings
     return execute(parsed, name, run, plot, summary, parts=parts, run_options=options)

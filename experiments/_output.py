@@ -1,6 +1,10 @@
 """What an experiment writes (no command line and no algorithms here): its JSON with provenance
 (written atomically), the Markdown summary, PNG figures, and the cache of finished parts that
 lets an interrupted run resume.
+
+Across processes (``jax.distributed``, an experiment's ``--num-processes``): process 0 alone
+reads and writes the files, and what it finds or fails at reaches every process
+(:func:`on_writer`), so they all take the same branches and meet in the same collectives.
 """
 
 from __future__ import annotations
@@ -9,8 +13,9 @@ import dataclasses
 import json
 import math
 import os
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from langevin_jax import _io
 
@@ -56,9 +61,9 @@ def environment() -> dict:
     import jax
     import jaxlib
 
-    devices = jax.devices()
+    devices = jax.devices()  # of every process
     return dict(backend=jax.default_backend(), device_kind=devices[0].device_kind,
-                num_devices=len(devices), jax=jax.__version__, jaxlib=jaxlib.__version__,
+                num_devices=len(devices), num_processes=jax.process_count(), jax=jax.__version__, jaxlib=jaxlib.__version__,
                 python=platform.python_version(), platform=platform.platform(terse=True),
                 cpu_count=os.cpu_count())
 
@@ -135,13 +140,22 @@ class PartCache:
         self.reused: list[str] = []
 
     def get_or_compute(self, part: str, compute) -> Any:
+        """The stored ``part``, or ``compute()``'s value, stored. Across processes, process 0
+        alone looks for the part and tells the others (so all of them re-use it or all compute
+        it, every one running the same collectives), and process 0 alone writes it."""
         path = self.dir / f"{part}.json"
-        if path.exists() and not self.fresh:
-            value = _io.read_json(path, remedy="rerun with --force to recompute it, or delete the file")
+
+        def load():
+            if path.exists() and not self.fresh:
+                return dict(value=_io.read_json(path, remedy="rerun with --force to recompute it, or delete the file"))
+            return None
+
+        stored = on_writer(load)
+        if stored is not None:
             self.reused.append(part)
-            return _from_json(value)
+            return _from_json(stored["value"])
         value = jsonable(compute())
-        write_json(path, value)
+        on_writer(lambda: write_json(path, value))
         return _from_json(value)
 
 
@@ -155,3 +169,91 @@ def _from_json(obj: Any) -> Any:
     if obj in ("inf", "-inf"):
         return float(obj)
     return obj
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+def multiprocess() -> bool:
+    """Whether this process is one of several (``jax.distributed`` initialised, more than one
+    process); ``False`` without initialising a JAX backend otherwise."""
+    import jax
+
+    return jax.distributed.is_initialized() and jax.process_count() > 1
+
+
+def is_writer() -> bool:
+    """Whether this process writes the results: the only one, or process 0 of several."""
+    import jax
+
+    return not multiprocess() or jax.process_index() == 0
+
+
+def _texts(text: str) -> list[str]:
+    """Every process's ``text``, in process order, on every process (two all-gathers, which
+    every process must reach). The buffer is padded to a power of two, so few sizes compile."""
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    blob = np.frombuffer(text.encode(), np.uint8)
+    sizes = np.asarray(multihost_utils.process_allgather(np.int32(blob.size))).reshape(-1)
+    padded = np.zeros(max(256, 1 << int(sizes.max() - 1).bit_length()), np.uint8)
+    padded[:blob.size] = blob
+    rows = np.asarray(multihost_utils.process_allgather(padded))
+    return [bytes(row[:n]).decode() for row, n in zip(rows, sizes)]
+
+
+def _reply(error: BaseException) -> dict:
+    return dict(error=str(error), type=type(error).__name__)
+
+
+def _raise(reply: dict, where: str) -> typing.NoReturn:
+    if reply["type"] == "ValueError":  # a refusal (the command line's): the same message everywhere
+        raise ValueError(reply["error"])
+    raise RuntimeError(f"{where} failed ({reply['type']}: {reply['error']})")
+
+
+def on_writer(fn: Callable[[], Any]) -> Any:
+    """``fn()`` (a file operation) on the process that writes (:func:`is_writer`), its value
+    (JSON, :func:`jsonable`) on every process.
+
+    One process: just ``fn()``. Several: ``fn`` runs on process 0 only; the others wait for its
+    value, or for its error, which they raise too (a ``ValueError`` with the same message, any
+    other error as a ``RuntimeError`` naming it; process 0 raises its own), so every process
+    takes the same branch and none is left waiting in a collective the others never reach.
+    """
+    if not multiprocess():
+        return fn()
+    error, reply = None, ""
+    if is_writer():
+        try:
+            reply = json.dumps(dict(value=jsonable(fn())))
+        except Exception as err:  # noqa: BLE001 - told to the other processes, then raised here
+            error, reply = err, json.dumps(_reply(err))
+    answer = json.loads(_texts(reply)[0])
+    if error is not None:
+        raise error
+    if "error" in answer:
+        _raise(answer, "process 0")
+    return answer["value"]
+
+
+def on_every_process(fn: Callable[[], Any]) -> Any:
+    """``fn()`` on every process (a check whose answer may differ between hosts: free memory or
+    disk); when it raises on any, every process raises (the first failing process's error, as
+    in :func:`on_writer`). One process: just ``fn()``."""
+    if not multiprocess():
+        return fn()
+    error, value, reply = None, None, ""
+    try:
+        value = fn()
+    except Exception as err:  # noqa: BLE001 - told to the other processes, then raised
+        error, reply = err, json.dumps(_reply(err))
+    import jax
+
+    failed = [(i, json.loads(t)) for i, t in enumerate(_texts(reply)) if t]
+    if failed and failed[0][0] == jax.process_index():
+        raise typing.cast(BaseException, error)  # this process failed first: its own error
+    if failed:
+        _raise(failed[0][1], f"process {failed[0][0]}")
+    return value

@@ -27,6 +27,12 @@ The score error is computed exactly (2-D quadrature in log space,
 The KL under the true score is also given in closed form (ULA's law on a Gaussian is
 Gaussian), with the Gaussian fit's finite-sample bias ``d (d + 3) / (4 n)`` for ``n`` chains
 per trial: with ``n = 5000`` it reproduces the paper's column.
+
+Across processes (``--coordinator HOST:PORT --num-processes N --process-id I``, see
+``experiments._cli``): every run spreads its chains over every device of every process
+(``shard=True``), the final positions are gathered to every process, and the rest (fits, score
+error, TV bound) is computed on each from the same arrays. The noise of a chain depends on its
+index, not on its device, so the numbers are those of one process; process 0 writes them.
 """
 
 from __future__ import annotations
@@ -38,12 +44,15 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 
 import langevin_jax as lj
 from experiments import _cli, _learned, _output, _plotting
 from langevin_jax import metrics, scores, theory
 
 NAME = "table1"
+# runs across processes (the harness's --coordinator, --num-processes, --process-id)
+MULTIPROCESS = True
 PAPER_KL_TRUE = {1: 0.308, 2: 0.815, 3: 1.66, 4: 2.84, 5: 4.35, 6: 6.20, 7: 8.39}
 # the cached rows' version, in their part names: rows of version 2 have the TV lower bounds (parts
 # cached by an earlier version lack them and are recomputed, not re-used)
@@ -111,6 +120,10 @@ class Config:
                           "the chains [trials * chains, d] and step keys [steps]")
         _cli.check_memory(self, ("score_error_samples", "d"), 16 * self.score_error_samples * self.d,
                           "the Monte Carlo draws [score_error_samples, d]")
+        if _output.multiprocess() and (self.trials * self.chains) % jax.device_count():
+            raise ValueError(f"chains={self.chains} times trials={self.trials} must be divisible by the "
+                             f"{jax.device_count()} devices of the {jax.process_count()} processes (every run "
+                             "spreads its trials * chains chains evenly over them)")
         return self
 
 
@@ -126,9 +139,13 @@ def _trial_kls(key, score_fn, mu, config):
     """Run trials x chains chains at once; return per-trial fit KLs, non-finite count, positions."""
     k_x0, k_run = jax.random.split(key)
     n = config.trials * config.chains
-    x0 = jax.random.normal(k_x0, (n, config.d))
-    out = lj.run(k_run, lj.ula(score_fn, config.step_size), x0, config.steps)
-    xs = np.asarray(out.positions, np.float64).reshape(config.trials, config.chains, config.d)
+    x0 = jax.random.normal(k_x0, (n, config.d))  # the same on every process
+    if _output.multiprocess():  # one run over every device of every process, gathered to each
+        out = lj.run(k_run, lj.ula(score_fn, config.step_size), x0, config.steps, shard=True)
+        positions = multihost_utils.process_allgather(out.positions, tiled=True)
+    else:
+        positions = lj.run(k_run, lj.ula(score_fn, config.step_size), x0, config.steps).positions
+    xs = np.asarray(positions, np.float64).reshape(config.trials, config.chains, config.d)
     kls, nonfinite = [], 0
     for t in range(config.trials):
         fit = metrics.gaussian_fit_kl_report(xs[t], mu, np.eye(config.d))
@@ -144,10 +161,11 @@ def run(config: Config, key: jax.Array, cache: _output.PartCache | None = None) 
     for i, c in enumerate(config.c):
         compute = lambda i=i, c=c: _row(config, jax.random.fold_in(key, i), c, bias)  # noqa: E731
         rows.append(cache.get_or_compute(f"c={c}-v{PART_VERSION}", compute) if cache else compute())
-        print(f"c={c}: |mu|={rows[-1]['mu_norm']:.2f} log10 err="
-              f"{rows[-1]['score_error_log10']:.1f} KL(s_hat)={rows[-1]['kl_score_hat']:.3g} "
-              f"KL(s)={rows[-1]['kl_true_score']:.3g} TV(s_hat)>={rows[-1]['tv_lower_bound']:.4g} "
-              f"TV(s)>={rows[-1]['tv_lower_bound_true_score']:.4g}", flush=True)
+        if _output.is_writer():  # one line per row, not one per process
+            print(f"c={c}: |mu|={rows[-1]['mu_norm']:.2f} log10 err="
+                  f"{rows[-1]['score_error_log10']:.1f} KL(s_hat)={rows[-1]['kl_score_hat']:.3g} "
+                  f"KL(s)={rows[-1]['kl_true_score']:.3g} TV(s_hat)>={rows[-1]['tv_lower_bound']:.4g} "
+                  f"TV(s)>={rows[-1]['tv_lower_bound_true_score']:.4g}", flush=True)
     return dict(rows=rows, fit_kl_bias=bias)
 
 
@@ -285,7 +303,7 @@ def _tv_note(rows: list) -> str:
 
 def main(argv=None) -> dict:
     return _cli.main(argv, NAME, "Table 1: the trap score of Theorem 1 (Cao et al. 2026)", Config, run, _plot,
-                     _markdown)
+                     _markdown, multiprocess=MULTIPROCESS)
 
 
 if __name__ == "__main__":
