@@ -85,6 +85,15 @@ def test_mathematics_is_typeset(site):
         assert not re.search(r"\\(?:frac|sqrt|mathbb|int|sum)\b", text), f"{page}: raw TeX outside math"
 
 
+def test_no_heading_carries_math():
+    """The table of contents and the search show headings as plain text, where a formula would
+    appear as raw TeX: headings say it in words."""
+    for page in (ROOT / "docs").glob("*.md"):
+        prose = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.S | re.M)  # not code comments
+        for line in prose.splitlines():
+            assert not (line.startswith("#") and "$" in line), f"{page.name}: {line}"
+
+
 def test_narrative_pages_link_the_api_and_embed_their_figures(site):
     for page in PAPER_PAGES + ("own_score", "sweeps"):
         html = (site / f"{page}.html").read_text()
