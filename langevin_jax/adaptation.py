@@ -75,7 +75,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from langevin_jax import _checks
+from langevin_jax import _checks, _static
 from langevin_jax.runner import chain_keys
 from langevin_jax.samplers import base
 from langevin_jax.samplers.mala import build_kernel, init as mala_init, mala
@@ -255,53 +255,8 @@ def _is_dynamic(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, np.generic, float, int)) and not isinstance(x, bool)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    try:
-        hash(a), hash(b)
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 - unhashable or array-valued __eq__: identity only
-        return False
-
-
-def _hash(x: Any) -> int:
-    try:
-        return hash(x)
-    except TypeError:
-        return id(x)
-
-
-class _Static:
-    """The non-array leaves of the target's functions and their structure, hashable: the part
-    of ``(logdensity_fn, score_fn)`` that keys compilation (a new array inside a ``Partial``
-    does not). Holds the leaves, so a cached function outlives its entry."""
-
-    __slots__ = ("treedef", "leaves", "_hash")
-
-    def __init__(self, treedef, leaves):
-        self.treedef, self.leaves = treedef, leaves
-        self._hash = hash((treedef, tuple(_hash(x) for x in leaves)))
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other) -> bool:
-        return (isinstance(other, _Static) and self._hash == other._hash and self.treedef == other.treedef
-                and all(_same(a, b) for a, b in zip(self.leaves, other.leaves)))
-
-    def merge(self, dynamic):
-        leaves = [d if s is None else s for s, d in zip(self.leaves, dynamic)]
-        return jax.tree_util.tree_unflatten(self.treedef, leaves)
-
-
 def _partition(tree):
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    dynamic = [x if _is_dynamic(x) else None for x in leaves]
-    static = _Static(treedef, tuple(None if _is_dynamic(x) else x for x in leaves))
-    return dynamic, static
+    return _static.partition(tree, _is_dynamic)
 
 
 # --------------------------------------------------------------------------- the compiled warm-up

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from langevin_jax import _checks, _progress
+from langevin_jax import _checks, _progress, _static
 from langevin_jax.samplers.base import CHAIN_AXIS
 from langevin_jax.types import ArrayLike, PRNGKey, PyTree
 
@@ -166,55 +166,8 @@ def _is_dynamic(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, np.generic, float, complex))
 
 
-def _leaf_hash(x: Any) -> int:
-    try:
-        return hash(x)
-    except TypeError:
-        return id(x)
-
-
-def _leaf_eq(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    try:
-        hash(a), hash(b)
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 - unhashable or array-valued __eq__: identity only
-        return False
-
-
-class _Static:
-    """The static part of an algorithm: its tree structure and non-array leaves, hashable."""
-
-    __slots__ = ("treedef", "leaves", "_hash")
-
-    def __init__(self, treedef, leaves):
-        self.treedef, self.leaves = treedef, leaves
-        self._hash = hash((treedef, tuple(_leaf_hash(x) for x in leaves)))
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other) -> bool:
-        return (isinstance(other, _Static) and self._hash == other._hash
-                and self.treedef == other.treedef
-                and all(_leaf_eq(a, b) for a, b in zip(self.leaves, other.leaves)))
-
-    def merge(self, dynamic):
-        leaves = [d if s is _DYNAMIC else s for s, d in zip(self.leaves, dynamic)]
-        return jax.tree_util.tree_unflatten(self.treedef, leaves)
-
-
-_DYNAMIC = object()
-
-
 def _partition(tree):
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    dynamic = [x if _is_dynamic(x) else None for x in leaves]
-    static = _Static(treedef, tuple(_DYNAMIC if _is_dynamic(x) else x for x in leaves))
-    return dynamic, static
+    return _static.partition(tree, _is_dynamic)
 
 
 # --------------------------------------------------------------------------- the chain axes: one rule

@@ -7,7 +7,7 @@ may import units of lower layers only, never one of its own layer or above; modu
 subpackage may import each other, without circles):
 
 0. ``types``: annotations only;
-1. ``_checks``, ``_deprecation``, ``_io``, ``_progress``: private infrastructure;
+1. ``_checks``, ``_deprecation``, ``_io``, ``_progress``, ``_static``: private infrastructure;
 2. ``theory``: closed forms;
 3. ``targets``, ``samplers``, ``metrics``: distributions, the samplers (``base``, ``ula``,
    ``mala``, ``annealed``, ``dalmc``) and estimators, independent of each other;
@@ -40,7 +40,7 @@ PACKAGE = ROOT / "langevin_jax"
 
 LAYERS = [
     {"types"},
-    {"_checks", "_deprecation", "_io", "_progress"},
+    {"_checks", "_deprecation", "_io", "_progress", "_static"},
     {"theory"},
     {"targets", "samplers", "metrics"},
     {"runner", "scores", "diffusion", "gaussian_dsm"},
