@@ -41,3 +41,7 @@ def count_compilations():
         yield count
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
+
+
+# the multi-process workers are scripts run by the tests, not modules to collect (--doctest-modules)
+collect_ignore = ["_multiprocess_worker.py", "_multiprocess_experiment_worker.py"]

@@ -7,20 +7,15 @@ between them."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 import langevin_jax as lj
+from tests._cluster import free_port, run_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("_multiprocess_worker.py")
@@ -59,41 +54,11 @@ def initial_positions(kind: str) -> np.ndarray:
     return x0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def _run_cluster(out_dir: Path) -> tuple[dict, dict, float]:
     """Start the two workers, wait for both (at most ``TIMEOUT_S``, then kill them): their
     gathered arrays, their metadata and the wall time."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
-    start = time.monotonic()
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(i), str(port), str(out_dir)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(2)]
-    outputs = []
-    try:
-        for p in procs:
-            left = max(1.0, TIMEOUT_S - (time.monotonic() - start))
-            outputs.append(p.communicate(timeout=left)[0])
-    except subprocess.TimeoutExpired:
-        for p in procs:
-            p.kill()
-        logs = [p.communicate()[0] for p in procs]
-        pytest.fail(f"the two processes did not finish in {TIMEOUT_S} s:\n" + "\n---\n".join(logs))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    wall = time.monotonic() - start
-    skips = [line for out in outputs for line in out.splitlines() if line.startswith("SKIP:")]
-    if skips:
-        pytest.skip(skips[0][len("SKIP: "):])
-    for p, out in zip(procs, outputs):
-        assert p.returncode == 0, f"worker exited with {p.returncode}:\n{out}"
+    port = free_port()
+    _, _, wall = run_processes([[WORKER, i, port, out_dir] for i in range(2)], TIMEOUT_S)
     with np.load(out_dir / "results.npz") as data:
         arrays = dict(data)
     return arrays, json.loads((out_dir / "results.json").read_text()), wall

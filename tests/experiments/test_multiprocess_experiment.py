@@ -13,9 +13,6 @@ import json
 import os
 import pkgutil
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import pytest
 
 import experiments
 from experiments import _cli, table1
+from tests._cluster import free_port, run_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "tests" / "_multiprocess_experiment_worker.py"
@@ -34,43 +32,12 @@ REUSED = "c=1.0-v2"  # the part process 0 finds in --out (copied from the run in
 NOT_COMPARED = ("elapsed_seconds", "environment", "reused_parts")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def _run_cluster(out: Path) -> tuple[list, list, float]:
     """Start the two processes on ``out``, wait for both (at most ``TIMEOUT_S``, then kill
     them): their logs, their pids and the wall time."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
-    start = time.monotonic()
-    procs = [subprocess.Popen([sys.executable, str(WORKER), *FLAGS, "--out", str(out), "--coordinator",
-                               f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(2)]
-    logs = []
-    try:
-        for p in procs:
-            left = max(1.0, TIMEOUT_S - (time.monotonic() - start))
-            logs.append(p.communicate(timeout=left)[0])
-    except subprocess.TimeoutExpired:
-        for p in procs:
-            p.kill()
-        logs = [p.communicate()[0] for p in procs]
-        pytest.fail(f"the two processes did not finish in {TIMEOUT_S} s:\n" + "\n---\n".join(logs))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    wall = time.monotonic() - start
-    skips = [line for log in logs for line in log.splitlines() if line.startswith("SKIP:")]
-    if skips:
-        pytest.skip(skips[0][len("SKIP: "):])
-    for i, (p, log) in enumerate(zip(procs, logs)):
-        assert p.returncode == 0, f"process {i} exited with {p.returncode}:\n{log}"
-    return logs, [p.pid for p in procs], wall
+    port = free_port()
+    return run_processes([[WORKER, *FLAGS, "--out", out, "--coordinator", f"localhost:{port}", "--num-processes",
+                           "2", "--process-id", i] for i in range(2)], TIMEOUT_S)
 
 
 def _wrote(log: str) -> list:
