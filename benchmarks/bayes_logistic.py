@@ -55,7 +55,6 @@ reported as ``skipped: not installed``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import importlib
 import os
@@ -69,6 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import langevin_jax as lj
+from benchmarks._jit_work import jit_work
 
 LJ_ROW = "langevin_jax MALA"
 BJ_MALA_ROW = "blackjax.mala (lj's h and diagonal)"
@@ -152,28 +152,6 @@ def diagnose(draws: dict) -> tuple[float, float]:
 # --------------------------------------------------------------------------- timing
 
 
-_JIT_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-               "/jax/core/compile/backend_compile_duration")
-
-
-@contextlib.contextmanager
-def _jit_work():
-    """``[seconds, programs]``: what JAX reports (public ``jax.monitoring`` events) spending on
-    tracing, lowering and compiling inside the block, and the XLA programs it compiled."""
-    work = [0.0, 0]
-
-    def listener(event, duration, **kwargs):
-        if event in _JIT_EVENTS:
-            work[0] += duration
-            work[1] += event == _JIT_EVENTS[2]
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield work
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-
-
 class Phase(NamedTuple):
     seconds: float  # wall time less the JIT seconds reported inside it
     jit_s: float
@@ -182,7 +160,7 @@ class Phase(NamedTuple):
 
 def _timed(fn, *args):
     """``fn(*args)`` to completion: its output and its ``Phase``."""
-    with _jit_work() as work:
+    with jit_work() as work:
         t0 = time.perf_counter()
         out = jax.block_until_ready(fn(*args))
         wall = time.perf_counter() - t0

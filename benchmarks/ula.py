@@ -47,7 +47,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import platform
 import time
 from collections.abc import Callable
@@ -60,6 +59,7 @@ import numpy as np
 
 import langevin_jax as lj
 from benchmarks import _hlo
+from benchmarks._jit_work import jit_work
 from langevin_jax import theory
 
 SIZES: dict[str, tuple] = {  # (d, chains, steps)
@@ -91,28 +91,6 @@ def _block(x):
     return jax.block_until_ready(x)
 
 
-_JIT_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-               "/jax/core/compile/backend_compile_duration")
-
-
-@contextlib.contextmanager
-def _jit_work():
-    """``[seconds, programs]``: JAX's own report (public ``jax.monitoring`` events) of the time
-    spent tracing, lowering and compiling inside the block, and the XLA programs compiled."""
-    work = [0.0, 0]
-
-    def listener(event, duration, **kwargs):
-        if event in _JIT_EVENTS:
-            work[0] += duration
-            work[1] += event == _JIT_EVENTS[2]
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield work
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-
-
 def _time_rows(cases, repeats: int):
     """First call of every case (compile), then ``repeats`` interleaved rounds."""
     n = len(cases)
@@ -120,14 +98,14 @@ def _time_rows(cases, repeats: int):
     times = [[] for _ in range(n)]
     later = [0] * n
     for case in cases:
-        with _jit_work() as work:
+        with jit_work() as work:
             t0 = time.perf_counter()
             outs.append(_block(case[1]()))
             first.append(time.perf_counter() - t0)
         jit_first.append(work)
     for _ in range(repeats):
         for i, case in enumerate(cases):
-            with _jit_work() as work:
+            with jit_work() as work:
                 t0 = time.perf_counter()
                 _block(case[1]())
                 times[i].append(time.perf_counter() - t0)
